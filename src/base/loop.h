@@ -1,0 +1,69 @@
+/*
+ * Event loop: epoll, timers, cross-thread posts and same-thread deferrals.
+ *
+ * Each event-loop thread owns one base_loop and everything registered on it;
+ * only base_loop_post() and base_loop_stop() may be called from another
+ * thread. Nothing here allocates on the fd/timer path; base_loop_post()
+ * allocates one small node (and returns -ENOMEM rather than aborting).
+ */
+#ifndef CTGT_BASE_LOOP_H
+#define CTGT_BASE_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/list.h"
+
+struct base_loop;
+
+/* An fd watched by a loop; embedded in its owner, which keeps it alive
+ * until base_loop_del(). events are EPOLLIN/EPOLLOUT/... */
+struct base_fd {
+	int fd;
+	void (*cb)(struct base_fd *f, uint32_t events);
+};
+
+/* A one-shot timer, embedded in its owner. */
+struct base_timer {
+	uint64_t deadline_ms;
+	void (*cb)(struct base_timer *t);
+	struct list_head link;
+	bool armed;
+};
+
+/* Work run by the loop after the current batch of events (same thread).
+ * Used to complete a request outside the caller's stack, and to free an
+ * object outside its own callback. */
+struct base_defer {
+	void (*cb)(struct base_defer *d);
+	struct list_head link;
+	bool queued;
+};
+
+int base_loop_create(struct base_loop **out);
+void base_loop_destroy(struct base_loop *loop);
+
+/* Runs until base_loop_stop(). Sets the thread's current loop. */
+int base_loop_run(struct base_loop *loop);
+void base_loop_stop(struct base_loop *loop);            /* any thread */
+struct base_loop *base_loop_current(void);              /* NULL off-loop */
+
+int base_loop_add(struct base_loop *loop, struct base_fd *f, uint32_t events);
+int base_loop_mod(struct base_loop *loop, struct base_fd *f, uint32_t events);
+void base_loop_del(struct base_loop *loop, struct base_fd *f);
+
+void base_timer_init(struct base_timer *t, void (*cb)(struct base_timer *));
+void base_timer_start(struct base_loop *loop, struct base_timer *t,
+		      uint64_t delay_ms);
+void base_timer_stop(struct base_loop *loop, struct base_timer *t);
+
+void base_defer_init(struct base_defer *d, void (*cb)(struct base_defer *));
+void base_defer(struct base_loop *loop, struct base_defer *d); /* idempotent */
+
+/* Runs fn(arg) on loop's thread. Thread-safe. 0 or -ENOMEM. */
+int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* Monotonic milliseconds. */
+uint64_t base_now_ms(void);
+
+#endif
