@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of the project: for a normal build and an ASan+UBSan build,
+# the unit tests (meson test) and the integration tests (tests/integration/
+# run.sh). Each part writes one "N passed, N failed, N skipped" line; the
+# last line printed is their sum (scripts/summary.sh). Exit status 1 if
+# anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+logdir=$(mktemp -d /tmp/ctgt-test.XXXXXX)
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+
+# meson test's closing counts -> our summary line
+unit_summary() {
+	local log=$1
+	local ok fail skip
+	ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -n1)
+	fail=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {n += $2} END {print n+0}' "$log")
+	skip=$(awk '/^Skipped:/ {print $2}' "$log" | tail -n1)
+	echo "${ok:-0} passed, ${fail:-1} failed, ${skip:-0} skipped"
+}
+
+run_build() {
+	local dir=$1; shift
+	local name=$1; shift
+	echo "=== $name build ($dir) ==="
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$logdir/$name-setup.log" 2>&1 ||
+			{ cat "$logdir/$name-setup.log"; echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-build.sum"; return; }
+	fi
+	if ! ninja -C "$dir" >"$logdir/$name-build.log" 2>&1; then
+		tail -n 60 "$logdir/$name-build.log"
+		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-build.sum"
+		return
+	fi
+	echo "--- $name: unit tests ---"
+	meson test -C "$dir" --print-errorlogs >"$logdir/$name-unit.log" 2>&1
+	grep -E '^ *[0-9]+/[0-9]+ ' "$logdir/$name-unit.log" | sed 's/^ *//'
+	grep -q 'FAIL\|TIMEOUT' "$logdir/$name-unit.log" && tail -n 80 "$logdir/$name-unit.log"
+	unit_summary "$logdir/$name-unit.log" | tee "$logdir/$name-unit.sum"
+	echo "--- $name: integration tests ---"
+	bash tests/integration/run.sh "$dir" 2>&1 | tee "$logdir/$name-integration.log"
+	tail -n 1 "$logdir/$name-integration.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' \
+		>"$logdir/$name-integration.sum" ||
+		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-integration.sum"
+}
+
+run_build build normal
+run_build build-asan asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dbuildtype=debug
+
+echo "=== summary (logs in $logdir) ==="
+for f in "$logdir"/*.sum; do printf '%-28s %s\n' "$(basename "$f" .sum)" "$(cat "$f")"; done
+total=$(bash scripts/summary.sh "$logdir"/*.sum)
+echo "$total"
+case "$total" in
+*" 0 failed"*) exit 0 ;;
+*) exit 1 ;;
+esac
