@@ -59,7 +59,18 @@ bool bs_can_unmap(const struct backstore *bs);
 int64_t bs_map_status(struct backstore *bs, uint64_t offset, bool *mapped);
 
 /* 0: done will be called exactly once, later, on this thread's loop.
- * <0 (-errno): done will not be called. */
+ * <0 (-errno): done will not be called. Must be called on an event-loop
+ * thread (base_loop_current() != NULL), else -EINVAL. Other errors:
+ * -ERANGE beyond bs_size(), -EROFS writing a read-only store, -EINVAL bad
+ * iovec or (direct) misalignment, -ENOMEM / -EAGAIN out of resources:
+ * retry later (back-pressure, not a medium error). */
 int bs_submit(struct backstore *bs, struct bs_io *io);
+
+/* Alignment in bytes that READ/WRITE buffers, offsets and lengths need:
+ * 1 normally; with direct (O_DIRECT) the device's logical block size, or
+ * 4096 for a regular file. The fabric allocates task buffers with
+ * posix_memalign(4096) so that any LUN accepts them. (Added after the
+ * first contract.) */
+uint32_t bs_dio_align(const struct backstore *bs);
 
 #endif

@@ -66,4 +66,17 @@ int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
 /* Monotonic milliseconds. */
 uint64_t base_now_ms(void);
 
+/* Destroy hooks: cb runs inside base_loop_destroy(), before the loop's fds
+ * are released, so a per-loop resource kept elsewhere (e.g. the backstore's
+ * io_uring for that loop) can base_loop_del() its fd and forget the loop.
+ * Same-thread rules as base_loop_add(). Added after the first contract;
+ * nothing that existed before changed. */
+struct base_loop_hook {
+	void (*cb)(struct base_loop_hook *h, struct base_loop *loop);
+	struct list_head link;
+};
+
+void base_loop_hook_add(struct base_loop *loop, struct base_loop_hook *h);
+void base_loop_hook_del(struct base_loop *loop, struct base_loop_hook *h);
+
 #endif
