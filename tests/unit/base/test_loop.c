@@ -1,0 +1,313 @@
+/*
+ * Event loop: timers fire in deadline order and can be stopped or re-armed,
+ * deferrals run (once per queueing, chained ones too), posts from another
+ * thread run on the loop's thread, stop works from any thread and before
+ * run, an fd deleted during a batch is not dispatched afterwards, and
+ * destroy hooks run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/loop.h"
+
+static struct base_loop *loop_new(void)
+{
+	struct base_loop *loop = NULL;
+
+	assert_int_equal(base_loop_create(&loop), 0);
+	assert_non_null(loop);
+	return loop;
+}
+
+/* ---- timers ---- */
+
+struct order_timer {
+	struct base_timer t;
+	int id;
+};
+
+static int fired[8];
+static int nfired;
+static struct base_loop *cur;
+
+static void order_cb(struct base_timer *t)
+{
+	struct order_timer *o = container_of(t, struct order_timer, t);
+
+	fired[nfired++] = o->id;
+	assert_false(t->armed);
+	if (nfired == 3)
+		base_loop_stop(cur);
+}
+
+static void test_timers_fire_in_order(void **state)
+{
+	struct order_timer a = { .id = 30 }, b = { .id = 10 }, c = { .id = 20 },
+			   d = { .id = 99 };
+	uint64_t t0 = base_now_ms();
+
+	cur = loop_new();
+	nfired = 0;
+	base_timer_init(&a.t, order_cb);
+	base_timer_init(&b.t, order_cb);
+	base_timer_init(&c.t, order_cb);
+	base_timer_init(&d.t, order_cb);
+	base_timer_start(cur, &a.t, 30);
+	base_timer_start(cur, &b.t, 10);
+	base_timer_start(cur, &c.t, 20);
+	base_timer_start(cur, &d.t, 15);
+	base_timer_stop(cur, &d.t); /* never fires */
+	assert_false(d.t.armed);
+
+	assert_int_equal(base_loop_run(cur), 0);
+	assert_int_equal(nfired, 3);
+	assert_int_equal(fired[0], 10);
+	assert_int_equal(fired[1], 20);
+	assert_int_equal(fired[2], 30);
+	assert_true(base_now_ms() - t0 >= 30);
+	base_loop_destroy(cur);
+}
+
+/* A timer re-armed with delay 0 from its callback must not starve the
+ * rest of the loop: a deferral queued meanwhile still runs. */
+static int rearm_count;
+static bool rearm_defer_ran;
+static struct base_timer rearm_timer;
+
+static void rearm_cb(struct base_timer *t)
+{
+	rearm_count++;
+	if (rearm_defer_ran) {
+		base_loop_stop(cur);
+		return;
+	}
+	base_timer_start(cur, t, 0);
+}
+
+static void rearm_defer_cb(struct base_defer *d)
+{
+	rearm_defer_ran = true;
+}
+
+static void test_timer_rearm_zero_no_starvation(void **state)
+{
+	struct base_defer d;
+
+	cur = loop_new();
+	rearm_count = 0;
+	rearm_defer_ran = false;
+	base_timer_init(&rearm_timer, rearm_cb);
+	base_timer_start(cur, &rearm_timer, 0);
+	base_defer_init(&d, rearm_defer_cb);
+	base_defer(cur, &d);
+	assert_int_equal(base_loop_run(cur), 0);
+	assert_true(rearm_defer_ran);
+	assert_true(rearm_count >= 1 && rearm_count <= 3);
+	base_loop_destroy(cur);
+}
+
+/* ---- deferrals ---- */
+
+static int defer_runs;
+static struct base_defer chain[3];
+
+static void defer_cb(struct base_defer *d)
+{
+	defer_runs++;
+	assert_false(d->queued);
+	if (d == &chain[0])
+		base_defer(cur, &chain[1]); /* queued from a deferral */
+	else if (d == &chain[1])
+		base_defer(cur, &chain[2]);
+	else
+		base_loop_stop(cur);
+}
+
+static void test_defer_runs_once_and_chains(void **state)
+{
+	int i;
+
+	cur = loop_new();
+	defer_runs = 0;
+	for (i = 0; i < 3; i++)
+		base_defer_init(&chain[i], defer_cb);
+	base_defer(cur, &chain[0]);
+	base_defer(cur, &chain[0]); /* idempotent */
+	assert_true(chain[0].queued);
+	assert_int_equal(base_loop_run(cur), 0);
+	assert_int_equal(defer_runs, 3);
+	base_loop_destroy(cur);
+}
+
+/* ---- posts and stop across threads ---- */
+
+struct post_ctx {
+	struct base_loop *loop;
+	pthread_t loop_thread;
+	int runs;
+	bool on_loop_thread;
+	bool current_ok;
+};
+
+static void post_fn(void *arg)
+{
+	struct post_ctx *ctx = arg;
+
+	ctx->runs++;
+	ctx->on_loop_thread = pthread_equal(pthread_self(), ctx->loop_thread);
+	ctx->current_ok = base_loop_current() == ctx->loop;
+	if (ctx->runs == 100)
+		base_loop_stop(ctx->loop);
+}
+
+static void *poster_main(void *arg)
+{
+	struct post_ctx *ctx = arg;
+	int i;
+
+	usleep(10000); /* let the loop go to sleep first */
+	/* No cmocka asserts off the test thread: report failures back. */
+	for (i = 0; i < 100; i++)
+		if (base_loop_post(ctx->loop, post_fn, ctx) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+static void test_post_from_other_thread(void **state)
+{
+	struct post_ctx ctx = { 0 };
+	pthread_t th;
+
+	ctx.loop = loop_new();
+	ctx.loop_thread = pthread_self();
+	assert_null(base_loop_current());
+	assert_int_equal(pthread_create(&th, NULL, poster_main, &ctx), 0);
+	void *ret;
+
+	assert_int_equal(base_loop_run(ctx.loop), 0);
+	pthread_join(th, &ret);
+	assert_null(ret);
+	assert_int_equal(ctx.runs, 100);
+	assert_true(ctx.on_loop_thread);
+	assert_true(ctx.current_ok);
+	assert_null(base_loop_current());
+	base_loop_destroy(ctx.loop);
+}
+
+static void *loop_thread_main(void *arg)
+{
+	struct base_loop *loop = arg;
+
+	return (void *)(intptr_t)base_loop_run(loop);
+}
+
+static void test_stop_from_other_thread(void **state)
+{
+	struct base_loop *loop = loop_new();
+	pthread_t th;
+	void *ret;
+
+	assert_int_equal(pthread_create(&th, NULL, loop_thread_main, loop), 0);
+	usleep(20000);
+	base_loop_stop(loop);
+	pthread_join(th, &ret);
+	assert_int_equal((intptr_t)ret, 0);
+
+	/* A stop requested before run makes run return at once. */
+	base_loop_stop(loop);
+	assert_int_equal(base_loop_run(loop), 0);
+	base_loop_destroy(loop);
+}
+
+/* ---- deleting an fd during a batch ---- */
+
+struct evfd {
+	struct base_fd f;
+	struct evfd *other;
+	int calls;
+};
+
+static void evfd_cb(struct base_fd *f, uint32_t events)
+{
+	struct evfd *e = container_of(f, struct evfd, f);
+	uint64_t v;
+
+	e->calls++;
+	assert_int_equal(read(f->fd, &v, sizeof(v)), sizeof(v));
+	/* The first one dispatched removes the other, which is ready in the
+	 * same batch: it must not be called. */
+	base_loop_del(cur, &e->other->f);
+	base_loop_del(cur, &e->f);
+	base_loop_stop(cur);
+}
+
+static void test_del_during_batch(void **state)
+{
+	struct evfd a = { 0 }, b = { 0 };
+	uint64_t one = 1;
+
+	cur = loop_new();
+	a.f.fd = eventfd(0, EFD_NONBLOCK);
+	b.f.fd = eventfd(0, EFD_NONBLOCK);
+	a.f.cb = b.f.cb = evfd_cb;
+	a.other = &b;
+	b.other = &a;
+	assert_int_equal(base_loop_add(cur, &a.f, EPOLLIN), 0);
+	assert_int_equal(base_loop_add(cur, &b.f, EPOLLIN), 0);
+	assert_int_equal(write(a.f.fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(write(b.f.fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(base_loop_run(cur), 0);
+	assert_int_equal(a.calls + b.calls, 1);
+	assert_int_equal(base_loop_add(cur, &a.f, EPOLLIN), 0);
+	assert_int_equal(base_loop_mod(cur, &a.f, EPOLLOUT), 0);
+	base_loop_del(cur, &a.f);
+	close(a.f.fd);
+	close(b.f.fd);
+	base_loop_destroy(cur);
+}
+
+/* ---- destroy hooks ---- */
+
+static int hook_calls;
+
+static void hook_cb(struct base_loop_hook *h, struct base_loop *loop)
+{
+	hook_calls++;
+}
+
+static void test_destroy_hooks(void **state)
+{
+	struct base_loop *loop = loop_new();
+	struct base_loop_hook h1 = { .cb = hook_cb }, h2 = { .cb = hook_cb };
+
+	hook_calls = 0;
+	base_loop_hook_add(loop, &h1);
+	base_loop_hook_add(loop, &h2);
+	base_loop_hook_del(loop, &h2);
+	base_loop_destroy(loop);
+	assert_int_equal(hook_calls, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timers_fire_in_order),
+		cmocka_unit_test(test_timer_rearm_zero_no_starvation),
+		cmocka_unit_test(test_defer_runs_once_and_chains),
+		cmocka_unit_test(test_post_from_other_thread),
+		cmocka_unit_test(test_stop_from_other_thread),
+		cmocka_unit_test(test_del_during_batch),
+		cmocka_unit_test(test_destroy_hooks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
