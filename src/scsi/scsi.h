@@ -135,6 +135,8 @@ struct scsi_task {
 	struct list_head link;     /* in the I_T_L task set */
 	uint32_t core_flags;
 	void *core_priv;           /* per-command scratch (CAW, XCOPY, ...) */
+	const void *core_op;       /* the opcode table row */
+	void *core_tmf;            /* the TMF piece waiting for this abort */
 	struct {
 		uint64_t lba;
 		uint32_t nblocks;
@@ -215,6 +217,8 @@ uint16_t scsi_tport_rtpi(const struct scsi_tport *tp);
 
 int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 		    struct scsi_lun **out);
+/* Config time: no task of the LUN may be outstanding. */
+void scsi_lun_destroy(struct scsi_lun *lu);
 
 /* I_T nexus for one session: initiator port = name + ISID (SPC-4 7.6.4.6
  * TransportID format 01b), target port = tport. The nexus's tasks and

@@ -70,6 +70,11 @@ struct scsi_lun {
 	struct list_head itls;
 
 	struct sbc_lun *sbc;
+
+	/* --- core-private additions (lun.c, spc.c) --- */
+	struct list_head registry_link; /* global NAA registry (XCOPY) */
+	atomic_bool stopped;            /* START STOP UNIT START=0 (SBC-3 5.25) */
+	atomic_uint prevent;            /* PREVENT ALLOW MEDIUM REMOVAL count */
 };
 
 /* sbc.c: per-LUN state, created and freed with the LUN. */
@@ -132,5 +137,221 @@ enum scsi_exec sbc_receive_copy_results(struct scsi_task *t); /* 84 */
 
 /* For XCOPY: find a LUN of any target by its NAA designator. */
 struct scsi_lun *scsi_lun_find_by_naa(const uint8_t *naa, unsigned len);
+
+/* ------------------------------------------------------------------------
+ * Additions by the core (lun.c, task.c, sense.c, spc.c, opcodes.c, alua.c).
+ * ------------------------------------------------------------------------ */
+
+#define SCSI_LUN_MAX 256u /* flat single-level addressing: LUN 0..255 */
+
+/* Vendor/product defaults when a LUN config leaves them empty. */
+#define SCSI_DEFAULT_VENDOR "CTGT"
+#define SCSI_DEFAULT_PRODUCT "ctgt disk"
+#define SCSI_DEFAULT_REVISION "0001"
+
+/*
+ * Unit attention conditions (SAM-5 5.14, SPC-4 table 49 ASC/ASCQ). One bit
+ * per condition in an I_T_L nexus's atomic pending mask; a lower number is
+ * reported first. The reset class (29h) comes first because it tells the
+ * initiator that everything it knew may be stale; the 2Ah parameter /
+ * reservation changes follow; the 3Fh inventory changes come last.
+ */
+enum scsi_ua {
+	SCSI_UA_POWER_ON = 0,            /* 29/00 power on, reset, target reset */
+	SCSI_UA_LUN_RESET,               /* 29/03 bus device reset function */
+	SCSI_UA_NEXUS_LOSS,              /* 29/07 I_T nexus loss occurred */
+	SCSI_UA_COMMANDS_CLEARED,        /* 2F/00 by another initiator (TAS=0) */
+	SCSI_UA_RESERVATIONS_PREEMPTED,  /* 2A/03 */
+	SCSI_UA_RESERVATIONS_RELEASED,   /* 2A/04 */
+	SCSI_UA_REGISTRATIONS_PREEMPTED, /* 2A/05 */
+	SCSI_UA_ASYMMETRIC_ACCESS_CHANGED, /* 2A/06 */
+	SCSI_UA_MODE_PARAMS_CHANGED,     /* 2A/01 */
+	SCSI_UA_CAPACITY_CHANGED,        /* 2A/09 */
+	SCSI_UA_INQUIRY_DATA_CHANGED,    /* 3F/03 */
+	SCSI_UA_REPORTED_LUNS_CHANGED,   /* 3F/0E */
+	SCSI_UA_COUNT
+};
+
+struct scsi_target {
+	char name[SCSI_NAME_MAX];
+	pthread_mutex_t lock;             /* tports, nexuses, lun table writes */
+	struct list_head tports;
+	struct list_head nexuses;
+	struct list_head luns;            /* scsi_lun.target_link, by id */
+	/* Read lock-free on the I/O path; written under lock. */
+	struct scsi_lun *_Atomic lun_table[SCSI_LUN_MAX];
+};
+
+struct scsi_tport {
+	struct scsi_target *target;
+	struct list_head target_link;
+	uint16_t tpg_tag;
+	uint16_t rtpi;
+	uint16_t port_group;
+	char name[SCSI_PORT_NAME_MAX];    /* "<target>,t,0x<tpgt>" (SPC-4 7.8.6.10) */
+};
+
+struct scsi_nexus {
+	struct scsi_target *target;
+	struct scsi_tport *tport;
+	struct list_head target_link;     /* target->nexuses, under target->lock */
+	char initiator_name[SCSI_NAME_MAX];
+	uint8_t isid[6];
+	char initiator_port[SCSI_PORT_NAME_MAX]; /* "<name>,i,0x<isid>" */
+	struct base_loop *loop;           /* runs every task and TMF of this nexus */
+	const struct scsi_fabric_ops *ops;
+	void *fabric_priv;
+	atomic_int refs;                  /* the fabric's + in-flight TMF pieces */
+	/* I_T_L nexuses by LUN id; written under target->lock. */
+	struct scsi_itl *_Atomic itls[SCSI_LUN_MAX];
+};
+
+/* One I_T_L nexus: the unit attentions pending for it and its task set
+ * (TST = 001b: one task set per I_T nexus, see lun.c). The task set is only
+ * touched on nexus->loop; ua_pending is atomic so any thread may raise. */
+struct scsi_itl {
+	struct scsi_nexus *nexus;
+	struct scsi_lun *lu;
+	struct list_head lu_link;         /* lu->itls, under lu->itl_lock */
+	atomic_uint ua_pending;           /* bit (1u << enum scsi_ua) */
+	struct list_head tasks;           /* arrival order */
+	unsigned n_ordered;               /* ORDERED tasks in the set */
+	unsigned n_waiting;               /* tasks not started yet */
+	bool dispatching;                 /* guard against recursive starts */
+};
+
+/* Raise a UA on one I_T_L nexus (any thread). */
+void scsi_itl_ua_raise(struct scsi_itl *itl, enum scsi_ua ua);
+/* Raise a UA on every I_T_L nexus of a LUN except `except` (may be NULL).
+ * Takes lu->itl_lock. */
+void scsi_lun_ua_raise_all(struct scsi_lun *lu, enum scsi_ua ua,
+			   const struct scsi_nexus *except);
+/* The highest-priority pending UA of an I_T_L nexus, or -1. With clear set,
+ * it is taken off the pending mask atomically (reported exactly once). */
+int scsi_itl_ua_next(struct scsi_itl *itl, bool clear);
+
+uint32_t scsi_lun_id(const struct scsi_lun *lu);
+/* The LUN with this id in the target, or NULL (lock-free). */
+struct scsi_lun *scsi_target_lun(struct scsi_target *t, uint32_t id);
+
+/* Accessors for handlers (sbc.c, xcopy.c). */
+static inline struct base_loop *scsi_task_loop(const struct scsi_task *t)
+{
+	return t->nexus->loop;
+}
+static inline uint32_t scsi_task_block_size(const struct scsi_task *t)
+{
+	return t->lu->cfg.block_size;
+}
+
+/* Nexus references for work posted to a nexus's loop (lun.c). */
+void scsi_nexus_get(struct scsi_nexus *n);
+void scsi_nexus_put(struct scsi_nexus *n);
+
+/* --- the one sense builder (sense.c) --- */
+
+/* Optional detail for the sense data: the sense-key specific field pointer
+ * (SPC-4 4.5.2.4.2) and the INFORMATION field (SPC-4 4.5.2.1). */
+struct scsi_sense_detail {
+	bool sks_valid;
+	bool cdb;          /* C/D: 1 = field in the CDB, 0 = parameter list */
+	int8_t bit;        /* < 0: no bit pointer (BPV = 0) */
+	uint16_t field;    /* byte offset */
+	bool info_valid;
+	uint64_t info;
+	int ua;            /* SCSI_SR_UNIT_ATTENTION: enum scsi_ua */
+};
+
+/* THE function mapping a sense reason to status + sense (sense.c). */
+void scsi_sense_build(struct scsi_task *t, enum scsi_sense_reason r,
+		      const struct scsi_sense_detail *d);
+/* ASC/ASCQ of a UA (sense.c's UA table). */
+void scsi_sense_ua_code(enum scsi_ua ua, uint8_t *asc, uint8_t *ascq);
+/* Sense data for REQUEST SENSE (SPC-4 6.39): a UA (ua >= 0) or NO SENSE,
+ * in descriptor format when desc. Returns the length written to buf. */
+uint32_t scsi_sense_request(uint8_t *buf, uint32_t size, int ua, bool desc);
+
+/* --- the opcode table (opcodes.c) --- */
+
+/* Row flags. */
+#define SCSI_OPF_UA_OK       0x01u /* runs with a pending UA (SPC-4 5.14) */
+#define SCSI_OPF_NO_LUN_OK   0x02u /* runs on an unknown LUN */
+#define SCSI_OPF_WRITES      0x04u /* modifies the medium: read-only check */
+#define SCSI_OPF_MEDIUM      0x08u /* medium access: NOT READY when stopped */
+#define SCSI_OPF_SA          0x10u /* row selected by service action too */
+
+/* Persistent reservation conflict classes (SPC-4 5.13.1, table 63 rows
+ * condensed): what a command needs from a PR holder it is not part of. */
+enum scsi_pr_class {
+	SCSI_PR_ALLOWED,        /* never conflicts (INQUIRY, REPORT LUNS, ...) */
+	SCSI_PR_READ,           /* conflicts with Exclusive Access types */
+	SCSI_PR_WRITE,          /* conflicts with Write Exclusive and EA types */
+	SCSI_PR_CONFLICT,       /* conflicts with any reservation held by others */
+	SCSI_PR_PR_IN,          /* PERSISTENT RESERVE IN: always allowed */
+	SCSI_PR_PR_OUT,         /* PERSISTENT RESERVE OUT: decided by the engine */
+};
+
+struct scsi_opcode {
+	uint8_t opcode;
+	uint8_t sa;             /* service action, with SCSI_OPF_SA */
+	uint8_t cdb_len;
+	uint8_t flags;
+	uint8_t pr_class;       /* enum scsi_pr_class */
+	uint16_t timeout_s;     /* RSOC command timeouts descriptor */
+	const char *name;
+	scsi_exec_fn exec;
+	/* CDB usage data (SPC-4 6.35.3): byte 0 is the opcode, then a mask of
+	 * the bits the device server honours; the last byte is CONTROL. */
+	uint8_t usage[SCSI_CDB_MAX];
+};
+
+/* The row for a CDB (opcode + service action where the opcode has them),
+ * or NULL. *sa_invalid is set when the opcode exists but not the SA. */
+const struct scsi_opcode *scsi_opcode_lookup(const uint8_t *cdb, bool *sa_invalid);
+/* Every row, in table order, for REPORT SUPPORTED OPERATION CODES. */
+const struct scsi_opcode *scsi_opcode_rows(unsigned *count);
+/* Whether any row of this opcode has a service action. */
+bool scsi_opcode_has_sa(uint8_t opcode);
+
+/* --- SPC-4 handlers (spc.c) and ALUA (alua.c) --- */
+enum scsi_exec spc_test_unit_ready(struct scsi_task *t);
+enum scsi_exec spc_inquiry(struct scsi_task *t);
+enum scsi_exec spc_request_sense(struct scsi_task *t);
+enum scsi_exec spc_report_luns(struct scsi_task *t);
+enum scsi_exec spc_report_supported_opcodes(struct scsi_task *t);
+enum scsi_exec spc_report_supported_tmf(struct scsi_task *t);
+enum scsi_exec spc_mode_sense(struct scsi_task *t);
+enum scsi_exec spc_mode_select(struct scsi_task *t);
+enum scsi_exec spc_start_stop_unit(struct scsi_task *t);
+enum scsi_exec spc_prevent_allow(struct scsi_task *t);
+enum scsi_exec alua_report_tpgs(struct scsi_task *t);
+
+/* A target port as ALUA reports it; local today, remote (other cluster
+ * nodes) later. */
+struct alua_port {
+	uint16_t rtpi;
+	uint16_t port_group;
+	bool local;
+};
+/* Fills up to max ports of t; returns how many exist (may exceed max). */
+unsigned alua_target_ports(struct scsi_target *t, struct alua_port *out,
+			   unsigned max);
+
+/* --- gates the PR engine will fill (task.c) --- */
+/* SCSI-2 RESERVE/RELEASE (SPC-2 5.5.1): SCSI_SR_OK or RESERVATION_CONFLICT. */
+enum scsi_sense_reason scsi_lun_check_reservation(struct scsi_task *t,
+						  const struct scsi_opcode *op);
+/* Persistent reservations (SPC-4 5.13.1): the row's pr_class against the
+ * current holder and type. */
+enum scsi_sense_reason scsi_lun_check_pr(struct scsi_task *t,
+					 const struct scsi_opcode *op);
+
+/* Task core_flags (task.c). */
+#define SCSI_TF_IN_SET   0x01u /* linked in itl->tasks */
+#define SCSI_TF_WAITING  0x02u /* in the set, not started */
+#define SCSI_TF_STARTED  0x04u /* handler called */
+#define SCSI_TF_ABORTED  0x08u /* aborted while running */
+#define SCSI_TF_QUIET    0x10u /* aborted: no_response */
+#define SCSI_TF_DONE     0x20u /* done() called (debug aid) */
 
 #endif
