@@ -31,6 +31,10 @@ struct backstore {
 	bool readonly;
 };
 
+/* Test hook: while on, every file-backend submit takes the synchronous
+ * path, as when io_uring is unavailable. */
+void bs_file_test_force_sync(bool on);
+
 extern const struct bs_ops bs_file_ops;
 extern const struct bs_ops bs_ram_ops;
 
