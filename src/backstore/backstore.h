@@ -68,7 +68,8 @@ int bs_submit(struct backstore *bs, struct bs_io *io);
 
 /* Alignment in bytes that READ/WRITE buffers, offsets and lengths need:
  * 1 normally; with direct (O_DIRECT) the device's logical block size, or
- * 4096 for a regular file. The fabric allocates task buffers with
+ * for a regular file what statx(STATX_DIOALIGN) reports (4096 if it cannot
+ * tell); at most 4096 in practice. The fabric allocates task buffers with
  * posix_memalign(4096) so that any LUN accepts them. (Added after the
  * first contract.) */
 uint32_t bs_dio_align(const struct backstore *bs);
