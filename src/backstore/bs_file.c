@@ -317,8 +317,6 @@ static void bs_file_req_release(struct bs_file_req *req)
 
 /* ---- request state machine (io_uring path) ------------------------------ */
 
-static void bs_file_req_finish(struct bs_file_req *req, int res);
-
 static struct io_uring_sqe *bs_file_sqe_get(struct bs_file_ring *ring)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->uring);

@@ -297,6 +297,7 @@ void base_defer(struct base_loop *loop, struct base_defer *d)
 int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
 {
 	struct base_loop_post_node *n;
+	bool was_empty;
 
 	n = malloc(sizeof(*n));
 	if (!n)
@@ -304,11 +305,15 @@ int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
 	n->fn = fn;
 	n->arg = arg;
 
+	/* The loop takes the whole queue at once under the lock, so only
+	 * the post that finds it empty needs to wake the loop. */
 	pthread_mutex_lock(&loop->post_lock);
+	was_empty = list_empty(&loop->posts);
 	list_add_tail(&loop->posts, &n->link);
 	pthread_mutex_unlock(&loop->post_lock);
 
-	base_loop_wake_signal(loop);
+	if (was_empty)
+		base_loop_wake_signal(loop);
 	return 0;
 }
 

@@ -203,6 +203,50 @@ static void test_post_from_other_thread(void **state)
 	base_loop_destroy(ctx.loop);
 }
 
+/* Several threads posting at once: every post runs exactly once. */
+enum { STRESS_THREADS = 4, STRESS_POSTS = 20000 };
+
+struct stress {
+	struct base_loop *loop;
+	int runs; /* touched on the loop thread only */
+};
+
+static void stress_fn(void *arg)
+{
+	struct stress *st = arg;
+
+	if (++st->runs == STRESS_THREADS * STRESS_POSTS)
+		base_loop_stop(st->loop);
+}
+
+static void *stress_poster(void *arg)
+{
+	struct stress *st = arg;
+	int i;
+
+	for (i = 0; i < STRESS_POSTS; i++)
+		while (base_loop_post(st->loop, stress_fn, st) != 0)
+			usleep(100);
+	return NULL;
+}
+
+static void test_post_many_threads(void **state)
+{
+	struct stress st = { 0 };
+	pthread_t th[STRESS_THREADS];
+	int i;
+
+	st.loop = loop_new();
+	for (i = 0; i < STRESS_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, stress_poster, &st),
+				 0);
+	assert_int_equal(base_loop_run(st.loop), 0);
+	for (i = 0; i < STRESS_THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(st.runs, STRESS_THREADS * STRESS_POSTS);
+	base_loop_destroy(st.loop);
+}
+
 static void *loop_thread_main(void *arg)
 {
 	struct base_loop *loop = arg;
@@ -304,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_timer_rearm_zero_no_starvation),
 		cmocka_unit_test(test_defer_runs_once_and_chains),
 		cmocka_unit_test(test_post_from_other_thread),
+		cmocka_unit_test(test_post_many_threads),
 		cmocka_unit_test(test_stop_from_other_thread),
 		cmocka_unit_test(test_del_during_batch),
 		cmocka_unit_test(test_destroy_hooks),
