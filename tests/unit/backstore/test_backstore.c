@@ -462,6 +462,55 @@ static void test_file_direct(void **state)
 	bs_close(bs);
 }
 
+/* tmpfs has no FALLOC_FL_ZERO_RANGE: WRITE_ZEROES falls back to writing
+ * zeroes, over more than one 256 KiB chunk and with ragged edges. */
+static void zero_fallback_body(void)
+{
+	static unsigned char buf[2 * MIB];
+	struct backstore *bs;
+	char shm_path[64];
+
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/ctgt-bs-%d", getpid());
+	{
+		struct bs_config cfg = { .type = "file", .path = shm_path,
+					 .size = 2 * MIB };
+
+		unlink(shm_path);
+		assert_int_equal(bs_open(&cfg, &bs), 0);
+	}
+	fill(buf, sizeof(buf), 3);
+	assert_int_equal(do_rw(bs, BS_OP_WRITE, 0, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(do_op(bs, BS_OP_WRITE_ZEROES, 1000, MIB + 512), 0);
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(do_rw(bs, BS_OP_READ, 0, 0, buf, sizeof(buf)), 0);
+	{
+		static unsigned char want[2 * MIB];
+
+		fill(want, sizeof(want), 3);
+		memset(want + 1000, 0, MIB + 512);
+		assert_memory_equal(buf, want, sizeof(buf));
+	}
+	/* UNMAP punches (tmpfs can) and reads back zeroes. */
+	assert_int_equal(do_op(bs, BS_OP_UNMAP, 1536 * KIB, 64 * KIB), 0);
+	assert_int_equal(do_rw(bs, BS_OP_READ, 0, 1536 * KIB, buf, 64 * KIB),
+			 0);
+	assert_true(all_zero(buf, 64 * KIB));
+	bs_close(bs);
+	unlink(shm_path);
+}
+
+static void test_file_zero_fallback(void **state)
+{
+	zero_fallback_body();
+}
+
+static void test_file_zero_fallback_sync(void **state)
+{
+	bs_file_test_force_sync(true);
+	zero_fallback_body();
+	bs_file_test_force_sync(false);
+}
+
 /* Two loop threads on one file backstore: each thread gets its own ring,
  * completions come back on the submitting thread, and rings are torn
  * down at thread exit while the loops still exist (daemon shutdown
@@ -630,6 +679,8 @@ int main(void)
 						file_teardown),
 		cmocka_unit_test_setup_teardown(test_file_two_threads,
 						file_setup, file_teardown),
+		cmocka_unit_test(test_file_zero_fallback),
+		cmocka_unit_test(test_file_zero_fallback_sync),
 		cmocka_unit_test(test_blkdev),
 		cmocka_unit_test(test_ram_io),
 	};
