@@ -222,6 +222,10 @@ static void iscsi_cmd_respond(struct iscsi_task *t)
 	struct scsi_task *st = &t->st;
 	uint32_t len = st->data_len;
 
+	/* queueing may close the connection, which aborts DATA_WAIT tasks:
+	 * keep t alive until the end */
+	t->refs++;
+
 	if (len > t->edtl)
 		len = t->edtl;
 	if (!t->read || !st->buf)
@@ -233,6 +237,7 @@ static void iscsi_cmd_respond(struct iscsi_task *t)
 		if (!p) {
 			iscsi_conn_close(c, "no memory for Data-In");
 			iscsi_cmd_retire(t);
+			iscsi_task_put(t);
 			return;
 		}
 		t->datain_off = 0;
@@ -251,6 +256,7 @@ static void iscsi_cmd_respond(struct iscsi_task *t)
 	if (!t->datain_status && c->state != ISCSI_CONN_CLOSING)
 		iscsi_cmd_send_response(t);
 	iscsi_cmd_retire(t);
+	iscsi_task_put(t);
 }
 
 static void iscsi_cmd_done(struct scsi_task *st)
@@ -364,7 +370,8 @@ static void iscsi_cmd_progress(struct iscsi_task *t)
 		if (!iscsi_cmd_send_r2t(t))
 			break;
 	}
-	if (t->r2t_next >= t->edtl && t->r2t_active == 0)
+	if (t->r2t_next >= t->edtl && t->r2t_active == 0 &&
+	    c->state == ISCSI_CONN_FULL)
 		iscsi_cmd_submit(t);
 }
 
@@ -399,9 +406,11 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 	if (digest_error) {
 		/* RFC 7143 7.8: Reject, then (ERL0, no recovery R2T) end the
 		 * task with CHECK CONDITION once all its data is in. */
-		iscsi_conn_reject(c, bhs, ISCSI_REJECT_DIGEST_ERROR);
 		if (t->fail == SCSI_SR_OK)
 			t->fail = SCSI_SR_DATA_DIGEST_ERROR;
+		iscsi_conn_reject(c, bhs, ISCSI_REJECT_DIGEST_ERROR);
+		if (c->state == ISCSI_CONN_CLOSING)
+			return;
 	}
 	if (ttt == ISCSI_RSVD_TAG) {
 		/* unsolicited data (11.7.1) */

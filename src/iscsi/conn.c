@@ -31,6 +31,7 @@
 #define ISCSI_CONN_TICK_MS 1000u
 #define ISCSI_CONN_REINSTATE_POLL_MS 5u
 #define ISCSI_CONN_IOV_MAX 64
+#define ISCSI_CONN_RX_BUDGET 32u /* PDUs per readiness callback */
 
 static const uint8_t iscsi_conn_zero_pad[4];
 
@@ -143,14 +144,22 @@ static uint32_t iscsi_conn_tx_total(const struct iscsi_txpdu *p)
 	return t;
 }
 
+static void iscsi_conn_update_events(struct iscsi_conn *c)
+{
+	uint32_t ev = c->want_out ? EPOLLOUT : 0;
+
+	if (!c->rx_stopped)
+		ev |= EPOLLIN | EPOLLRDHUP;
+	if (base_loop_mod(c->loop, &c->bfd, ev) < 0)
+		iscsi_conn_close(c, "epoll_ctl failed");
+}
+
 static void iscsi_conn_set_out(struct iscsi_conn *c, bool want)
 {
 	if (c->want_out == want || c->state == ISCSI_CONN_CLOSING)
 		return;
 	c->want_out = want;
-	if (base_loop_mod(c->loop, &c->bfd,
-			  EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0)) < 0)
-		iscsi_conn_close(c, "epoll_ctl failed");
+	iscsi_conn_update_events(c);
 }
 
 /* One PDU fully written: drop it, or let a Data-In train refill it. */
@@ -202,7 +211,14 @@ static void iscsi_conn_tx_flush(struct iscsi_conn *c)
 			if (p->refill || p->close_after)
 				break;
 		}
-		w = writev(c->bfd.fd, iov, n);
+		{
+			struct msghdr mh = { .msg_iov = iov,
+					     .msg_iovlen = (size_t)n };
+
+			/* MSG_NOSIGNAL: a peer gone away is EPIPE, not
+			 * SIGPIPE */
+			w = sendmsg(c->bfd.fd, &mh, MSG_NOSIGNAL);
+		}
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -242,7 +258,17 @@ void iscsi_conn_queue(struct iscsi_conn *c, struct iscsi_txpdu *p)
 		return;
 	}
 	list_add_tail(&c->txq, &p->link);
+	/* Written after the current batch of events, so the responses of
+	 * one turn leave in one sendmsg. */
 	if (!c->want_out)
+		base_defer(c->loop, &c->tx_defer);
+}
+
+static void iscsi_conn_tx_defer_cb(struct base_defer *d)
+{
+	struct iscsi_conn *c = container_of(d, struct iscsi_conn, tx_defer);
+
+	if (c->state != ISCSI_CONN_CLOSING && !c->want_out)
 		iscsi_conn_tx_flush(c);
 }
 
@@ -285,6 +311,11 @@ void iscsi_conn_close_after_tx(struct iscsi_conn *c)
 	}
 	p = list_entry(c->txq.prev, struct iscsi_txpdu, link);
 	p->close_after = true;
+	/* read nothing more: the rest of the stream is not trusted */
+	if (!c->rx_stopped) {
+		c->rx_stopped = true;
+		iscsi_conn_update_events(c);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -296,6 +327,10 @@ static void iscsi_conn_reap_cb(struct base_defer *d)
 
 	if (c->n_submitted || c->n_tmfs || !list_empty(&c->tasks))
 		return; /* the last done() calls iscsi_conn_maybe_reap() */
+	if (c->tx_defer.queued) {
+		base_defer(c->loop, d); /* after it, never before */
+		return;
+	}
 	iscsi_session_release(c);
 	list_del(&c->loop_link);
 	if (c->bfd.fd >= 0)
@@ -482,8 +517,8 @@ static void iscsi_conn_rx_login(struct iscsi_conn *c, uint8_t *data,
 	case ISCSI_LOGIN_FAIL:
 		LOG_INFO("iscsi %s: login failed, status 0x%04x", c->peer,
 			 iscsi_get_be16(p->bhs + 36));
-		p->close_after = true;
 		iscsi_conn_queue(c, p);
+		iscsi_conn_close_after_tx(c);
 		break;
 	case ISCSI_LOGIN_DONE: {
 		const struct iscsi_login_result *r =
@@ -653,10 +688,15 @@ static bool iscsi_conn_rx_check_bhs(struct iscsi_conn *c)
 
 static void iscsi_conn_rx(struct iscsi_conn *c)
 {
+	unsigned pdus = 0;
+
 	for (;;) {
 		int r = 1;
 
-		if (c->state == ISCSI_CONN_CLOSING)
+		/* Level-triggered epoll calls again: leave room for the other
+		 * connections of this loop. */
+		if (c->state == ISCSI_CONN_CLOSING || c->rx_stopped ||
+		    pdus >= ISCSI_CONN_RX_BUDGET)
 			return;
 		switch (c->rx_state) {
 		case ISCSI_RX_BHS:
@@ -731,6 +771,7 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 			c->rx_state = ISCSI_RX_BHS;
 			data = c->rx_dsl ? c->rx_data : NULL;
 			c->rx_data = NULL;
+			pdus++;
 			iscsi_conn_rx_pdu(c, data, c->rx_dsl, bad);
 			break;
 		}
@@ -744,8 +785,14 @@ static void iscsi_conn_fd_cb(struct base_fd *f, uint32_t events)
 
 	if (c->state != ISCSI_CONN_CLOSING && (events & EPOLLOUT))
 		iscsi_conn_tx_flush(c);
-	if (c->state != ISCSI_CONN_CLOSING &&
-	    (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
+	if (c->state == ISCSI_CONN_CLOSING)
+		return;
+	if (c->rx_stopped) {
+		if (events & (EPOLLERR | EPOLLHUP))
+			iscsi_conn_close(c, "connection reset");
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
 		iscsi_conn_rx(c);
 }
 
@@ -850,6 +897,7 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 	iscsi_params_default(&c->params);
 	base_timer_init(&c->timer, iscsi_conn_timer_cb);
 	base_defer_init(&c->reap, iscsi_conn_reap_cb);
+	base_defer_init(&c->tx_defer, iscsi_conn_tx_defer_cb);
 	snprintf(c->peer, sizeof(c->peer), "fd%d", fd);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		char host[64] = "?";

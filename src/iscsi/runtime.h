@@ -154,6 +154,8 @@ struct iscsi_conn {
 	/* tx */
 	struct list_head txq;
 	bool want_out;                    /* EPOLLOUT armed */
+	bool rx_stopped;                  /* closing after tx: read no more */
+	struct base_defer tx_defer;       /* flush after this turn */
 	uint32_t stat_sn;
 	uint32_t exp_stat_sn;
 	bool tx_hdig, tx_ddig;

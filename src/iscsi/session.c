@@ -501,8 +501,9 @@ static void iscsi_session_logout(struct iscsi_conn *c, const uint8_t *bhs)
 	iscsi_bhs_set_itt(p->bhs, iscsi_bhs_itt(bhs));
 	/* Time2Wait / Time2Retain 0: nothing to recover at ERL0 (11.15.2) */
 	p->status = true;
-	p->close_after = response == 0;
 	iscsi_conn_queue(c, p);
+	if (response == 0)
+		iscsi_conn_close_after_tx(c);
 }
 
 /* ------------------------------------------------------------------ */
