@@ -115,6 +115,17 @@ it_wait_ports() {
 	done
 }
 
+# it_wait_line FILE REGEX: the line may lag the portals a little (and must
+# not wait for exit: stdout is a file here, so it has to be flushed).
+it_wait_line() {
+	local i
+	for i in $(seq 50); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # it_wait_exit PID TIMEOUT: sets it_rc to the exit status; 1 on timeout (the
 # process is then killed).
 it_wait_exit() {
@@ -197,6 +208,10 @@ it_daemon_check() {   # WHERE
 # --- configuration ---------------------------------------------------------
 
 it_write_config() {   # FILE
+	# A read-only LU needs an existing file (it is opened read-only): one
+	# with a pattern in its first MiB, the rest sparse.
+	head -c 1048576 /dev/urandom >"$work/lun1-ro.img"
+	truncate -s "$LUN_SIZE" "$work/lun1-ro.img"
 	cat >"$1" <<EOF
 {
   "targets": [
@@ -210,7 +225,7 @@ it_write_config() {   # FILE
       "luns": [
         { "lun": 0, "backstore": { "type": "file", "path": "$work/lun0-512.img", "size": $LUN_SIZE },
           "block_size": 512, "thin": true },
-        { "lun": 1, "backstore": { "type": "file", "path": "$work/lun1-ro.img", "size": $LUN_SIZE },
+        { "lun": 1, "backstore": { "type": "file", "path": "$work/lun1-ro.img" },
           "block_size": 512, "read_only": true, "thin": false },
         { "lun": 2, "backstore": { "type": "file", "path": "$work/lun2-4k.img", "size": $LUN_SIZE },
           "block_size": 4096, "thin": true }
@@ -397,11 +412,36 @@ it_cu() {
 # --- bad input ---------------------------------------------------------------
 
 # Each configs/bad-NAME.json comes with configs/bad-NAME.expect: the
-# substring the error message must contain (the offending key). @WORK@ in
-# a config is replaced by the temporary folder.
+# substrings (one a line) the error message must contain -- the key path of
+# the offending key (docs/config.md: "file: targets[0].luns[1].block_size:
+# ..."). @WORK@ in a config is replaced by the temporary folder.
+it_expect_check() {   # EXPECT_FILE OUTPUT: prints the first missing substring
+	local want
+	while IFS= read -r want; do
+		[ -n "$want" ] || continue
+		grep -qF -- "$want" <<<"$2" || { echo "$want"; return 1; }
+	done <"$1"
+}
+
+it_bad_config_one() {   # NAME EXPECT_FILE CMD...
+	local name=$1 expect=$2; shift 2
+	local out rc missing
+	out=$(timeout -k 2 10 "$@" 2>&1); rc=$?
+	out=${out//$'\n'/ | }
+	if [ "$rc" != 1 ]; then
+		it_fail "$name" "exit status $rc, want 1; output: ${out:0:300}"
+	elif ! missing=$(it_expect_check "$expect" "$out"); then
+		it_fail "$name" "message does not name '$missing': ${out:0:300}"
+	elif grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' <<<"$out"; then
+		it_fail "$name" "sanitizer report: ${out:0:300}"
+	else
+		it_pass "$name" "${out:0:160}"
+	fi
+}
+
 it_bad_configs() {
 	echo "--- bad configurations ---"
-	local f name expect cfg rc out
+	local f name cfg
 	if "$ctgtd" --check -c "$work/ctgt.json" >"$work/check-good.log" 2>&1; then
 		it_pass config.check.good
 	else
@@ -409,30 +449,14 @@ it_bad_configs() {
 	fi
 	for f in "$here"/configs/bad-*.json; do
 		name=$(basename "$f" .json)
-		expect=$(head -n1 "${f%.json}.expect" 2>/dev/null)
-		[ -n "$expect" ] || { it_fail "config.$name" "no ${name}.expect next to it"; continue; }
+		if [ ! -s "${f%.json}.expect" ]; then
+			it_fail "config.$name" "no ${name}.expect next to it"
+			continue
+		fi
 		cfg=$work/$name.json
 		sed "s|@WORK@|$work|g" "$f" >"$cfg"
-		# --check
-		out=$(timeout -k 2 10 "$ctgtd" --check -c "$cfg" 2>&1); rc=$?
-		if [ "$rc" != 1 ]; then
-			it_fail "config.$name.check" "exit status $rc, want 1; output: ${out:0:300}"
-		elif ! grep -qF -- "$expect" <<<"$out"; then
-			it_fail "config.$name.check" "message does not name '$expect': ${out:0:300}"
-		else
-			it_pass "config.$name.check"
-		fi
-		# a real start
-		out=$(timeout -k 2 10 "$ctgtd" -c "$cfg" 2>&1); rc=$?
-		if [ "$rc" != 1 ]; then
-			it_fail "config.$name.start" "exit status $rc, want 1; output: ${out:0:300}"
-		elif ! grep -qF -- "$expect" <<<"$out"; then
-			it_fail "config.$name.start" "message does not name '$expect': ${out:0:300}"
-		elif grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' <<<"$out"; then
-			it_fail "config.$name.start" "sanitizer report: ${out:0:300}"
-		else
-			it_pass "config.$name.start"
-		fi
+		it_bad_config_one "config.$name.check" "${f%.json}.expect" "$ctgtd" --check -c "$cfg"
+		it_bad_config_one "config.$name.start" "${f%.json}.expect" "$ctgtd" -c "$cfg"
 	done
 }
 
@@ -501,8 +525,8 @@ it_smoke() {
 	2) wait "$daemon_pid"; it_fail smoke.start "ctgtd exited with status $?"; it_log_tail "$log"
 	   daemon_pid=; return ;;
 	esac
-	if grep -q "$DEFAULT_IQN" "$log" && grep -q '127.0.0.1:3260' "$log"; then
-		it_pass smoke.announce "$(grep -m1 "$DEFAULT_IQN" "$log" | cut -c1-120)"
+	if it_wait_line "$log" "serving $DEFAULT_IQN on 127.0.0.1:3260.*LUN 0"; then
+		it_pass smoke.announce "$(grep -m1 "serving $DEFAULT_IQN" "$log" | cut -c1-140)"
 	else
 		it_fail smoke.announce "no line naming $DEFAULT_IQN and 127.0.0.1:3260 in its output"
 		it_log_tail "$log" 10
@@ -567,6 +591,12 @@ it_main() {
 	it_bad_configs
 	echo "--- ctgtd -c (two portal groups, three LUNs) ---"
 	it_daemon_start daemon.start "$work/ctgtd.log" -c "$work/ctgt.json" || return
+	if it_wait_line "$work/ctgtd.log" "serving $IQN .*127.0.0.1:$PORT1"; then
+		it_pass daemon.announce "$(grep -m1 "serving $IQN" "$work/ctgtd.log" | cut -c1-140)"
+	else
+		it_fail daemon.announce "no 'serving $IQN on 127.0.0.1:$PORT1...' line in its output"
+		it_log_tail "$work/ctgtd.log" 10
+	fi
 	it_port_in_use
 	it_cu
 	it_badpdu
