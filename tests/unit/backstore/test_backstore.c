@@ -462,6 +462,26 @@ static void test_file_direct(void **state)
 	bs_close(bs);
 }
 
+/* A file cut short behind our back: the read gets part of the data, the
+ * continuation gets 0 bytes, and the request fails with -EIO rather than
+ * returning stale buffer contents as data. */
+static void test_file_short_read(void **state)
+{
+	struct backstore *bs = open_file(MIB, false, false);
+	unsigned char buf[8 * KIB];
+	struct tio t;
+
+	fill(buf, sizeof(buf), 5);
+	assert_int_equal(do_rw(bs, BS_OP_WRITE, 0, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(truncate(path, 4 * KIB), 0);
+	tio_set(&t, BS_OP_READ, 0, sizeof(buf));
+	t.iov[0] = (struct iovec){ buf, 1 * KIB };
+	t.iov[1] = (struct iovec){ buf + 1 * KIB, 7 * KIB };
+	t.io.iovcnt = 2;
+	assert_int_equal(run_one(bs, &t), -EIO);
+	bs_close(bs);
+}
+
 /* tmpfs has no FALLOC_FL_ZERO_RANGE: WRITE_ZEROES falls back to writing
  * zeroes, over more than one 256 KiB chunk and with ragged edges. */
 static void zero_fallback_body(void)
@@ -679,6 +699,10 @@ int main(void)
 						file_teardown),
 		cmocka_unit_test_setup_teardown(test_file_two_threads,
 						file_setup, file_teardown),
+		cmocka_unit_test_setup_teardown(test_file_short_read, file_setup,
+						file_teardown),
+		cmocka_unit_test_setup_teardown(test_file_short_read,
+						file_setup_sync, file_teardown),
 		cmocka_unit_test(test_file_zero_fallback),
 		cmocka_unit_test(test_file_zero_fallback_sync),
 		cmocka_unit_test(test_blkdev),
