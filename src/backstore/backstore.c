@@ -23,6 +23,7 @@
 static const struct bs_ops *const bs_ops_table[] = {
 	&bs_file_ops,
 	&bs_ram_ops,
+	&bs_null_ops,
 };
 
 int bs_open(const struct bs_config *cfg, struct backstore **out)
@@ -51,7 +52,8 @@ int bs_open(const struct bs_config *cfg, struct backstore **out)
 		}
 		return err;
 	}
-	LOG_ERR("backstore: unknown type \"%s\" (file or ram)", cfg->type);
+	LOG_ERR("backstore: unknown type \"%s\" (file, ram or null)",
+		cfg->type);
 	return -EINVAL;
 }
 

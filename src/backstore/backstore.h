@@ -3,8 +3,9 @@
  *
  * A backstore never sees a CDB (DESIGN.md): the SCSI core decodes commands
  * and submits byte-addressed operations here. Implementations: "file" (a
- * regular file or block device on io_uring, optionally O_DIRECT) and "ram"
- * (memory, for tests and benchmarks).
+ * regular file or block device on io_uring, optionally O_DIRECT), "ram"
+ * (memory, for tests and benchmarks) and "null" (stores nothing, reads
+ * zeroes: for measuring the fabric alone).
  *
  * Threading: bs_submit() may be called from any event-loop thread; the done
  * callback runs later on the same thread's loop, never inside bs_submit().
@@ -39,7 +40,7 @@ struct bs_io {
 };
 
 struct bs_config {
-	const char *type;  /* "file" or "ram" */
+	const char *type;  /* "file", "ram" or "null" */
 	const char *path;  /* file: path; created sparse if missing and size set */
 	uint64_t size;     /* bytes; 0 = take the file's size */
 	bool direct;       /* O_DIRECT */

@@ -37,5 +37,6 @@ void bs_file_test_force_sync(bool on);
 
 extern const struct bs_ops bs_file_ops;
 extern const struct bs_ops bs_ram_ops;
+extern const struct bs_ops bs_null_ops;
 
 #endif

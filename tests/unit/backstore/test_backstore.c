@@ -684,6 +684,29 @@ static void test_ram_io(void **state)
 	assert_int_equal(bs_open(&cfg, &bs), -EINVAL);
 }
 
+static void test_null(void **state)
+{
+	struct bs_config cfg = { .type = "null", .size = MIB };
+	struct backstore *bs = NULL;
+	unsigned char buf[4 * KIB];
+	bool mapped = true;
+
+	assert_int_equal(bs_open(&cfg, &bs), 0);
+	memset(buf, 0x5a, sizeof(buf));
+	assert_int_equal(do_rw(bs, BS_OP_WRITE, BS_IO_FUA, 0, buf, sizeof(buf)),
+			 0);
+	assert_int_equal(do_rw(bs, BS_OP_READ, 0, 0, buf, sizeof(buf)), 0);
+	assert_true(all_zero(buf, sizeof(buf)));
+	assert_int_equal(do_op(bs, BS_OP_FLUSH, 0, 0), 0);
+	assert_int_equal(do_op(bs, BS_OP_UNMAP, 0, MIB), 0);
+	assert_int_equal(bs_map_status(bs, 4 * KIB, &mapped), MIB - 4 * KIB);
+	assert_false(mapped);
+	assert_int_equal(do_rw(bs, BS_OP_READ, 0, MIB, buf, sizeof(buf)),
+			 -ERANGE);
+	exercise_checks(bs);
+	bs_close(bs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_file_zero_fallback_sync),
 		cmocka_unit_test(test_blkdev),
 		cmocka_unit_test(test_ram_io),
+		cmocka_unit_test(test_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
