@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# bench/run.sh: ctgt against tgt on equal RAM-backed 1 GiB LUNs, side by side.
+#
+# One command: builds a release build if needed (build-release/), starts
+# ctgtd (backstore "ram") and tgtd (a file on a private tmpfs) on loopback
+# ports of their own, runs tools/ctgt-bench against each (4 KiB random read
+# and write at QD 1 and 32, 1 MiB sequential read and write), measures the
+# loopback TCP ceiling with iperf3, and prints one table: metric | ctgt |
+# tgt | ratio ctgt/tgt. Everything it started is stopped on exit, whatever
+# happens. Only loopback traffic; about 2.5 minutes with the defaults.
+#
+# Exit status: 0 only if both targets completed every run without a single
+# failed command. If ctgtd is missing or broken, tgt's column is still
+# printed, ctgt's shows "n/a", and the exit status is 1.
+#
+# Knobs (environment): BENCH_SECONDS (per run, default 10), CTGT_PORT (3260),
+# TGT_PORT (3270), TGT_CTL (tgtd control port, 3270), IPERF_PORT (5270),
+# BENCH_BUILD (build-release), BENCH_PIN=1 (pin each target to CPU 0 and
+# the initiator to CPU 1; off by default).
+#
+# Deliberately not here: several sessions, files on disk, digests on.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+SECS=${BENCH_SECONDS:-10}
+CTGT_PORT=${CTGT_PORT:-3260}
+TGT_PORT=${TGT_PORT:-3270}
+TGT_CTL=${TGT_CTL:-3270}
+IPERF_PORT=${IPERF_PORT:-5270}
+BUILD=${BENCH_BUILD:-build-release}
+PIN=${BENCH_PIN:-0}
+CTGT_IQN=iqn.2026-11.org.ctgt:bench
+TGT_IQN=iqn.2026-11.org.ctgt:tgt-bench
+INITIATOR=iqn.2026-11.org.ctgt:bench-initiator
+LUN_SIZE_MB=1024
+
+status=0
+WORK=""
+TMPFS_MOUNTED=0
+PIDS=()
+
+log() { echo "bench: $*" >&2; }
+
+# --- teardown: only what this script started, by pid ------------------------
+bench_cleanup() {
+	local pid
+	# tgtd ignores SIGTERM while it has targets: delete them, then the system
+	if [ -n "${TGT_PID:-}" ] && kill -0 "$TGT_PID" 2>/dev/null; then
+		tgtadm -C "$TGT_CTL" --lld iscsi --mode target --op delete --tid 1 --force >/dev/null 2>&1
+		tgtadm -C "$TGT_CTL" --mode system --op delete >/dev/null 2>&1
+	fi
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ -n "$WORK" ]; then
+		[ "$TMPFS_MOUNTED" = 1 ] && umount "$WORK/shm" 2>/dev/null
+		rm -rf "$WORK"
+	fi
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- dependencies -------------------------------------------------------------
+bench_deps() {
+	if [ -f scripts/deps.sh ]; then
+		bash scripts/deps.sh || { log "scripts/deps.sh failed"; return 1; }
+	fi
+	local need=() p
+	for p in meson ninja-build gcc pkg-config libiscsi-dev libiscsi-bin tgt iperf3; do
+		dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+	done
+	if [ ${#need[@]} -gt 0 ]; then
+		log "installing ${need[*]}"
+		apt-get install -y -q "${need[@]}" >/dev/null ||
+			{ apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; } ||
+			{ log "apt-get install ${need[*]} failed"; return 1; }
+	fi
+}
+
+# --- build: release build of ctgt-bench and ctgtd ----------------------------
+BENCH_BIN=""
+CTGTD_BIN=""
+bench_build() {
+	local blog="$WORK/build.log"
+	if [ ! -f "$BUILD/build.ninja" ]; then
+		meson setup "$BUILD" --buildtype=release >"$blog" 2>&1 ||
+			log "meson setup $BUILD failed (see below); trying a direct compile of ctgt-bench"
+	fi
+	if [ -f "$BUILD/build.ninja" ]; then
+		ninja -C "$BUILD" tools/ctgt-bench >>"$blog" 2>&1 && BENCH_BIN="$BUILD/tools/ctgt-bench"
+		if ninja -C "$BUILD" src/daemon/ctgtd >>"$blog" 2>&1; then
+			CTGTD_BIN="$BUILD/src/daemon/ctgtd"
+		else
+			log "ctgtd does not build yet:"
+			grep -E 'error|undefined' "$blog" | head -n 5 >&2
+		fi
+	fi
+	if [ -z "$BENCH_BIN" ]; then
+		# The tool is one file: do not let the rest of the tree block it.
+		cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -o "$WORK/ctgt-bench" \
+			tools/ctgt-bench.c $(pkg-config --cflags --libs libiscsi) >>"$blog" 2>&1 &&
+			BENCH_BIN="$WORK/ctgt-bench"
+	fi
+	if [ -z "$BENCH_BIN" ]; then
+		tail -n 20 "$blog" >&2
+		return 1
+	fi
+}
+
+port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# First free port at or above $1 (the wanted one if it is free).
+port_pick() {
+	local p=$1
+	while port_busy "$p"; do p=$((p + 1)); done
+	echo "$p"
+}
+
+wait_listen() {	# pid port
+	local i
+	for i in $(seq 1 50); do
+		kill -0 "$1" 2>/dev/null || return 1
+		port_busy "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- tgt: tgtd on its own control port, one 1 GiB file on tmpfs as LUN 1 ----
+TGT_OK=0
+TGT_PID=""
+bench_tgt_start() {
+	local ctl=$TGT_CTL
+	# a control port held by someone else's tgtd is not ours to use
+	while tgtadm -C "$ctl" --mode sys --op show >/dev/null 2>&1; do ctl=$((ctl + 1)); done
+	TGT_CTL=$ctl
+	TGT_PORT=$(port_pick "$TGT_PORT")
+	truncate -s "${LUN_SIZE_MB}M" "$WORK/shm/tgt-lun.img" || return 1
+	${PIN_TARGET:-} tgtd -f -C "$TGT_CTL" --iscsi portal=127.0.0.1:"$TGT_PORT" \
+		>"$WORK/tgtd.log" 2>&1 &
+	TGT_PID=$!
+	PIDS+=("$TGT_PID")
+	wait_listen "$TGT_PID" "$TGT_PORT" || { log "tgtd did not start"; cat "$WORK/tgtd.log" >&2; return 1; }
+	local adm=(tgtadm -C "$TGT_CTL" --lld iscsi)
+	"${adm[@]}" --mode target --op new --tid 1 --targetname "$TGT_IQN" &&
+	"${adm[@]}" --mode logicalunit --op new --tid 1 --lun 1 \
+		--backing-store "$WORK/shm/tgt-lun.img" &&
+	"${adm[@]}" --mode target --op bind --tid 1 --initiator-address ALL ||
+		{ log "tgtadm setup failed"; return 1; }
+	TGT_OK=1
+}
+
+# --- ctgt: ctgtd with one ram LUN (docs/config.md) ----------------------------
+CTGT_OK=0
+CTGT_PID=""
+bench_ctgt_start() {
+	if [ -z "$CTGTD_BIN" ] || [ ! -x "$CTGTD_BIN" ]; then
+		log "ctgtd is not built: ctgt column will be n/a"
+		return 1
+	fi
+	CTGT_PORT=$(port_pick "$CTGT_PORT")
+	cat >"$WORK/ctgt.json" <<EOF
+{"targets":[{"name":"$CTGT_IQN",
+  "portal_groups":[{"tag":1,"rtpi":1,"portals":["127.0.0.1:$CTGT_PORT"]}],
+  "acl":{"open_access":true},
+  "luns":[{"lun":0,"backstore":{"type":"ram","size":"1G"},"block_size":512}]}]}
+EOF
+	${PIN_TARGET:-} "$CTGTD_BIN" -c "$WORK/ctgt.json" >"$WORK/ctgtd.log" 2>&1 &
+	CTGT_PID=$!
+	PIDS+=("$CTGT_PID")
+	if ! wait_listen "$CTGT_PID" "$CTGT_PORT"; then
+		log "ctgtd did not start listening on 127.0.0.1:$CTGT_PORT:"
+		tail -n 10 "$WORK/ctgtd.log" >&2
+		return 1
+	fi
+	CTGT_OK=1
+}
+
+# --- one run -------------------------------------------------------------------
+declare -A R	# R[target,metric] = value
+
+# bench_one target url key rw bs qd
+bench_one() {
+	local tgt=$1 url=$2 key=$3 rw=$4 bs=$5 qd=$6 out rc pid_var
+	pid_var=$([ "$tgt" = ctgt ] && echo "$CTGT_PID" || echo "$TGT_PID")
+	if ! kill -0 "$pid_var" 2>/dev/null; then
+		log "$tgt: daemon is gone, $key skipped"
+		R[$tgt,$key]=FAIL
+		return 1
+	fi
+	out=$(timeout -k 3 $((SECS + 20)) ${PIN_INIT:-} "$BENCH_BIN" --rw "$rw" --bs "$bs" \
+		--qd "$qd" --seconds "$SECS" --initiator-name "$INITIATOR" "$url" \
+		2>"$WORK/err.txt")
+	rc=$?
+	printf '%-5s %-14s %s\n' "$tgt" "$key" "${out:-(no result)}"
+	if [ $rc -ne 0 ]; then
+		log "$tgt $key: ctgt-bench exit $rc"
+		head -n 5 "$WORK/err.txt" >&2
+		R[$tgt,$key]=FAIL
+		return 1
+	fi
+	local kv
+	for kv in $out; do
+		R[$tgt,$key.${kv%%=*}]=${kv#*=}
+	done
+	R[$tgt,$key]=ok
+}
+
+# ratio a/b with 2 decimals, or n/a
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) { print "n/a"; exit }
+		printf "%.2f", a / b }'
+}
+
+val() {	# target key field -> value or n/a
+	local v=${R[$1,$2.$3]:-}
+	if [ -n "$v" ]; then echo "$v"
+	elif [ "${R[$1,$2]:-}" = FAIL ]; then echo FAIL
+	else echo n/a; fi
+}
+
+# --- main ------------------------------------------------------------------------
+WORK=$(mktemp -d /tmp/ctgt-bench.XXXXXX) || exit 1
+mkdir -p "$WORK/shm"
+if mount -t tmpfs -o size=$((LUN_SIZE_MB + 64))m,mode=0700 tmpfs "$WORK/shm" 2>/dev/null; then
+	TMPFS_MOUNTED=1
+else
+	# not root (or no mount): /dev/shm is a tmpfs too
+	rmdir "$WORK/shm"
+	mkdir -p /dev/shm/"$(basename "$WORK")" && ln -s /dev/shm/"$(basename "$WORK")" "$WORK/shm"
+	trap 'rm -rf /dev/shm/'"$(basename "$WORK")"'; bench_cleanup' EXIT
+fi
+
+T0=$(date +%s)
+bench_deps || exit 1
+bench_build || { log "cannot build ctgt-bench"; exit 1; }
+if [ "$PIN" = 1 ]; then
+	PIN_TARGET="taskset -c 0"
+	PIN_INIT="taskset -c 1"
+fi
+
+bench_tgt_start || status=1
+bench_ctgt_start || status=1
+
+CTGT_URL="iscsi://127.0.0.1:$CTGT_PORT/$CTGT_IQN/0"
+TGT_URL="iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN/1"
+log "ctgt: $CTGT_URL ($([ $CTGT_OK = 1 ] && echo up || echo down))"
+log "tgt:  $TGT_URL ($([ $TGT_OK = 1 ] && echo up || echo down))"
+log "$SECS s per run, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo on || echo off)"
+
+# Writes come first: they fill both LUNs, so the reads that follow read
+# real pages on both targets instead of holes (tmpfs) or the zero page (ram).
+# Targets alternate within each workload, so drift hits both alike.
+WORKLOADS=(
+	"seqwrite write 1m 8"
+	"randwrite_qd1 randwrite 4k 1"
+	"randwrite_qd32 randwrite 4k 32"
+	"seqread read 1m 8"
+	"randread_qd1 randread 4k 1"
+	"randread_qd32 randread 4k 32"
+)
+for w in "${WORKLOADS[@]}"; do
+	set -- $w
+	for t in ctgt tgt; do
+		if [ $t = ctgt ] && [ $CTGT_OK = 1 ]; then
+			bench_one ctgt "$CTGT_URL" "$1" "$2" "$3" "$4" || status=1
+		elif [ $t = tgt ] && [ $TGT_OK = 1 ]; then
+			bench_one tgt "$TGT_URL" "$1" "$2" "$3" "$4" || status=1
+		fi
+	done
+done
+
+# TCP ceiling: one loopback stream, like the single iSCSI connection.
+IPERF_MBPS=n/a
+IPERF_PORT=$(port_pick "$IPERF_PORT")
+iperf3 -s -1 -B 127.0.0.1 -p "$IPERF_PORT" >"$WORK/iperf-s.log" 2>&1 &
+IPERF_PID=$!
+PIDS+=("$IPERF_PID")
+if wait_listen "$IPERF_PID" "$IPERF_PORT"; then
+	# receiver line: "... 12.3 GBytes  21100 Mbits/sec  receiver"
+	IPERF_MBPS=$(timeout 30 iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -t 5 -f m 2>/dev/null |
+		awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") v = $i / 8 }
+		     END { if (v) printf "%.0f", v; else print "n/a" }')
+fi
+[ "$IPERF_MBPS" = n/a ] && { log "iperf3 failed"; status=1; }
+
+# --- table ------------------------------------------------------------------------
+row() {	# label ctgt tgt
+	printf '%-40s | %10s | %10s | %8s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"
+}
+pct() {	# part whole
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) { print "n/a"; exit }
+		printf "%.0f%%", 100 * a / b }'
+}
+echo
+printf '%-40s | %10s | %10s | %8s\n' metric ctgt tgt ctgt/tgt
+printf '%s\n' "-----------------------------------------+------------+------------+---------"
+row "4k randread QD1 IOPS" "$(val ctgt randread_qd1 iops)" "$(val tgt randread_qd1 iops)"
+row "4k randread QD32 IOPS" "$(val ctgt randread_qd32 iops)" "$(val tgt randread_qd32 iops)"
+row "4k randwrite QD1 IOPS" "$(val ctgt randwrite_qd1 iops)" "$(val tgt randwrite_qd1 iops)"
+row "4k randwrite QD32 IOPS" "$(val ctgt randwrite_qd32 iops)" "$(val tgt randwrite_qd32 iops)"
+row "1M seq read QD8 MB/s" "$(val ctgt seqread mbps)" "$(val tgt seqread mbps)"
+row "1M seq write QD8 MB/s" "$(val ctgt seqwrite mbps)" "$(val tgt seqwrite mbps)"
+row "4k randread QD1 p50 us (lower=better)" "$(val ctgt randread_qd1 lat_p50_us)" "$(val tgt randread_qd1 lat_p50_us)"
+row "4k randread QD1 p99 us (lower=better)" "$(val ctgt randread_qd1 lat_p99_us)" "$(val tgt randread_qd1 lat_p99_us)"
+row "4k randwrite QD1 p50 us (lower=better)" "$(val ctgt randwrite_qd1 lat_p50_us)" "$(val tgt randwrite_qd1 lat_p50_us)"
+row "4k randwrite QD1 p99 us (lower=better)" "$(val ctgt randwrite_qd1 lat_p99_us)" "$(val tgt randwrite_qd1 lat_p99_us)"
+printf '%-40s | %10s | %10s |\n' "seq read % of TCP ceiling" \
+	"$(pct "$(val ctgt seqread mbps)" "$IPERF_MBPS")" "$(pct "$(val tgt seqread mbps)" "$IPERF_MBPS")"
+echo
+echo "iperf3 loopback, 1 stream, 5 s: $IPERF_MBPS MB/s (MB = 10^6 bytes)"
+echo "ctgt: $([ $CTGT_OK = 1 ] && echo "$CTGT_URL" || echo "not running (n/a)")"
+echo "tgt:  $([ $TGT_OK = 1 ] && echo "$TGT_URL" || echo "not running (n/a)")"
+echo "total time: $(( $(date +%s) - T0 )) s; exit status $status"
+exit $status
