@@ -244,6 +244,14 @@ static inline uint32_t scsi_task_block_size(const struct scsi_task *t)
 	return t->lu->cfg.block_size;
 }
 
+/* Whether a TMF aborted this running task: long handlers (XCOPY, large
+ * WRITE SAME) may stop early and call scsi_task_finish(); the core then
+ * reports the abort, whatever status the handler set. */
+static inline bool scsi_task_is_aborted(const struct scsi_task *t)
+{
+	return (t->core_flags & 0x08u) != 0; /* SCSI_TF_ABORTED */
+}
+
 /* Nexus references for work posted to a nexus's loop (lun.c). */
 void scsi_nexus_get(struct scsi_nexus *n);
 void scsi_nexus_put(struct scsi_nexus *n);
@@ -267,9 +275,11 @@ void scsi_sense_build(struct scsi_task *t, enum scsi_sense_reason r,
 		      const struct scsi_sense_detail *d);
 /* ASC/ASCQ of a UA (sense.c's UA table). */
 void scsi_sense_ua_code(enum scsi_ua ua, uint8_t *asc, uint8_t *ascq);
-/* Sense data for REQUEST SENSE (SPC-4 6.39): a UA (ua >= 0) or NO SENSE,
- * in descriptor format when desc. Returns the length written to buf. */
-uint32_t scsi_sense_request(uint8_t *buf, uint32_t size, int ua, bool desc);
+/* Sense data returned as parameter data by REQUEST SENSE (SPC-4 6.39):
+ * reason r (SCSI_SR_OK: NO SENSE; SCSI_SR_UNIT_ATTENTION with ua), fixed
+ * or descriptor format. Returns the length written to buf (<= size). */
+uint32_t scsi_sense_request(uint8_t *buf, uint32_t size,
+			    enum scsi_sense_reason r, int ua, bool desc);
 
 /* --- the opcode table (opcodes.c) --- */
 
