@@ -340,6 +340,18 @@ class BadpduRunner:
                 c.close()
         self.case('login_huge_data_segment', login_huge, ['login', 'drop'])
 
+        # A SCSI command on a connection that never logged in.
+        def cmd_before_login():
+            c = self.connect()
+            try:
+                cdb = bytes([0x00] * 6)  # TEST UNIT READY
+                c.send(badpdu_scsi_cmd(c, cdb, 0x80 | 1, 0, 0))
+                return badpdu_outcome(c, self.a.timeout)
+            finally:
+                c.close()
+        self.case('command_before_login', cmd_before_login,
+                  ['login', 'reject', 'drop'])
+
         # Half a header, then the initiator goes away.
         def truncated():
             c = self.connect()
