@@ -3,17 +3,20 @@
 #
 # One command: builds a release build if needed (build-release/), starts
 # ctgtd (backstore "ram") and tgtd (a file on a private tmpfs) on loopback
-# ports of their own, runs tools/ctgt-bench against each (4 KiB random read
-# and write at QD 1 and 32, 1 MiB sequential read and write), measures the
-# loopback TCP ceiling with iperf3, and prints one table: metric | ctgt |
-# tgt | ratio ctgt/tgt. Everything it started is stopped on exit, whatever
-# happens. Only loopback traffic; about 2.5 minutes with the defaults.
+# ports of their own, fills both LUNs once, runs tools/ctgt-bench against
+# each (4 KiB random read and write at QD 1 and 32, 1 MiB sequential read
+# and write at QD 8; each workload 3 times, targets alternating), measures
+# the loopback TCP ceiling with iperf3, and prints one table of medians:
+# metric | ctgt | tgt | ratio ctgt/tgt. Everything it started is stopped on
+# exit, whatever happens. Only loopback traffic; about 3.5 minutes with the
+# defaults.
 #
 # Exit status: 0 only if both targets completed every run without a single
 # failed command. If ctgtd is missing or broken, tgt's column is still
 # printed, ctgt's shows "n/a", and the exit status is 1.
 #
-# Knobs (environment): BENCH_SECONDS (per run, default 10), CTGT_PORT (3260),
+# Knobs (environment): BENCH_SECONDS (per run, default 5), BENCH_REPS (runs
+# per workload, default 3; the table shows the median), CTGT_PORT (3260),
 # TGT_PORT (3270), TGT_CTL (tgtd control port, 3270), IPERF_PORT (5270),
 # BENCH_BUILD (build-release), BENCH_PIN=1 (pin each target to CPU 0 and
 # the initiator to CPU 1; off by default).
@@ -23,7 +26,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-SECS=${BENCH_SECONDS:-10}
+SECS=${BENCH_SECONDS:-5}
+REPS=${BENCH_REPS:-3}
 CTGT_PORT=${CTGT_PORT:-3260}
 TGT_PORT=${TGT_PORT:-3270}
 TGT_CTL=${TGT_CTL:-3270}
@@ -186,33 +190,31 @@ EOF
 }
 
 # --- one run -------------------------------------------------------------------
-declare -A R	# R[target,metric] = value
+# Each run appends its key=value line to $WORK/res/<target>.<key>; a failed
+# run leaves <target>.<key>.fail, which turns the table cell into FAIL.
 
-# bench_one target url key rw bs qd
+# bench_one target url key seconds ctgt-bench-args...
 bench_one() {
-	local tgt=$1 url=$2 key=$3 rw=$4 bs=$5 qd=$6 out rc pid_var
-	pid_var=$([ "$tgt" = ctgt ] && echo "$CTGT_PID" || echo "$TGT_PID")
-	if ! kill -0 "$pid_var" 2>/dev/null; then
+	local tgt=$1 url=$2 key=$3 secs=$4 out rc pid
+	shift 4
+	pid=$([ "$tgt" = ctgt ] && echo "$CTGT_PID" || echo "$TGT_PID")
+	if ! kill -0 "$pid" 2>/dev/null; then
 		log "$tgt: daemon is gone, $key skipped"
-		R[$tgt,$key]=FAIL
+		: >"$WORK/res/$tgt.$key.fail"
 		return 1
 	fi
-	out=$(timeout -k 3 $((SECS + 20)) ${PIN_INIT:-} "$BENCH_BIN" --rw "$rw" --bs "$bs" \
-		--qd "$qd" --seconds "$SECS" --initiator-name "$INITIATOR" "$url" \
+	out=$(timeout -k 3 $((secs + 15)) ${PIN_INIT:-} "$BENCH_BIN" "$@" \
+		--seconds "$secs" --timeout 5 --initiator-name "$INITIATOR" "$url" \
 		2>"$WORK/err.txt")
 	rc=$?
 	printf '%-5s %-14s %s\n' "$tgt" "$key" "${out:-(no result)}"
 	if [ $rc -ne 0 ]; then
 		log "$tgt $key: ctgt-bench exit $rc"
 		head -n 5 "$WORK/err.txt" >&2
-		R[$tgt,$key]=FAIL
+		: >"$WORK/res/$tgt.$key.fail"
 		return 1
 	fi
-	local kv
-	for kv in $out; do
-		R[$tgt,$key.${kv%%=*}]=${kv#*=}
-	done
-	R[$tgt,$key]=ok
+	echo "$out" >>"$WORK/res/$tgt.$key"
 }
 
 # ratio a/b with 2 decimals, or n/a
@@ -222,16 +224,17 @@ ratio() {
 		printf "%.2f", a / b }'
 }
 
-val() {	# target key field -> value or n/a
-	local v=${R[$1,$2.$3]:-}
-	if [ -n "$v" ]; then echo "$v"
-	elif [ "${R[$1,$2]:-}" = FAIL ]; then echo FAIL
-	else echo n/a; fi
+val() {	# target key field -> median over the runs, FAIL, or n/a
+	local f="$WORK/res/$1.$2"
+	if [ -e "$f.fail" ]; then echo FAIL; return; fi
+	if [ ! -s "$f" ]; then echo n/a; return; fi
+	tr ' ' '\n' <"$f" | sed -n "s/^$3=//p" | sort -g |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # --- main ------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/ctgt-bench.XXXXXX) || exit 1
-mkdir -p "$WORK/shm"
+mkdir -p "$WORK/shm" "$WORK/res"
 if mount -t tmpfs -o size=$((LUN_SIZE_MB + 64))m,mode=0700 tmpfs "$WORK/shm" 2>/dev/null; then
 	TMPFS_MOUNTED=1
 else
@@ -256,27 +259,41 @@ CTGT_URL="iscsi://127.0.0.1:$CTGT_PORT/$CTGT_IQN/0"
 TGT_URL="iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN/1"
 log "ctgt: $CTGT_URL ($([ $CTGT_OK = 1 ] && echo up || echo down))"
 log "tgt:  $TGT_URL ($([ $TGT_OK = 1 ] && echo up || echo down))"
-log "$SECS s per run, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo on || echo off)"
+log "$REPS x $SECS s per workload, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo on || echo off)"
 
-# Writes come first: they fill both LUNs, so the reads that follow read
-# real pages on both targets instead of holes (tmpfs) or the zero page (ram).
-# Targets alternate within each workload, so drift hits both alike.
+UP=()
+[ $CTGT_OK = 1 ] && UP+=(ctgt)
+[ $TGT_OK = 1 ] && UP+=(tgt)
+url_of() { [ "$1" = ctgt ] && echo "$CTGT_URL" || echo "$TGT_URL"; }
+
+# Precondition: one full sequential write, so every measured read and write
+# touches memory that is already allocated on both targets (not tmpfs holes
+# or the ram store's zero page). Not in the table; failures still count.
+for t in "${UP[@]}"; do
+	bench_one "$t" "$(url_of "$t")" fill 30 --rw write --bs 1m --qd 8 --one-pass ||
+		status=1
+done
+
+# Each workload runs REPS times, targets alternating run by run, so a burst
+# of noise from elsewhere on the machine hits both alike; the table shows
+# the median.
 WORKLOADS=(
 	"seqwrite write 1m 8"
+	"seqread read 1m 8"
 	"randwrite_qd1 randwrite 4k 1"
 	"randwrite_qd32 randwrite 4k 32"
-	"seqread read 1m 8"
 	"randread_qd1 randread 4k 1"
 	"randread_qd32 randread 4k 32"
 )
-for w in "${WORKLOADS[@]}"; do
-	set -- $w
-	for t in ctgt tgt; do
-		if [ $t = ctgt ] && [ $CTGT_OK = 1 ]; then
-			bench_one ctgt "$CTGT_URL" "$1" "$2" "$3" "$4" || status=1
-		elif [ $t = tgt ] && [ $TGT_OK = 1 ]; then
-			bench_one tgt "$TGT_URL" "$1" "$2" "$3" "$4" || status=1
-		fi
+for rep in $(seq 1 "$REPS"); do
+	for w in "${WORKLOADS[@]}"; do
+		set -- $w
+		for t in "${UP[@]}"; do
+			# a workload that failed once is not retried (bounded runtime)
+			[ -e "$WORK/res/$t.$1.fail" ] && continue
+			bench_one "$t" "$(url_of "$t")" "$1" "$SECS" \
+				--rw "$2" --bs "$3" --qd "$4" --seed "$rep" || status=1
+		done
 	done
 done
 
@@ -319,6 +336,7 @@ row "4k randwrite QD1 p99 us (lower=better)" "$(val ctgt randwrite_qd1 lat_p99_u
 printf '%-40s | %10s | %10s |\n' "seq read % of TCP ceiling" \
 	"$(pct "$(val ctgt seqread mbps)" "$IPERF_MBPS")" "$(pct "$(val tgt seqread mbps)" "$IPERF_MBPS")"
 echo
+echo "median of $REPS runs of $SECS s each (MB = 10^6 bytes)"
 echo "iperf3 loopback, 1 stream, 5 s: $IPERF_MBPS MB/s (MB = 10^6 bytes)"
 echo "ctgt: $([ $CTGT_OK = 1 ] && echo "$CTGT_URL" || echo "not running (n/a)")"
 echo "tgt:  $([ $TGT_OK = 1 ] && echo "$TGT_URL" || echo "not running (n/a)")"

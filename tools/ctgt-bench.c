@@ -68,6 +68,7 @@ struct bench_opts {
 	int timeout_s;
 	uint64_t seed;
 	bool json;
+	bool one_pass;		/* sequential: stop after one pass over the LUN */
 };
 
 struct bench_hist {
@@ -211,17 +212,22 @@ static bool bench_rw_is_random(enum bench_rw rw)
 	return rw == BENCH_RW_RANDREAD || rw == BENCH_RW_RANDWRITE;
 }
 
-static uint64_t bench_lba_next(struct bench *b)
+/* The next command's LBA; false when a --one-pass run has covered the LUN. */
+static bool bench_lba_next(struct bench *b, uint64_t *lba)
 {
 	uint64_t pos;
 
 	if (bench_rw_is_random(b->o->rw)) {
 		pos = bench_rng_next(&b->rng) % b->io_slots;
 	} else {
-		pos = b->next_seq;
-		b->next_seq = (b->next_seq + 1) % b->io_slots;
+		if (b->o->one_pass && b->next_seq == b->io_slots)
+			return false;
+		pos = b->next_seq++;
+		if (b->next_seq == b->io_slots && !b->o->one_pass)
+			b->next_seq = 0;
 	}
-	return pos * b->io_blocks;
+	*lba = pos * b->io_blocks;
+	return true;
 }
 
 static void bench_error_report(struct bench *b, const struct bench_slot *s,
@@ -299,7 +305,10 @@ static int bench_slot_submit(struct bench_slot *s)
 	struct bench *b = s->b;
 	struct scsi_task *task;
 
-	s->lba = bench_lba_next(b);
+	if (!bench_lba_next(b, &s->lba)) {
+		b->stopping = true;
+		return 0;
+	}
 	s->iov.iov_base = s->buf;
 	s->iov.iov_len = b->o->bs;
 	s->start_ns = bench_clock_now_ns();
@@ -366,6 +375,8 @@ static void bench_usage_print(FILE *f)
 		"  --timeout S          per-command timeout in seconds (default 10)\n"
 		"  --seed N             random offset seed (default 1)\n"
 		"  --json               print one JSON object instead of key=value\n"
+		"  --one-pass           read/write: stop after one pass over the LUN\n"
+		"                       (or at --seconds, whichever comes first)\n"
 		"Prints: rw bs qd seconds ios errors iops mbps (MB = 10^6 bytes)\n"
 		"lat_mean_us lat_p50_us lat_p99_us. Exit status 1 if any command failed.\n",
 		BENCH_QD_MAX, BENCH_SECONDS_MAX, BENCH_INITIATOR_DEFAULT);
@@ -374,7 +385,7 @@ static void bench_usage_print(FILE *f)
 static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 {
 	enum { OPT_RW = 256, OPT_BS, OPT_QD, OPT_SECONDS, OPT_INITIATOR,
-	       OPT_TIMEOUT, OPT_SEED, OPT_JSON, OPT_HELP };
+	       OPT_TIMEOUT, OPT_SEED, OPT_JSON, OPT_ONE_PASS, OPT_HELP };
 	static const struct option longopts[] = {
 		{ "rw", required_argument, NULL, OPT_RW },
 		{ "bs", required_argument, NULL, OPT_BS },
@@ -384,6 +395,7 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "one-pass", no_argument, NULL, OPT_ONE_PASS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -451,6 +463,9 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_ONE_PASS:
+			o->one_pass = true;
 			break;
 		case 'h':
 		case OPT_HELP:
