@@ -1,1 +1,100 @@
-/* placeholder: being written */
+/*
+ * Asymmetric logical unit access (SPC-4 5.15): REPORT TARGET PORT GROUPS.
+ *
+ * One target port group per node (DESIGN.md): every target port of the
+ * target belongs to its port_group; all groups report ACTIVE/OPTIMIZED with
+ * implicit ALUA only (INQUIRY TPGS = 01b). Ports are enumerated through
+ * alua_target_ports(), which today lists this node's ports and later also
+ * the remote ports the cluster announces. No SET TARGET PORT GROUPS (no
+ * explicit ALUA) and no state transitions here yet.
+ */
+#include <string.h>
+
+#include "scsi/scsi_internal.h"
+
+#define ALUA_STATE_ACTIVE_OPTIMIZED 0x0
+#define ALUA_IMPLICIT_TRANSITION_S 10 /* IMPLICIT TRANSITION TIME, seconds */
+
+unsigned alua_target_ports(struct scsi_target *t, struct alua_port *out,
+			   unsigned max)
+{
+	struct scsi_tport *tp;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	list_for_each_entry(tp, &t->tports, target_link) {
+		if (n < max) {
+			out[n].rtpi = tp->rtpi;
+			out[n].port_group = tp->port_group;
+			out[n].local = true;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	/* TODO(cluster): append the remote nodes' ports. */
+	return n;
+}
+
+/* SPC-4 6.27, tables 166-168. */
+enum scsi_exec alua_report_tpgs(struct scsi_task *t)
+{
+	struct alua_port pv[64];
+	uint32_t alloc = scsi_get_be32(t->cdb + 6);
+	uint8_t fmt = t->cdb[1] >> 5;
+	uint8_t d[8 + 64 * 12];
+	unsigned nports, hdr, n;
+	uint16_t groups[64];
+	unsigned ngroups = 0;
+
+	if (fmt != 0 && fmt != 1) /* length only / extended header */
+		return scsi_task_error_cdb(t, 1, 7);
+
+	nports = alua_target_ports(t->nexus->target, pv, ARRAY_SIZE(pv));
+	if (nports > ARRAY_SIZE(pv))
+		nports = ARRAY_SIZE(pv);
+
+	/* The distinct port groups, in first-seen order. */
+	for (unsigned i = 0; i < nports; i++) {
+		unsigned g;
+
+		for (g = 0; g < ngroups; g++)
+			if (groups[g] == pv[i].port_group)
+				break;
+		if (g == ngroups && ngroups < ARRAY_SIZE(groups))
+			groups[ngroups++] = pv[i].port_group;
+	}
+
+	memset(d, 0, sizeof(d));
+	hdr = fmt == 1 ? 8 : 4;
+	n = hdr;
+	for (unsigned g = 0; g < ngroups; g++) {
+		uint8_t *p = d + n;
+		unsigned count = 0;
+
+		if (n + 8 > sizeof(d))
+			break;
+		/* PREF 0, ASYMMETRIC ACCESS STATE active/optimized */
+		p[0] = ALUA_STATE_ACTIVE_OPTIMIZED;
+		/* Supported: T_SUP, O_SUP, U_SUP, S_SUP, AN_SUP, AO_SUP */
+		p[1] = 0x80 | 0x08 | 0x04 | 0x02 | 0x01;
+		scsi_put_be16(p + 2, groups[g]);
+		p[5] = 0x00; /* STATUS CODE: no status available */
+		n += 8;
+		for (unsigned i = 0; i < nports && n + 4 <= sizeof(d); i++) {
+			if (pv[i].port_group != groups[g])
+				continue;
+			scsi_put_be16(d + n + 2, pv[i].rtpi);
+			n += 4;
+			count++;
+		}
+		p[7] = (uint8_t)count;
+	}
+	/* RETURN DATA LENGTH: the bytes after the first four. */
+	scsi_put_be32(d, n - 4);
+	if (fmt == 1) {
+		d[4] = 0x10; /* FORMAT TYPE 001b */
+		d[5] = ALUA_IMPLICIT_TRANSITION_S;
+	}
+	scsi_task_put_data(t, d, n, alloc);
+	return SCSI_EXEC_DONE;
+}
