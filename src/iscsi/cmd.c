@@ -375,15 +375,19 @@ static void iscsi_cmd_progress(struct iscsi_task *t)
 		iscsi_cmd_submit(t);
 }
 
-/* A Data-Out that breaks the sequence rules of RFC 7143 11.7: ERL0 has no
- * way to recover the task, so reject it and drop the connection. */
-static void iscsi_cmd_data_out_violation(struct iscsi_conn *c,
+/* A Data-Out that breaks the sequence rules of RFC 7143 11.7 (DataSN,
+ * BufferOffset, length, F bit, unknown TTT). ERL0 cannot recover the
+ * command (no recovery R2T, 7.4), but the session need not die for it: the
+ * task ends now with CHECK CONDITION, ABORTED COMMAND, and later Data-Out
+ * for its ITT is discarded as for any finished task. No Reject is sent:
+ * it would complete the command a second time at the initiator. */
+static void iscsi_cmd_data_out_violation(struct iscsi_task *t,
 					 const uint8_t *bhs, const char *what)
 {
-	LOG_INFO("iscsi %s: bad Data-Out itt 0x%08x: %s", c->peer,
-		 iscsi_bhs_itt(bhs), what);
-	iscsi_conn_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
-	iscsi_conn_close_after_tx(c);
+	LOG_INFO("iscsi %s: bad Data-Out itt 0x%08x (DataSN %u offset %u): %s",
+		 t->conn->peer, iscsi_bhs_itt(bhs), iscsi_get_be32(bhs + 36),
+		 iscsi_get_be32(bhs + 40), what);
+	iscsi_cmd_fail(t, SCSI_SR_ABORTED_COMMAND);
 }
 
 void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
@@ -416,7 +420,7 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 		/* unsolicited data (11.7.1) */
 		if (t->unsol_done || datasn != t->unsol_datasn ||
 		    off != t->unsol_rcvd || len > t->unsol_end - off) {
-			iscsi_cmd_data_out_violation(c, bhs, "unsolicited");
+			iscsi_cmd_data_out_violation(t, bhs, "unsolicited");
 			return;
 		}
 		if (t->st.buf && !digest_error && len)
@@ -441,12 +445,12 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			}
 		}
 		if (!r) {
-			iscsi_cmd_data_out_violation(c, bhs, "unknown TTT");
+			iscsi_cmd_data_out_violation(t, bhs, "unknown TTT");
 			return;
 		}
 		if (datasn != r->exp_datasn || off != r->offset + r->rcvd ||
 		    len > r->len - r->rcvd) {
-			iscsi_cmd_data_out_violation(c, bhs, "solicited");
+			iscsi_cmd_data_out_violation(t, bhs, "solicited");
 			return;
 		}
 		if (t->st.buf && !digest_error && len)
@@ -457,7 +461,7 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			r->active = false;
 			t->r2t_active--;
 		} else if (final) {
-			iscsi_cmd_data_out_violation(c, bhs,
+			iscsi_cmd_data_out_violation(t, bhs,
 						     "F before end of burst");
 			return;
 		}
