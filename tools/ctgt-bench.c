@@ -230,6 +230,21 @@ static bool bench_lba_next(struct bench *b, uint64_t *lba)
 	return true;
 }
 
+static const char *bench_status_str(int status)
+{
+	switch (status) {
+	case SCSI_STATUS_GOOD: return "GOOD";
+	case SCSI_STATUS_CHECK_CONDITION: return "CHECK CONDITION";
+	case SCSI_STATUS_BUSY: return "BUSY";
+	case SCSI_STATUS_RESERVATION_CONFLICT: return "RESERVATION CONFLICT";
+	case SCSI_STATUS_TASK_SET_FULL: return "TASK SET FULL";
+	case SCSI_STATUS_CANCELLED: return "cancelled";
+	case SCSI_STATUS_ERROR: return "transport error";
+	case SCSI_STATUS_TIMEOUT: return "timed out";
+	default: return "unknown status";
+	}
+}
+
 static void bench_error_report(struct bench *b, const struct bench_slot *s,
 			       int status, struct scsi_task *task)
 {
@@ -259,9 +274,9 @@ static void bench_error_report(struct bench *b, const struct bench_slot *s,
 	} else {
 		fprintf(stderr,
 			"ctgt-bench: %s lba %" PRIu64 " blocks %" PRIu32
-			" failed: status 0x%x: %s\n",
-			op, s->lba, b->io_blocks, (unsigned)status,
-			iscsi_get_error(b->iscsi));
+			" failed: %s (0x%x): %s\n",
+			op, s->lba, b->io_blocks, bench_status_str(status),
+			(unsigned)status, iscsi_get_error(b->iscsi));
 	}
 }
 
@@ -292,6 +307,13 @@ static void bench_slot_done(struct iscsi_context *iscsi, int status,
 		b->bytes += b->o->bs;
 	} else {
 		bench_error_report(b, s, status, task);
+		/*
+		 * Not a SCSI status: the command never got an answer (timeout,
+		 * lost connection). Issuing more would only pile up failures
+		 * that say the same thing.
+		 */
+		if (status >= SCSI_STATUS_CANCELLED)
+			b->stopping = true;
 	}
 	if (task)
 		scsi_free_scsi_task(task);
