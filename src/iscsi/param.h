@@ -57,4 +57,65 @@ void iscsi_kv_add(struct iscsi_kv_buf *b, const char *key, const char *value);
 void iscsi_kv_addf(struct iscsi_kv_buf *b, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ------------------------------------------------------------------ */
+/* Added by the protocol engineer (param.c): operational negotiation as
+ * used by login.c. Existing declarations above are unchanged. */
+
+struct iscsi_global_config;
+
+/* Our limits and the RFC 7143 13.x defaults they fall back to. */
+#define ISCSI_PARAM_DEFAULT_MAX_RECV_DSL 262144u /* ours, unless configured */
+#define ISCSI_PARAM_RFC_MAX_RECV_DSL 8192u       /* 13.12 default */
+#define ISCSI_PARAM_RFC_MAX_BURST 262144u        /* 13.13 */
+#define ISCSI_PARAM_RFC_FIRST_BURST 65536u       /* 13.14 */
+#define ISCSI_PARAM_DSL_MIN 512u
+#define ISCSI_PARAM_DSL_MAX 16777215u            /* 2^24 - 1 */
+#define ISCSI_KV_KEY_MAX 63u                     /* 6.1: key names */
+#define ISCSI_KV_VALUE_MAX 8192u                 /* 6.1: text values */
+
+/* Outcome of one operational key (iscsi_neg_key). */
+enum iscsi_neg_result {
+	ISCSI_NEG_OK = 0,          /* answered (or nothing to answer) */
+	ISCSI_NEG_NOT_OPERATIONAL, /* a login/security key: not ours */
+	ISCSI_NEG_FAIL,            /* fail the login with *status */
+};
+
+/* Negotiation state of one login (a whole sequence of Login PDUs). */
+struct iscsi_neg {
+	struct iscsi_params params;     /* the result so far */
+	uint32_t our_max_recv_dsl;      /* effective limits (zero -> default) */
+	uint32_t our_max_burst;
+	uint32_t our_first_burst;
+	bool discovery;                 /* SessionType=Discovery */
+	bool leading;                   /* TSIH 0: LO keys allowed */
+	uint64_t offered;               /* bit per key row: the initiator sent it */
+	uint64_t declared;              /* bit per key row: we sent it */
+};
+
+/* g may be NULL (all defaults). */
+void iscsi_neg_init(struct iscsi_neg *n, const struct iscsi_global_config *g,
+		    bool discovery, bool leading);
+
+/* Negotiates one key offered by the initiator, appending our answer to
+ * out (RFC 7143 6.2). Keys this module does not own (InitiatorName,
+ * AuthMethod, CHAP_*, ...) return ISCSI_NEG_NOT_OPERATIONAL untouched.
+ * Unknown keys get NotUnderstood; keys offered twice or not allowed on a
+ * non-leading connection fail with *status (a login status). */
+enum iscsi_neg_result iscsi_neg_key(struct iscsi_neg *n, const char *key,
+				    const char *value, struct iscsi_kv_buf *out,
+				    uint16_t *status);
+
+/* True if key is one of the operational keys of the table (13.x). */
+bool iscsi_neg_is_operational(const char *key);
+
+/* After a PDU's keys: FirstBurstLength <= MaxBurstLength (13.14). */
+void iscsi_neg_settle(struct iscsi_neg *n);
+
+/* Our declaration of MaxRecvDataSegmentLength (13.12), once per login. */
+void iscsi_neg_declare(struct iscsi_neg *n, struct iscsi_kv_buf *out);
+
+/* Parses a decimal or 0x-hex number (RFC 7143 5.1 numerical values);
+ * returns 0 or -EINVAL. */
+int iscsi_param_parse_u64(const char *s, uint64_t *out);
+
 #endif

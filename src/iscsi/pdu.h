@@ -211,4 +211,29 @@ static inline bool iscsi_sn_le(uint32_t a, uint32_t b)
 	return a == b || iscsi_sn_lt(a, b);
 }
 
+/* ------------------------------------------------------------------ */
+/* Added by the protocol engineer (pdu.c): non-inline helpers. */
+
+/* RFC 7143 11.1.1: a printable name of an opcode, for logs. */
+const char *iscsi_pdu_opcode_name(uint8_t opcode);
+
+/*
+ * Checks a BHS received in full feature phase before its data is read:
+ * an initiator opcode we know (11.1.1), not a Login Request (6.2: only
+ * during login), SNACK only with ErrorRecoveryLevel > 0, a data segment no
+ * longer than max_recv_dsl (13.12) and no AHS on PDUs that carry none.
+ * Returns 0 if acceptable, otherwise the Reject reason (11.17.1) to send.
+ */
+int iscsi_pdu_check_ffp(const uint8_t *bhs, uint32_t max_recv_dsl,
+			uint32_t error_recovery_level);
+
+/*
+ * Fills out as a Reject PDU (11.17) for the rejected header bad_bhs: the
+ * header is the data segment (malloc'd into out->data; free it), ITT is
+ * the reserved 0xffffffff, DataSN/R2TSN 0. StatSN/ExpCmdSN/MaxCmdSN are
+ * left to the caller. Returns 0 or -ENOMEM.
+ */
+int iscsi_pdu_build_reject(struct iscsi_pdu *out, const uint8_t *bad_bhs,
+			   enum iscsi_reject_reason reason);
+
 #endif

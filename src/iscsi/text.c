@@ -1,1 +1,95 @@
-/* placeholder: being written */
+/*
+ * SendTargets (RFC 7143 Appendix C, 11.10): which targets an initiator may
+ * see and at which addresses.
+ *
+ * Its one job: turn a Text Request's SendTargets key into TargetName and
+ * TargetAddress keys. It does not split long answers over several Text
+ * Responses, track Text exchanges or decide visibility (the caller's
+ * visible() callback holds the ACL); session.c does that.
+ */
+#include "iscsi/text.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+/* Appendix C: TargetName, then every portal of every portal group as
+ * TargetAddress=<domainname|IPv4|[IPv6]>:<port>,<tpgt>. */
+static void iscsi_text_emit_target(const struct iscsi_target_config *t,
+				   struct iscsi_kv_buf *out)
+{
+	unsigned g, p;
+
+	iscsi_kv_add(out, "TargetName", t->name);
+	for (g = 0; g < t->n_tpgs; g++) {
+		const struct iscsi_tpg_config *tpg = &t->tpgs[g];
+
+		for (p = 0; p < tpg->n_portals; p++) {
+			const struct iscsi_portal_config *pc = &tpg->portals[p];
+			bool v6 = strchr(pc->addr, ':') != NULL;
+
+			iscsi_kv_addf(out, "TargetAddress", "%s%s%s:%u,%u",
+				      v6 ? "[" : "", pc->addr, v6 ? "]" : "",
+				      pc->port, tpg->tag);
+		}
+	}
+}
+
+static bool iscsi_text_visible(const struct iscsi_target_config *t,
+			       int (*visible)(void *,
+					      const struct iscsi_target_config *),
+			       void *arg)
+{
+	return t && (!visible || visible(arg, t));
+}
+
+int iscsi_text_sendtargets(const uint8_t *req, uint32_t req_len,
+			   const struct iscsi_target_config *const *targets,
+			   unsigned n_targets,
+			   const struct iscsi_target_config *session_target,
+			   int (*visible)(void *arg,
+					  const struct iscsi_target_config *t),
+			   void *arg, struct iscsi_kv_buf *out)
+{
+	struct iscsi_kv_iter it;
+	const char *key, *value;
+	const char *want = NULL;
+	bool found = false;
+	unsigned i;
+	int rc;
+
+	iscsi_kv_iter_init(&it, req, req_len);
+	while ((rc = iscsi_kv_next(&it, &key, &value)) != 0) {
+		if (rc < 0)
+			return -EINVAL;
+		if (strcmp(key, "SendTargets") == 0) {
+			want = value; /* points into it, valid below */
+			found = true;
+			break;
+		}
+	}
+	if (!found)
+		return -EINVAL;
+
+	if (strcmp(want, "All") == 0) {
+		for (i = 0; i < n_targets; i++)
+			if (iscsi_text_visible(targets[i], visible, arg))
+				iscsi_text_emit_target(targets[i], out);
+		return 0;
+	}
+	if (want[0] == '\0') {
+		/* Appendix C: the target of this (normal) session */
+		if (iscsi_text_visible(session_target, visible, arg))
+			iscsi_text_emit_target(session_target, out);
+		return 0;
+	}
+	/* iSCSI names compare case-insensitively (RFC 3722 stringprep) */
+	for (i = 0; i < n_targets; i++) {
+		if (targets[i] && strcasecmp(targets[i]->name, want) == 0) {
+			if (iscsi_text_visible(targets[i], visible, arg))
+				iscsi_text_emit_target(targets[i], out);
+			break;
+		}
+	}
+	return 0;
+}
