@@ -8,7 +8,8 @@ were expected (the --test patterns matched against `iscsi-test-cu -l`) but
 have no result in the output -- the binary crashed, timed out, or a suite's
 setup failed -- count as failures.
 
-usage: cuparse.py LOG EXPECTED_LIST [--prefix P]
+usage: cuparse.py LOG EXPECTED_LIST
+       cuparse.py --self-test
   LOG            iscsi-test-cu output (verbose mode, the default)
   EXPECTED_LIST  file with one full test name a line (ALL.Suite.Test)
 Prints one line per test: "<verdict> <ALL.Suite.Test>\t<reason>", verdict
@@ -64,7 +65,52 @@ def cuparse_verdict(result, msgs):
     return 'PASS', ''
 
 
+SELFTEST_LOG = """found matching LU device identifier for all (2) paths
+
+Suite: CompareAndWrite
+  Test: Simple ...    [SKIPPED] COMPAREANDWRITE is not implemented.
+    [SKIPPED] COMPAREANDWRITE is not implemented.
+passed
+  Test: Unwritten ...passed
+Suite: ModeSense6
+  Test: Residuals ...passed    [FAILED] PRIN command: failed with sense.
+Suite: GetLBAStatus
+  Test: BeyondEol ...    [FAILED] GET_LBA_STATUS successful but should have failed
+FAILED
+    1. test_get_lba_status_beyond_eol.c:38  - CU_ASSERT_EQUAL(_r,0)
+  Test: Simple ...FAILED
+    1. x.c:1  - CU_ASSERT_EQUAL(a,b)
+Suite: Read10
+  Test: Simple ...passed
+  Test: BeyondEol ..."""
+
+SELFTEST_WANT = [
+    ('SKIP', 'ALL.CompareAndWrite.Simple'),
+    ('PASS', 'ALL.CompareAndWrite.Unwritten'),
+    ('PASS', 'ALL.ModeSense6.Residuals'),
+    ('FAIL', 'ALL.GetLBAStatus.BeyondEol'),
+    ('FAIL', 'ALL.GetLBAStatus.Simple'),
+    ('PASS', 'ALL.Read10.Simple'),
+    ('FAIL', 'ALL.Read10.BeyondEol'),     # crashed mid-test
+    ('FAIL', 'ALL.Read10.ZeroBlocks'),    # never started
+]
+
+
+def cuparse_selftest():
+    tests = cuparse_parse(SELFTEST_LOG)
+    bad = 0
+    for want, name in SELFTEST_WANT:
+        key = name[4:]
+        got = cuparse_verdict(*tests[key])[0] if key in tests else 'FAIL'
+        if got != want:
+            print('cuparse self-test: %s: %s, want %s' % (name, got, want))
+            bad += 1
+    return 1 if bad else 0
+
+
 def main():
+    if sys.argv[1:] == ['--self-test']:
+        return cuparse_selftest()
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
         return 2

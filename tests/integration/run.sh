@@ -386,6 +386,12 @@ it_cu() {
 		return
 	fi
 	: >"$cu_known"; : >"$work/cu-raw.txt"
+	local selftest
+	if selftest=$(python3 "$here/cuparse.py" --self-test 2>&1); then
+		it_pass cu.parser.self_test
+	else
+		it_fail cu.parser.self_test "${selftest//$'\n'/ | }"
+	fi
 	cu_deadline=$((SECONDS + CU_BUDGET))
 	local l512=0 lro=1 l4k=2
 	[ "$TARGET" = tgt ] && { l512=1 lro=2 l4k=3; }
