@@ -232,6 +232,25 @@ val() {	# target key field -> median over the runs, FAIL, or n/a
 		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# --- TCP ceiling: one loopback stream, like the single iSCSI connection -----
+IPERF_PID=""
+bench_iperf_one() {
+	local mbps
+	if [ -z "$IPERF_PID" ] || ! kill -0 "$IPERF_PID" 2>/dev/null; then
+		IPERF_PORT=$(port_pick "$IPERF_PORT")
+		iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$WORK/iperf-s.log" 2>&1 &
+		IPERF_PID=$!
+		PIDS+=("$IPERF_PID")
+		wait_listen "$IPERF_PID" "$IPERF_PORT" || { log "iperf3 server did not start"; return 1; }
+	fi
+	# receiver line: "... 12.3 GBytes  21100 Mbits/sec  receiver"
+	mbps=$(timeout 20 iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -t 3 -f m 2>/dev/null |
+		awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") v = $i / 8 }
+		     END { if (v) printf "%.0f", v }')
+	printf '%-5s %-14s %s\n' tcp iperf3 "mbps=${mbps:-(failed)}"
+	[ -n "$mbps" ] && echo "mbps=$mbps" >>"$WORK/res/iperf.tcp"
+}
+
 # --- main ------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/ctgt-bench.XXXXXX) || exit 1
 mkdir -p "$WORK/shm" "$WORK/res"
@@ -286,6 +305,7 @@ WORKLOADS=(
 	"randread_qd32 randread 4k 32"
 )
 for rep in $(seq 1 "$REPS"); do
+	bench_iperf_one
 	for w in "${WORKLOADS[@]}"; do
 		set -- $w
 		for t in "${UP[@]}"; do
@@ -297,18 +317,7 @@ for rep in $(seq 1 "$REPS"); do
 	done
 done
 
-# TCP ceiling: one loopback stream, like the single iSCSI connection.
-IPERF_MBPS=n/a
-IPERF_PORT=$(port_pick "$IPERF_PORT")
-iperf3 -s -1 -B 127.0.0.1 -p "$IPERF_PORT" >"$WORK/iperf-s.log" 2>&1 &
-IPERF_PID=$!
-PIDS+=("$IPERF_PID")
-if wait_listen "$IPERF_PID" "$IPERF_PORT"; then
-	# receiver line: "... 12.3 GBytes  21100 Mbits/sec  receiver"
-	IPERF_MBPS=$(timeout 30 iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -t 5 -f m 2>/dev/null |
-		awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") v = $i / 8 }
-		     END { if (v) printf "%.0f", v; else print "n/a" }')
-fi
+IPERF_MBPS=$(val iperf tcp mbps)
 [ "$IPERF_MBPS" = n/a ] && { log "iperf3 failed"; status=1; }
 
 # --- table ------------------------------------------------------------------------
@@ -337,7 +346,7 @@ printf '%-40s | %10s | %10s |\n' "seq read % of TCP ceiling" \
 	"$(pct "$(val ctgt seqread mbps)" "$IPERF_MBPS")" "$(pct "$(val tgt seqread mbps)" "$IPERF_MBPS")"
 echo
 echo "median of $REPS runs of $SECS s each (MB = 10^6 bytes)"
-echo "iperf3 loopback, 1 stream, 5 s: $IPERF_MBPS MB/s (MB = 10^6 bytes)"
+echo "TCP ceiling: iperf3 on loopback, 1 stream, median of $REPS x 3 s: $IPERF_MBPS MB/s"
 echo "ctgt: $([ $CTGT_OK = 1 ] && echo "$CTGT_URL" || echo "not running (n/a)")"
 echo "tgt:  $([ $TGT_OK = 1 ] && echo "$TGT_URL" || echo "not running (n/a)")"
 echo "total time: $(( $(date +%s) - T0 )) s; exit status $status"
