@@ -302,6 +302,7 @@ int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 	atomic_init(&lu->qerr, 0);
 	atomic_init(&lu->stopped, false);
 	atomic_init(&lu->prevent, 0);
+	atomic_init(&lu->swp, false);
 	pthread_mutex_init(&lu->itl_lock, NULL);
 	list_init(&lu->itls);
 	list_init(&lu->registry_link);

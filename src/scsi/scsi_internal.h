@@ -74,8 +74,19 @@ struct scsi_lun {
 	/* --- core-private additions (lun.c, spc.c) --- */
 	struct list_head registry_link; /* global NAA registry (XCOPY) */
 	atomic_bool stopped;            /* START STOP UNIT START=0 (SBC-3 5.25) */
-	atomic_uint prevent;            /* PREVENT ALLOW MEDIUM REMOVAL count */
+	atomic_uint prevent;            /* PREVENT ALLOW MEDIUM REMOVAL state */
+	atomic_bool swp;                /* control page SWP (software write
+	                                   protect), changeable by MODE SELECT */
 };
+
+/* SBC-3 4.11: writes fail with WRITE PROTECTED when the LUN is configured
+ * read-only or SWP is set. Checked by the gate in task.c for table rows
+ * with SCSI_OPF_WRITES; XCOPY checks its destination with it. */
+static inline bool scsi_lun_write_protected(struct scsi_lun *lu)
+{
+	return lu->cfg.readonly ||
+	       atomic_load_explicit(&lu->swp, memory_order_relaxed);
+}
 
 /* sbc.c: per-LUN state, created and freed with the LUN. */
 int sbc_lun_init(struct scsi_lun *lu);

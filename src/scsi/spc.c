@@ -496,6 +496,7 @@ static uint32_t spc_mode_page(struct scsi_lun *lu, uint8_t page,
 		p[1] = 0x0A;
 		if (chg) {
 			p[2] = 0x04; /* D_SENSE */
+			p[4] = 0x08; /* SWP */
 			p[5] = 0x40; /* TAS */
 			return 12;
 		}
@@ -505,6 +506,8 @@ static uint32_t spc_mode_page(struct scsi_lun *lu, uint8_t page,
 		p[3] = 0x10; /* QUEUE ALGORITHM MODIFIER 1: unrestricted */
 		if (cur)
 			p[3] |= (uint8_t)((atomic_load(&lu->qerr) & 3) << 1);
+		if (cur && atomic_load(&lu->swp))
+			p[4] = 0x08;
 		if (cur ? atomic_load(&lu->tas) : true)
 			p[5] = 0x40;
 		scsi_put_be16(p + 8, 0xFFFF); /* BUSY TIMEOUT PERIOD: unlimited */
@@ -571,12 +574,13 @@ enum scsi_exec spc_mode_sense(struct scsi_task *t)
 	/* Headers: SPC-4 7.5.5, tables 452 and 453. */
 	if (ten) {
 		scsi_put_be16(d, (uint16_t)(n - 2));
-		d[3] = (lu->cfg.readonly ? 0x80 : 0) | 0x10; /* WP, DPOFUA */
+		/* WP, DPOFUA */
+		d[3] = (scsi_lun_write_protected(lu) ? 0x80 : 0) | 0x10;
 		d[4] = llbaa && bdl ? 0x01 : 0;               /* LONGLBA */
 		scsi_put_be16(d + 6, (uint16_t)bdl);
 	} else {
 		d[0] = (uint8_t)(n - 1);
-		d[2] = (lu->cfg.readonly ? 0x80 : 0) | 0x10;
+		d[2] = (scsi_lun_write_protected(lu) ? 0x80 : 0) | 0x10;
 		d[3] = (uint8_t)bdl;
 	}
 	if (pc == SPC_PC_CHANGEABLE)
@@ -674,6 +678,8 @@ enum scsi_exec spc_mode_select(struct scsi_task *t)
 		case SPC_MP_CONTROL:
 			v = p[2] & 0x04;
 			changed |= atomic_exchange(&lu->d_sense, v) != v;
+			v = p[4] & 0x08;
+			changed |= atomic_exchange(&lu->swp, v) != v;
 			v = p[5] & 0x40;
 			changed |= atomic_exchange(&lu->tas, v) != v;
 			break;

@@ -174,7 +174,7 @@ static void scsi_task_start(struct scsi_task *t)
 	    atomic_load_explicit(&lu->stopped, memory_order_relaxed))
 		r = SCSI_SR_NOT_READY_STOPPED;
 	if (r == SCSI_SR_OK && (op->flags & SCSI_OPF_WRITES) &&
-	    lu->cfg.readonly)
+	    scsi_lun_write_protected(lu))
 		r = SCSI_SR_WRITE_PROTECTED; /* SBC-3 4.11 */
 	if (r != SCSI_SR_OK) {
 		scsi_task_error(t, r);

@@ -684,6 +684,24 @@ static void test_mode_select_ua(void **state)
 	assert_int_equal(tt.t.sense[12], 0x80 | 0x08 | 4);
 	assert_int_equal(scsi_get_be16(tt.t.sense + 13), 7);
 
+	/* SWP (changeable): writes fail, MODE SENSE reports WP. */
+	page[4 + 3] ^= 0x10;
+	page[4 + 4] |= 0x08;
+	tt_prep(&tt, f->a, 0, sel, 6, SCSI_ATTR_SIMPLE);
+	memcpy(tt.buf, page, 16);
+	tt.t.edtl = 16;
+	scsi_task_submit(&tt.t);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	{
+		const uint8_t wr10[10] = { 0x2A, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+
+		run_cdb(&tt, f->a, 0, wr10, 10);
+		expect_sense(&tt.t, 0x07, 0x27, 0x00);
+		run_cdb(&tt, f->a, 0, ms, 6);
+		assert_int_equal(tt.buf[2], 0x90); /* WP | DPOFUA */
+		assert_int_equal(tt.buf[4 + 4] & 0x08, 0x08);
+	}
+
 	/* SP = 1 */
 	sel[1] = 0x11;
 	tt_prep(&tt, f->a, 0, sel, 6, SCSI_ATTR_SIMPLE);
