@@ -48,6 +48,7 @@ struct iscsi_login {
 	bool have_initiator_name;
 	bool have_target_name;
 	bool have_session_type;
+	char session_type[16];          /* as first sent */
 	uint32_t first_cmdsn;
 	uint16_t bound_tsih;            /* from bind_session */
 	uint8_t *text;                  /* accumulated request text (C bit) */
@@ -195,7 +196,6 @@ static uint16_t iscsi_login_scan_identity(struct iscsi_login *l,
 {
 	struct iscsi_kv_iter it;
 	const char *key, *value;
-	char session_type[16] = "";
 	bool alias_seen = false;
 	uint16_t st = ISCSI_LS_SUCCESS;
 	int rc;
@@ -219,8 +219,8 @@ static uint16_t iscsi_login_scan_identity(struct iscsi_login *l,
 						  target_name, tn_cap, value);
 		} else if (strcmp(key, "SessionType") == 0) {
 			st = iscsi_login_set_once(&l->have_session_type,
-						  session_type,
-						  sizeof(session_type), value);
+						  l->session_type,
+						  sizeof(l->session_type), value);
 			if (st != ISCSI_LS_SUCCESS)
 				return ISCSI_LS_SESSION_TYPE_UNSUPPORTED;
 			if (strcmp(value, "Discovery") == 0)
