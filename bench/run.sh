@@ -160,6 +160,15 @@ bench_tgt_start() {
 		--backing-store "$WORK/shm/tgt-lun.img" &&
 	"${adm[@]}" --mode target --op bind --tid 1 --initiator-address ALL ||
 		{ log "tgtadm setup failed"; return 1; }
+	# The same negotiated sizes as ctgtd's defaults (docs/config.md), so the
+	# comparison is of the engines, not of tgt's small defaults (8 KiB data
+	# segments, 256 KiB bursts).
+	local kv
+	for kv in MaxRecvDataSegmentLength=262144 MaxXmitDataSegmentLength=262144 \
+		  MaxBurstLength=1048576 FirstBurstLength=65536 MaxQueueCmd=128; do
+		"${adm[@]}" --mode target --op update --tid 1 --name "${kv%%=*}" \
+			--value "${kv#*=}" || { log "tgtadm: cannot set $kv"; return 1; }
+	done
 	TGT_OK=1
 }
 
@@ -181,7 +190,9 @@ EOF
 	${PIN_TARGET:-} "$CTGTD_BIN" -c "$WORK/ctgt.json" >"$WORK/ctgtd.log" 2>&1 &
 	CTGT_PID=$!
 	PIDS+=("$CTGT_PID")
-	if ! wait_listen "$CTGT_PID" "$CTGT_PORT"; then
+	# ctgtd prints "ctgtd: serving ..." once every portal listens
+	if ! wait_listen "$CTGT_PID" "$CTGT_PORT" ||
+	   ! { sleep 0.2; grep -q 'serving' "$WORK/ctgtd.log"; }; then
 		log "ctgtd did not start listening on 127.0.0.1:$CTGT_PORT:"
 		tail -n 10 "$WORK/ctgtd.log" >&2
 		return 1
