@@ -153,7 +153,7 @@ static enum iscsi_login_step iscsi_login_fail(struct iscsi_login *l,
 	rsp->bhs[36] = (uint8_t)(status >> 8);
 	rsp->bhs[37] = (uint8_t)status;
 	l->finished = true;
-	LOG_INFO("iscsi login: %s fails with status 0x%04x",
+	LOG_DEBUG("iscsi login: %s fails with status 0x%04x",
 		 l->res.initiator_name[0] ? l->res.initiator_name : "initiator",
 		 status);
 	return ISCSI_LOGIN_FAIL;
@@ -290,19 +290,25 @@ static int iscsi_login_sec_index(const char *key)
 	return -1;
 }
 
-static bool iscsi_login_list_has(const char *list, const char *item)
+/* 6.2.1, 13.x AuthMethod: the first value of the initiator's list that we
+ * support. CHAP when credentials are configured, None unless CHAP is
+ * required. Returns NULL if there is no common value. */
+static const char *iscsi_login_auth_select(const char *list,
+					   const struct iscsi_auth_config *a)
 {
-	size_t n = strlen(item);
 	const char *p = list;
 
 	while (p) {
-		if (strncmp(p, item, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return true;
-		p = strchr(p, ',');
-		if (p)
-			p++;
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (n == 4 && strncmp(p, "CHAP", 4) == 0 && a->incoming.user[0])
+			return "CHAP";
+		if (n == 4 && strncmp(p, "None", 4) == 0 && !a->chap_required)
+			return "None";
+		p = comma ? comma + 1 : NULL;
 	}
-	return false;
+	return NULL;
 }
 
 /* Runs the authentication step for this request's security keys.
@@ -312,26 +318,24 @@ static uint16_t iscsi_login_authenticate(struct iscsi_login *l,
 					 struct iscsi_kv_buf *out)
 {
 	const struct iscsi_auth_config *a = l->auth_cfg;
-	bool chap_ok = a->incoming.user[0] != '\0';
 
 	if (l->auth == ISCSI_AUTH_START) {
 		const char *m = s->v[ISCSI_SEC_AUTHMETHOD];
+		const char *pick;
 
 		if (!m) {
 			/* nothing offered yet: decided at transit time */
 			return ISCSI_LS_SUCCESS;
 		}
-		if (chap_ok && iscsi_login_list_has(m, "CHAP")) {
-			iscsi_kv_add(out, "AuthMethod", "CHAP");
-			l->auth = ISCSI_AUTH_CHAP_WAIT_A;
-		} else if (!a->chap_required && iscsi_login_list_has(m, "None")) {
-			iscsi_kv_add(out, "AuthMethod", "None");
+		pick = iscsi_login_auth_select(m, a);
+		if (!pick)
+			return ISCSI_LS_AUTH_FAILED; /* 12.1: no common method */
+		iscsi_kv_add(out, "AuthMethod", pick);
+		if (strcmp(pick, "None") == 0) {
 			l->auth = ISCSI_AUTH_DONE;
 			return ISCSI_LS_SUCCESS;
-		} else {
-			/* 12.1: no common method */
-			return ISCSI_LS_AUTH_FAILED;
 		}
+		l->auth = ISCSI_AUTH_CHAP_WAIT_A;
 	} else if (s->v[ISCSI_SEC_AUTHMETHOD]) {
 		/* 6.2: AuthMethod negotiated twice */
 		return ISCSI_LS_INITIATOR_ERROR;
