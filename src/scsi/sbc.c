@@ -727,8 +727,11 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		return scsi_task_error_cdb(t, nfield, -1);
 
 	t->xfer_len = ndob ? 0 : bs;
-	if (!ndob && sbc_dataout_len(t) < bs)
-		return scsi_task_error(t, SCSI_SR_PARAM_LIST_LENGTH_ERROR);
+	/* Exactly one block of data-out (libiscsi's
+	 * writesame*_invalid_dataout_size): anything else means the CDB and
+	 * the transfer disagree. */
+	if (!ndob && sbc_dataout_len(t) != bs)
+		return scsi_task_error_cdb(t, nfield, -1);
 	zero = ndob || sbc_is_zero(t->buf, bs);
 
 	c = sbc_cmd_new(t);
@@ -816,8 +819,6 @@ enum scsi_exec sbc_unmap(struct scsi_task *t)
 	/* SBC-3 5.28.2, table 85: UNMAP DATA LENGTH (n - 1), UNMAP BLOCK
 	 * DESCRIPTOR DATA LENGTH (n - 7). */
 	bdl = scsi_get_be16(t->buf + 2);
-	if (scsi_get_be16(t->buf) < 6 && scsi_get_be16(t->buf) != 0)
-		return scsi_task_error_param(t, 0, -1);
 	if (bdl > have - SBC_UNMAP_HDR)
 		return scsi_task_error(t, SCSI_SR_PARAM_LIST_LENGTH_ERROR);
 	if (bdl % SBC_UNMAP_DESC)
@@ -835,7 +836,9 @@ enum scsi_exec sbc_unmap(struct scsi_task *t)
 			return scsi_task_error_param(
 				t, (uint16_t)(SBC_UNMAP_HDR + i * SBC_UNMAP_DESC + 8),
 				-1);
-		if (!sbc_lba_in_range(lu, lba, n))
+		/* A descriptor of 0 blocks deallocates nothing, wherever it
+		 * points (libiscsi unmap_0blocks sends one at end-of-LUN). */
+		if (n != 0 && !sbc_lba_in_range(lu, lba, n))
 			return scsi_task_error(t, SCSI_SR_LBA_OUT_OF_RANGE);
 	}
 	if (ndesc == 0)
@@ -865,8 +868,9 @@ enum scsi_exec sbc_get_lba_status(struct scsi_task *t)
 	if (lba >= cap)
 		return scsi_task_error(t, SCSI_SR_LBA_OUT_OF_RANGE);
 	memset(buf, 0, sizeof(buf));
-	while (lba < cap && n < SBC_LBA_STATUS_MAX_DESC &&
-	       8u + n * 16u < alloc) {
+	/* Descriptors are built whatever the allocation length, so the
+	 * PARAMETER DATA LENGTH tells the truth (SPC-4 4.2.5.6). */
+	while (lba < cap && n < SBC_LBA_STATUS_MAX_DESC) {
 		uint8_t *d = buf + 8 + n * 16;
 		uint64_t blocks, len;
 		bool mapped = true;
