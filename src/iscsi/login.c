@@ -49,6 +49,7 @@ struct iscsi_login {
 	bool have_target_name;
 	bool have_session_type;
 	char session_type[16];          /* as first sent */
+	char target_name[224];          /* as first sent */
 	uint32_t first_cmdsn;
 	uint16_t bound_tsih;            /* from bind_session */
 	uint8_t *text;                  /* accumulated request text (C bit) */
@@ -191,8 +192,7 @@ static uint16_t iscsi_login_set_once(bool *have, char *dst, size_t cap,
 }
 
 /* Pass 1 over the text: the keys that say who and what. */
-static uint16_t iscsi_login_scan_identity(struct iscsi_login *l,
-					  char *target_name, size_t tn_cap)
+static uint16_t iscsi_login_scan_identity(struct iscsi_login *l)
 {
 	struct iscsi_kv_iter it;
 	const char *key, *value;
@@ -216,7 +216,8 @@ static uint16_t iscsi_login_scan_identity(struct iscsi_login *l,
 			if (!value[0])
 				return ISCSI_LS_INITIATOR_ERROR;
 			st = iscsi_login_set_once(&l->have_target_name,
-						  target_name, tn_cap, value);
+						  l->target_name,
+						  sizeof(l->target_name), value);
 		} else if (strcmp(key, "SessionType") == 0) {
 			st = iscsi_login_set_once(&l->have_session_type,
 						  l->session_type,
@@ -241,8 +242,7 @@ static uint16_t iscsi_login_scan_identity(struct iscsi_login *l,
 }
 
 /* After the first complete request: the session's identity is fixed. */
-static uint16_t iscsi_login_resolve(struct iscsi_login *l,
-				    const char *target_name)
+static uint16_t iscsi_login_resolve(struct iscsi_login *l)
 {
 	const struct iscsi_target_config *t;
 	const struct iscsi_tpg_config *tpg = NULL;
@@ -256,8 +256,8 @@ static uint16_t iscsi_login_resolve(struct iscsi_login *l,
 	}
 	if (!l->have_target_name)
 		return ISCSI_LS_MISSING_PARAMETER;
-	t = l->env.find_target ? l->env.find_target(l->env.arg, target_name,
-						    &tpg) :
+	t = l->env.find_target ? l->env.find_target(l->env.arg,
+						    l->target_name, &tpg) :
 				 NULL;
 	if (!t)
 		return ISCSI_LS_NOT_FOUND;
@@ -447,20 +447,16 @@ static uint16_t iscsi_login_handle_text(struct iscsi_login *l,
 {
 	uint8_t flags = iscsi_bhs_flags(req->bhs);
 	int csg = ISCSI_LOGIN_CSG(flags);
-	char target_name[224] = "";
 	struct iscsi_login_sec sec;
 	uint16_t st;
 	bool want_t = flags & ISCSI_LOGIN_FLAG_TRANSIT;
 
 	memset(&sec, 0, sizeof(sec));
-	if (l->res.target)
-		snprintf(target_name, sizeof(target_name), "%s",
-			 l->res.target->name);
-	st = iscsi_login_scan_identity(l, target_name, sizeof(target_name));
+	st = iscsi_login_scan_identity(l);
 	if (st != ISCSI_LS_SUCCESS)
 		return st;
 	if (!l->started) {
-		st = iscsi_login_resolve(l, target_name);
+		st = iscsi_login_resolve(l);
 		if (st != ISCSI_LS_SUCCESS)
 			return st;
 		iscsi_neg_init(&l->neg, l->env.global,

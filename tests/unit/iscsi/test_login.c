@@ -757,6 +757,161 @@ static void test_login_key_twice_across_pdus(void **state)
 	expect_fail(&s, ISCSI_LS_INITIATOR_ERROR);
 }
 
+/* 6.2.1: AuthMethod is the first of the initiator's list we support. */
+static void test_login_auth_method_order(void **state)
+{
+	static const struct {
+		const char *offer;
+		bool configured, required;
+		const char *answer; /* NULL: login fails 0x0201 */
+	} cases[] = {
+		{ "CHAP,None", true, false, "CHAP" },
+		{ "None,CHAP", true, false, "None" },
+		{ "None,CHAP", true, true, "CHAP" },
+		{ "CHAP,None", false, false, "None" },
+		{ "CHAP", false, false, NULL },
+		{ "None", true, true, NULL },
+		{ "KRB5,SRP,None", false, false, "None" },
+		{ "", false, false, NULL },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct iscsi_login *l;
+		char text[256];
+		struct step s;
+
+		printf("AuthMethod=%s configured=%d required=%d\n",
+		       cases[i].offer, cases[i].configured, cases[i].required);
+		setup((void **)&l);
+		if (cases[i].configured)
+			set_chap(&target.auth, false);
+		target.auth.chap_required = cases[i].required;
+		snprintf(text, sizeof(text),
+			 "InitiatorName=" INIT1 "\nTargetName=" DISK
+			 "\nAuthMethod=%s\n", cases[i].offer);
+		s = send_req(l, F_T | STAGES(0, 1), text);
+		if (!cases[i].answer) {
+			expect_fail(&s, ISCSI_LS_AUTH_FAILED);
+		} else {
+			assert_int_equal(s.rc, ISCSI_LOGIN_CONTINUE);
+			assert_string_equal(rsp_get(&s, "AuthMethod"),
+					    cases[i].answer);
+			/* transit only once authenticated */
+			assert_int_equal(!!(s.rsp.bhs[1] & F_T),
+					 strcmp(cases[i].answer, "None") == 0);
+			step_free(&s);
+		}
+		iscsi_login_destroy(l);
+	}
+}
+
+/* The identity keys may be repeated with the same value (libiscsi does in
+ * the operational stage) but not changed. */
+static void test_login_identity_repeated(void **state)
+{
+	struct iscsi_login *l = *state;
+	struct step s;
+
+	s = send_req(l, F_T | STAGES(0, 1),
+		     "InitiatorName=" INIT1 "\nTargetName=" DISK "\n"
+		     "SessionType=Normal\nAuthMethod=None\n");
+	assert_int_equal(s.rc, ISCSI_LOGIN_CONTINUE);
+	step_free(&s);
+	s = send_req(l, STAGES(1, 0),
+		     "InitiatorName=" INIT1 "\nTargetName=" DISK "\n"
+		     "SessionType=Normal\n");
+	assert_int_equal(s.rc, ISCSI_LOGIN_CONTINUE);
+	assert_int_equal(rsp_status(&s), 0);
+	step_free(&s);
+	s = send_req(l, F_T | STAGES(1, 3), "SessionType=Discovery\n");
+	assert_int_equal(s.rc, ISCSI_LOGIN_FAIL);
+	assert_int_equal(bind_calls, 0);
+	step_free(&s);
+}
+
+/* Robustness: random and mutated requests never crash, and every answer
+ * is a well-formed Login Response whose step agrees with its status. */
+static uint32_t rnd_state = 12345;
+static uint32_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state;
+}
+
+static void test_login_random(void **state)
+{
+	static const char *const pieces[] = {
+		"InitiatorName=" INIT1, "TargetName=" DISK, "SessionType=Normal",
+		"SessionType=Discovery", "AuthMethod=CHAP,None", "AuthMethod=None",
+		"CHAP_A=5", "CHAP_A=7,8", "CHAP_N=alice", "CHAP_R=0x00",
+		"CHAP_R=0bAAAA", "CHAP_I=1", "CHAP_C=0x0102", "HeaderDigest=CRC32C",
+		"MaxRecvDataSegmentLength=512", "MaxBurstLength=x", "X-y=z", "=",
+		"NoEquals", "InitiatorName=", "TargetName=" EVIL,
+	};
+	unsigned iter;
+
+	for (iter = 0; iter < 3000; iter++) {
+		struct iscsi_login *l;
+		unsigned pdus = 1 + rnd() % 5, p;
+
+		setup((void **)&l);
+		if (iter % 3 == 0)
+			set_chap(&target.auth, iter % 2);
+		target.open_access = iter % 5 == 0;
+		for (p = 0; p < pdus; p++) {
+			uint8_t buf[600];
+			uint32_t len = 0, k, n = rnd() % 6;
+			struct iscsi_pdu req, rsp;
+			enum iscsi_login_step rc;
+			uint16_t st;
+
+			for (k = 0; k < n; k++) {
+				const char *piece = pieces[rnd() % (sizeof(pieces) /
+								    sizeof(pieces[0]))];
+				size_t pl = strlen(piece) + 1;
+
+				if (len + pl > sizeof(buf))
+					break;
+				memcpy(buf + len, piece, pl);
+				len += (uint32_t)pl;
+			}
+			if (len && rnd() % 4 == 0)
+				buf[rnd() % len] = (uint8_t)rnd(); /* corrupt */
+			if (len && rnd() % 8 == 0)
+				len -= 1 + rnd() % len; /* truncate */
+			mk_req(&req, (uint8_t)rnd(), "");
+			if (rnd() % 4)
+				req.bhs[1] &= (uint8_t)~F_C;
+			if (rnd() % 8 == 0)
+				req.bhs[3] = (uint8_t)rnd();
+			req.data = len ? buf : NULL;
+			req.data_len = len;
+			iscsi_bhs_set_dsl(req.bhs, len);
+			memset(&rsp, 0, sizeof(rsp));
+			rc = iscsi_login_step(l, &req, &rsp);
+			st = iscsi_get_be16(rsp.bhs + 36);
+			assert_int_equal(rsp.bhs[0], ISCSI_OP_LOGIN_RSP);
+			assert_int_equal(iscsi_bhs_dsl(rsp.bhs), rsp.data_len);
+			assert_true(rsp.data_len == 0 || rsp.data != NULL);
+			if (rsp.data_len)
+				assert_int_equal(rsp.data[rsp.data_len - 1], 0);
+			if (rc == ISCSI_LOGIN_FAIL)
+				assert_int_not_equal(st, 0);
+			else
+				assert_int_equal(st, 0);
+			if (rc == ISCSI_LOGIN_DONE)
+				assert_int_equal(ISCSI_LOGIN_NSG(rsp.bhs[1]), 3);
+			free(rsp.data);
+			if (rc != ISCSI_LOGIN_CONTINUE)
+				break;
+		}
+		iscsi_login_destroy(l);
+	}
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -779,6 +934,9 @@ int main(void)
 		T(test_login_stage_mismatch),
 		T(test_login_bind_refused),
 		T(test_login_key_twice_across_pdus),
+		T(test_login_auth_method_order),
+		T(test_login_identity_repeated),
+		T(test_login_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
