@@ -23,7 +23,8 @@ typedef enum scsi_exec (*scsi_exec_fn)(struct scsi_task *t);
 
 /* --- block limits (SBC-3 6.5.3, VPD B0), one place for all of the core --- */
 #define SCSI_MAX_XFER_BLOCKS_BYTES SCSI_MAX_XFER_BYTES
-#define SCSI_MAX_UNMAP_LBA_COUNT (1u << 22)     /* blocks per UNMAP */
+#define SCSI_MAX_UNMAP_LBA_COUNT (1u << 20)     /* blocks per UNMAP; libiscsi
+                                                   calls > 1M "insanely big" */
 #define SCSI_MAX_UNMAP_DESCRIPTORS 256u          /* finite: see libiscsi quirk */
 #define SCSI_MAX_WRITE_SAME_BLOCKS (1u << 22)
 #define SCSI_MAX_CAW_BLOCKS 1u                   /* MAXIMUM COMPARE AND WRITE LENGTH */
