@@ -73,6 +73,12 @@ struct sbc_lun {
 	uint64_t xcopy_stamp;
 };
 
+/* I_T nexus loss (SAM-5 6.3.4): forgets the finished EXTENDED COPY
+ * results held for n on lu (SPC-4 6.3.1: held data is discarded on I_T
+ * nexus loss). For lun.c's scsi_nexus_destroy(), once per I_T_L nexus;
+ * any thread. */
+void sbc_xcopy_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n);
+
 /* --- asynchronous command runner --- */
 
 struct sbc_cmd;

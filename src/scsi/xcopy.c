@@ -116,6 +116,26 @@ static struct sbc_xcopy_record *xcopy_record_take(struct scsi_lun *lu,
 	return pick;
 }
 
+void sbc_xcopy_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n)
+{
+	struct sbc_lun *s = lu->sbc;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < SBC_XCOPY_RECORDS; i++) {
+		struct sbc_xcopy_record *r = &s->xcopy[i];
+
+		/* A running copy still owns its record; it finishes into
+		 * it and is reused later as the oldest finished one. */
+		if (r->state != SBC_XCOPY_FREE &&
+		    r->state != SBC_XCOPY_RUNNING && r->tport == n->tport &&
+		    strcmp(r->initiator_port, n->initiator_port) == 0)
+			r->state = SBC_XCOPY_FREE;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void xcopy_record_update(struct scsi_lun *lu, struct xcopy_job *j,
 				uint64_t bytes, bool seg_done)
 {
