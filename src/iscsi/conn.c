@@ -395,6 +395,10 @@ void iscsi_conn_close_loop(void *arg)
 
 	list_for_each_entry_safe(c, tmp, &lctx->conns, loop_link)
 		iscsi_conn_close(c, "target shutting down");
+	pthread_mutex_lock(&iscsi_fabric.lock);
+	iscsi_fabric.n_loop_posts--;
+	pthread_cond_broadcast(&iscsi_fabric.cond);
+	pthread_mutex_unlock(&iscsi_fabric.lock);
 }
 
 /* ------------------------------------------------------------------ */

@@ -203,16 +203,24 @@ void iscsi_shutdown(void)
 	pthread_mutex_unlock(&iscsi_fabric.lock);
 
 	iscsi_portal_close_all();
-	for (i = 0; i < iscsi_fabric.n_loops; i++)
+	for (i = 0; i < iscsi_fabric.n_loops; i++) {
+		pthread_mutex_lock(&iscsi_fabric.lock);
+		iscsi_fabric.n_loop_posts++;
+		pthread_mutex_unlock(&iscsi_fabric.lock);
 		if (base_loop_post(iscsi_fabric.loops[i].loop,
 				   iscsi_conn_close_loop,
-				   &iscsi_fabric.loops[i]) < 0)
+				   &iscsi_fabric.loops[i]) < 0) {
 			LOG_ERR("iscsi: cannot post a shutdown to loop %u", i);
+			pthread_mutex_lock(&iscsi_fabric.lock);
+			iscsi_fabric.n_loop_posts--;
+			pthread_mutex_unlock(&iscsi_fabric.lock);
+		}
+	}
 
 	/* Connections free themselves once the core has returned every
 	 * task; wait for all of them. */
 	pthread_mutex_lock(&iscsi_fabric.lock);
-	while (iscsi_fabric.n_conns > 0) {
+	while (iscsi_fabric.n_conns > 0 || iscsi_fabric.n_loop_posts > 0) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);

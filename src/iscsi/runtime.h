@@ -62,6 +62,7 @@ struct iscsi_fabric {
 	struct list_head sessions;        /* iscsi_session.reg_link */
 	uint16_t next_tsih;
 	unsigned n_conns;                 /* accepted, not yet freed */
+	unsigned n_loop_posts;            /* shutdown posts not yet run */
 	bool shutting_down;
 };
 
