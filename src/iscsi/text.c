@@ -15,7 +15,14 @@
 
 /* Appendix C: TargetName, then every portal of every portal group as
  * TargetAddress=<domainname|IPv4|[IPv6]>:<port>,<tpgt>. */
+static bool iscsi_text_addr_is_wildcard(const char *a)
+{
+	return strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0 ||
+	       strcmp(a, "0:0:0:0:0:0:0:0") == 0;
+}
+
 static void iscsi_text_emit_target(const struct iscsi_target_config *t,
+				   const char *local_addr,
 				   struct iscsi_kv_buf *out)
 {
 	unsigned g, p;
@@ -26,10 +33,15 @@ static void iscsi_text_emit_target(const struct iscsi_target_config *t,
 
 		for (p = 0; p < tpg->n_portals; p++) {
 			const struct iscsi_portal_config *pc = &tpg->portals[p];
-			bool v6 = strchr(pc->addr, ':') != NULL;
+			const char *addr = pc->addr;
+			bool v6;
 
+			if (local_addr && local_addr[0] &&
+			    iscsi_text_addr_is_wildcard(addr))
+				addr = local_addr;
+			v6 = strchr(addr, ':') != NULL;
 			iscsi_kv_addf(out, "TargetAddress", "%s%s%s:%u,%u",
-				      v6 ? "[" : "", pc->addr, v6 ? "]" : "",
+				      v6 ? "[" : "", addr, v6 ? "]" : "",
 				      pc->port, tpg->tag);
 		}
 	}
@@ -50,6 +62,18 @@ int iscsi_text_sendtargets(const uint8_t *req, uint32_t req_len,
 			   int (*visible)(void *arg,
 					  const struct iscsi_target_config *t),
 			   void *arg, struct iscsi_kv_buf *out)
+{
+	return iscsi_text_sendtargets_local(req, req_len, targets, n_targets,
+					    session_target, visible, arg, NULL,
+					    out);
+}
+
+int iscsi_text_sendtargets_local(
+	const uint8_t *req, uint32_t req_len,
+	const struct iscsi_target_config *const *targets, unsigned n_targets,
+	const struct iscsi_target_config *session_target,
+	int (*visible)(void *arg, const struct iscsi_target_config *t),
+	void *arg, const char *local_addr, struct iscsi_kv_buf *out)
 {
 	struct iscsi_kv_iter it;
 	const char *key, *value;
@@ -74,20 +98,23 @@ int iscsi_text_sendtargets(const uint8_t *req, uint32_t req_len,
 	if (strcmp(want, "All") == 0) {
 		for (i = 0; i < n_targets; i++)
 			if (iscsi_text_visible(targets[i], visible, arg))
-				iscsi_text_emit_target(targets[i], out);
+				iscsi_text_emit_target(targets[i], local_addr,
+						       out);
 		return 0;
 	}
 	if (want[0] == '\0') {
 		/* Appendix C: the target of this (normal) session */
 		if (iscsi_text_visible(session_target, visible, arg))
-			iscsi_text_emit_target(session_target, out);
+			iscsi_text_emit_target(session_target, local_addr,
+					       out);
 		return 0;
 	}
 	/* iSCSI names compare case-insensitively (RFC 3722 stringprep) */
 	for (i = 0; i < n_targets; i++) {
 		if (targets[i] && strcasecmp(targets[i]->name, want) == 0) {
 			if (iscsi_text_visible(targets[i], visible, arg))
-				iscsi_text_emit_target(targets[i], out);
+				iscsi_text_emit_target(targets[i], local_addr,
+						       out);
 			break;
 		}
 	}

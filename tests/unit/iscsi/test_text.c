@@ -131,6 +131,58 @@ static void test_sendtargets_no_key(void **state)
 	    "TargetAddress=192.0.2.2:3261,2\n");
 }
 
+/* A wildcard portal is reported as the address the request came in on. */
+static void test_sendtargets_wildcard(void **state)
+{
+	static struct iscsi_portal_config pw[] = {
+		{ "0.0.0.0", 3260 }, { "::", 3262 }, { "192.0.2.5", 3263 } };
+	static struct iscsi_tpg_config tpgw[] = { { 4, NULL, 3, pw } };
+	struct iscsi_kv_buf b = { 0 };
+	static const char req[] = "SendTargets=All";
+	char *s;
+
+	ta.n_tpgs = 1;
+	ta.tpgs = tpgw;
+	assert_int_equal(iscsi_text_sendtargets_local(
+				 (const uint8_t *)req, sizeof(req), targets, 1,
+				 NULL, NULL, NULL, "10.1.2.3", &b),
+			 0);
+	s = render(&b);
+	assert_string_equal(s, "TargetName=iqn.2026-01.test:a\n"
+			       "TargetAddress=10.1.2.3:3260,4\n"
+			       "TargetAddress=10.1.2.3:3262,4\n"
+			       "TargetAddress=192.0.2.5:3263,4\n");
+	free(s);
+	free(b.data);
+
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(iscsi_text_sendtargets_local(
+				 (const uint8_t *)req, sizeof(req), targets, 1,
+				 NULL, NULL, NULL, "fe80::1", &b),
+			 0);
+	s = render(&b);
+	assert_string_equal(s, "TargetName=iqn.2026-01.test:a\n"
+			       "TargetAddress=[fe80::1]:3260,4\n"
+			       "TargetAddress=[fe80::1]:3262,4\n"
+			       "TargetAddress=192.0.2.5:3263,4\n");
+	free(s);
+	free(b.data);
+
+	/* without a local address: as configured */
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(iscsi_text_sendtargets((const uint8_t *)req,
+						sizeof(req), targets, 1, NULL,
+						NULL, NULL, &b),
+			 0);
+	s = render(&b);
+	assert_string_equal(s, "TargetName=iqn.2026-01.test:a\n"
+			       "TargetAddress=0.0.0.0:3260,4\n"
+			       "TargetAddress=[::]:3262,4\n"
+			       "TargetAddress=192.0.2.5:3263,4\n");
+	free(s);
+	free(b.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +191,7 @@ int main(void)
 		cmocka_unit_test_setup(test_sendtargets_name, setup),
 		cmocka_unit_test_setup(test_sendtargets_session, setup),
 		cmocka_unit_test_setup(test_sendtargets_no_key, setup),
+		cmocka_unit_test_setup(test_sendtargets_wildcard, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
