@@ -443,50 +443,75 @@ static enum iscsi_neg_result iscsi_neg_target_only(
 	return ISCSI_NEG_FAIL;
 }
 
-#define ISCSI_LO ISCSI_KEY_LO
-#define ISCSI_IRR ISCSI_KEY_IRR_DISCOVERY
-#define ISCSI_F(f) ISCSI_PARAM_FIELD(f)
+#define ISCSI_KEY_F(f) .off = ISCSI_PARAM_FIELD(f)
+#define ISCSI_KEY_NUM(lo, hi) .min = (lo), .max = (hi)
+#define ISCSI_KEY_DSL ISCSI_KEY_NUM(ISCSI_PARAM_DSL_MIN, ISCSI_PARAM_DSL_MAX)
+#define ISCSI_KEY_NOFIELD .off = ISCSI_PARAM_NONE
+#define ISCSI_KEY_LO_IRR (ISCSI_KEY_LO | ISCSI_KEY_IRR_DISCOVERY)
 
-/* One row per key. MaxBurstLength precedes FirstBurstLength so that a
- * PDU carrying both settles FirstBurst <= MaxBurst when fed in order. */
+/*
+ * One row per key of RFC 7143 13. "ours" is our value (Boolean: 1 = Yes)
+ * or our limit; MaxBurstLength/FirstBurstLength take theirs from the
+ * configuration (iscsi_neg_ours). MaxBurstLength precedes FirstBurstLength
+ * so that FirstBurst <= MaxBurst settles in order.
+ */
 static const struct iscsi_key_row iscsi_key_table[] = {
-	/* name                       fn                      min  max        ours flags */
-	{ "HeaderDigest", iscsi_neg_digest, 0, 0, 0, ISCSI_F(header_digest), 0, NULL },        /* 13.1 */
-	{ "DataDigest", iscsi_neg_digest, 0, 0, 0, ISCSI_F(data_digest), 0, NULL },            /* 13.1 */
-	{ "MaxConnections", iscsi_neg_num_min, 1, 65535, 1, ISCSI_F(max_connections),
-	  ISCSI_LO | ISCSI_IRR, NULL },                                                       /* 13.2 */
-	{ "InitialR2T", iscsi_neg_bool_or, 0, 1, 0, ISCSI_F(initial_r2t),
-	  ISCSI_LO | ISCSI_IRR, NULL },                                                       /* 13.10 */
-	{ "ImmediateData", iscsi_neg_bool_and, 0, 1, 1, ISCSI_F(immediate_data),
-	  ISCSI_LO | ISCSI_IRR, NULL },                                                       /* 13.11 */
-	{ "MaxRecvDataSegmentLength", iscsi_neg_declared_dsl, ISCSI_PARAM_DSL_MIN,
-	  ISCSI_PARAM_DSL_MAX, 0, ISCSI_F(max_xmit_dsl), 0, NULL },                            /* 13.12 */
-	{ "MaxBurstLength", iscsi_neg_num_min, ISCSI_PARAM_DSL_MIN, ISCSI_PARAM_DSL_MAX,
-	  0, ISCSI_F(max_burst), ISCSI_LO | ISCSI_IRR, NULL },                                /* 13.13 */
-	{ "FirstBurstLength", iscsi_neg_num_min, ISCSI_PARAM_DSL_MIN, ISCSI_PARAM_DSL_MAX,
-	  0, ISCSI_F(first_burst), ISCSI_LO | ISCSI_IRR, NULL },                              /* 13.14 */
-	{ "DefaultTime2Wait", iscsi_neg_num_max, 0, 3600, ISCSI_PARAM_OUR_TIME2WAIT,
-	  ISCSI_F(default_time2wait), ISCSI_LO, NULL },                                       /* 13.15 */
-	{ "DefaultTime2Retain", iscsi_neg_num_min, 0, 3600, ISCSI_PARAM_OUR_TIME2RETAIN,
-	  ISCSI_F(default_time2retain), ISCSI_LO, NULL },                                     /* 13.16 */
-	{ "MaxOutstandingR2T", iscsi_neg_num_min, 1, 65535, ISCSI_PARAM_OUR_MAX_R2T,
-	  ISCSI_F(max_outstanding_r2t), ISCSI_LO | ISCSI_IRR, NULL },                         /* 13.17 */
-	{ "DataPDUInOrder", iscsi_neg_bool_or, 0, 1, 1, ISCSI_F(data_pdu_in_order),
-	  ISCSI_LO | ISCSI_IRR, NULL },                                                       /* 13.18 */
-	{ "DataSequenceInOrder", iscsi_neg_bool_or, 0, 1, 1, ISCSI_F(data_sequence_in_order),
-	  ISCSI_LO | ISCSI_IRR, NULL },                                                       /* 13.19 */
-	{ "ErrorRecoveryLevel", iscsi_neg_num_min, 0, 2, 0, ISCSI_F(error_recovery_level),
-	  ISCSI_LO, NULL },                                                                   /* 13.20 */
-	{ "InitiatorAlias", iscsi_neg_ignore, 0, 0, 0, ISCSI_PARAM_NONE, 0, NULL },           /* 13.6 */
-	{ "TargetAlias", iscsi_neg_target_only, 0, 0, 0, ISCSI_PARAM_NONE, 0, NULL },         /* 13.6 */
-	{ "TargetAddress", iscsi_neg_target_only, 0, 0, 0, ISCSI_PARAM_NONE, 0, NULL },       /* 13.8 */
-	{ "TargetPortalGroupTag", iscsi_neg_target_only, 0, 0, 0, ISCSI_PARAM_NONE, 0, NULL },/* 13.9 */
-	{ "TaskReporting", iscsi_neg_fixed, 0, 0, 0, ISCSI_PARAM_NONE, ISCSI_LO, "RFC3720" },/* 13.23 */
-	{ "OFMarker", iscsi_neg_fixed, 0, 0, 0, ISCSI_PARAM_NONE, 0, "No" },                  /* 13.25 */
-	{ "IFMarker", iscsi_neg_fixed, 0, 0, 0, ISCSI_PARAM_NONE, 0, "No" },                  /* 13.25 */
-	{ "OFMarkInt", iscsi_neg_fixed, 0, 0, 0, ISCSI_PARAM_NONE, 0, "Reject" },             /* 13.25 */
-	{ "IFMarkInt", iscsi_neg_fixed, 0, 0, 0, ISCSI_PARAM_NONE, 0, "Reject" },             /* 13.25 */
+	/* 13.1 */
+	{ "HeaderDigest", iscsi_neg_digest, ISCSI_KEY_F(header_digest) },
+	{ "DataDigest", iscsi_neg_digest, ISCSI_KEY_F(data_digest) },
+	/* 13.2: one connection per session */
+	{ "MaxConnections", iscsi_neg_num_min, ISCSI_KEY_NUM(1, 65535),
+	  .ours = 1, ISCSI_KEY_F(max_connections), .flags = ISCSI_KEY_LO_IRR },
+	/* 13.10: OR, we would take unsolicited data */
+	{ "InitialR2T", iscsi_neg_bool_or, .ours = 0,
+	  ISCSI_KEY_F(initial_r2t), .flags = ISCSI_KEY_LO_IRR },
+	/* 13.11: AND, we take immediate data */
+	{ "ImmediateData", iscsi_neg_bool_and, .ours = 1,
+	  ISCSI_KEY_F(immediate_data), .flags = ISCSI_KEY_LO_IRR },
+	/* 13.12: declarative, per connection */
+	{ "MaxRecvDataSegmentLength", iscsi_neg_declared_dsl, ISCSI_KEY_DSL,
+	  ISCSI_KEY_F(max_xmit_dsl) },
+	/* 13.13, 13.14: minimum */
+	{ "MaxBurstLength", iscsi_neg_num_min, ISCSI_KEY_DSL,
+	  ISCSI_KEY_F(max_burst), .flags = ISCSI_KEY_LO_IRR },
+	{ "FirstBurstLength", iscsi_neg_num_min, ISCSI_KEY_DSL,
+	  ISCSI_KEY_F(first_burst), .flags = ISCSI_KEY_LO_IRR },
+	/* 13.15: maximum, 13.16: minimum */
+	{ "DefaultTime2Wait", iscsi_neg_num_max, ISCSI_KEY_NUM(0, 3600),
+	  .ours = ISCSI_PARAM_OUR_TIME2WAIT, ISCSI_KEY_F(default_time2wait),
+	  .flags = ISCSI_KEY_LO },
+	{ "DefaultTime2Retain", iscsi_neg_num_min, ISCSI_KEY_NUM(0, 3600),
+	  .ours = ISCSI_PARAM_OUR_TIME2RETAIN, ISCSI_KEY_F(default_time2retain),
+	  .flags = ISCSI_KEY_LO },
+	/* 13.17: minimum */
+	{ "MaxOutstandingR2T", iscsi_neg_num_min, ISCSI_KEY_NUM(1, 65535),
+	  .ours = ISCSI_PARAM_OUR_MAX_R2T, ISCSI_KEY_F(max_outstanding_r2t),
+	  .flags = ISCSI_KEY_LO_IRR },
+	/* 13.18, 13.19: OR, we want data in order */
+	{ "DataPDUInOrder", iscsi_neg_bool_or, .ours = 1,
+	  ISCSI_KEY_F(data_pdu_in_order), .flags = ISCSI_KEY_LO_IRR },
+	{ "DataSequenceInOrder", iscsi_neg_bool_or, .ours = 1,
+	  ISCSI_KEY_F(data_sequence_in_order), .flags = ISCSI_KEY_LO_IRR },
+	/* 13.20: minimum, we do level 0 */
+	{ "ErrorRecoveryLevel", iscsi_neg_num_min, ISCSI_KEY_NUM(0, 2),
+	  .ours = 0, ISCSI_KEY_F(error_recovery_level), .flags = ISCSI_KEY_LO },
+	/* 13.6, 13.7, 13.8, 13.9: declarations */
+	{ "InitiatorAlias", iscsi_neg_ignore, ISCSI_KEY_NOFIELD },
+	{ "TargetAlias", iscsi_neg_target_only, ISCSI_KEY_NOFIELD },
+	{ "TargetAddress", iscsi_neg_target_only, ISCSI_KEY_NOFIELD },
+	{ "TargetPortalGroupTag", iscsi_neg_target_only, ISCSI_KEY_NOFIELD },
+	/* 13.23: only the RFC 3720 task reporting */
+	{ "TaskReporting", iscsi_neg_fixed, ISCSI_KEY_NOFIELD,
+	  .flags = ISCSI_KEY_LO, .fixed = "RFC3720" },
+	/* 13.25: markers are obsolete */
+	{ "OFMarker", iscsi_neg_fixed, ISCSI_KEY_NOFIELD, .fixed = "No" },
+	{ "IFMarker", iscsi_neg_fixed, ISCSI_KEY_NOFIELD, .fixed = "No" },
+	{ "OFMarkInt", iscsi_neg_fixed, ISCSI_KEY_NOFIELD, .fixed = "Reject" },
+	{ "IFMarkInt", iscsi_neg_fixed, ISCSI_KEY_NOFIELD, .fixed = "Reject" },
 };
+
+/* offered/declared are bit masks over the rows */
+_Static_assert(ARRAY_SIZE(iscsi_key_table) <= 64, "key table too long");
 
 static const struct iscsi_key_row *iscsi_neg_find(const char *key,
 						  unsigned *idx)
