@@ -37,7 +37,21 @@
 #                           (e.g. 'ALL.Read1*'), for development
 #   CTGT_TEST_CU_BUDGET=900 seconds for all iscsi-test-cu runs together
 #   CTGT_TEST_KEEP=1        keep the temporary folder (logs, configs)
+#   CTGT_TEST_NETNS=0       do not isolate the run in a network namespace
+#
+# Isolation: when it can (root, util-linux unshare), the runner re-executes
+# itself in a private network namespace with only a loopback interface, so
+# its fixed ports (3260, 3261) never collide with a target or a benchmark
+# running on the host, and nothing it starts is reachable from outside.
+# Without that, the ports must be free.
 set -uo pipefail
+
+if [ "${CTGT_TEST_NETNS:-1}" != 0 ] && [ -z "${CTGT_IT_IN_NETNS:-}" ] &&
+	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	unshare -n true 2>/dev/null; then
+	export CTGT_IT_IN_NETNS=1
+	exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -584,7 +598,7 @@ it_preflight() {
 			return 1
 		fi
 	done
-	it_pass preflight "$TARGET, ports $PORT1/$PORT2, work folder $work"
+	it_pass preflight "$TARGET, ports $PORT1/$PORT2${CTGT_IT_IN_NETNS:+ in a private network namespace}, work folder $work"
 }
 
 it_main() {
