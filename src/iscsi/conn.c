@@ -903,6 +903,16 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 	base_defer_init(&c->reap, iscsi_conn_reap_cb);
 	base_defer_init(&c->tx_defer, iscsi_conn_tx_defer_cb);
 	snprintf(c->peer, sizeof(c->peer), "fd%d", fd);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+				  c->local_addr, sizeof(c->local_addr));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((struct sockaddr_in6 *)&ss)->sin6_addr,
+				  c->local_addr, sizeof(c->local_addr));
+	}
+	sl = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		char host[64] = "?";
 

@@ -134,6 +134,7 @@ struct iscsi_conn {
 	struct list_head loop_link;       /* lctx->conns */
 	char peer[80];
 	char portal_addr[64];             /* the listener it came in on */
+	char local_addr[64];              /* getsockname, for SendTargets */
 	uint16_t portal_port;
 	uint16_t portal_tpgt;
 	enum iscsi_conn_state state;

@@ -439,11 +439,11 @@ static void iscsi_session_text(struct iscsi_conn *c, const uint8_t *bhs,
 	}
 
 	pthread_mutex_lock(&iscsi_fabric.lock);
-	rc = iscsi_text_sendtargets(
+	rc = iscsi_text_sendtargets_local(
 		c->text_req, c->text_req_len,
 		(const struct iscsi_target_config *const *)iscsi_fabric.targets,
 		iscsi_fabric.n_targets, c->sess->target,
-		iscsi_session_text_visible, c, &kv);
+		iscsi_session_text_visible, c, c->local_addr, &kv);
 	pthread_mutex_unlock(&iscsi_fabric.lock);
 	free(c->text_req);
 	c->text_req = NULL;
