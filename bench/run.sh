@@ -120,6 +120,12 @@ bench_build() {
 	fi
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+# utime + stime of a whole process (all its threads), in clock ticks
+proc_cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null
+}
+
 port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 
 # First free port at or above $1 (the wanted one if it is free).
@@ -214,10 +220,19 @@ bench_one() {
 		: >"$WORK/res/$tgt.$key.fail"
 		return 1
 	fi
+	local t0 t1
+	t0=$(proc_cpu_ticks "$pid")
 	out=$(timeout -k 3 $((secs + 15)) ${PIN_INIT:-} "$BENCH_BIN" "$@" \
 		--seconds "$secs" --timeout 5 --initiator-name "$INITIATOR" "$url" \
 		2>"$WORK/err.txt")
 	rc=$?
+	t1=$(proc_cpu_ticks "$pid")
+	# the target's CPU time per completed command, in microseconds
+	if [ $rc -eq 0 ] && [ -n "$t0" ] && [ -n "$t1" ]; then
+		out="$out $(echo "$out" | awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" '{
+			for (i = 1; i <= NF; i++) if ($i ~ /^ios=/) n = substr($i, 5)
+			if (n > 0) printf "cpu_us_per_io=%.1f", d / hz * 1e6 / n }')"
+	fi
 	printf '%-5s %-14s %s\n' "$tgt" "$key" "${out:-(no result)}"
 	if [ $rc -ne 0 ]; then
 		log "$tgt $key: ctgt-bench exit $rc"
@@ -353,6 +368,10 @@ row "4k randread QD1 p50 us (lower=better)" "$(val ctgt randread_qd1 lat_p50_us)
 row "4k randread QD1 p99 us (lower=better)" "$(val ctgt randread_qd1 lat_p99_us)" "$(val tgt randread_qd1 lat_p99_us)"
 row "4k randwrite QD1 p50 us (lower=better)" "$(val ctgt randwrite_qd1 lat_p50_us)" "$(val tgt randwrite_qd1 lat_p50_us)"
 row "4k randwrite QD1 p99 us (lower=better)" "$(val ctgt randwrite_qd1 lat_p99_us)" "$(val tgt randwrite_qd1 lat_p99_us)"
+row "target CPU us/IO 4k randread QD32" "$(val ctgt randread_qd32 cpu_us_per_io)" "$(val tgt randread_qd32 cpu_us_per_io)"
+row "target CPU us/IO 4k randwrite QD32" "$(val ctgt randwrite_qd32 cpu_us_per_io)" "$(val tgt randwrite_qd32 cpu_us_per_io)"
+row "target CPU us/IO 1M seq read" "$(val ctgt seqread cpu_us_per_io)" "$(val tgt seqread cpu_us_per_io)"
+row "target CPU us/IO 1M seq write" "$(val ctgt seqwrite cpu_us_per_io)" "$(val tgt seqwrite cpu_us_per_io)"
 printf '%-40s | %10s | %10s |\n' "seq read % of TCP ceiling" \
 	"$(pct "$(val ctgt seqread mbps)" "$IPERF_MBPS")" "$(pct "$(val tgt seqread mbps)" "$IPERF_MBPS")"
 echo
