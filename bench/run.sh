@@ -166,12 +166,13 @@ bench_tgt_start() {
 		--backing-store "$WORK/shm/tgt-lun.img" &&
 	"${adm[@]}" --mode target --op bind --tid 1 --initiator-address ALL ||
 		{ log "tgtadm setup failed"; return 1; }
-	# The same negotiated sizes as ctgtd's defaults (docs/config.md), so the
-	# comparison is of the engines, not of tgt's small defaults (8 KiB data
-	# segments, 256 KiB bursts).
+	# The same negotiated values as ctgtd's defaults (docs/config.md,
+	# src/iscsi/param.c), so the comparison is of the engines, not of tgt's
+	# small defaults (8 KiB data segments, 256 KiB bursts, InitialR2T=Yes).
 	local kv
 	for kv in MaxRecvDataSegmentLength=262144 MaxXmitDataSegmentLength=262144 \
-		  MaxBurstLength=1048576 FirstBurstLength=65536 MaxQueueCmd=128; do
+		  MaxBurstLength=1048576 FirstBurstLength=65536 MaxQueueCmd=128 \
+		  InitialR2T=No; do
 		"${adm[@]}" --mode target --op update --tid 1 --name "${kv%%=*}" \
 			--value "${kv#*=}" || { log "tgtadm: cannot set $kv"; return 1; }
 	done
