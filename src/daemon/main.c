@@ -16,11 +16,11 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -45,14 +45,13 @@ struct main_loop_thread {
 };
 
 /* The shutdown watchdog: a hang at exit must not outlive a supervisor's
- * patience silently. */
+ * patience silently, and a second SIGTERM/SIGINT means "now". */
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	bool done;
 	const char *phase;
-} main_watchdog = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-		    false, "start" };
+	sigset_t signals;
+} main_watchdog = { .lock = PTHREAD_MUTEX_INITIALIZER, .phase = "start" };
 
 static void main_usage(FILE *f)
 {
@@ -210,8 +209,9 @@ static int main_config_load(const struct main_opts *o, struct config **out)
 	if (err) {
 		if (err == -ENOMEM)
 			fprintf(stderr, "ctgtd: %s: out of memory\n", where);
-		fprintf(stderr, "ctgtd: %s: invalid configuration, not "
-			"serving\n", where);
+		fprintf(stderr, "ctgtd: %s: %s, not serving\n", where,
+			err == -EINVAL ? "invalid configuration" :
+			"cannot load the configuration");
 		config_free(*out);
 		*out = NULL;
 		return 1;
@@ -290,23 +290,34 @@ static void main_watchdog_phase(const char *phase)
 
 static void *main_watchdog_run(void *arg)
 {
-	struct timespec ts;
-	int rc = 0;
+	const struct timespec tick = { 0, 50 * 1000 * 1000 };
+	uint64_t deadline = base_now_ms() + MAIN_SHUTDOWN_TIMEOUT_S * 1000ull;
+	const char *phase;
+	bool done;
+	int sig;
 
 	(void)arg;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += MAIN_SHUTDOWN_TIMEOUT_S;
-	pthread_mutex_lock(&main_watchdog.lock);
-	while (!main_watchdog.done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&main_watchdog.cond,
-					    &main_watchdog.lock, &ts);
-	if (!main_watchdog.done) {
-		LOG_ERR("shutdown stuck for %d s in: %s; exiting",
-			MAIN_SHUTDOWN_TIMEOUT_S, main_watchdog.phase);
-		_exit(1);
+	for (;;) {
+		pthread_mutex_lock(&main_watchdog.lock);
+		done = main_watchdog.done;
+		phase = main_watchdog.phase;
+		pthread_mutex_unlock(&main_watchdog.lock);
+		if (done)
+			return NULL;
+		if (base_now_ms() >= deadline) {
+			LOG_ERR("shutdown stuck for %d s in: %s; exiting",
+				MAIN_SHUTDOWN_TIMEOUT_S, phase);
+			_exit(1);
+		}
+		/* Only this thread waits for signals now. */
+		sig = sigtimedwait(&main_watchdog.signals, NULL, &tick);
+		if (sig > 0) {
+			LOG_ERR("%s again during shutdown (in: %s): exiting "
+				"now", sig == SIGINT ? "SIGINT" : "SIGTERM",
+				phase);
+			_exit(1);
+		}
 	}
-	pthread_mutex_unlock(&main_watchdog.lock);
-	return NULL;
 }
 
 static unsigned main_threads(const struct main_opts *o,
@@ -400,6 +411,7 @@ int main(int argc, char **argv)
 	LOG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" :
 		 sig == SIGTERM ? "SIGTERM" : "signal");
 
+	main_watchdog.signals = set;
 	watchdog_on = pthread_create(&watchdog, NULL, main_watchdog_run,
 				     NULL) == 0;
 	main_watchdog_phase("iSCSI shutdown (closing sessions)");
@@ -412,7 +424,6 @@ int main(int argc, char **argv)
 	main_loops_destroy(lts, n);
 	pthread_mutex_lock(&main_watchdog.lock);
 	main_watchdog.done = true;
-	pthread_cond_signal(&main_watchdog.cond);
 	pthread_mutex_unlock(&main_watchdog.lock);
 	if (watchdog_on)
 		pthread_join(watchdog, NULL);
