@@ -247,7 +247,9 @@ static void iscsi_cmd_respond(struct iscsi_task *t)
 		t->exp_datasn_rsp = iscsi_cmd_datain_count(c, len);
 		t->refs++;
 		p->task = t;
-		p->refill = iscsi_cmd_datain_refill;
+		/* one PDU: an ordinary queue entry, batched with the rest */
+		p->refill = t->exp_datasn_rsp > 1 ? iscsi_cmd_datain_refill :
+						    NULL;
 		iscsi_cmd_datain_render(t, p);
 		iscsi_conn_queue(c, p);
 	} else {

@@ -32,6 +32,7 @@
 #define ISCSI_CONN_REINSTATE_POLL_MS 5u
 #define ISCSI_CONN_IOV_MAX 64
 #define ISCSI_CONN_RX_BUDGET 32u /* PDUs per readiness callback */
+#define ISCSI_CONN_STAGE_BYTES ISCSI_CONN_STAGE_SIZE
 
 static const uint8_t iscsi_conn_zero_pad[4];
 
@@ -327,7 +328,7 @@ static void iscsi_conn_reap_cb(struct base_defer *d)
 
 	if (c->n_submitted || c->n_tmfs || !list_empty(&c->tasks))
 		return; /* the last done() calls iscsi_conn_maybe_reap() */
-	if (c->tx_defer.queued) {
+	if (c->tx_defer.queued || c->rx_defer.queued) {
 		base_defer(c->loop, d); /* after it, never before */
 		return;
 	}
@@ -337,6 +338,7 @@ static void iscsi_conn_reap_cb(struct base_defer *d)
 		close(c->bfd.fd);
 	LOG_INFO("iscsi %s: connection freed", c->peer);
 	free(c->rx_data);
+	free(c->stage);
 	free(c);
 	pthread_mutex_lock(&iscsi_fabric.lock);
 	iscsi_fabric_conn_gone_locked();
@@ -637,16 +639,44 @@ static void iscsi_conn_rx_pdu(struct iscsi_conn *c, uint8_t *data,
 	}
 }
 
-/* Reads into buf until want bytes are there. 1: complete, 0: EAGAIN,
- * -1: connection closed. */
+/* Copies into buf until want bytes are there: first from the staging
+ * buffer, then with one large read() into it for small parts (BHS,
+ * digests, short data), or straight into buf for large data segments so
+ * big writes are not copied twice. 1: complete, 0: EAGAIN, -1: closed. */
 static int iscsi_conn_rx_fill(struct iscsi_conn *c, uint8_t *buf,
 			      uint32_t want)
 {
 	while (c->rx_off < want) {
-		ssize_t r = read(c->bfd.fd, buf + c->rx_off, want - c->rx_off);
+		uint32_t need = want - c->rx_off;
+		uint8_t *dst;
+		size_t len;
+		ssize_t r;
 
+		if (c->stage_pos < c->stage_len) {
+			uint32_t n = c->stage_len - c->stage_pos;
+
+			if (n > need)
+				n = need;
+			memcpy(buf + c->rx_off, c->stage + c->stage_pos, n);
+			c->stage_pos += n;
+			c->rx_off += n;
+			continue;
+		}
+		if (need >= ISCSI_CONN_STAGE_BYTES / 2) {
+			dst = buf + c->rx_off;
+			len = need;
+		} else {
+			dst = c->stage;
+			len = ISCSI_CONN_STAGE_BYTES;
+		}
+		r = read(c->bfd.fd, dst, len);
 		if (r > 0) {
-			c->rx_off += (uint32_t)r;
+			if (dst == c->stage) {
+				c->stage_pos = 0;
+				c->stage_len = (uint32_t)r;
+			} else {
+				c->rx_off += (uint32_t)r;
+			}
 			continue;
 		}
 		if (r == 0) {
@@ -699,9 +729,14 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 
 		/* Level-triggered epoll calls again: leave room for the other
 		 * connections of this loop. */
-		if (c->state == ISCSI_CONN_CLOSING || c->rx_stopped ||
-		    pdus >= ISCSI_CONN_RX_BUDGET)
+		if (c->state == ISCSI_CONN_CLOSING || c->rx_stopped)
 			return;
+		if (pdus >= ISCSI_CONN_RX_BUDGET) {
+			/* bytes already staged get no new epoll event */
+			if (c->stage_pos < c->stage_len)
+				base_defer(c->loop, &c->rx_defer);
+			return;
+		}
 		switch (c->rx_state) {
 		case ISCSI_RX_BHS:
 			r = iscsi_conn_rx_fill(c, c->rx_bhs, ISCSI_BHS_LEN);
@@ -781,6 +816,11 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 		}
 		}
 	}
+}
+
+static void iscsi_conn_rx_defer_cb(struct base_defer *d)
+{
+	iscsi_conn_rx(container_of(d, struct iscsi_conn, rx_defer));
 }
 
 static void iscsi_conn_fd_cb(struct base_fd *f, uint32_t events)
@@ -882,6 +922,11 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 
 	if (!c)
 		return NULL;
+	c->stage = malloc(ISCSI_CONN_STAGE_BYTES);
+	if (!c->stage) {
+		free(c);
+		return NULL;
+	}
 	c->bfd.fd = fd;
 	c->bfd.cb = iscsi_conn_fd_cb;
 	c->lctx = lctx;
@@ -902,6 +947,7 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 	base_timer_init(&c->timer, iscsi_conn_timer_cb);
 	base_defer_init(&c->reap, iscsi_conn_reap_cb);
 	base_defer_init(&c->tx_defer, iscsi_conn_tx_defer_cb);
+	base_defer_init(&c->rx_defer, iscsi_conn_rx_defer_cb);
 	snprintf(c->peer, sizeof(c->peer), "fd%d", fd);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET)

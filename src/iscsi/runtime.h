@@ -34,6 +34,7 @@
 #define ISCSI_TEXT_MAX_BYTES (64u << 10) /* Text request/response cap */
 #define ISCSI_MAX_R2T_SLOTS 8u           /* outstanding R2Ts per task */
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u    /* a login must finish in this */
+#define ISCSI_CONN_STAGE_SIZE (64u << 10) /* rx read-ahead per connection */
 
 /* ------------------------------------------------------------------ */
 /* fabric.c: targets, portals, loops, the registry lock */
@@ -151,6 +152,9 @@ struct iscsi_conn {
 	uint32_t rx_data_cap;
 	uint32_t rx_dsl;                  /* this PDU's DataSegmentLength */
 	bool rx_hdig, rx_ddig;            /* digests expected on receive */
+	uint8_t *stage;                   /* bytes read ahead of the parser */
+	uint32_t stage_pos, stage_len;
+	struct base_defer rx_defer;       /* resume parsing staged bytes */
 	uint32_t rx_max_dsl;              /* our MaxRecvDataSegmentLength */
 
 	/* tx */
