@@ -1035,6 +1035,139 @@ static void test_abort_task_and_query(void **state)
 	assert_int_equal(t1.t.status, SCSI_STATUS_GOOD);
 }
 
+/* TARGET WARM RESET from A with TAS = 0: B's running task ends without a
+ * response, every LUN of both nexuses gets 29/00. */
+static void test_target_reset_tas0(void **state)
+{
+	struct fx *f = *state;
+	struct ttask ta, tb, tu;
+	struct ttmf x = { 0 };
+
+	for (unsigned lun = 0; lun < 4; lun += 3) {
+		atomic_store(&((struct scsi_itl *)atomic_load(
+				&f->a->itls[lun]))->ua_pending, 0);
+		atomic_store(&((struct scsi_itl *)atomic_load(
+				&f->b->itls[lun]))->ua_pending, 0);
+	}
+	atomic_store(&f->lu0->tas, false);
+
+	tt_prep(&ta, f->a, 3, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	scsi_task_submit(&ta.t);
+	tt_prep(&tb, f->b, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &tb.t);
+	assert_int_equal(stub_reads_started, 2);
+
+	x.tmf.nexus = f->a;
+	x.tmf.fn = SCSI_TMF_TARGET_WARM_RESET;
+	x.tmf.done = ttmf_done;
+	assert_int_equal(scsi_tmf_submit(&x.tmf), 0);
+	assert_true(stub_take(&ta.t));
+	scsi_task_finish(&ta.t);
+	assert_true(ta.t.aborted && ta.t.no_response);
+	assert_true(stub_take(&tb.t));
+	on_loop(f->loop2, finish_on_loop, &tb.t);
+	assert_true(tb.t.aborted);
+	assert_true(tb.t.no_response); /* TAS = 0 on LUN 0 */
+	run_loop1_until(f, &x.done);
+	assert_int_equal(atomic_load(&x.done), 1);
+	assert_int_equal(x.resp, SCSI_TMF_RESP_COMPLETE);
+	assert_int_equal(f->unsubmitted_calls, 2);
+
+	run_cdb(&tu, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tu.t, 0x06, 0x29, 0x00);
+	run_cdb(&tu, f->a, 3, CDB_TUR, 6);
+	expect_sense(&tu.t, 0x06, 0x29, 0x00);
+	tt_prep(&tu, f->b, 3, CDB_TUR, 6, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &tu.t);
+	expect_sense(&tu.t, 0x06, 0x29, 0x00);
+}
+
+/* CLEAR TASK SET (TST = 001b) touches only the requesting nexus; waiting
+ * tasks end at once, running ones when their I/O completes. */
+static void test_clear_task_set_own_nexus(void **state)
+{
+	struct fx *f = *state;
+	struct ttask a1, a2, b1, tu;
+	struct ttmf x = { 0 };
+
+	clear_ua(f->a, 0);
+	atomic_store(&((struct scsi_itl *)atomic_load(&f->b->itls[0]))
+			      ->ua_pending, 0);
+	tt_prep(&a1, f->a, 0, CDB_READ10, 10, SCSI_ATTR_ORDERED);
+	tt_prep(&a2, f->a, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	tt_prep(&b1, f->b, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	scsi_task_submit(&a1.t);
+	scsi_task_submit(&a2.t);
+	on_loop(f->loop2, submit_on_loop, &b1.t);
+	assert_int_equal(stub_reads_started, 2);
+
+	x.tmf.nexus = f->a;
+	x.tmf.fn = SCSI_TMF_CLEAR_TASK_SET;
+	x.tmf.lun = lun_wire(0);
+	x.tmf.done = ttmf_done;
+	assert_int_equal(scsi_tmf_submit(&x.tmf), 0);
+	assert_int_equal(atomic_load(&a2.done), 1); /* waiting: at once */
+	assert_true(a2.t.aborted && a2.t.no_response);
+	assert_int_equal(atomic_load(&x.done), 0);
+	assert_true(stub_take(&a1.t));
+	scsi_task_finish(&a1.t);
+	assert_int_equal(atomic_load(&x.done), 1);
+	assert_int_equal(stub_reads_started, 2);   /* a2 never started */
+
+	/* B's task is untouched and completes normally. */
+	assert_true(stub_take(&b1.t));
+	on_loop(f->loop2, finish_on_loop, &b1.t);
+	assert_false(b1.t.aborted);
+	assert_int_equal(b1.t.status, SCSI_STATUS_GOOD);
+
+	/* No UA for A from its own CLEAR TASK SET. */
+	run_cdb(&tu, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tu.t.status, SCSI_STATUS_GOOD);
+}
+
+/* A LUN added while nexuses exist: new I_T_L nexuses with 29/00, and
+ * 3F/0E on the others, cleared by REPORT LUNS. */
+static void test_lun_added(void **state)
+{
+	struct fx *f = *state;
+	struct scsi_lun_config c = { 0 };
+	struct scsi_lun *lu;
+	struct ttask tt;
+	const uint8_t rl[12] = { 0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	uint8_t naa[16];
+
+	clear_ua(f->a, 0);
+	c.lun_id = 9;
+	c.bs = f->bs3;
+	c.block_size = 512;
+	c.nblocks = 16;
+	for (int i = 0; i < 16; i++)
+		c.naa[i] = (uint8_t)(0x90 + i);
+	memcpy(naa, c.naa, 16);
+	assert_int_equal(scsi_lun_create(f->tgt, &c, &lu), 0);
+	assert_ptr_equal(scsi_lun_find_by_naa(naa, 16), lu);
+	naa[15] ^= 1;
+	assert_null(scsi_lun_find_by_naa(naa, 16));
+
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x3F, 0x0E);
+	scsi_itl_ua_raise(atomic_load(&f->a->itls[0]),
+			  SCSI_UA_REPORTED_LUNS_CHANGED);
+	run_cdb(&tt, f->a, 0, rl, 12);
+	assert_int_equal(scsi_get_be32(tt.buf), 24);
+	assert_int_equal(tt.buf[8 + 16 + 1], 9);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	run_cdb(&tt, f->a, 9, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x00);
+
+	scsi_lun_destroy(lu);
+	run_cdb(&tt, f->a, 9, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x05, 0x25, 0x00);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x3F, 0x0E);
+}
+
 static void test_report_tpgs(void **state)
 {
 	struct fx *f = *state;
@@ -1079,6 +1212,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_aca_attr, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lun_reset_other_nexus, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_task_and_query, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_target_reset_tas0, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_clear_task_set_own_nexus, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lun_added, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
 	};
 
