@@ -345,6 +345,32 @@ for rep in $(seq 1 "$REPS"); do
 	done
 done
 
+# ctgtd must also stop cleanly: SIGTERM -> exit 0 (docs/config.md)
+CTGT_STOP="not running"
+if [ -n "$CTGT_PID" ]; then
+	if kill -0 "$CTGT_PID" 2>/dev/null; then
+		kill -TERM "$CTGT_PID"
+		for _ in $(seq 1 50); do
+			kill -0 "$CTGT_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$CTGT_PID" 2>/dev/null; then
+			CTGT_STOP="still running 5 s after SIGTERM (killed)"
+			status=1
+		else
+			wait "$CTGT_PID"
+			rc=$?
+			if [ $rc -eq 0 ]; then CTGT_STOP="clean (exit 0 on SIGTERM)"
+			else CTGT_STOP="exit status $rc on SIGTERM"; status=1; fi
+		fi
+	else
+		wait "$CTGT_PID"
+		CTGT_STOP="died during the benchmark (exit status $?)"
+		status=1
+	fi
+	[ "$CTGT_STOP" = "clean (exit 0 on SIGTERM)" ] || tail -n 5 "$WORK/ctgtd.log" >&2
+fi
+
 IPERF_MBPS=$(val iperf tcp mbps)
 [ "$IPERF_MBPS" = n/a ] && { log "iperf3 failed"; status=1; }
 
@@ -379,7 +405,7 @@ printf '%-40s | %10s | %10s |\n' "seq read % of TCP ceiling" \
 echo
 echo "median of $REPS runs of $SECS s each (MB = 10^6 bytes)"
 echo "TCP ceiling: iperf3 on loopback, 1 stream, median of $REPS x 3 s: $IPERF_MBPS MB/s"
-echo "ctgt: $([ $CTGT_OK = 1 ] && echo "$CTGT_URL" || echo "not running (n/a)")"
+echo "ctgt: $([ $CTGT_OK = 1 ] && echo "$CTGT_URL" || echo "not running (n/a)"); ctgtd stop: $CTGT_STOP"
 echo "tgt:  $([ $TGT_OK = 1 ] && echo "$TGT_URL" || echo "not running (n/a)")"
 echo "load average (1 min) at start $LOAD0, at end $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: above ~1, other work shared the CPUs"
 echo "total time: $(( $(date +%s) - T0 )) s; exit status $status"
