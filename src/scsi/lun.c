@@ -178,6 +178,18 @@ void scsi_lun_ua_raise_all(struct scsi_lun *lu, enum scsi_ua ua,
 	pthread_mutex_unlock(&lu->itl_lock);
 }
 
+void scsi_lun_itl_foreach(struct scsi_lun *lu,
+			  void (*fn)(struct scsi_itl *itl, void *arg),
+			  void *arg)
+{
+	struct scsi_itl *itl;
+
+	pthread_mutex_lock(&lu->itl_lock);
+	list_for_each_entry(itl, &lu->itls, lu_link)
+		fn(itl, arg);
+	pthread_mutex_unlock(&lu->itl_lock);
+}
+
 int scsi_itl_ua_next(struct scsi_itl *itl, bool clear)
 {
 	unsigned cur = atomic_load(&itl->ua_pending);

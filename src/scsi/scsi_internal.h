@@ -368,6 +368,23 @@ enum scsi_sense_reason scsi_lun_check_reservation(struct scsi_task *t,
 enum scsi_sense_reason scsi_lun_check_pr(struct scsi_task *t,
 					 const struct scsi_opcode *op);
 
+/* For PREEMPT AND ABORT (SPC-4 5.13.11.2.4) and the PR engine: aborts the
+ * tasks of lu on every I_T nexus for which match(nexus, arg) holds (called
+ * under lu->itl_lock: no blocking). Those nexuses' aborted tasks follow
+ * TAS; with TAS = 0 each other nexus that lost tasks gets UA 2F/00. The
+ * requester is tmf->nexus (its own tasks end without a response);
+ * tmf->done(tmf, COMPLETE) comes on its loop after every aborted task
+ * completed. Same return contract as scsi_tmf_submit(). */
+int scsi_lun_abort_nexuses(struct scsi_tmf *tmf, struct scsi_lun *lu,
+			   bool (*match)(const struct scsi_nexus *n, void *arg),
+			   void *arg);
+/* Calls fn on every I_T_L nexus of lu under lu->itl_lock (not the I/O
+ * path; fn must not block or take itl_lock). For the PR engine to pick the
+ * nexuses whose UAs a reservation change raises. */
+void scsi_lun_itl_foreach(struct scsi_lun *lu,
+			  void (*fn)(struct scsi_itl *itl, void *arg),
+			  void *arg);
+
 /* Task core_flags (task.c). */
 #define SCSI_TF_IN_SET   0x01u /* linked in itl->tasks */
 #define SCSI_TF_WAITING  0x02u /* in the set, not started */

@@ -34,6 +34,7 @@ struct scsi_tmf_piece {
 	struct scsi_nexus *nexus;  /* the nexus whose tasks are aborted */
 	int lun_index;             /* -1: every LUN of the target */
 	bool by_tag;               /* ABORT TASK: only tmf->ref_tag */
+	bool raise_cleared;        /* 2F/00 where TAS = 0 lost tasks (PR) */
 	int pending;               /* aborted running tasks not yet done */
 	bool sweeping;             /* still inside scsi_tmf_piece_run */
 };
@@ -384,7 +385,7 @@ static void scsi_tmf_piece_sweep(struct scsi_tmf_piece *p,
 				 struct scsi_itl *itl)
 {
 	struct scsi_task *t, *tmp;
-	bool was;
+	bool was, any = false;
 
 	/* No task may start while we walk the set. */
 	was = itl->dispatching;
@@ -393,7 +394,13 @@ static void scsi_tmf_piece_sweep(struct scsi_tmf_piece *p,
 		if (p->by_tag && t->tag != p->tmf->ref_tag)
 			continue;
 		scsi_tmf_abort_task(p, t);
+		any = true;
 	}
+	/* SAM-5 5.6, SPC-4 5.13.11.2.4: with TAS = 0 the other initiator
+	 * learns that its tasks are gone from a unit attention. */
+	if (any && p->raise_cleared && itl->nexus != p->req &&
+	    !atomic_load(&itl->lu->tas))
+		scsi_itl_ua_raise(itl, SCSI_UA_COMMANDS_CLEARED);
 	itl->dispatching = was;
 	if (itl->n_waiting)
 		scsi_task_dispatch(itl);
@@ -426,7 +433,7 @@ static void scsi_tmf_piece_run(void *arg)
 
 /* Sends a piece to nexus n (the caller holds a reference on n for it). */
 static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
-				int lun_index, bool by_tag)
+				int lun_index, bool by_tag, bool raise_cleared)
 {
 	struct scsi_tmf_piece *p = calloc(1, sizeof(*p));
 
@@ -441,6 +448,7 @@ static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
 	p->nexus = n;
 	p->lun_index = lun_index;
 	p->by_tag = by_tag;
+	p->raise_cleared = raise_cleared;
 	tmf->pending++;
 	if (n->loop == tmf->nexus->loop) {
 		scsi_tmf_piece_run(p);
@@ -455,9 +463,11 @@ static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
 	}
 }
 
-/* Every I_T nexus with an I_T_L nexus on lu, referenced, or NULL. */
-static struct scsi_nexus **scsi_tmf_lun_nexuses(struct scsi_lun *lu,
-						unsigned *count)
+/* Every I_T nexus with an I_T_L nexus on lu (for which match() holds, when
+ * given), referenced; or NULL. */
+static struct scsi_nexus **scsi_tmf_lun_nexuses(
+	struct scsi_lun *lu, bool (*match)(const struct scsi_nexus *, void *),
+	void *arg, unsigned *count)
 {
 	struct scsi_nexus **v;
 	struct scsi_itl *itl;
@@ -469,6 +479,8 @@ static struct scsi_nexus **scsi_tmf_lun_nexuses(struct scsi_lun *lu,
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (v) {
 		list_for_each_entry(itl, &lu->itls, lu_link) {
+			if (match && !match(itl->nexus, arg))
+				continue;
 			scsi_nexus_get(itl->nexus);
 			v[i++] = itl->nexus;
 		}
@@ -549,7 +561,7 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 		}
 		if (tmf->resp == SCSI_TMF_RESP_COMPLETE) {
 			scsi_nexus_get(n);
-			scsi_tmf_piece_send(tmf, n, id, true);
+			scsi_tmf_piece_send(tmf, n, id, true, false);
 		}
 		break;
 	case SCSI_TMF_ABORT_TASK_SET:
@@ -561,7 +573,7 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 			break;
 		}
 		scsi_nexus_get(n);
-		scsi_tmf_piece_send(tmf, n, id, false);
+		scsi_tmf_piece_send(tmf, n, id, false, false);
 		break;
 	case SCSI_TMF_CLEAR_ACA:
 		tmf->resp = SCSI_TMF_RESP_NOT_SUPPORTED; /* no NACA support */
@@ -573,12 +585,12 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 		}
 		/* SAM-5 6.3.3: abort every task of the LU, for every I_T
 		 * nexus, and UA 29/03 on each of them. */
-		v = scsi_tmf_lun_nexuses(itl->lu, &count);
+		v = scsi_tmf_lun_nexuses(itl->lu, NULL, NULL, &count);
 		if (!v)
 			return -ENOMEM;
 		scsi_tmf_lun_reset_state(itl->lu, SCSI_UA_LUN_RESET);
 		for (unsigned i = 0; i < count; i++)
-			scsi_tmf_piece_send(tmf, v[i], id, false);
+			scsi_tmf_piece_send(tmf, v[i], id, false, false);
 		free(v);
 		break;
 	case SCSI_TMF_TARGET_WARM_RESET:
@@ -596,7 +608,7 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 			scsi_tmf_lun_reset_state(lu, SCSI_UA_POWER_ON);
 		pthread_mutex_unlock(&t->lock);
 		for (unsigned i = 0; i < count; i++)
-			scsi_tmf_piece_send(tmf, v[i], -1, false);
+			scsi_tmf_piece_send(tmf, v[i], -1, false, false);
 		free(v);
 		break;
 	}
@@ -604,6 +616,26 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 		tmf->resp = SCSI_TMF_RESP_NOT_SUPPORTED;
 		break;
 	}
+	scsi_tmf_put(tmf);
+	return 0;
+}
+
+int scsi_lun_abort_nexuses(struct scsi_tmf *tmf, struct scsi_lun *lu,
+			   bool (*match)(const struct scsi_nexus *n, void *arg),
+			   void *arg)
+{
+	struct scsi_nexus **v;
+	unsigned count = 0;
+
+	tmf->resp = SCSI_TMF_RESP_COMPLETE;
+	tmf->pending = 1;
+	tmf->lu = lu;
+	v = scsi_tmf_lun_nexuses(lu, match, arg, &count);
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < count; i++)
+		scsi_tmf_piece_send(tmf, v[i], (int)lu->index, false, true);
+	free(v);
 	scsi_tmf_put(tmf);
 	return 0;
 }

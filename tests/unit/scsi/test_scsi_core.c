@@ -1168,6 +1168,49 @@ static void test_lun_added(void **state)
 	expect_sense(&tt.t, 0x06, 0x3F, 0x0E);
 }
 
+/* The PR engine's PREEMPT AND ABORT path: A aborts B's tasks of LUN 0;
+ * with TAS = 0 B gets no response and UA 2F/00; A's own task stays. */
+static bool match_b(const struct scsi_nexus *n, void *arg)
+{
+	return n == arg;
+}
+
+static void test_abort_nexuses_tas0(void **state)
+{
+	struct fx *f = *state;
+	struct ttask ta, tb, tu;
+	struct ttmf x = { 0 };
+
+	clear_ua(f->a, 0);
+	atomic_store(&((struct scsi_itl *)atomic_load(&f->b->itls[0]))
+			      ->ua_pending, 0);
+	atomic_store(&f->lu0->tas, false);
+	tt_prep(&ta, f->a, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	scsi_task_submit(&ta.t);
+	tt_prep(&tb, f->b, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &tb.t);
+	assert_int_equal(stub_reads_started, 2);
+
+	x.tmf.nexus = f->a;
+	x.tmf.done = ttmf_done;
+	assert_int_equal(scsi_lun_abort_nexuses(&x.tmf, f->lu0, match_b, f->b), 0);
+	assert_true(stub_take(&tb.t));
+	on_loop(f->loop2, finish_on_loop, &tb.t);
+	assert_true(tb.t.aborted && tb.t.no_response);
+	run_loop1_until(f, &x.done);
+	assert_int_equal(atomic_load(&x.done), 1);
+
+	assert_true(stub_take(&ta.t));
+	scsi_task_finish(&ta.t);
+	assert_false(ta.t.aborted);
+
+	tt_prep(&tu, f->b, 0, CDB_TUR, 6, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &tu.t);
+	expect_sense(&tu.t, 0x06, 0x2F, 0x00);
+	run_cdb(&tu, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tu.t.status, SCSI_STATUS_GOOD);
+}
+
 static void test_report_tpgs(void **state)
 {
 	struct fx *f = *state;
@@ -1215,6 +1258,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_target_reset_tas0, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_clear_task_set_own_nexus, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lun_added, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_nexuses_tas0, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
 	};
 
