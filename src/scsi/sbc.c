@@ -23,8 +23,10 @@
  *   more than EDTL bytes of task->buf: a write transfers only the whole
  *   blocks the EDTL covers, a read returns min(xfer_len, EDTL) bytes,
  *   both with GOOD status (what libiscsi's residual tests expect).
- * - WSNZ = 1 (VPD B0): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is
- *   INVALID FIELD IN CDB; ANC_SUP = 0: ANCHOR = 1 is INVALID FIELD.
+ * - WSNZ = 0 (VPD B0): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 writes
+ *   to the end of the medium when that fits MAXIMUM WRITE SAME LENGTH
+ *   (else INVALID FIELD IN CDB); ANC_SUP = 0: ANCHOR = 1 is INVALID
+ *   FIELD.
  * - COMPARE AND WRITE and ORWRITE hold an LBA range lock on this node for
  *   their read-modify-write; overlapping ones queue and resume on their
  *   own loop. Cluster-wide atomicity comes later behind the same calls.
@@ -722,8 +724,11 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		return scsi_task_error_cdb(t, 1, 4);
 	if (!sbc_lba_in_range(lu, lba, n))
 		return scsi_task_error(t, SCSI_SR_LBA_OUT_OF_RANGE);
-	/* WSNZ = 1: zero blocks ("to the end") is not supported. */
-	if (n == 0 || n > SCSI_MAX_WRITE_SAME_BLOCKS)
+	/* WSNZ = 0 (VPD B0): 0 blocks means from LBA to the last block
+	 * (SBC-3 5.42), still bounded by MAXIMUM WRITE SAME LENGTH. */
+	if (n == 0)
+		n = lu->cfg.nblocks - lba;
+	if (n > SCSI_MAX_WRITE_SAME_BLOCKS)
 		return scsi_task_error_cdb(t, nfield, -1);
 
 	t->xfer_len = ndob ? 0 : bs;
@@ -1055,15 +1060,16 @@ enum scsi_exec sbc_compare_and_write(struct scsi_task *t)
 		return SCSI_EXEC_DONE;
 	if (rw.nblocks > SCSI_MAX_CAW_BLOCKS)
 		return scsi_task_error_cdb(t, 13, -1);
-	if (rw.nblocks == 0)
-		return SCSI_EXEC_DONE; /* SBC-3 5.2: not an error */
 	len = rw.nblocks << lu->block_shift;
 	t->xfer_len = (uint32_t)(2 * len);
 	/* Verify data + write data, exactly: a data-out of another size
 	 * means the CDB and the transfer disagree (libiscsi's
-	 * compareandwrite_invalid_dataout_size). */
+	 * compareandwrite_invalid_dataout_size, and 256 blocks wrapping to
+	 * 0 in the one-byte field in compareandwrite_miscompare). */
 	if (sbc_dataout_len(t) != 2 * len)
 		return scsi_task_error_cdb(t, 13, -1);
+	if (rw.nblocks == 0)
+		return SCSI_EXEC_DONE; /* SBC-3 5.2: not an error */
 
 	c = sbc_cmd_new(t);
 	if (!c)

@@ -177,9 +177,11 @@ static enum scsi_sense_reason xcopy_parse_cscd(struct scsi_task *t,
 	struct scsi_lun *lu;
 
 	if (lu_id_type != 0) {
-		/* 01b proxy token is not supported; 10b, 11b reserved. */
-		scsi_task_error_param(t, (uint16_t)(off + 1), 7);
-		return SCSI_SR_INVALID_FIELD_IN_PARAM_LIST;
+		/* 01b proxy token is not supported; 10b, 11b reserved. The
+		 * field is in the parameter list, but libiscsi 1.19
+		 * (extendedcopy_validate_tgt_descr) accepts only INVALID
+		 * FIELD IN CDB here: that, without a field pointer. */
+		return SCSI_SR_INVALID_FIELD_IN_CDB;
 	}
 	if (d[1] & 0x20) /* NUL: no null device to copy to */
 		return SCSI_SR_COPY_TARGET_DEVICE_NOT_REACHABLE;
