@@ -392,6 +392,21 @@ static void iscsi_cmd_data_out_violation(struct iscsi_task *t,
 	iscsi_cmd_fail(t, SCSI_SR_ABORTED_COMMAND);
 }
 
+uint8_t *iscsi_cmd_data_out_dest(struct iscsi_conn *c, const uint8_t *bhs,
+				 uint32_t len, struct iscsi_task **task)
+{
+	struct iscsi_task *t = iscsi_cmd_find(c, iscsi_bhs_itt(bhs));
+	uint32_t off = iscsi_get_be32(bhs + 40);
+
+	*task = NULL;
+	if (!t || t->state != ISCSI_TASK_DATA_WAIT || !t->st.buf ||
+	    t->fail != SCSI_SR_OK || off > t->edtl || len > t->edtl - off)
+		return NULL;
+	t->refs++;
+	*task = t;
+	return t->st.buf + off;
+}
+
 void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			   const uint8_t *data, uint32_t len,
 			   bool digest_error)
@@ -425,7 +440,8 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			iscsi_cmd_data_out_violation(t, bhs, "unsolicited");
 			return;
 		}
-		if (t->st.buf && !digest_error && len)
+		if (t->st.buf && !digest_error && len &&
+		    data != t->st.buf + off)
 			memcpy(t->st.buf + off, data, len);
 		t->unsol_rcvd += len;
 		t->unsol_datasn++;
@@ -455,7 +471,8 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			iscsi_cmd_data_out_violation(t, bhs, "solicited");
 			return;
 		}
-		if (t->st.buf && !digest_error && len)
+		if (t->st.buf && !digest_error && len &&
+		    data != t->st.buf + off)
 			memcpy(t->st.buf + off, data, len);
 		r->rcvd += len;
 		r->exp_datasn++;
@@ -607,9 +624,8 @@ void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 			iscsi_cmdsn_throttle(&c->sess->win);
 			t->fail = SCSI_SR_TASK_SET_FULL;
 		} else {
+			/* the core fills data_len bytes; only those are sent */
 			t->st.buf = buf;
-			if (rd)
-				memset(buf, 0, sz);
 		}
 	}
 

@@ -387,6 +387,13 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 	/* Tasks still waiting for Data-Out never reached the core; tasks
 	 * with the core are freed by their done() (RFC 7143 6.3.5.1). */
 	iscsi_cmd_abort_unsubmitted(c, 0, true);
+	if (c->rx_task) {
+		struct iscsi_task *t = c->rx_task;
+
+		c->rx_task = NULL;
+		c->rx_dest = NULL;
+		iscsi_task_put(t);
+	}
 	base_defer(c->loop, &c->reap);
 }
 
@@ -776,19 +783,38 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 				}
 			}
 			c->rx_state = ISCSI_RX_DATA;
-			if (c->rx_dsl) {
+			if (!c->rx_dsl)
+				break;
+			/* Data-Out goes straight into its task's buffer when
+			 * the header fits the task (cmd.c checks it all again
+			 * once the PDU is complete). */
+			if (c->state == ISCSI_CONN_FULL &&
+			    iscsi_bhs_opcode(c->rx_bhs) == ISCSI_OP_DATA_OUT)
+				c->rx_dest = iscsi_cmd_data_out_dest(
+					c, c->rx_bhs, c->rx_dsl, &c->rx_task);
+			if (!c->rx_task) {
 				free(c->rx_data);
-				c->rx_data = malloc(iscsi_pad4(c->rx_dsl));
+				c->rx_data = malloc(c->rx_dsl);
 				if (!c->rx_data) {
 					iscsi_conn_close(c, "no memory for rx");
 					return;
 				}
+				c->rx_dest = c->rx_data;
 			}
 			break;
 		case ISCSI_RX_DATA:
 			if (c->rx_dsl) {
-				r = iscsi_conn_rx_fill(c, c->rx_data,
-						       iscsi_pad4(c->rx_dsl));
+				r = iscsi_conn_rx_fill(c, c->rx_dest, c->rx_dsl);
+				if (r <= 0)
+					return;
+			}
+			c->rx_state = ISCSI_RX_PAD;
+			break;
+		case ISCSI_RX_PAD:
+			if (iscsi_pad4(c->rx_dsl) != c->rx_dsl) {
+				r = iscsi_conn_rx_fill(c, c->rx_pad,
+						       iscsi_pad4(c->rx_dsl) -
+							       c->rx_dsl);
 				if (r <= 0)
 					return;
 			}
@@ -799,17 +825,37 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 			uint8_t *data;
 
 			if (c->rx_ddig && c->rx_dsl) {
+				uint32_t crc;
+
 				r = iscsi_conn_rx_fill(c, c->rx_digest,
 						       ISCSI_DIGEST_LEN);
 				if (r <= 0)
 					return;
-				bad = crc32c(0, c->rx_data,
-					     iscsi_pad4(c->rx_dsl)) !=
-				      iscsi_conn_get_digest(c->rx_digest);
+				crc = crc32c(0, c->rx_dest, c->rx_dsl);
+				if (iscsi_pad4(c->rx_dsl) != c->rx_dsl)
+					crc = crc32c(crc, c->rx_pad,
+						     iscsi_pad4(c->rx_dsl) -
+							     c->rx_dsl);
+				bad = crc != iscsi_conn_get_digest(c->rx_digest);
 			}
 			c->rx_state = ISCSI_RX_BHS;
+			pdus++;
+			if (c->rx_task) {
+				struct iscsi_task *t = c->rx_task;
+
+				LOG_DEBUG("iscsi %s: rx Data-Out itt 0x%08x dsl %u"
+					  " in place", c->peer,
+					  iscsi_bhs_itt(c->rx_bhs), c->rx_dsl);
+				c->rx_task = NULL;
+				iscsi_cmd_rx_data_out(c, c->rx_bhs, c->rx_dest,
+						      c->rx_dsl, bad);
+				iscsi_task_put(t);
+				c->rx_dest = NULL;
+				break;
+			}
 			data = c->rx_dsl ? c->rx_data : NULL;
 			c->rx_data = NULL;
+			c->rx_dest = NULL;
 			pdus++;
 			iscsi_conn_rx_pdu(c, data, c->rx_dsl, bad);
 			break;

@@ -123,6 +123,7 @@ enum iscsi_rx_state {
 	ISCSI_RX_AHS,
 	ISCSI_RX_HDIGEST,
 	ISCSI_RX_DATA,
+	ISCSI_RX_PAD,
 	ISCSI_RX_DDIGEST,
 };
 
@@ -148,7 +149,10 @@ struct iscsi_conn {
 	uint8_t rx_ahs[ISCSI_MAX_AHS_BYTES];
 	uint32_t rx_ahs_len;
 	uint8_t rx_digest[ISCSI_DIGEST_LEN];
-	uint8_t *rx_data;                 /* pdu data + pad */
+	uint8_t *rx_data;                 /* pdu data (owned), or NULL */
+	uint8_t *rx_dest;                 /* where the data goes */
+	struct iscsi_task *rx_task;       /* ref while Data-Out lands in it */
+	uint8_t rx_pad[4];
 	uint32_t rx_data_cap;
 	uint32_t rx_dsl;                  /* this PDU's DataSegmentLength */
 	bool rx_hdig, rx_ddig;            /* digests expected on receive */
@@ -323,6 +327,10 @@ struct iscsi_task {
 void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		  const uint8_t *ahs, uint32_t ahs_len,
 		  uint8_t *data, uint32_t data_len, bool counted);
+/* Where a Data-Out's payload can be received in place (its task's buffer),
+ * taking a task reference in *task; NULL (and *task NULL) otherwise. */
+uint8_t *iscsi_cmd_data_out_dest(struct iscsi_conn *c, const uint8_t *bhs,
+				 uint32_t len, struct iscsi_task **task);
 void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			   const uint8_t *data, uint32_t data_len,
 			   bool digest_error);
