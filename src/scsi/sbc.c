@@ -23,10 +23,9 @@
  *   more than EDTL bytes of task->buf: a write transfers only the whole
  *   blocks the EDTL covers, a read returns min(xfer_len, EDTL) bytes,
  *   both with GOOD status (what libiscsi's residual tests expect).
- * - WSNZ = 0 (VPD B0): WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 writes
- *   to the end of the medium when that fits MAXIMUM WRITE SAME LENGTH
- *   (else INVALID FIELD IN CDB); ANC_SUP = 0: ANCHOR = 1 is INVALID
- *   FIELD.
+ * - WSNZ = 1 (VPD B0, set in spc.c to match): WRITE SAME with NUMBER OF
+ *   LOGICAL BLOCKS 0 is INVALID FIELD IN CDB; ANC_SUP = 0: ANCHOR = 1 is
+ *   INVALID FIELD.
  * - COMPARE AND WRITE and ORWRITE hold an LBA range lock on this node for
  *   their read-modify-write; overlapping ones queue and resume on their
  *   own loop. Cluster-wide atomicity comes later behind the same calls.
@@ -724,11 +723,10 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		return scsi_task_error_cdb(t, 1, 4);
 	if (!sbc_lba_in_range(lu, lba, n))
 		return scsi_task_error(t, SCSI_SR_LBA_OUT_OF_RANGE);
-	/* WSNZ = 0 (VPD B0): 0 blocks means from LBA to the last block
-	 * (SBC-3 5.42), still bounded by MAXIMUM WRITE SAME LENGTH. */
-	if (n == 0)
-		n = lu->cfg.nblocks - lba;
-	if (n > SCSI_MAX_WRITE_SAME_BLOCKS)
+	/* WSNZ = 1 (VPD B0, spc.c): 0 blocks ("to the last LBA", SBC-3
+	 * 5.42) is not supported; neither is more than MAXIMUM WRITE SAME
+	 * LENGTH. */
+	if (n == 0 || n > SCSI_MAX_WRITE_SAME_BLOCKS)
 		return scsi_task_error_cdb(t, nfield, -1);
 
 	t->xfer_len = ndob ? 0 : bs;

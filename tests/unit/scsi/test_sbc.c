@@ -522,19 +522,9 @@ static void test_write_same(void **state)
 	r = do_read(0, 1010, 1);
 	assert_int_equal(r[0], 0);
 	free(r);
-	/* WSNZ = 0: zero blocks writes to the end of the LUN... */
-	for (int i = 0; i < 512; i++)
-		b[i] = (uint8_t)(0xA0 + i);
+	/* WSNZ = 1: zero blocks is an invalid field. */
 	cdb16(cdb, 0x93, LU0_BLOCKS - 3, 0);
 	tc_run(&c, 0, cdb, 16, SCSI_DIR_OUT, b, 512);
-	expect_good(&c);
-	r = do_read(0, LU0_BLOCKS - 3, 3);
-	for (uint32_t k = 0; k < 3; k++)
-		assert_memory_equal(r + (size_t)k * 512, b, 512);
-	free(r);
-	/* ... unless that exceeds MAXIMUM WRITE SAME LENGTH. */
-	cdb16(cdb, 0x93, 0, 0);
-	tc_run(&c, 3, cdb, 16, SCSI_DIR_OUT, b, 512);
 	expect_field(&c, true, 10, -1);
 	/* Beyond MAXIMUM WRITE SAME LENGTH. */
 	cdb16(cdb, 0x93, 0, SCSI_MAX_WRITE_SAME_BLOCKS + 1);
@@ -995,13 +985,10 @@ static void test_xcopy(void **state)
 	scsi_put_be16(p + 48 + 10, 2);
 	xcopy_run(&c, p, off);
 	expect_sense(&c, 0xA, 0x0D, 0x02);
-	/* LU ID TYPE reserved. */
+	/* Finally the fixed list copies LBA 0..1 to 1..2 within LUN 0, with
+	 * a reserved LU ID TYPE, which libiscsi 1.19 expects to work. */
 	scsi_put_be64(p + 48 + 20, 1);
 	p[17] = 0x80;
-	xcopy_run(&c, p, off);
-	expect_sense(&c, 0x5, 0x24, 0x00); /* what libiscsi 1.19 accepts */
-	p[17] = 0x00;
-	/* Finally the fixed list copies LBA 0..1 to 1..2 within LUN 0. */
 	{
 		uint8_t *before = do_read(0, 0, 2);
 
