@@ -32,6 +32,8 @@
 #define ISCSI_CONN_REINSTATE_POLL_MS 5u
 #define ISCSI_CONN_IOV_MAX 64
 #define ISCSI_CONN_RX_BUDGET 32u /* PDUs per readiness callback */
+#define ISCSI_CONN_LOGOUT_GRACE_S 2u /* shutdown: time to log out */
+#define ISCSI_ASYNC_LOGOUT_REQUEST 1 /* RFC 7143 11.9.1 AsyncEvent */
 #define ISCSI_CONN_STAGE_BYTES ISCSI_CONN_STAGE_SIZE
 
 static const uint8_t iscsi_conn_zero_pad[4];
@@ -397,13 +399,39 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 	base_defer(c->loop, &c->reap);
 }
 
+/* Shutdown: ask the initiator to log out (RFC 7143 11.9.1, AsyncEvent 1)
+ * and close anyway once the grace period is over (timer). */
+static void iscsi_conn_request_logout(struct iscsi_conn *c)
+{
+	struct iscsi_txpdu *p = iscsi_txpdu_alloc(c);
+
+	if (!p) {
+		iscsi_conn_close(c, "target shutting down");
+		return;
+	}
+	p->bhs[0] = ISCSI_OP_ASYNC_MSG;
+	p->bhs[1] = ISCSI_FLAG_FINAL;
+	iscsi_bhs_set_itt(p->bhs, ISCSI_RSVD_TAG);
+	p->bhs[36] = ISCSI_ASYNC_LOGOUT_REQUEST;
+	iscsi_put_be16(p->bhs + 42, ISCSI_CONN_LOGOUT_GRACE_S); /* Parameter3 */
+	p->status = true;
+	iscsi_conn_queue(c, p);
+	c->logout_deadline_ms = base_now_ms() + ISCSI_CONN_LOGOUT_GRACE_S * 1000u;
+	LOG_INFO("iscsi %s: asked the initiator to log out", c->peer);
+}
+
 void iscsi_conn_close_loop(void *arg)
 {
 	struct iscsi_loop_ctx *lctx = arg;
 	struct iscsi_conn *c, *tmp;
 
-	list_for_each_entry_safe(c, tmp, &lctx->conns, loop_link)
-		iscsi_conn_close(c, "target shutting down");
+	list_for_each_entry_safe(c, tmp, &lctx->conns, loop_link) {
+		if (c->state == ISCSI_CONN_FULL && c->sess &&
+		    c->sess->type == ISCSI_SESSION_NORMAL)
+			iscsi_conn_request_logout(c);
+		else
+			iscsi_conn_close(c, "target shutting down");
+	}
 	pthread_mutex_lock(&iscsi_fabric.lock);
 	iscsi_fabric.n_loop_posts--;
 	pthread_cond_broadcast(&iscsi_fabric.cond);
@@ -934,6 +962,10 @@ static void iscsi_conn_timer_cb(struct base_timer *t)
 			return;
 		break;
 	case ISCSI_CONN_FULL:
+		if (c->logout_deadline_ms && now >= c->logout_deadline_ms) {
+			iscsi_conn_close(c, "target shutting down");
+			return;
+		}
 		if (c->ping_ttt != ISCSI_RSVD_TAG) {
 			if (g->nop_timeout_s &&
 			    now - c->ping_sent_ms >

@@ -201,6 +201,7 @@ struct iscsi_conn {
 	uint64_t last_rx_ms;
 	uint64_t ping_sent_ms;
 	uint32_t ping_ttt;                /* RSVD = none outstanding */
+	uint64_t logout_deadline_ms;      /* shutdown: close at this time */
 
 	/* teardown */
 	struct base_defer reap;
