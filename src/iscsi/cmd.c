@@ -50,6 +50,10 @@ static void iscsi_cmd_retire(struct iscsi_task *t)
 
 	if (t->state == ISCSI_TASK_RESPONDING)
 		return;
+	if (t->state == ISCSI_TASK_DATA_WAIT && t->write) {
+		/* Data-Out may still be on its way: remember to drop it */
+		c->ended_itt[c->ended_next++ % ISCSI_ENDED_ITTS] = t->itt;
+	}
 	t->state = ISCSI_TASK_RESPONDING;
 	if (t->counted && c->sess)
 		iscsi_session_cmd_complete(c->sess);
@@ -419,9 +423,19 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 	struct iscsi_task *t = iscsi_cmd_find(c, itt);
 
 	if (!t || t->state != ISCSI_TASK_DATA_WAIT) {
-		/* Data for a task aborted meanwhile is discarded (11.5.1). */
-		LOG_DEBUG("iscsi %s: Data-Out for unknown itt 0x%08x dropped",
-			  c->peer, itt);
+		unsigned i;
+
+		/* Data for a task that ended (aborted, failed) before all its
+		 * data came is discarded (RFC 7143 11.5.1); data for a task
+		 * that never was is an invalid field (11.17.1). */
+		for (i = 0; i < ISCSI_ENDED_ITTS; i++) {
+			if (c->ended_itt[i] == itt) {
+				LOG_DEBUG("iscsi %s: Data-Out for ended itt "
+					  "0x%08x dropped", c->peer, itt);
+				return;
+			}
+		}
+		iscsi_conn_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
 		return;
 	}
 	if (digest_error) {

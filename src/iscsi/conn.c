@@ -1021,6 +1021,7 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 	c->rx_max_dsl = ISCSI_LOGIN_MAX_DSL;
 	c->ping_ttt = ISCSI_RSVD_TAG;
 	c->text_ttt = ISCSI_RSVD_TAG;
+	memset(c->ended_itt, 0xff, sizeof(c->ended_itt));
 	iscsi_params_default(&c->params);
 	base_timer_init(&c->timer, iscsi_conn_timer_cb);
 	base_defer_init(&c->reap, iscsi_conn_reap_cb);
