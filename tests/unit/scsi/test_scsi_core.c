@@ -1211,6 +1211,47 @@ static void test_abort_nexuses_tas0(void **state)
 	assert_int_equal(tu.t.status, SCSI_STATUS_GOOD);
 }
 
+/* Random CDBs and parameter data through every emulated command: nothing
+ * may crash (ASan/UBSan builds), every task ends in exactly one done(),
+ * and CHECK CONDITION always carries sense data. */
+static void test_random_cdbs(void **state)
+{
+	struct fx *f = *state;
+	unsigned count, seed = 12345;
+	const struct scsi_opcode *rows = scsi_opcode_rows(&count);
+	static struct ttask tt;
+
+	for (unsigned iter = 0; iter < 20000; iter++) {
+		const struct scsi_opcode *r = &rows[iter % count];
+		uint8_t cdb[16];
+
+		if (r->exec == sbc_read)
+			continue; /* the stub keeps READs pending */
+		for (unsigned i = 0; i < sizeof(cdb); i++) {
+			seed = seed * 1103515245u + 12345u;
+			cdb[i] = (uint8_t)(seed >> 16);
+		}
+		cdb[0] = r->opcode;
+		cdb[r->cdb_len - 1] &= (uint8_t)~0x04; /* NACA: get past it */
+		if (r->flags & SCSI_OPF_SA)
+			cdb[1] = (uint8_t)((cdb[1] & 0xE0) | r->sa);
+		tt_prep(&tt, f->a, (iter & 4) ? 0 : 3, cdb, 16,
+			SCSI_ATTR_SIMPLE);
+		for (unsigned i = 0; i < sizeof(tt.buf); i++) {
+			seed = seed * 1103515245u + 12345u;
+			tt.buf[i] = (uint8_t)(seed >> 16);
+		}
+		tt.t.edtl = (seed >> 8) % (sizeof(tt.buf) + 1);
+		scsi_task_submit(&tt.t);
+		assert_int_equal(atomic_load(&tt.done), 1);
+		assert_true(tt.t.data_len <= tt.t.edtl);
+		if (tt.t.status == SCSI_STATUS_CHECK_CONDITION)
+			assert_true(tt.t.sense_len >= 8);
+	}
+	/* Whatever MODE SELECT did, the LUN still answers. */
+	atomic_store(&f->lu0->swp, false);
+}
+
 static void test_report_tpgs(void **state)
 {
 	struct fx *f = *state;
@@ -1259,6 +1300,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clear_task_set_own_nexus, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lun_added, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_nexuses_tas0, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_random_cdbs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
 	};
 
