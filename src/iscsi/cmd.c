@@ -37,6 +37,7 @@ void iscsi_task_put(struct iscsi_task *t)
 	if (--t->refs > 0)
 		return;
 	list_del(&t->link);
+	c->buf_bytes -= t->buf_size;
 	free(t->st.buf);
 	free(t);
 	iscsi_conn_maybe_reap(c);
@@ -633,13 +634,18 @@ void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		void *buf = NULL;
 		size_t sz = (t->st.edtl + 511u) & ~511u;
 
-		if (posix_memalign(&buf, ISCSI_CMD_BUF_ALIGN, sz) != 0) {
-			/* back-pressure: smaller window, TASK SET FULL */
+		/* back-pressure, not failure: over this connection's buffer
+		 * budget or out of memory, the window shrinks and the command
+		 * gets TASK SET FULL (SAM-5 5.3.1) for the initiator to retry */
+		if (c->buf_bytes + sz > ISCSI_CONN_BUF_BUDGET ||
+		    posix_memalign(&buf, ISCSI_CMD_BUF_ALIGN, sz) != 0) {
 			iscsi_cmdsn_throttle(&c->sess->win);
 			t->fail = SCSI_SR_TASK_SET_FULL;
 		} else {
 			/* the core fills data_len bytes; only those are sent */
 			t->st.buf = buf;
+			t->buf_size = sz;
+			c->buf_bytes += sz;
 		}
 	}
 

@@ -34,6 +34,7 @@
 #define ISCSI_TEXT_MAX_BYTES (64u << 10) /* Text request/response cap */
 #define ISCSI_MAX_R2T_SLOTS 8u           /* outstanding R2Ts per task */
 #define ISCSI_ENDED_ITTS 32u             /* remembered for late Data-Out */
+#define ISCSI_CONN_BUF_BUDGET (128u << 20) /* task buffers per connection */
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u    /* a login must finish in this */
 #define ISCSI_CONN_STAGE_SIZE (64u << 10) /* rx read-ahead per connection */
 
@@ -184,6 +185,7 @@ struct iscsi_conn {
 	struct list_head tasks;
 	uint32_t next_ttt;
 	unsigned n_submitted;             /* with the core, done() pending */
+	size_t buf_bytes;                 /* task buffers allocated */
 	unsigned n_tmfs;                  /* scsi_tmf with done() pending */
 	struct list_head held;            /* out-of-order commands (pdus) */
 	uint32_t ended_itt[ISCSI_ENDED_ITTS]; /* writes ended before their data */
@@ -306,6 +308,7 @@ struct iscsi_task {
 	bool counted;                     /* holds a CmdSN window slot */
 	bool read, write;
 	uint32_t edtl;
+	size_t buf_size;                  /* counted in conn->buf_bytes */
 
 	/* write data (RFC 7143 11.7, 11.8) */
 	enum scsi_sense_reason fail;      /* fail instead of submitting */
