@@ -466,6 +466,7 @@ int scsi_nexus_create(struct scsi_tport *tp, const char *initiator_name,
 	n->ops = ops;
 	n->fabric_priv = fabric_priv;
 	atomic_init(&n->refs, 1);
+	atomic_init(&n->gone, false);
 	list_init(&n->target_link);
 
 	pthread_mutex_lock(&t->lock);
@@ -521,6 +522,7 @@ void scsi_nexus_destroy(struct scsi_nexus *n)
 	if (!n)
 		return;
 	t = n->target;
+	atomic_store(&n->gone, true);
 	pthread_mutex_lock(&t->lock);
 	list_del(&n->target_link);
 	for (unsigned i = 0; i < SCSI_LUN_MAX; i++) {

@@ -214,6 +214,8 @@ struct scsi_nexus {
 	const struct scsi_fabric_ops *ops;
 	void *fabric_priv;
 	atomic_int refs;                  /* the fabric's + in-flight TMF pieces */
+	atomic_bool gone;                 /* scsi_nexus_destroy() ran: pieces
+	                                     still queued must not call ops */
 	/* I_T_L nexuses by LUN id; written under target->lock. */
 	struct scsi_itl *_Atomic itls[SCSI_LUN_MAX];
 };

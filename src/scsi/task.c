@@ -340,6 +340,7 @@ static void scsi_tmf_piece_return(void *arg)
 	struct scsi_tmf *tmf = p->tmf;
 
 	scsi_nexus_put(p->nexus);
+	scsi_nexus_put(p->req);
 	free(p);
 	scsi_tmf_put(tmf);
 }
@@ -413,6 +414,12 @@ static void scsi_tmf_piece_run(void *arg)
 	struct scsi_itl *itl;
 
 	p->sweeping = true;
+	if (atomic_load(&n->gone)) {
+		/* The session ended meanwhile: its tasks are gone with it. */
+		p->sweeping = false;
+		scsi_tmf_piece_settle(p);
+		return;
+	}
 	if (!p->by_tag && n->ops && n->ops->abort_unsubmitted)
 		n->ops->abort_unsubmitted(n, p->tmf->lun, p->lun_index < 0);
 	if (p->lun_index >= 0) {
@@ -445,6 +452,7 @@ static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
 	}
 	p->tmf = tmf;
 	p->req = tmf->nexus;
+	scsi_nexus_get(p->req); /* p->req->loop is used to come back */
 	p->nexus = n;
 	p->lun_index = lun_index;
 	p->by_tag = by_tag;
@@ -459,6 +467,7 @@ static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
 		tmf->resp = SCSI_TMF_RESP_REJECTED;
 		tmf->pending--;
 		scsi_nexus_put(n);
+		scsi_nexus_put(p->req);
 		free(p);
 	}
 }
