@@ -24,6 +24,7 @@
 
 #define ISCSI_AHS_EXTENDED_CDB 1 /* RFC 7143 11.2.2 */
 #define ISCSI_CMD_BUF_ALIGN 4096 /* O_DIRECT backstores */
+#define ISCSI_DATAIN_BATCH 16u   /* Data-In PDUs queued ahead per task */
 
 static void iscsi_cmd_done(struct scsi_task *st);
 
@@ -237,26 +238,38 @@ static void iscsi_cmd_respond(struct iscsi_task *t)
 		len = 0;
 	t->datain_status = st->status == SCSI_STATUS_GOOD && !st->sense_len;
 	if (len) {
-		struct iscsi_txpdu *p = iscsi_txpdu_alloc(c);
+		unsigned i;
 
-		if (!p) {
-			iscsi_conn_close(c, "no memory for Data-In");
-			iscsi_cmd_retire(t);
-			iscsi_task_put(t);
-			return;
-		}
 		t->datain_off = 0;
 		t->datain_sn = 0;
 		t->datain_len = len;
 		t->burst_left = c->params.max_burst;
 		t->exp_datasn_rsp = iscsi_cmd_datain_count(c, len);
-		t->refs++;
-		p->task = t;
-		/* one PDU: an ordinary queue entry, batched with the rest */
-		p->refill = t->exp_datasn_rsp > 1 ? iscsi_cmd_datain_refill :
-						    NULL;
-		iscsi_cmd_datain_render(t, p);
-		iscsi_conn_queue(c, p);
+		/* The first PDUs are queued one by one so they leave in one
+		 * sendmsg; the last of them renders the rest in place as it
+		 * goes (a long read does not cost one entry per PDU). */
+		for (i = 0; t->datain_off < t->datain_len; i++) {
+			struct iscsi_txpdu *p = iscsi_txpdu_alloc(c);
+			bool train;
+
+			if (!p || c->state == ISCSI_CONN_CLOSING) {
+				free(p);
+				iscsi_conn_close(c, "no memory for Data-In");
+				iscsi_cmd_retire(t);
+				iscsi_task_put(t);
+				return;
+			}
+			t->refs++;
+			p->task = t;
+			iscsi_cmd_datain_render(t, p);
+			if (i + 1 == ISCSI_DATAIN_BATCH &&
+			    t->datain_off < t->datain_len)
+				p->refill = iscsi_cmd_datain_refill;
+			train = p->refill != NULL;
+			iscsi_conn_queue(c, p); /* p may be gone now */
+			if (train)
+				break;
+		}
 	} else {
 		t->datain_status = false;
 	}
