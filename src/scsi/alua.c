@@ -2,17 +2,18 @@
  * Asymmetric logical unit access (SPC-4 5.15): REPORT TARGET PORT GROUPS.
  *
  * One target port group per node (DESIGN.md): every target port of the
- * target belongs to its port_group; all groups report ACTIVE/OPTIMIZED with
- * implicit ALUA only (INQUIRY TPGS = 01b). Ports are enumerated through
+ * target belongs to its port_group. Groups start ACTIVE/OPTIMIZED; the
+ * daemon / cluster code moves a group to another state (e.g. UNAVAILABLE
+ * without quorum) with alua_group_set_state(), which is an implicit
+ * transition (INQUIRY TPGS = 01b; no SET TARGET PORT GROUPS). alua_check()
+ * is the gate that state imposes on commands. Ports are enumerated through
  * alua_target_ports(), which today lists this node's ports and later also
- * the remote ports the cluster announces. No SET TARGET PORT GROUPS (no
- * explicit ALUA) and no state transitions here yet.
+ * the remote ports the cluster announces.
  */
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
 
-#define ALUA_STATE_ACTIVE_OPTIMIZED 0x0
 #define ALUA_IMPLICIT_TRANSITION_S 10 /* IMPLICIT TRANSITION TIME, seconds */
 
 unsigned alua_target_ports(struct scsi_target *t, struct alua_port *out,
@@ -26,6 +27,7 @@ unsigned alua_target_ports(struct scsi_target *t, struct alua_port *out,
 		if (n < max) {
 			out[n].rtpi = tp->rtpi;
 			out[n].port_group = tp->port_group;
+			out[n].state = (uint8_t)atomic_load(&tp->alua_state);
 			out[n].local = true;
 		}
 		n++;
@@ -44,6 +46,7 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 	uint8_t d[8 + 64 * 12];
 	unsigned nports, hdr, n;
 	uint16_t groups[64];
+	uint8_t states[64];
 	unsigned ngroups = 0;
 
 	if (fmt != 0 && fmt != 1) /* length only / extended header */
@@ -53,15 +56,18 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 	if (nports > ARRAY_SIZE(pv))
 		nports = ARRAY_SIZE(pv);
 
-	/* The distinct port groups, in first-seen order. */
+	/* The distinct port groups, in first-seen order, with the state of
+	 * their first port (all ports of a group share it). */
 	for (unsigned i = 0; i < nports; i++) {
 		unsigned g;
 
 		for (g = 0; g < ngroups; g++)
 			if (groups[g] == pv[i].port_group)
 				break;
-		if (g == ngroups && ngroups < ARRAY_SIZE(groups))
+		if (g == ngroups && ngroups < ARRAY_SIZE(groups)) {
+			states[ngroups] = pv[i].state;
 			groups[ngroups++] = pv[i].port_group;
+		}
 	}
 
 	memset(d, 0, sizeof(d));
@@ -73,8 +79,8 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 
 		if (n + 8 > sizeof(d))
 			break;
-		/* PREF 0, ASYMMETRIC ACCESS STATE active/optimized */
-		p[0] = ALUA_STATE_ACTIVE_OPTIMIZED;
+		/* PREF 0, ASYMMETRIC ACCESS STATE */
+		p[0] = states[g] & 0x0F;
 		/* Supported: T_SUP, O_SUP, U_SUP, S_SUP, AN_SUP, AO_SUP */
 		p[1] = 0x80 | 0x08 | 0x04 | 0x02 | 0x01;
 		scsi_put_be16(p + 2, groups[g]);
@@ -97,4 +103,55 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 	}
 	scsi_task_put_data(t, d, n, alloc);
 	return SCSI_EXEC_DONE;
+}
+
+unsigned alua_group_set_state(struct scsi_target *t, uint16_t port_group,
+			      enum alua_state state)
+{
+	struct scsi_tport *tp;
+	struct scsi_lun *lu;
+	unsigned changed = 0;
+
+	pthread_mutex_lock(&t->lock);
+	list_for_each_entry(tp, &t->tports, target_link) {
+		if (tp->port_group != port_group)
+			continue;
+		if (atomic_exchange(&tp->alua_state, state) != (unsigned)state)
+			changed++;
+	}
+	/* SPC-4 5.15.2.6: after an implicit transition, UA 2A/06 on every
+	 * I_T nexus the LU has. */
+	if (changed)
+		list_for_each_entry(lu, &t->luns, target_link)
+			scsi_lun_ua_raise_all(lu,
+					      SCSI_UA_ASYMMETRIC_ACCESS_CHANGED,
+					      NULL);
+	pthread_mutex_unlock(&t->lock);
+	return changed;
+}
+
+/* SPC-4 5.15.2.4: which commands a target port serves in each state. */
+enum scsi_sense_reason alua_check(const struct scsi_task *t,
+				  const struct scsi_opcode *op)
+{
+	unsigned state = atomic_load_explicit(&t->nexus->tport->alua_state,
+					      memory_order_relaxed);
+
+	switch (state) {
+	case ALUA_STATE_ACTIVE_OPTIMIZED:
+	case ALUA_STATE_ACTIVE_NON_OPTIMIZED:
+		return SCSI_SR_OK;
+	case ALUA_STATE_STANDBY:
+		return op->flags & (SCSI_OPF_ALUA_OK | SCSI_OPF_STANDBY_OK)
+			       ? SCSI_SR_OK
+			       : SCSI_SR_LU_NOT_READY_STANDBY;
+	case ALUA_STATE_TRANSITIONING:
+		return op->flags & SCSI_OPF_ALUA_OK
+			       ? SCSI_SR_OK
+			       : SCSI_SR_NOT_READY_TRANSITIONING;
+	default: /* UNAVAILABLE */
+		return op->flags & SCSI_OPF_ALUA_OK
+			       ? SCSI_SR_OK
+			       : SCSI_SR_LU_NOT_READY_UNAVAILABLE;
+	}
 }

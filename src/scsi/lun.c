@@ -125,6 +125,7 @@ int scsi_tport_create(struct scsi_target *t, uint16_t tpg_tag, uint16_t rtpi,
 	tp->tpg_tag = tpg_tag;
 	tp->rtpi = rtpi;
 	tp->port_group = port_group;
+	atomic_init(&tp->alua_state, ALUA_STATE_ACTIVE_OPTIMIZED);
 	/* SPC-4 7.8.6.10, iSCSI: "<target name>,t,0x<TPGT>" */
 	snprintf(tp->name, sizeof(tp->name), "%s,t,0x%04x", t->name, tpg_tag);
 

@@ -23,6 +23,8 @@
 #define F_WR (SCSI_OPF_WRITES | SCSI_OPF_MEDIUM)
 #define F_MED SCSI_OPF_MEDIUM
 #define F_SA SCSI_OPF_SA
+#define F_ALUA SCSI_OPF_ALUA_OK
+#define F_STBY SCSI_OPF_STANDBY_OK
 
 #define TMO_EMUL 1u  /* emulated command, seconds */
 #define TMO_IO 30u   /* backstore I/O */
@@ -35,37 +37,37 @@ static const struct scsi_opcode scsi_opcode_table[] = {
 	/* --- SPC-4 --- */
 	{ 0x00, 0, 6, F_MED, SCSI_PR_ALLOWED, TMO_EMUL, "TEST UNIT READY",
 	  spc_test_unit_ready, { 0x00, 0, 0, 0, 0, CTL } },
-	{ 0x03, 0, 6, F_UA | F_NOLUN, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0x03, 0, 6, F_UA | F_NOLUN | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REQUEST SENSE", spc_request_sense,
 	  { 0x03, 0x01, 0, 0, 0xFF, CTL } },
-	{ 0x12, 0, 6, F_UA | F_NOLUN, SCSI_PR_ALLOWED, TMO_EMUL, "INQUIRY",
+	{ 0x12, 0, 6, F_UA | F_NOLUN | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL, "INQUIRY",
 	  spc_inquiry, { 0x12, 0x01, 0xFF, 0xFF, 0xFF, CTL } },
-	{ 0x15, 0, 6, 0, SCSI_PR_CONFLICT, TMO_EMUL, "MODE SELECT(6)",
+	{ 0x15, 0, 6, F_STBY, SCSI_PR_CONFLICT, TMO_EMUL, "MODE SELECT(6)",
 	  spc_mode_select, { 0x15, 0x11, 0, 0, 0xFF, CTL } },
-	{ 0x1A, 0, 6, 0, SCSI_PR_READ, TMO_EMUL, "MODE SENSE(6)",
+	{ 0x1A, 0, 6, F_STBY, SCSI_PR_READ, TMO_EMUL, "MODE SENSE(6)",
 	  spc_mode_sense, { 0x1A, 0x08, 0xFF, 0xFF, 0xFF, CTL } },
 	{ 0x1B, 0, 6, 0, SCSI_PR_WRITE, TMO_EMUL, "START STOP UNIT",
 	  spc_start_stop_unit, { 0x1B, 0x01, 0, 0x0F, 0xF7, CTL } },
 	{ 0x1E, 0, 6, 0, SCSI_PR_WRITE, TMO_EMUL,
 	  "PREVENT ALLOW MEDIUM REMOVAL", spc_prevent_allow,
 	  { 0x1E, 0, 0, 0, 0x03, CTL } },
-	{ 0x55, 0, 10, 0, SCSI_PR_CONFLICT, TMO_EMUL, "MODE SELECT(10)",
+	{ 0x55, 0, 10, F_STBY, SCSI_PR_CONFLICT, TMO_EMUL, "MODE SELECT(10)",
 	  spc_mode_select,
 	  { 0x55, 0x11, 0, 0, 0, 0, 0, 0xFF, 0xFF, CTL } },
-	{ 0x5A, 0, 10, 0, SCSI_PR_READ, TMO_EMUL, "MODE SENSE(10)",
+	{ 0x5A, 0, 10, F_STBY, SCSI_PR_READ, TMO_EMUL, "MODE SENSE(10)",
 	  spc_mode_sense,
 	  { 0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, CTL } },
-	{ 0xA0, 0, 12, F_UA | F_NOLUN, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA0, 0, 12, F_UA | F_NOLUN | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT LUNS", spc_report_luns,
 	  { 0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },
-	{ 0xA3, 0x0A, 12, F_SA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA3, 0x0A, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT TARGET PORT GROUPS", alua_report_tpgs,
 	  { 0xA3, 0xEA, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },
-	{ 0xA3, 0x0C, 12, F_SA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA3, 0x0C, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT SUPPORTED OPERATION CODES", spc_report_supported_opcodes,
 	  { 0xA3, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0,
 	    CTL } },
-	{ 0xA3, 0x0D, 12, F_SA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA3, 0x0D, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
 	  spc_report_supported_tmf,
 	  { 0xA3, 0x0D, 0x80, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },

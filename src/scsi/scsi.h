@@ -97,6 +97,8 @@ enum scsi_sense_reason {
 	SCSI_SR_TASK_ABORTED,
 	/* Unit attentions are raised by the core from its own queue. */
 	SCSI_SR_UNIT_ATTENTION,
+	/* additions (appended: values above stay stable) */
+	SCSI_SR_LU_NOT_READY_STANDBY,         /* 02/04/0B target port in standby */
 };
 
 struct scsi_target;

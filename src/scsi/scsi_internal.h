@@ -201,6 +201,7 @@ struct scsi_tport {
 	uint16_t rtpi;
 	uint16_t port_group;
 	char name[SCSI_PORT_NAME_MAX];    /* "<target>,t,0x<tpgt>" (SPC-4 7.8.6.10) */
+	atomic_uint alua_state;           /* enum alua_state of its port group */
 };
 
 struct scsi_nexus {
@@ -303,6 +304,9 @@ uint32_t scsi_sense_request(uint8_t *buf, uint32_t size,
 #define SCSI_OPF_WRITES      0x04u /* modifies the medium: read-only check */
 #define SCSI_OPF_MEDIUM      0x08u /* medium access: NOT READY when stopped */
 #define SCSI_OPF_SA          0x10u /* row selected by service action too */
+#define SCSI_OPF_ALUA_OK     0x20u /* runs in ALUA standby, unavailable,
+                                      transitioning (SPC-4 5.15.2.4.4-6) */
+#define SCSI_OPF_STANDBY_OK  0x40u /* runs in ALUA standby too (5.15.2.4.4) */
 
 /* Persistent reservation conflict classes (SPC-4 5.13.1, table 63 rows
  * condensed): what a command needs from a PR holder it is not part of. */
@@ -355,8 +359,29 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t);
 struct alua_port {
 	uint16_t rtpi;
 	uint16_t port_group;
+	uint8_t state;          /* enum alua_state */
 	bool local;
 };
+
+/* SPC-4 6.27, table 167: ASYMMETRIC ACCESS STATE */
+enum alua_state {
+	ALUA_STATE_ACTIVE_OPTIMIZED = 0x0,
+	ALUA_STATE_ACTIVE_NON_OPTIMIZED = 0x1,
+	ALUA_STATE_STANDBY = 0x2,
+	ALUA_STATE_UNAVAILABLE = 0x3,
+	ALUA_STATE_TRANSITIONING = 0xF,
+};
+
+/* Sets the state of a local target port group (e.g. UNAVAILABLE when the
+ * node loses quorum) and raises ASYMMETRIC ACCESS STATE CHANGED on every
+ * I_T_L nexus of the target (SPC-4 5.15.2.6, implicit transition).
+ * Returns the number of ports changed. Not the I/O path. */
+unsigned alua_group_set_state(struct scsi_target *t, uint16_t port_group,
+			      enum alua_state state);
+/* The ALUA gate (task.c): SCSI_SR_OK, or why a command through this port
+ * may not run in its group's state (SPC-4 5.15.2.4). */
+enum scsi_sense_reason alua_check(const struct scsi_task *t,
+				  const struct scsi_opcode *op);
 /* Fills up to max ports of t; returns how many exist (may exceed max). */
 unsigned alua_target_ports(struct scsi_target *t, struct alua_port *out,
 			   unsigned max);

@@ -75,6 +75,7 @@ static const struct scsi_sense_row scsi_sense_table[] = {
 	[SCSI_SR_TASK_ABORTED] = SENSE_STATUS(SCSI_STATUS_TASK_ABORTED),
 	/* ASC/ASCQ come from the UA table below. */
 	[SCSI_SR_UNIT_ATTENTION] = SENSE_CC(SCSI_KEY_UNIT_ATTENTION, 0x29, 0x00),
+	[SCSI_SR_LU_NOT_READY_STANDBY] = SENSE_CC(SCSI_KEY_NOT_READY, 0x04, 0x0B),
 };
 
 /* The UA table: enum scsi_ua -> ASC/ASCQ (SPC-4 annex D). */

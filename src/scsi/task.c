@@ -149,8 +149,14 @@ static void scsi_task_start(struct scsi_task *t)
 
 	t->core_flags = (t->core_flags & ~SCSI_TF_WAITING) | SCSI_TF_STARTED;
 
-	/* 1. LUN state: nothing beyond "exists" yet (ALUA unavailable and
-	 *    cluster quorum loss come here). */
+	/* 1. LUN state as seen through this target port: its ALUA group's
+	 *    access state (a node without quorum is UNAVAILABLE). */
+	r = alua_check(t, op);
+	if (r != SCSI_SR_OK) {
+		scsi_task_error(t, r);
+		scsi_task_complete(t);
+		return;
+	}
 
 	/* 2. Unit attention, SAM-5 5.14 / SPC-4 5.14: one per command, the
 	 *    highest priority first, cleared when reported. */

@@ -1252,6 +1252,44 @@ static void test_random_cdbs(void **state)
 	atomic_store(&f->lu0->swp, false);
 }
 
+/* ALUA: the node's group goes UNAVAILABLE (quorum lost) and back. */
+static void test_alua_states(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt;
+	const uint8_t rtpg[12] = { 0xA3, 0x0A, 0, 0, 0, 0, 0, 0, 1, 0 };
+	const uint8_t inq[6] = { 0x12, 0, 0, 0, 36 };
+	const uint8_t ms[6] = { 0x1A, 0x08, 0x3F, 0, 255 };
+
+	clear_ua(f->a, 0);
+	assert_int_equal(alua_group_set_state(f->tgt, 7, ALUA_STATE_UNAVAILABLE), 1);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x02, 0x04, 0x0C);
+	run_cdb(&tt, f->a, 0, inq, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	run_cdb(&tt, f->a, 0, rtpg, 12); /* RTPG reports the 2A/06 UA */
+	expect_sense(&tt.t, 0x06, 0x2A, 0x06);
+	run_cdb(&tt, f->a, 0, rtpg, 12);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(tt.buf[4] & 0x0F, ALUA_STATE_UNAVAILABLE);
+	assert_int_equal(tt.buf[5], 0x8F);
+
+	alua_group_set_state(f->tgt, 7, ALUA_STATE_STANDBY);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x02, 0x04, 0x0B);
+	run_cdb(&tt, f->a, 0, ms, 6); /* MODE SENSE runs in standby */
+	expect_sense(&tt.t, 0x06, 0x2A, 0x06);
+
+	assert_int_equal(alua_group_set_state(f->tgt, 7,
+					      ALUA_STATE_ACTIVE_OPTIMIZED), 1);
+	assert_int_equal(alua_group_set_state(f->tgt, 7,
+					      ALUA_STATE_ACTIVE_OPTIMIZED), 0);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x06);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+}
+
 static void test_report_tpgs(void **state)
 {
 	struct fx *f = *state;
@@ -1301,6 +1339,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lun_added, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_nexuses_tas0, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_random_cdbs, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_alua_states, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
 	};
 
