@@ -635,6 +635,11 @@ static void iscsi_conn_rx_pdu(struct iscsi_conn *c, uint8_t *data,
 		iscsi_conn_close(c, "PDU before the login response");
 		return;
 	}
+	if (c->rx_reject) {
+		free(data);
+		iscsi_conn_reject(c, bhs, (enum iscsi_reject_reason)c->rx_reject);
+		return;
+	}
 	if (op == ISCSI_OP_DATA_OUT) {
 		iscsi_cmd_rx_data_out(c, bhs, data, len, ddig_err);
 		free(data);
@@ -658,16 +663,8 @@ static void iscsi_conn_rx_pdu(struct iscsi_conn *c, uint8_t *data,
 		iscsi_session_rx_pdu(c, bhs, c->rx_ahs, c->rx_ahs_len, data,
 				     len);
 		return;
-	case ISCSI_OP_SNACK_REQ:
-		/* RFC 7143 11.16: SNACK needs ErrorRecoveryLevel > 0. */
-		free(data);
-		iscsi_conn_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
-		return;
-	case ISCSI_OP_LOGIN_REQ:
-		free(data);
-		iscsi_conn_reject(c, bhs, ISCSI_REJECT_PROTOCOL_ERROR);
-		return;
 	default:
+		/* not reached: iscsi_pdu_check_ffp() refused it already */
 		free(data);
 		iscsi_conn_reject(c, bhs, ISCSI_REJECT_CMD_NOT_SUPPORTED);
 		return;
@@ -739,6 +736,11 @@ static bool iscsi_conn_rx_check_bhs(struct iscsi_conn *c)
 
 	c->rx_ahs_len = iscsi_bhs_ahs_len(c->rx_bhs);
 	c->rx_dsl = dsl;
+	c->rx_reject = 0;
+	if (c->state == ISCSI_CONN_FULL && dsl <= max)
+		/* opcode, AHS, SNACK at ERL0...: rejected once the PDU is
+		 * read whole, so the stream stays in step */
+		c->rx_reject = iscsi_pdu_check_ffp(c->rx_bhs, max, 0);
 	if (dsl > max) {
 		/* RFC 7143 13.12: the initiator exceeded our
 		 * MaxRecvDataSegmentLength; we cannot resync the stream. */
@@ -816,7 +818,7 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 			/* Data-Out goes straight into its task's buffer when
 			 * the header fits the task (cmd.c checks it all again
 			 * once the PDU is complete). */
-			if (c->state == ISCSI_CONN_FULL &&
+			if (c->state == ISCSI_CONN_FULL && !c->rx_reject &&
 			    iscsi_bhs_opcode(c->rx_bhs) == ISCSI_OP_DATA_OUT)
 				c->rx_dest = iscsi_cmd_data_out_dest(
 					c, c->rx_bhs, c->rx_dsl, &c->rx_task);

@@ -157,6 +157,7 @@ struct iscsi_conn {
 	uint8_t rx_pad[4];
 	uint32_t rx_data_cap;
 	uint32_t rx_dsl;                  /* this PDU's DataSegmentLength */
+	int rx_reject;                    /* reject reason for this PDU, 0 */
 	bool rx_hdig, rx_ddig;            /* digests expected on receive */
 	uint8_t *stage;                   /* bytes read ahead of the parser */
 	uint32_t stage_pos, stage_len;
