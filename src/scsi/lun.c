@@ -23,8 +23,10 @@
  *          it with TEST UNIT READY) and target warm/cold reset;
  *   29/03  BUS DEVICE RESET FUNCTION OCCURRED: LUN RESET, on every I_T_L
  *          nexus of the LU;
- *   29/07  I_T NEXUS LOSS OCCURRED: raised by the PR engine for nexuses
- *          whose reservation state changed because another nexus was lost;
+ *   29/07  I_T NEXUS LOSS OCCURRED: instead of 29/00 when an initiator
+ *          port whose I_T nexus was lost logs in again through the same
+ *          target port (SAM-5 6.3.4; the last SCSI_LOST_PORTS losses are
+ *          remembered per target);
  *   2F/00  COMMANDS CLEARED BY ANOTHER INITIATOR: tasks aborted by another
  *          nexus while TAS = 0;
  *   2A/01  MODE PARAMETERS CHANGED: the other I_T nexuses after MODE SELECT;
@@ -211,7 +213,7 @@ int scsi_itl_ua_next(struct scsi_itl *itl, bool clear)
 /* --- I_T_L nexuses --- */
 
 static struct scsi_itl *scsi_itl_alloc(struct scsi_nexus *n,
-				       struct scsi_lun *lu)
+				       struct scsi_lun *lu, enum scsi_ua ua)
 {
 	struct scsi_itl *itl = calloc(1, sizeof(*itl));
 
@@ -221,9 +223,36 @@ static struct scsi_itl *scsi_itl_alloc(struct scsi_nexus *n,
 	itl->lu = lu;
 	list_init(&itl->tasks);
 	list_init(&itl->lu_link);
-	/* SAM-5 5.14: a new I_T nexus starts with a power on / reset UA. */
-	atomic_init(&itl->ua_pending, 1u << SCSI_UA_POWER_ON);
+	/* SAM-5 5.14: a new I_T_L nexus starts with a reset class UA. */
+	atomic_init(&itl->ua_pending, 1u << ua);
 	return itl;
+}
+
+/* SAM-5 6.3.4: I_T nexus loss establishes 29/07 for the initiator port;
+ * the initiator sees it when it comes back. Called under t->lock. */
+static void scsi_target_lost_add(struct scsi_target *t,
+				 const struct scsi_nexus *n)
+{
+	unsigned i = t->lost_next++ % SCSI_LOST_PORTS;
+
+	snprintf(t->lost[i].port, sizeof(t->lost[i].port), "%s",
+		 n->initiator_port);
+	t->lost[i].rtpi = n->tport->rtpi;
+}
+
+/* Whether n's initiator port lost its I_T nexus to this port (the entry is
+ * consumed). Called under t->lock. */
+static bool scsi_target_lost_take(struct scsi_target *t,
+				  const struct scsi_nexus *n)
+{
+	for (unsigned i = 0; i < SCSI_LOST_PORTS; i++) {
+		if (t->lost[i].rtpi == n->tport->rtpi && t->lost[i].port[0] &&
+		    !strcmp(t->lost[i].port, n->initiator_port)) {
+			t->lost[i].port[0] = 0;
+			return true;
+		}
+	}
+	return false;
 }
 
 static void scsi_itl_link(struct scsi_itl *itl)
@@ -332,7 +361,7 @@ int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 	pthread_mutex_lock(&t->lock);
 	/* One I_T_L nexus per existing I_T nexus. */
 	list_for_each_entry(n, &t->nexuses, target_link) {
-		itl = scsi_itl_alloc(n, lu);
+		itl = scsi_itl_alloc(n, lu, SCSI_UA_POWER_ON);
 		if (!itl) {
 			rc = -ENOMEM;
 			break;
@@ -446,6 +475,7 @@ int scsi_nexus_create(struct scsi_tport *tp, const char *initiator_name,
 	struct scsi_nexus *n;
 	struct scsi_lun *lu;
 	struct scsi_itl *itl;
+	enum scsi_ua ua;
 	int rc = 0;
 
 	if (!initiator_name || strlen(initiator_name) >= SCSI_NAME_MAX ||
@@ -471,8 +501,10 @@ int scsi_nexus_create(struct scsi_tport *tp, const char *initiator_name,
 	list_init(&n->target_link);
 
 	pthread_mutex_lock(&t->lock);
+	ua = scsi_target_lost_take(t, n) ? SCSI_UA_NEXUS_LOSS
+					 : SCSI_UA_POWER_ON;
 	list_for_each_entry(lu, &t->luns, target_link) {
-		itl = scsi_itl_alloc(n, lu);
+		itl = scsi_itl_alloc(n, lu, ua);
 		if (!itl) {
 			rc = -ENOMEM;
 			break;
@@ -511,10 +543,10 @@ void scsi_nexus_put(struct scsi_nexus *n)
 		free(n);
 }
 
-/* SAM-5 6.3.4 I_T nexus loss: the nexus's I_T_L state goes away. The PR
- * engine (later) decides which reservations survive and raises 29/07 where
- * SPC-4 asks for it. A TMF piece may still hold a reference; the memory
- * goes with the last one. */
+/* SAM-5 6.3.4 I_T nexus loss: the nexus's I_T_L state goes away and the
+ * initiator port is remembered for 29/07. The PR engine (later) decides
+ * which reservations survive. Call on the nexus's loop. A TMF piece may
+ * still hold a reference; the memory goes with the last one. */
 void scsi_nexus_destroy(struct scsi_nexus *n)
 {
 	struct scsi_target *t;
@@ -526,6 +558,7 @@ void scsi_nexus_destroy(struct scsi_nexus *n)
 	atomic_store(&n->gone, true);
 	pthread_mutex_lock(&t->lock);
 	list_del(&n->target_link);
+	scsi_target_lost_add(t, n);
 	for (unsigned i = 0; i < SCSI_LUN_MAX; i++) {
 		itl = atomic_load(&n->itls[i]);
 		if (itl)

@@ -184,6 +184,8 @@ enum scsi_ua {
 	SCSI_UA_COUNT
 };
 
+#define SCSI_LOST_PORTS 16u /* remembered I_T nexus losses per target */
+
 struct scsi_target {
 	char name[SCSI_NAME_MAX];
 	pthread_mutex_t lock;             /* tports, nexuses, lun table writes */
@@ -192,6 +194,13 @@ struct scsi_target {
 	struct list_head luns;            /* scsi_lun.target_link, by id */
 	/* Read lock-free on the I/O path; written under lock. */
 	struct scsi_lun *_Atomic lun_table[SCSI_LUN_MAX];
+	/* Recently lost I_T nexuses (initiator port + RTPI), under lock: a
+	 * returning initiator port sees 29/07 instead of 29/00 (lun.c). */
+	struct {
+		char port[SCSI_PORT_NAME_MAX];
+		uint16_t rtpi;
+	} lost[SCSI_LOST_PORTS];
+	unsigned lost_next;
 };
 
 struct scsi_tport {

@@ -1290,6 +1290,33 @@ static void test_alua_states(void **state)
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 }
 
+/* I_T nexus loss: the same initiator port logging in again through the
+ * same target port sees 29/07; another port still 29/00. */
+static void test_nexus_loss_ua(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t isid1[6] = { 0x80, 0, 0, 0, 0, 1 };
+	static const uint8_t isid9[6] = { 0x80, 0, 0, 0, 0, 9 };
+	struct scsi_nexus *n;
+	struct ttask tt;
+
+	scsi_nexus_destroy(f->a);
+	assert_int_equal(scsi_nexus_create(f->tp, "iqn.i1", isid1, f->loop1,
+					   &fx_ops, f, &f->a), 0);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x07);
+	run_cdb(&tt, f->a, 3, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x07);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+
+	assert_int_equal(scsi_nexus_create(f->tp, "iqn.i1", isid9, f->loop1,
+					   &fx_ops, f, &n), 0);
+	run_cdb(&tt, n, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x00);
+	scsi_nexus_destroy(n);
+}
+
 static void test_report_tpgs(void **state)
 {
 	struct fx *f = *state;
@@ -1340,6 +1367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_nexuses_tas0, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_random_cdbs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_alua_states, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_nexus_loss_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
 	};
 
