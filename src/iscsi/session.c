@@ -380,6 +380,25 @@ static void iscsi_session_text_send(struct iscsi_conn *c, uint32_t itt)
 	iscsi_conn_queue(c, p);
 }
 
+static void iscsi_session_text_continue(struct iscsi_conn *c, uint32_t itt)
+{
+	struct iscsi_txpdu *p = iscsi_txpdu_alloc(c);
+
+	if (!p) {
+		iscsi_conn_close(c, "no memory for a text response");
+		return;
+	}
+	c->next_ttt++;
+	if (c->next_ttt == ISCSI_RSVD_TAG)
+		c->next_ttt = 1;
+	c->text_ttt = c->next_ttt;
+	p->bhs[0] = ISCSI_OP_TEXT_RSP;
+	iscsi_bhs_set_itt(p->bhs, itt);
+	iscsi_put_be32(p->bhs + 20, c->text_ttt);
+	p->status = true;
+	iscsi_conn_queue(c, p);
+}
+
 static void iscsi_session_text(struct iscsi_conn *c, const uint8_t *bhs,
 			       uint8_t *data, uint32_t len)
 {
@@ -404,11 +423,14 @@ static void iscsi_session_text(struct iscsi_conn *c, const uint8_t *bhs,
 		free(c->text_rsp);
 		c->text_rsp = NULL;
 		c->text_rsp_len = c->text_rsp_off = 0;
-		if (!c->text_req || c->text_itt != itt) {
-			free(c->text_req);
-			c->text_req = NULL;
-			c->text_req_len = 0;
-		}
+		free(c->text_req);
+		c->text_req = NULL;
+		c->text_req_len = 0;
+	} else if (!c->text_req || ttt != c->text_ttt) {
+		/* a TTT that continues nothing of ours */
+		free(data);
+		iscsi_conn_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
+		return;
 	}
 	if (c->text_req_len + len > ISCSI_TEXT_MAX_BYTES) {
 		free(data);
@@ -433,8 +455,16 @@ static void iscsi_session_text(struct iscsi_conn *c, const uint8_t *bhs,
 	free(data);
 	c->text_itt = itt;
 	if (more) {
-		/* request continues: empty response, F=0 (11.10.2) */
-		iscsi_session_text_send(c, itt);
+		/* The request continues (C=1): an empty response with F=0
+		 * and a TTT the next part echoes (RFC 7143 11.10.2, 11.11). */
+		if (!c->text_req) {
+			c->text_req = malloc(1); /* mark "collecting" */
+			if (!c->text_req) {
+				iscsi_conn_close(c, "no memory for a text request");
+				return;
+			}
+		}
+		iscsi_session_text_continue(c, itt);
 		return;
 	}
 
