@@ -952,6 +952,11 @@ static void iscsi_conn_timer_cb(struct base_timer *t)
 		}
 		break;
 	case ISCSI_CONN_REINSTATE_WAIT:
+		if (now - c->created_ms > 2 * ISCSI_LOGIN_TIMEOUT_MS) {
+			/* the old session's tasks are stuck in the core */
+			iscsi_conn_close(c, "session reinstatement timed out");
+			return;
+		}
 		if (!iscsi_session_is_dead(c->reinstating)) {
 			base_timer_start(c->loop, t,
 					 ISCSI_CONN_REINSTATE_POLL_MS);
