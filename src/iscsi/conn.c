@@ -1069,10 +1069,14 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 void iscsi_conn_start(void *arg)
 {
 	struct iscsi_conn *c = arg;
+	bool stopping;
 
 	list_add_tail(&c->lctx->conns, &c->loop_link);
 	c->created_ms = c->last_rx_ms = base_now_ms();
-	if (iscsi_fabric.shutting_down) {
+	pthread_mutex_lock(&iscsi_fabric.lock);
+	stopping = iscsi_fabric.shutting_down;
+	pthread_mutex_unlock(&iscsi_fabric.lock);
+	if (stopping) {
 		c->state = ISCSI_CONN_CLOSING;
 		base_defer(c->loop, &c->reap);
 		return;
