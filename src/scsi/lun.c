@@ -435,6 +435,22 @@ void scsi_lun_destroy(struct scsi_lun *lu)
 	free(lu);
 }
 
+int scsi_lun_resize(struct scsi_lun *lu, uint64_t nblocks)
+{
+	if (nblocks == 0 ||
+	    nblocks > bs_size(lu->bs) >> lu->block_shift) {
+		LOG_ERR("scsi: %s: LUN %u: cannot resize to %llu blocks",
+			lu->target->name, lu->index,
+			(unsigned long long)nblocks);
+		return -EINVAL;
+	}
+	/* Handlers on other loops read nblocks without a lock: one atomic
+	 * 64-bit store, then the UA. */
+	__atomic_store_n(&lu->cfg.nblocks, nblocks, __ATOMIC_RELEASE);
+	scsi_lun_ua_raise_all(lu, SCSI_UA_CAPACITY_CHANGED, NULL);
+	return 0;
+}
+
 uint32_t scsi_lun_id(const struct scsi_lun *lu)
 {
 	return lu->index;

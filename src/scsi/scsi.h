@@ -221,6 +221,9 @@ int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 		    struct scsi_lun **out);
 /* Config time: no task of the LUN may be outstanding. */
 void scsi_lun_destroy(struct scsi_lun *lu);
+/* The backstore grew or shrank: new capacity in blocks, UA CAPACITY DATA
+ * HAS CHANGED (2A/09) on every I_T_L nexus of the LUN (SBC-3 4.8). */
+int scsi_lun_resize(struct scsi_lun *lu, uint64_t nblocks);
 
 /* I_T nexus for one session: initiator port = name + ISID (SPC-4 7.6.4.6
  * TransportID format 01b), target port = tport. The nexus's tasks and

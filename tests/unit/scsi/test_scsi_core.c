@@ -15,6 +15,7 @@
  * sbc.c): READ records the task and returns PENDING, so the tests decide
  * when "backstore I/O" completes and can observe task sets and aborts.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1317,6 +1318,21 @@ static void test_nexus_loss_ua(void **state)
 	scsi_nexus_destroy(n);
 }
 
+static void test_lun_resize_ua(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt;
+
+	clear_ua(f->a, 0);
+	assert_int_equal(scsi_lun_resize(f->lu0, 1024), 0);
+	assert_int_equal(f->lu0->cfg.nblocks, 1024);
+	assert_int_equal(scsi_lun_resize(f->lu0, 4096), -EINVAL); /* > 1 MiB */
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x09);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+}
+
 static void test_report_tpgs(void **state)
 {
 	struct fx *f = *state;
@@ -1368,6 +1384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_random_cdbs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_alua_states, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_nexus_loss_ua, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lun_resize_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
 	};
 
