@@ -2,7 +2,8 @@
  * ctgt-bench: a load generator for one iSCSI LUN, on libiscsi's async API.
  *
  * Its one job: keep exactly --qd READ(16) or WRITE(16) commands of --bs
- * bytes in flight against one LUN for --seconds, then print one line of
+ * bytes in flight on each of --sessions sessions (default 1) to one LUN
+ * for --seconds, then print one line of
  * figures (IOPS, MB/s with MB = 10^6 bytes, mean/p50/p99 latency in
  * microseconds), or one JSON object with --json. Offsets come from READ
  * CAPACITY(16), so no command ever leaves the LUN. Every failed command is
@@ -13,8 +14,9 @@
  * percentiles come from a log-linear histogram (under 1% error), which
  * keeps memory bounded whatever the duration.
  *
- * Deliberately not here: data verification, several sessions or LUNs, mixed
- * read/write workloads, and CPU pinning (the caller uses taskset).
+ * Deliberately not here: data verification, several LUNs or connections
+ * per session, mixed read/write workloads, and CPU pinning (the caller
+ * uses taskset). All sessions share one thread and one poll loop.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +36,7 @@
 
 #define BENCH_INITIATOR_DEFAULT "iqn.2026-11.org.ctgt:bench-initiator"
 #define BENCH_QD_MAX 1024
+#define BENCH_SESSIONS_MAX 64
 #define BENCH_BS_MAX (64u * 1024 * 1024)
 #define BENCH_SECONDS_MAX 3600.0
 #define BENCH_ERRORS_PRINTED 20	/* first N failures in full, then a count */
@@ -63,7 +66,8 @@ struct bench_opts {
 	const char *initiator;
 	enum bench_rw rw;
 	uint32_t bs;
-	int qd;
+	int qd;			/* per session */
+	int sessions;
 	double seconds;
 	int timeout_s;
 	uint64_t seed;
@@ -81,9 +85,16 @@ struct bench_hist {
 
 struct bench;
 
+/* One logged-in session (one TCP connection), its own libiscsi context. */
+struct bench_sess {
+	struct iscsi_context *iscsi;
+	int outstanding;
+};
+
 /* One queue slot: one command in flight at a time, with its own buffer. */
 struct bench_slot {
 	struct bench *b;
+	struct bench_sess *sess;
 	unsigned char *buf;
 	struct scsi_iovec iov;
 	uint64_t lba;
@@ -93,7 +104,8 @@ struct bench_slot {
 
 struct bench {
 	const struct bench_opts *o;
-	struct iscsi_context *iscsi;
+	struct bench_sess *sess;	/* o->sessions of them */
+	int nslots;			/* o->sessions * o->qd */
 	int lun;
 	uint32_t block_size;
 	uint64_t num_blocks;
@@ -276,7 +288,7 @@ static void bench_error_report(struct bench *b, const struct bench_slot *s,
 			"ctgt-bench: %s lba %" PRIu64 " blocks %" PRIu32
 			" failed: %s (0x%x): %s\n",
 			op, s->lba, b->io_blocks, bench_status_str(status),
-			(unsigned)status, iscsi_get_error(b->iscsi));
+			(unsigned)status, iscsi_get_error(s->sess->iscsi));
 	}
 }
 
@@ -293,6 +305,7 @@ static void bench_slot_done(struct iscsi_context *iscsi, int status,
 	(void)iscsi;
 	s->busy = false;
 	b->outstanding--;
+	s->sess->outstanding--;
 	if (b->closing) {
 		/* Already counted as failed when the run was cut short. */
 		if (task)
@@ -335,11 +348,11 @@ static int bench_slot_submit(struct bench_slot *s)
 	s->iov.iov_len = b->o->bs;
 	s->start_ns = bench_clock_now_ns();
 	if (bench_rw_is_read(b->o->rw))
-		task = iscsi_read16_iov_task(b->iscsi, b->lun, s->lba, b->o->bs,
+		task = iscsi_read16_iov_task(s->sess->iscsi, b->lun, s->lba, b->o->bs,
 					     (int)b->block_size, 0, 0, 0, 0, 0,
 					     bench_slot_done, s, &s->iov, 1);
 	else
-		task = iscsi_write16_iov_task(b->iscsi, b->lun, s->lba, NULL,
+		task = iscsi_write16_iov_task(s->sess->iscsi, b->lun, s->lba, NULL,
 					      b->o->bs, (int)b->block_size,
 					      0, 0, 0, 0, 0,
 					      bench_slot_done, s, &s->iov, 1);
@@ -350,6 +363,7 @@ static int bench_slot_submit(struct bench_slot *s)
 	}
 	s->busy = true;
 	b->outstanding++;
+	s->sess->outstanding++;
 	return 0;
 }
 
@@ -391,7 +405,8 @@ static void bench_usage_print(FILE *f)
 		"usage: ctgt-bench [options] iscsi://<host>[:<port>]/<target-iqn>/<lun>\n"
 		"  --rw randread|randwrite|read|write   workload (default randread)\n"
 		"  --bs SIZE            bytes per command: 512, 4k, 1m ... (default 4k)\n"
-		"  --qd N               commands kept in flight, 1..%d (default 1)\n"
+		"  --qd N               commands kept in flight per session, 1..%d (default 1)\n"
+		"  --sessions N         sessions (TCP connections) to the LUN, 1..%d (default 1)\n"
 		"  --seconds S          run time, at most %.0f (default 10)\n"
 		"  --initiator-name IQN (default %s)\n"
 		"  --timeout S          per-command timeout in seconds (default 10)\n"
@@ -399,15 +414,17 @@ static void bench_usage_print(FILE *f)
 		"  --json               print one JSON object instead of key=value\n"
 		"  --one-pass           read/write: stop after one pass over the LUN\n"
 		"                       (or at --seconds, whichever comes first)\n"
-		"Prints: rw bs qd seconds ios errors iops mbps (MB = 10^6 bytes)\n"
+		"Prints: rw bs qd sessions seconds ios errors iops mbps (MB = 10^6 bytes)\n"
 		"lat_mean_us lat_p50_us lat_p99_us. Exit status 1 if any command failed.\n",
-		BENCH_QD_MAX, BENCH_SECONDS_MAX, BENCH_INITIATOR_DEFAULT);
+		BENCH_QD_MAX, BENCH_SESSIONS_MAX, BENCH_SECONDS_MAX,
+		BENCH_INITIATOR_DEFAULT);
 }
 
 static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 {
 	enum { OPT_RW = 256, OPT_BS, OPT_QD, OPT_SECONDS, OPT_INITIATOR,
-	       OPT_TIMEOUT, OPT_SEED, OPT_JSON, OPT_ONE_PASS, OPT_HELP };
+	       OPT_TIMEOUT, OPT_SEED, OPT_JSON, OPT_ONE_PASS, OPT_SESSIONS,
+	       OPT_HELP };
 	static const struct option longopts[] = {
 		{ "rw", required_argument, NULL, OPT_RW },
 		{ "bs", required_argument, NULL, OPT_BS },
@@ -418,6 +435,7 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "one-pass", no_argument, NULL, OPT_ONE_PASS },
+		{ "sessions", required_argument, NULL, OPT_SESSIONS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -430,6 +448,7 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 		.rw = BENCH_RW_RANDREAD,
 		.bs = 4096,
 		.qd = 1,
+		.sessions = 1,
 		.seconds = 10.0,
 		.timeout_s = 10,
 		.seed = 1,
@@ -489,6 +508,13 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 		case OPT_ONE_PASS:
 			o->one_pass = true;
 			break;
+		case OPT_SESSIONS:
+			o->sessions = (int)strtol(optarg, &end, 10);
+			if (*end || o->sessions < 1 || o->sessions > BENCH_SESSIONS_MAX) {
+				fprintf(stderr, "ctgt-bench: --sessions %s: expected 1..%d\n", optarg, BENCH_SESSIONS_MAX);
+				return -1;
+			}
+			break;
 		case 'h':
 		case OPT_HELP:
 			bench_usage_print(stdout);
@@ -506,38 +532,55 @@ static int bench_opts_parse(int argc, char **argv, struct bench_opts *o)
 	return 0;
 }
 
-/* Logs in (header and data digests off) and verifies the LUN answers. */
-static int bench_connect(struct bench *b)
+/*
+ * Logs one session in (header and data digests off) and verifies the LUN
+ * answers. Each context gets its own random ISID from libiscsi, so several
+ * sessions from one initiator name are distinct I_T nexuses.
+ */
+static int bench_sess_connect(struct bench *b, struct bench_sess *sess)
 {
 	struct iscsi_url *url;
 	int rc;
 
-	b->iscsi = iscsi_create_context(b->o->initiator);
-	if (!b->iscsi) {
+	sess->iscsi = iscsi_create_context(b->o->initiator);
+	if (!sess->iscsi) {
 		fprintf(stderr, "ctgt-bench: cannot create an iSCSI context\n");
 		return -1;
 	}
-	url = iscsi_parse_full_url(b->iscsi, b->o->url);
+	url = iscsi_parse_full_url(sess->iscsi, b->o->url);
 	if (!url) {
 		fprintf(stderr, "ctgt-bench: %s: %s\n", b->o->url,
-			iscsi_get_error(b->iscsi));
+			iscsi_get_error(sess->iscsi));
 		return -1;
 	}
-	iscsi_set_targetname(b->iscsi, url->target);
-	iscsi_set_session_type(b->iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(b->iscsi, ISCSI_HEADER_DIGEST_NONE);
+	iscsi_set_targetname(sess->iscsi, url->target);
+	iscsi_set_session_type(sess->iscsi, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(sess->iscsi, ISCSI_HEADER_DIGEST_NONE);
 	if (url->user[0])
-		iscsi_set_initiator_username_pwd(b->iscsi, url->user, url->passwd);
+		iscsi_set_initiator_username_pwd(sess->iscsi, url->user, url->passwd);
 	/* A dropped connection is a failure to report, not to paper over. */
-	iscsi_set_noautoreconnect(b->iscsi, 1);
-	iscsi_set_timeout(b->iscsi, b->o->timeout_s);
+	iscsi_set_noautoreconnect(sess->iscsi, 1);
+	iscsi_set_timeout(sess->iscsi, b->o->timeout_s);
 	b->lun = url->lun;
-	rc = iscsi_full_connect_sync(b->iscsi, url->portal, url->lun);
+	rc = iscsi_full_connect_sync(sess->iscsi, url->portal, url->lun);
 	if (rc != 0)
 		fprintf(stderr, "ctgt-bench: login to %s at %s failed: %s\n",
-			url->target, url->portal, iscsi_get_error(b->iscsi));
+			url->target, url->portal, iscsi_get_error(sess->iscsi));
 	iscsi_destroy_url(url);
 	return rc == 0 ? 0 : -1;
+}
+
+static int bench_connect(struct bench *b)
+{
+	int i;
+
+	b->sess = calloc((size_t)b->o->sessions, sizeof(*b->sess));
+	if (!b->sess)
+		return -1;
+	for (i = 0; i < b->o->sessions; i++)
+		if (bench_sess_connect(b, &b->sess[i]) < 0)
+			return -1;
+	return 0;
 }
 
 /* SBC-4 5.20: READ CAPACITY(16) gives the block size and the last LBA. */
@@ -546,10 +589,10 @@ static int bench_capacity_read(struct bench *b)
 	struct scsi_task *task;
 	struct scsi_readcapacity16 *rc16;
 
-	task = iscsi_readcapacity16_sync(b->iscsi, b->lun);
+	task = iscsi_readcapacity16_sync(b->sess[0].iscsi, b->lun);
 	if (!task || task->status != SCSI_STATUS_GOOD) {
 		fprintf(stderr, "ctgt-bench: READ CAPACITY(16) failed: %s\n",
-			iscsi_get_error(b->iscsi));
+			iscsi_get_error(b->sess[0].iscsi));
 		if (task)
 			scsi_free_scsi_task(task);
 		return -1;
@@ -584,14 +627,16 @@ static int bench_slots_alloc(struct bench *b)
 	long page = sysconf(_SC_PAGESIZE);
 	int i;
 
-	b->slots = calloc((size_t)b->o->qd, sizeof(*b->slots));
+	b->nslots = b->o->qd * b->o->sessions;
+	b->slots = calloc((size_t)b->nslots, sizeof(*b->slots));
 	if (!b->slots)
 		return -1;
-	for (i = 0; i < b->o->qd; i++) {
+	for (i = 0; i < b->nslots; i++) {
 		struct bench_slot *s = &b->slots[i];
 		void *p;
 
 		s->b = b;
+		s->sess = &b->sess[i / b->o->qd];
 		if (posix_memalign(&p, page > 0 ? (size_t)page : 4096, b->o->bs) != 0)
 			return -1;
 		s->buf = p;
@@ -605,21 +650,24 @@ static int bench_slots_alloc(struct bench *b)
 	return 0;
 }
 
-/* The poll loop: keep qd commands queued until time is up, then drain. */
+/*
+ * The poll loop: keep qd commands queued on every session until time is up,
+ * then drain. Any session failing ends the run for all of them.
+ */
 static int bench_loop_run(struct bench *b)
 {
+	struct pollfd pfd[BENCH_SESSIONS_MAX];
 	uint64_t deadline, drain_deadline = 0, now;
-	int i;
+	int i, nsess = b->o->sessions;
 
 	b->start_ns = bench_clock_now_ns();
 	b->end_ns = b->start_ns;
 	deadline = b->start_ns + (uint64_t)(b->o->seconds * 1e9);
-	for (i = 0; i < b->o->qd && !b->stopping; i++)
+	for (i = 0; i < b->nslots && !b->stopping; i++)
 		bench_slot_submit(&b->slots[i]);
 
 	for (;;) {
-		struct pollfd pfd;
-		int events, n, timeout_ms = BENCH_POLL_MS;
+		int n, timeout_ms = BENCH_POLL_MS;
 
 		now = bench_clock_now_ns();
 		if (!b->stopping && (now >= deadline || bench_signalled))
@@ -637,26 +685,29 @@ static int bench_loop_run(struct bench *b)
 		if (!b->stopping && deadline - now < (uint64_t)timeout_ms * 1000000u)
 			timeout_ms = (int)((deadline - now) / 1000000u) + 1;
 
-		events = iscsi_which_events(b->iscsi);
-		if (events == 0) {
-			/* libiscsi asks for a pause (no reconnect here, but obey) */
-			poll(NULL, 0, BENCH_POLL_MS);
-			continue;
+		for (i = 0; i < nsess; i++) {
+			int events = iscsi_which_events(b->sess[i].iscsi);
+
+			/* 0: libiscsi asks for a pause; poll skips fd -1 */
+			pfd[i].fd = events ? iscsi_get_fd(b->sess[i].iscsi) : -1;
+			pfd[i].events = (short)events;
+			pfd[i].revents = 0;
 		}
-		pfd.fd = iscsi_get_fd(b->iscsi);
-		pfd.events = (short)events;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, timeout_ms);
+		n = poll(pfd, (nfds_t)nsess, timeout_ms);
 		if (n < 0 && errno != EINTR) {
 			perror("ctgt-bench: poll");
 			return -1;
 		}
-		/* revents 0 still lets libiscsi expire timed-out commands */
-		if (iscsi_service(b->iscsi, n > 0 ? pfd.revents : 0) < 0) {
-			fprintf(stderr, "ctgt-bench: connection failed: %s\n",
-				iscsi_get_error(b->iscsi));
-			b->stopping = true;
-			return -1;
+		for (i = 0; i < nsess; i++) {
+			/* revents 0 still lets libiscsi expire timed-out commands */
+			if (iscsi_service(b->sess[i].iscsi,
+					  n > 0 ? pfd[i].revents : 0) < 0) {
+				fprintf(stderr, "ctgt-bench: session %d: connection "
+					"failed: %s\n", i,
+					iscsi_get_error(b->sess[i].iscsi));
+				b->stopping = true;
+				return -1;
+			}
 		}
 	}
 }
@@ -675,21 +726,22 @@ static void bench_report_print(const struct bench *b)
 	double lmin = (double)h->min_ns / 1e3, lmax = (double)h->max_ns / 1e3;
 
 	if (o->json)
-		printf("{\"rw\":\"%s\",\"bs\":%" PRIu32 ",\"qd\":%d,\"seconds\":%.3f,"
+		printf("{\"rw\":\"%s\",\"bs\":%" PRIu32 ",\"qd\":%d,\"sessions\":%d,"
+		       "\"seconds\":%.3f,"
 		       "\"ios\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"iops\":%.1f,"
 		       "\"mbps\":%.2f,\"lat_mean_us\":%.1f,\"lat_p50_us\":%.1f,"
 		       "\"lat_p99_us\":%.1f,\"lat_min_us\":%.1f,\"lat_max_us\":%.1f,"
 		       "\"block_size\":%" PRIu32 ",\"lun_blocks\":%" PRIu64 "}\n",
-		       bench_rw_names[o->rw], o->bs, o->qd, secs, b->ios, b->errors,
-		       iops, mbps, mean, p50, p99, lmin, lmax,
+		       bench_rw_names[o->rw], o->bs, o->qd, o->sessions, secs,
+		       b->ios, b->errors, iops, mbps, mean, p50, p99, lmin, lmax,
 		       b->block_size, b->num_blocks);
 	else
-		printf("rw=%s bs=%" PRIu32 " qd=%d seconds=%.3f ios=%" PRIu64
+		printf("rw=%s bs=%" PRIu32 " qd=%d sessions=%d seconds=%.3f ios=%" PRIu64
 		       " errors=%" PRIu64 " iops=%.1f mbps=%.2f lat_mean_us=%.1f"
 		       " lat_p50_us=%.1f lat_p99_us=%.1f lat_min_us=%.1f"
 		       " lat_max_us=%.1f\n",
-		       bench_rw_names[o->rw], o->bs, o->qd, secs, b->ios, b->errors,
-		       iops, mbps, mean, p50, p99, lmin, lmax);
+		       bench_rw_names[o->rw], o->bs, o->qd, o->sessions, secs,
+		       b->ios, b->errors, iops, mbps, mean, p50, p99, lmin, lmax);
 	fflush(stdout);
 }
 
@@ -697,13 +749,14 @@ static void bench_free(struct bench *b)
 {
 	int i;
 
-	if (b->iscsi) {
-		/* In-flight commands complete as cancelled inside destroy. */
-		b->closing = true;
-		iscsi_destroy_context(b->iscsi);
-	}
+	/* In-flight commands complete as cancelled inside destroy. */
+	b->closing = true;
+	for (i = 0; b->sess && i < b->o->sessions; i++)
+		if (b->sess[i].iscsi)
+			iscsi_destroy_context(b->sess[i].iscsi);
+	free(b->sess);
 	if (b->slots) {
-		for (i = 0; i < b->o->qd; i++)
+		for (i = 0; i < b->nslots; i++)
 			free(b->slots[i].buf);
 		free(b->slots);
 	}
@@ -736,7 +789,7 @@ int main(int argc, char **argv)
 	}
 	if (bench_slots_alloc(b) < 0) {
 		fprintf(stderr, "ctgt-bench: out of memory for %d x %" PRIu32 " bytes\n",
-			o.qd, o.bs);
+			o.qd * o.sessions, o.bs);
 		bench_free(b);
 		return 2;
 	}
@@ -746,8 +799,8 @@ int main(int argc, char **argv)
 			"was cut short, counted as failed\n", b->outstanding);
 		b->errors += (uint64_t)b->outstanding;
 	}
-	if (rc == 0)
-		iscsi_logout_sync(b->iscsi);
+	for (int i = 0; rc == 0 && i < o.sessions; i++)
+		iscsi_logout_sync(b->sess[i].iscsi);
 	bench_report_print(b);
 	if (b->errors)
 		fprintf(stderr, "ctgt-bench: %" PRIu64 " commands failed\n", b->errors);
