@@ -23,9 +23,8 @@
  *   more than EDTL bytes of task->buf: a write transfers only the whole
  *   blocks the EDTL covers, a read returns min(xfer_len, EDTL) bytes,
  *   both with GOOD status (what libiscsi's residual tests expect).
- * - WSNZ = 1 (VPD B0, set in spc.c to match): WRITE SAME with NUMBER OF
- *   LOGICAL BLOCKS 0 is INVALID FIELD IN CDB; ANC_SUP = 0: ANCHOR = 1 is
- *   INVALID FIELD.
+ * - WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 follows SBC_WSNZ (sbc.h),
+ *   which VPD B0 must report; ANC_SUP = 0: ANCHOR = 1 is INVALID FIELD.
  * - COMPARE AND WRITE and ORWRITE hold an LBA range lock on this node for
  *   their read-modify-write; overlapping ones queue and resume on their
  *   own loop. Cluster-wide atomicity comes later behind the same calls.
@@ -723,9 +722,10 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		return scsi_task_error_cdb(t, 1, 4);
 	if (!sbc_lba_in_range(lu, lba, n))
 		return scsi_task_error(t, SCSI_SR_LBA_OUT_OF_RANGE);
-	/* WSNZ = 1 (VPD B0, spc.c): 0 blocks ("to the last LBA", SBC-3
-	 * 5.42) is not supported; neither is more than MAXIMUM WRITE SAME
-	 * LENGTH. */
+	/* 0 blocks: "to the last LBA" (SBC-3 5.42) unless WSNZ = 1; either
+	 * way no more than MAXIMUM WRITE SAME LENGTH. */
+	if (n == 0 && !SBC_WSNZ)
+		n = lu->cfg.nblocks - lba;
 	if (n == 0 || n > SCSI_MAX_WRITE_SAME_BLOCKS)
 		return scsi_task_error_cdb(t, nfield, -1);
 

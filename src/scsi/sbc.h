@@ -22,6 +22,14 @@
 
 struct base_loop;
 
+/* VPD B0 WSNZ (SBC-3 6.5.3), the one value sbc.c and spc.c must agree
+ * on. 1: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is INVALID FIELD IN
+ * CDB. 0: it writes from the LBA to the last block (bounded by MAXIMUM
+ * WRITE SAME LENGTH), which is what libiscsi's WriteSame*.ZeroBlocks
+ * test passes with (WSNZ = 1 makes it print [SKIPPED]). Flip to 0 once
+ * spc.c reports this macro instead of its own constant. */
+#define SBC_WSNZ 1
+
 /* Bounce buffers (WRITE SAME pattern, VERIFY, CAW, XCOPY) never exceed
  * this; longer work is chunked, one backstore request at a time. */
 #define SBC_BOUNCE_MAX (1u << 20)

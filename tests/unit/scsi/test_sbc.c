@@ -522,10 +522,24 @@ static void test_write_same(void **state)
 	r = do_read(0, 1010, 1);
 	assert_int_equal(r[0], 0);
 	free(r);
-	/* WSNZ = 1: zero blocks is an invalid field. */
+	/* Zero blocks: an invalid field (WSNZ = 1) or to the end. */
+	for (int i = 0; i < 512; i++)
+		b[i] = (uint8_t)(0xA0 + i);
 	cdb16(cdb, 0x93, LU0_BLOCKS - 3, 0);
 	tc_run(&c, 0, cdb, 16, SCSI_DIR_OUT, b, 512);
-	expect_field(&c, true, 10, -1);
+	if (SBC_WSNZ) {
+		expect_field(&c, true, 10, -1);
+	} else {
+		expect_good(&c);
+		r = do_read(0, LU0_BLOCKS - 3, 3);
+		for (uint32_t k = 0; k < 3; k++)
+			assert_memory_equal(r + (size_t)k * 512, b, 512);
+		free(r);
+		/* ... within MAXIMUM WRITE SAME LENGTH only. */
+		cdb16(cdb, 0x93, 0, 0);
+		tc_run(&c, 3, cdb, 16, SCSI_DIR_OUT, b, 512);
+		expect_field(&c, true, 10, -1);
+	}
 	/* Beyond MAXIMUM WRITE SAME LENGTH. */
 	cdb16(cdb, 0x93, 0, SCSI_MAX_WRITE_SAME_BLOCKS + 1);
 	scsi_put_be64(cdb + 2, 0);
