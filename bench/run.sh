@@ -4,11 +4,12 @@
 # One command: builds a release build if needed (build-release/), starts
 # ctgtd (backstore "ram") and tgtd (a file on a private tmpfs) on loopback
 # ports of their own, fills both LUNs once, runs tools/ctgt-bench against
-# each (4 KiB random read and write at QD 1 and 32, 1 MiB sequential read
-# and write at QD 8; each workload 3 times, targets alternating), measures
+# each (4 KiB random read and write at QD 1 and 32, 4 KiB random read on 4
+# sessions at QD 8 each, 1 MiB sequential read and write at QD 8; each
+# workload 3 times, targets alternating), measures
 # the loopback TCP ceiling with iperf3, and prints one table of medians:
 # metric | ctgt | tgt | ratio ctgt/tgt. Everything it started is stopped on
-# exit, whatever happens. Only loopback traffic; about 3.5 minutes with the
+# exit, whatever happens. Only loopback traffic; about 4 minutes with the
 # defaults.
 #
 # Exit status: 0 only if both targets completed every run without a single
@@ -331,6 +332,7 @@ WORKLOADS=(
 	"randwrite_qd32 randwrite 4k 32"
 	"randread_qd1 randread 4k 1"
 	"randread_qd32 randread 4k 32"
+	"randread_4s randread 4k 8 4"
 )
 for rep in $(seq 1 "$REPS"); do
 	bench_iperf_one
@@ -340,7 +342,8 @@ for rep in $(seq 1 "$REPS"); do
 			# a workload that failed once is not retried (bounded runtime)
 			[ -e "$WORK/res/$t.$1.fail" ] && continue
 			bench_one "$t" "$(url_of "$t")" "$1" "$SECS" \
-				--rw "$2" --bs "$3" --qd "$4" --seed "$rep" || status=1
+				--rw "$2" --bs "$3" --qd "$4" --sessions "${5:-1}" \
+				--seed "$rep" || status=1
 		done
 	done
 done
@@ -388,6 +391,7 @@ printf '%-40s | %10s | %10s | %8s\n' metric ctgt tgt ctgt/tgt
 printf '%s\n' "-----------------------------------------+------------+------------+---------"
 row "4k randread QD1 IOPS" "$(val ctgt randread_qd1 iops)" "$(val tgt randread_qd1 iops)"
 row "4k randread QD32 IOPS" "$(val ctgt randread_qd32 iops)" "$(val tgt randread_qd32 iops)"
+row "4k randread 4 sessions x QD8 IOPS" "$(val ctgt randread_4s iops)" "$(val tgt randread_4s iops)"
 row "4k randwrite QD1 IOPS" "$(val ctgt randwrite_qd1 iops)" "$(val tgt randwrite_qd1 iops)"
 row "4k randwrite QD32 IOPS" "$(val ctgt randwrite_qd32 iops)" "$(val tgt randwrite_qd32 iops)"
 row "1M seq read QD8 MB/s" "$(val ctgt seqread mbps)" "$(val tgt seqread mbps)"
