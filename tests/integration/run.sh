@@ -503,6 +503,28 @@ it_port_in_use() {
 	fi
 }
 
+# Discovery lists the target on both portals with their portal group tags,
+# and each port reports its own RTPI and port name for the same LU.
+it_ports() {
+	local out line rc
+	out=$(timeout 20 iscsi-ls -s -i "$INI1" "iscsi://127.0.0.1:$PORT1" 2>&1)
+	if grep -qF "Target:$IQN Portal:127.0.0.1:$PORT1,1" <<<"$out" &&
+		grep -qF "Target:$IQN Portal:127.0.0.1:$PORT2,2" <<<"$out" &&
+		[ "$(grep -cE '^ *Lun:[012] +Type:DIRECT_ACCESS' <<<"$out")" -ge 3 ]; then
+		it_pass discovery.sendtargets "both portals with tags 1 and 2, LUNs 0-2"
+	else
+		it_fail discovery.sendtargets "want $IQN on 127.0.0.1:$PORT1,1 and :$PORT2,2 with LUNs 0-2, got: ${out//$'\n'/ | }"
+	fi
+	while read -r line; do
+		case $line in
+		PASS\ *) it_pass "${line#PASS }" ;;
+		FAIL\ *) line=${line#FAIL }; it_fail "${line%%:*}" "${line#*: }" ;;
+		*) echo "    $line" ;;
+		esac
+	done < <(timeout -k 2 60 python3 "$here/portid.py" --target "$IQN" --lun 0 \
+		--initiator "$INI1" --portal "$PORT1:1:1" --portal "$PORT2:2:2" 2>&1)
+}
+
 # --- malformed PDUs ----------------------------------------------------------
 
 it_badpdu() {
@@ -513,7 +535,7 @@ it_badpdu() {
 	while read -r line; do
 		case $line in
 		PASS\ *) it_pass "${line#PASS }" ;;
-		FAIL\ *) n=${line#FAIL }; it_fail "${n%%:*}" "${n#*: }" ;;
+		FAIL\ *) line=${line#FAIL }; it_fail "${line%%:*}" "${line#*: }" ;;
 		*) echo "    $line" ;;
 		esac
 	done < <(timeout -k 2 120 python3 "$here/badpdu.py" --port "$PORT1" --target "$IQN" \
@@ -626,6 +648,7 @@ it_main() {
 		it_log_tail "$work/ctgtd.log" 10
 	fi
 	it_port_in_use
+	it_ports
 	it_cu
 	it_badpdu
 	echo "--- shutdown ---"
