@@ -704,7 +704,11 @@ static void config_iscsi_parse(struct config_ctx *x, struct json_object *obj,
 			 CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
 	if (rf == 1)
 		g->first_burst = (uint32_t)v;
-	if (rf >= 0 && rb >= 0 && g->first_burst > g->max_burst)
+	/* A default never contradicts an explicit value: without
+	 * first_burst_length, a small max_burst_length lowers it. */
+	if (rf == 0 && g->first_burst > g->max_burst)
+		g->first_burst = g->max_burst;
+	if (rf == 1 && rb >= 0 && g->first_burst > g->max_burst)
 		config_err(x, "iscsi.first_burst_length",
 			   "%u is larger than max_burst_length %u",
 			   g->first_burst, g->max_burst);

@@ -257,6 +257,21 @@ static void test_full_target(void **state)
 }
 
 /* Automatic RTPIs skip every explicit one, wherever it appears. */
+/* Without first_burst_length, a small max_burst_length lowers it. */
+static void test_first_burst_follows_max_burst(void **state)
+{
+	struct config_msgs m = { 0 };
+	char *json = doc_target("", T_LUN_RAM,
+				",\"iscsi\": {\"max_burst_length\": 16384}");
+	struct config *c = parse_ok(json, &m);
+
+	assert_int_equal(c->iscsi.max_burst, 16384);
+	assert_int_equal(c->iscsi.first_burst, 16384);
+	config_free(c);
+	config_msgs_free(&m);
+	free(json);
+}
+
 static void test_rtpi_auto(void **state)
 {
 	static const char json[] =
@@ -1014,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_full_target),
 		cmocka_unit_test(test_rtpi_auto),
+		cmocka_unit_test(test_first_burst_follows_max_burst),
 		cmocka_unit_test(test_default_config),
 		cmocka_unit_test(test_docs_examples),
 		cmocka_unit_test(test_err_json_syntax),
