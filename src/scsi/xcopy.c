@@ -280,7 +280,9 @@ static enum scsi_sense_reason xcopy_parse(struct scsi_task *t,
 		    s->dst_lba >= s->dst->cfg.nblocks ||
 		    s->nblocks > s->dst->cfg.nblocks - s->dst_lba)
 			return SCSI_SR_COPY_TARGET_DEVICE_NOT_REACHABLE;
-		if (s->dst->cfg.readonly)
+		/* Read-only LU or software write protect (control page
+		 * SWP): SBC-3 4.11, DATA PROTECT / WRITE PROTECTED. */
+		if (scsi_lun_write_protected(s->dst))
 			return SCSI_SR_WRITE_PROTECTED;
 		j->nseg++;
 		off += dlen;
