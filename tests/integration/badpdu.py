@@ -295,8 +295,11 @@ class BadpduRunner:
             ahs = struct.pack('>HBB', 1020, 0x01, 0) + b'\0' * 4
             cdb = bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0])  # READ(10), 1 block
             return badpdu_scsi_cmd(c, cdb, 0x80 | 0x40 | 1, 512, 0, ahs)
+        # CHECK CONDITION is accepted as well: the target kept the PDU
+        # boundaries (it consumed exactly TotalAHSLength) and refused the
+        # command; GOOD would mean the damage went unnoticed.
         self.case('bad_total_ahs_length', self.in_session(bad_ahs),
-                  ['reject', 'drop', 'scsi'])
+                  ['reject', 'drop', 'scsi:0x02'])
 
         # DataSegmentLength 16 MiB - 1, far above any MaxRecvDataSegmentLength
         # the target may declare; only 64 KiB of it is ever sent, so a target
