@@ -2,12 +2,12 @@
  * ctgt-bench: a load generator for one iSCSI LUN, on libiscsi's async API.
  *
  * Its one job: keep exactly --qd READ(16) or WRITE(16) commands of --bs
- * bytes in flight on each of --sessions sessions (default 1) to one LUN
- * for --seconds, then print one line of
- * figures (IOPS, MB/s with MB = 10^6 bytes, mean/p50/p99 latency in
- * microseconds), or one JSON object with --json. Offsets come from READ
- * CAPACITY(16), so no command ever leaves the LUN. Every failed command is
- * reported on stderr and counted; the exit status is 1 if any failed.
+ * bytes in flight on each of --sessions sessions (default 1) to one LUN for
+ * --seconds, then print one line of figures (IOPS, MB/s with MB = 10^6
+ * bytes, mean/p50/p99 latency in microseconds), or one JSON object with
+ * --json. Offsets come from READ CAPACITY(16), so no command ever leaves
+ * the LUN. Every failed command is reported on stderr and counted; the exit
+ * status is 1 if any failed.
  *
  * Latency is measured from the call that queues the command in libiscsi to
  * its completion callback, so it includes libiscsi's own queueing. The
