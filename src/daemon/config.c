@@ -85,7 +85,8 @@ static void config_msgs_vadd(struct config_msgs *m, bool warning,
 			     const char *path, const char *fmt, va_list ap)
 {
 	char line[1024];
-	int n = 0;
+	size_t n = 0;
+	int r;
 
 	if (warning)
 		m->n_warnings++;
@@ -95,15 +96,22 @@ static void config_msgs_vadd(struct config_msgs *m, bool warning,
 		m->n_dropped++;
 		return;
 	}
+	/* Room is kept for the newline; a long line is cut, not lost. */
+	line[0] = '\0';
 	if (warning)
-		n = snprintf(line, sizeof(line), "warning: ");
-	if (path && path[0])
-		n += snprintf(line + n, sizeof(line) - (size_t)n, "%s: ", path);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	if (n >= (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 2;
+		n = (size_t)snprintf(line, sizeof(line) - 1, "warning: ");
+	if (path && path[0] && n < sizeof(line) - 1) {
+		r = snprintf(line + n, sizeof(line) - 1 - n, "%s: ", path);
+		n += r > 0 ? (size_t)r : 0;
+	}
+	if (n < sizeof(line) - 1) {
+		r = vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
+		n += r > 0 ? (size_t)r : 0;
+	}
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	config_msgs_append(m, line, (size_t)n);
+	config_msgs_append(m, line, n);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -211,10 +219,12 @@ static void config_keys_check(struct config_ctx *x, struct json_object *obj,
 			continue;
 		list[0] = '\0';
 		n = 0;
-		for (i = 0; known[i]; i++)
-			n += (size_t)snprintf(list + n, n < sizeof(list) ?
-					      sizeof(list) - n : 0, "%s%s",
-					      i ? ", " : "", known[i]);
+		for (i = 0; known[i] && n < sizeof(list); i++) {
+			int r = snprintf(list + n, sizeof(list) - n, "%s%s",
+					 i ? ", " : "", known[i]);
+
+			n += r > 0 ? (size_t)r : 0;
+		}
 		config_path_key(p, path, key);
 		config_err(x, p, "unknown key (known here: %s)", list);
 	}
