@@ -163,7 +163,8 @@ it_wait_exit() {
 it_daemon_start() {
 	local name=$1 log=$2; shift 2
 	daemon_log=$log
-	"$ctgtd" "$@" >"$log" 2>&1 &
+	# stdout apart: the "serving ..." announcement must be on stdout
+	"$ctgtd" "$@" >"$log.stdout" 2>"$log" &
 	daemon_pid=$!
 	it_wait_ports "$daemon_pid" "$START_TIMEOUT" "$PORT1" "$PORT2"
 	case $? in
@@ -565,7 +566,7 @@ it_smoke() {
 	local state=$work/state log=$work/ctgtd-default.log out
 	mkdir -p "$state"
 	daemon_log=$log
-	CTGT_STATE_DIR=$state "$ctgtd" >"$log" 2>&1 &
+	CTGT_STATE_DIR=$state "$ctgtd" >"$log.stdout" 2>"$log" &
 	daemon_pid=$!
 	it_wait_ports "$daemon_pid" "$START_TIMEOUT" 3260
 	case $? in
@@ -575,11 +576,11 @@ it_smoke() {
 	2) wait "$daemon_pid"; it_fail smoke.start "ctgtd exited with status $?"; it_log_tail "$log"
 	   daemon_pid=; return ;;
 	esac
-	if it_wait_line "$log" "serving $DEFAULT_IQN on 127.0.0.1:3260.*LUN 0"; then
-		it_pass smoke.announce "$(grep -m1 "serving $DEFAULT_IQN" "$log" | cut -c1-140)"
+	if it_wait_line "$log.stdout" "serving $DEFAULT_IQN on 127.0.0.1:3260.*LUN 0"; then
+		it_pass smoke.announce "$(grep -m1 "serving $DEFAULT_IQN" "$log.stdout" | cut -c1-140)"
 	else
-		it_fail smoke.announce "no line naming $DEFAULT_IQN and 127.0.0.1:3260 in its output"
-		it_log_tail "$log" 10
+		it_fail smoke.announce "no line 'serving $DEFAULT_IQN on 127.0.0.1:3260 ... LUN 0' on its stdout"
+		it_log_tail "$log.stdout" 10
 	fi
 	out=$(timeout 20 iscsi-ls -s -i "$INI1" iscsi://127.0.0.1:3260 2>&1)
 	if grep -q "Target:$DEFAULT_IQN Portal:127.0.0.1:3260" <<<"$out" &&
@@ -641,11 +642,11 @@ it_main() {
 	it_bad_configs
 	echo "--- ctgtd -c (two portal groups, three LUNs) ---"
 	it_daemon_start daemon.start "$work/ctgtd.log" -c "$work/ctgt.json" || return
-	if it_wait_line "$work/ctgtd.log" "serving $IQN .*127.0.0.1:$PORT1"; then
-		it_pass daemon.announce "$(grep -m1 "serving $IQN" "$work/ctgtd.log" | cut -c1-140)"
+	if it_wait_line "$work/ctgtd.log.stdout" "serving $IQN .*127.0.0.1:$PORT1"; then
+		it_pass daemon.announce "$(grep -m1 "serving $IQN" "$work/ctgtd.log.stdout" | cut -c1-140)"
 	else
-		it_fail daemon.announce "no 'serving $IQN on 127.0.0.1:$PORT1...' line in its output"
-		it_log_tail "$work/ctgtd.log" 10
+		it_fail daemon.announce "no 'serving $IQN on 127.0.0.1:$PORT1...' line on its stdout"
+		it_log_tail "$work/ctgtd.log.stdout" 10
 	fi
 	it_port_in_use
 	it_ports
