@@ -7,8 +7,10 @@
 # backstores in a temporary folder) and runs, in this order:
 #   config.*   broken configurations (configs/bad-*.json): `ctgtd --check`
 #              and a real start must exit 1 naming the offending key
-#   daemon.*   start, the portals come up, a second ctgtd on the same ports
-#              fails cleanly
+#   daemon.*   start, the portals come up, the "serving" line on stdout, a
+#              second ctgtd on the same ports fails cleanly
+#   discovery.*, portid.*  SendTargets lists both portals with their tags;
+#              each port reports its RTPI and port name (VPD 83h, portid.py)
 #   cu.*       libiscsi's iscsi-test-cu (--dataloss, two initiator names, two
 #              portals in two target portal groups with their own RTPI) on
 #              three LUNs: 512-byte thin ("512"), read-only ("ro", a
@@ -47,7 +49,7 @@
 set -uo pipefail
 
 if [ "${CTGT_TEST_NETNS:-1}" != 0 ] && [ -z "${CTGT_IT_IN_NETNS:-}" ] &&
-	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null &&
 	unshare -n true 2>/dev/null; then
 	export CTGT_IT_IN_NETNS=1
 	exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
