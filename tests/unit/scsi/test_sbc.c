@@ -11,6 +11,7 @@
  * Everything runs on one loop in this thread: each command is posted to
  * the loop, and its done() stops the loop.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -852,6 +853,177 @@ static void test_range_lock(void **state)
 	assert_true(list_empty(&lu->sbc->waiting));
 }
 
+/* --- COMPARE AND WRITE atomicity across two loops ---
+ *
+ *    nexus A (loop of this thread) --\
+ *                                     >-- LUN 0, LBA 7: a 64-bit counter
+ *    nexus B (loop2, another thread) -/
+ *
+ * Four clients per nexus, each looping READ -> CAW(old -> old + 1), so
+ * CAWs overlap both on one loop (between backstore completions) and
+ * across the two threads. The range lock must make every successful CAW
+ * count: final value == number of GOOD CAWs. */
+
+#define CAW_ROUNDS 200
+#define CAW_LBA 7
+#define CAW_CLIENTS 4
+
+struct cawc {
+	struct scsi_task t;
+	struct base_loop *loop;
+	struct scsi_nexus *n;
+	uint8_t *buf;           /* 1024: compare + write */
+	int stage;              /* 0 TUR, 1 READ, 2 CAW */
+	int rounds;
+	int good;
+	int miscompares;
+	int other;
+	atomic_int *running;    /* clients of this loop still going */
+	bool on_right_thread;
+};
+
+static void cawc_issue(struct cawc *k);
+
+static void cawc_done(struct scsi_task *t)
+{
+	struct cawc *k = container_of(t, struct cawc, t);
+
+	if (base_loop_current() != k->loop)
+		k->on_right_thread = false;
+	if (k->stage == 0) {
+		if (t->status == SCSI_STATUS_GOOD)
+			k->stage = 1;
+	} else if (k->stage == 1) {
+		if (t->status == SCSI_STATUS_GOOD) {
+			uint64_t v = scsi_get_be64(k->buf);
+
+			memcpy(k->buf + 512, k->buf, 512);
+			scsi_put_be64(k->buf + 512, v + 1);
+			k->stage = 2;
+		} else {
+			k->other++;
+		}
+	} else {
+		if (t->status == SCSI_STATUS_GOOD)
+			k->good++;
+		else if (t->status == SCSI_STATUS_CHECK_CONDITION &&
+			 (t->sense[2] & 0xF) == 0xE)
+			k->miscompares++;
+		else
+			k->other++;
+		k->stage = 1;
+		k->rounds++;
+	}
+	if (k->rounds == CAW_ROUNDS) {
+		if (atomic_fetch_sub(k->running, 1) == 1)
+			base_loop_stop(k->loop);
+		return;
+	}
+	cawc_issue(k);
+}
+
+static void cawc_issue_cb(void *arg)
+{
+	cawc_issue(arg);
+}
+
+static void cawc_issue(struct cawc *k)
+{
+	struct scsi_task *t = &k->t;
+
+	memset(t, 0, sizeof(*t));
+	t->nexus = k->n;
+	t->lun = 0;
+	t->attr = SCSI_ATTR_SIMPLE;
+	t->done = cawc_done;
+	t->buf = k->buf;
+	switch (k->stage) {
+	case 0:
+		t->cdb_len = 6;
+		t->dir = SCSI_DIR_NONE;
+		t->buf = NULL;
+		break;
+	case 1:
+		cdb16(t->cdb, 0x88, CAW_LBA, 1);
+		t->cdb_len = 16;
+		t->dir = SCSI_DIR_IN;
+		t->edtl = 512;
+		break;
+	default:
+		t->cdb[0] = 0x89;
+		scsi_put_be64(t->cdb + 2, CAW_LBA);
+		t->cdb[13] = 1;
+		t->cdb_len = 16;
+		t->dir = SCSI_DIR_OUT;
+		t->edtl = 1024;
+		break;
+	}
+	scsi_task_submit(t);
+}
+
+static void *cawc_thread(void *arg)
+{
+	base_loop_run(arg);
+	return NULL;
+}
+
+static void test_caw_two_loops(void **state)
+{
+	static const uint8_t isid[6] = { 0x80, 0, 0, 0, 0, 2 };
+	struct cawc k[2 * CAW_CLIENTS];
+	atomic_int running[2];
+	struct base_loop *loop2;
+	struct scsi_nexus *n2;
+	uint8_t zero[512] = { 0 }, *r;
+	int good = 0, mis = 0;
+	pthread_t thr;
+	uint64_t final;
+
+	do_write(0, CAW_LBA, 1, zero);
+	assert_int_equal(base_loop_create(&loop2), 0);
+	assert_int_equal(scsi_nexus_create(F->tp, "iqn.sbc2", isid, loop2,
+					   NULL, NULL, &n2), 0);
+	atomic_init(&running[0], CAW_CLIENTS);
+	atomic_init(&running[1], CAW_CLIENTS);
+	memset(k, 0, sizeof(k));
+	for (int i = 0; i < 2 * CAW_CLIENTS; i++) {
+		bool second = i >= CAW_CLIENTS;
+
+		k[i].loop = second ? loop2 : F->loop;
+		k[i].n = second ? n2 : F->n;
+		/* The first command of nexus B's clients meets its
+		 * power-on UA: start them with TEST UNIT READY. */
+		k[i].stage = second ? 0 : 1;
+		k[i].running = &running[second];
+		k[i].buf = buf_new(1024);
+		k[i].on_right_thread = true;
+		assert_int_equal(base_loop_post(k[i].loop, cawc_issue_cb,
+						&k[i]), 0);
+	}
+	assert_int_equal(pthread_create(&thr, NULL, cawc_thread, loop2), 0);
+	while (atomic_load(&running[0]))
+		assert_int_equal(base_loop_run(F->loop), 0);
+	pthread_join(thr, NULL);
+
+	r = do_read(0, CAW_LBA, 1);
+	final = scsi_get_be64(r);
+	free(r);
+	for (int i = 0; i < 2 * CAW_CLIENTS; i++) {
+		assert_true(k[i].on_right_thread);
+		assert_int_equal(k[i].other, 0);
+		assert_int_equal(k[i].good + k[i].miscompares, CAW_ROUNDS);
+		good += k[i].good;
+		mis += k[i].miscompares;
+		free(k[i].buf);
+	}
+	/* No lost update: every GOOD CAW incremented the counter once. */
+	assert_int_equal(final, (uint64_t)good);
+	assert_true(good > 0 && mis > 0); /* there was contention */
+
+	scsi_nexus_destroy(n2);
+	base_loop_destroy(loop2);
+}
+
 /* --- EXTENDED COPY --- */
 
 static unsigned xcopy_cscd(uint8_t *d, unsigned lun)
@@ -1032,6 +1204,7 @@ int main(void)
 		cmocka_unit_test(test_compare_and_write),
 		cmocka_unit_test(test_orwrite),
 		cmocka_unit_test(test_range_lock),
+		cmocka_unit_test(test_caw_two_loops),
 		cmocka_unit_test(test_xcopy),
 	};
 
