@@ -278,6 +278,10 @@ void iscsi_session_rx_pdu(struct iscsi_conn *c, const uint8_t *bhs,
 /* A command PDU taken through accept() is finished. */
 void iscsi_session_cmd_complete(struct iscsi_session *s);
 void iscsi_session_drop_held(struct iscsi_conn *c);
+/* ABORT TASK support (RFC 7143 11.5.1): a held command by ITT, or a CmdSN
+ * not received yet. */
+bool iscsi_session_abort_held(struct iscsi_conn *c, uint32_t itt);
+void iscsi_session_skip_cmdsn(struct iscsi_conn *c, uint32_t cmdsn);
 
 /* ------------------------------------------------------------------ */
 /* SCSI commands (cmd.c) */

@@ -28,6 +28,7 @@ struct iscsi_held_pdu {
 	uint32_t ahs_len;
 	uint8_t *data;
 	uint32_t data_len;
+	bool aborted;        /* consumes its CmdSN, never runs (11.5.1) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -620,6 +621,29 @@ void iscsi_session_drop_held(struct iscsi_conn *c)
 	}
 }
 
+/* Runs the held commands whose turn has come. */
+static void iscsi_session_drain_held(struct iscsi_conn *c)
+{
+	struct iscsi_session *s = c->sess;
+
+	while (c->state == ISCSI_CONN_FULL && !list_empty(&c->held)) {
+		struct iscsi_held_pdu *h =
+			list_first_entry(&c->held, struct iscsi_held_pdu, link);
+
+		if (h->cmdsn != s->win.exp_cmdsn)
+			break;
+		list_del(&h->link);
+		iscsi_cmdsn_accept(&s->win);
+		if (h->aborted)
+			iscsi_cmdsn_complete(&s->win);
+		else
+			iscsi_session_dispatch(c, h->bhs, h->ahs, h->ahs_len,
+					       h->data, h->data_len, true);
+		free(h->ahs);
+		free(h);
+	}
+}
+
 void iscsi_session_rx_pdu(struct iscsi_conn *c, const uint8_t *bhs,
 			  const uint8_t *ahs, uint32_t ahs_len,
 			  uint8_t *data, uint32_t data_len)
@@ -656,18 +680,51 @@ void iscsi_session_rx_pdu(struct iscsi_conn *c, const uint8_t *bhs,
 	}
 	iscsi_cmdsn_accept(&s->win);
 	iscsi_session_dispatch(c, bhs, ahs, ahs_len, data, data_len, true);
-	/* commands that were waiting for this one */
-	while (c->state == ISCSI_CONN_FULL && !list_empty(&c->held)) {
-		struct iscsi_held_pdu *h =
-			list_first_entry(&c->held, struct iscsi_held_pdu, link);
+	iscsi_session_drain_held(c);
+}
 
-		if (h->cmdsn != s->win.exp_cmdsn)
-			break;
-		list_del(&h->link);
-		iscsi_cmdsn_accept(&s->win);
-		iscsi_session_dispatch(c, h->bhs, h->ahs, h->ahs_len, h->data,
-				       h->data_len, true);
-		free(h->ahs);
-		free(h);
+/* RFC 7143 11.5.1: ABORT TASK for a command we hold out of order: it keeps
+ * its place in CmdSN order but will not run. */
+bool iscsi_session_abort_held(struct iscsi_conn *c, uint32_t itt)
+{
+	struct iscsi_held_pdu *h;
+
+	list_for_each_entry(h, &c->held, link) {
+		if (!h->aborted &&
+		    iscsi_bhs_opcode(h->bhs) == ISCSI_OP_SCSI_CMD &&
+		    iscsi_bhs_itt(h->bhs) == itt) {
+			h->aborted = true;
+			free(h->data);
+			h->data = NULL;
+			h->data_len = 0;
+			return true;
+		}
 	}
+	return false;
+}
+
+/* RFC 7143 11.5.1 a): ABORT TASK for a command not received yet whose
+ * RefCmdSN is in the window: "consider the CmdSN as received". A
+ * placeholder takes the CmdSN; the command itself, if it ever comes, is a
+ * duplicate and dropped. */
+void iscsi_session_skip_cmdsn(struct iscsi_conn *c, uint32_t cmdsn)
+{
+	struct iscsi_session *s = c->sess;
+	struct iscsi_held_pdu *h, *pos;
+
+	if (iscsi_cmdsn_classify(&s->win, cmdsn, false) == ISCSI_CMDSN_DROP)
+		return;
+	list_for_each_entry(pos, &c->held, link)
+		if (pos->cmdsn == cmdsn)
+			return;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return; /* the command, if it comes, simply runs */
+	h->cmdsn = cmdsn;
+	h->aborted = true;
+	list_for_each_entry(pos, &c->held, link)
+		if (iscsi_sn_lt(cmdsn, pos->cmdsn))
+			break;
+	list_add_tail(&pos->link, &h->link);
+	iscsi_session_drain_held(c);
 }

@@ -133,16 +133,23 @@ static void iscsi_tmf_abort_task(struct iscsi_conn *c, const uint8_t *bhs,
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_ABORT_TASK, counted);
 		return;
 	}
+	if (iscsi_session_abort_held(c, rtt)) {
+		/* received out of order, not run yet: it never will */
+		iscsi_tmf_respond(c, iscsi_bhs_itt(bhs),
+				  ISCSI_TMF_RSP_COMPLETE, counted);
+		return;
+	}
 	/* Not found: a command still on its way (RefCmdSN inside the window
-	 * and before this request) counts as aborted -> Function complete;
-	 * otherwise Task does not exist. TODO: remember the CmdSN so the
-	 * late command is dropped. */
+	 * and before this request) is taken as received and aborted ->
+	 * Function complete; otherwise Task does not exist. */
 	if (iscsi_sn_le(w->exp_cmdsn, ref_cmdsn) &&
 	    iscsi_sn_le(ref_cmdsn, w->max_cmdsn) &&
-	    iscsi_sn_lt(ref_cmdsn, cmdsn))
+	    iscsi_sn_lt(ref_cmdsn, cmdsn)) {
 		rsp = ISCSI_TMF_RSP_COMPLETE;
-	else
+		iscsi_session_skip_cmdsn(c, ref_cmdsn);
+	} else {
 		rsp = ISCSI_TMF_RSP_NO_TASK;
+	}
 	iscsi_tmf_respond(c, iscsi_bhs_itt(bhs), rsp, counted);
 }
 
