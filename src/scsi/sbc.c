@@ -15,7 +15,7 @@
  * - No cache of our own: DPO and FUA on reads are accepted and change
  *   nothing; FUA on writes (and every write while WCE = 0) becomes
  *   BS_IO_FUA. PRE-FETCH therefore returns GOOD, never CONDITION MET
- *   (SBC-3 5.9: GOOD when the blocks were not placed in a cache).
+ *   (SBC-3 5.7: GOOD when the blocks were not placed in a cache).
  * - No protection information: RDPROTECT/WRPROTECT/VRPROTECT/ORPROTECT
  *   other than 000b is INVALID FIELD IN CDB.
  * - Residuals (RFC 7143 11.4.5): task->xfer_len is what the CDB asks for;
@@ -321,7 +321,7 @@ struct sbc_rw {
 	uint16_t len_field;  /* byte offset of the TRANSFER LENGTH field */
 };
 
-/* SBC-3 5.x: the LBA / TRANSFER LENGTH layouts of the 6, 10, 12 and
+/* SBC-3 clause 5: the LBA / TRANSFER LENGTH layouts of the 6, 10, 12 and
  * 16 byte CDBs (and COMPARE AND WRITE's one-byte length). */
 static void sbc_rw_decode(const uint8_t *cdb, struct sbc_rw *rw)
 {
@@ -329,7 +329,7 @@ static void sbc_rw_decode(const uint8_t *cdb, struct sbc_rw *rw)
 	switch (cdb[0]) {
 	case 0x08: /* READ (6) */
 	case 0x0A: /* WRITE (6) */
-		/* SBC-3 5.15 / 5.32: 21-bit LBA; 0 blocks means 256. */
+		/* SBC-3 5.10 / 5.33: 21-bit LBA; 0 blocks means 256. */
 		rw->lba = scsi_get_be24(cdb + 1) & 0x1FFFFFu;
 		rw->nblocks = cdb[4] ? cdb[4] : 256u;
 		rw->len_field = 4;
@@ -363,7 +363,7 @@ static void sbc_rw_decode(const uint8_t *cdb, struct sbc_rw *rw)
 	rw->fua = (cdb[1] & 0x08) != 0;
 }
 
-/* SBC-3 4.5: LBA OUT OF RANGE when the first LBA lies past the last one
+/* LBA OUT OF RANGE when the first LBA lies past the last one
  * (even for 0 blocks) or the range runs past the end. Overflow-safe. */
 static bool sbc_lba_in_range(const struct scsi_lun *lu, uint64_t lba,
 			     uint64_t nblocks)
@@ -380,7 +380,9 @@ static bool sbc_rw_check(struct scsi_task *t, const struct sbc_rw *rw,
 	struct scsi_lun *lu = t->lu;
 
 	if (rw->protect) {
-		/* No protection information (SBC-3 4.22.2, table 13). */
+		/* No protection information: PROT_EN = 0 in READ
+		 * CAPACITY (16), so any *PROTECT other than 000b is
+		 * an invalid field. */
 		scsi_task_error_cdb(t, 1, 7);
 		return false;
 	}
@@ -418,7 +420,7 @@ static uint32_t sbc_min32(uint64_t a, uint64_t b)
 }
 
 /* ------------------------------------------------------------------ */
-/* READ (6/10/12/16): SBC-3 5.15 - 5.18 */
+/* READ (6/10/12/16): SBC-3 5.10 - 5.13 */
 
 static bool sbc_read_done(struct sbc_cmd *c, int res)
 {
@@ -474,7 +476,8 @@ enum scsi_exec sbc_read(struct scsi_task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* WRITE (6/10/12/16), WRITE AND VERIFY: SBC-3 5.32 - 5.35, 5.36 - 5.38 */
+/* WRITE (6/10/12/16): SBC-3 5.33 - 5.36; WRITE AND VERIFY (10/12/16):
+ * 5.38 - 5.40 */
 
 static bool sbc_write_done(struct sbc_cmd *c, int res)
 {
@@ -534,7 +537,7 @@ enum scsi_exec sbc_write_verify(struct scsi_task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* VERIFY (10/12/16): SBC-3 5.26 - 5.28 */
+/* VERIFY (10/12/16): SBC-3 5.29 - 5.31 */
 
 #define SBC_VERIFY_BYTCHK_ALL 1u   /* 01b: n blocks of data-out */
 #define SBC_VERIFY_BYTCHK_ONE 3u   /* 11b: one block, compared n times */
@@ -609,7 +612,7 @@ enum scsi_exec sbc_verify(struct scsi_task *t)
 	uint64_t bytes;
 
 	sbc_rw_decode(t->cdb, &rw);
-	if (bytchk == 2) /* SBC-3 5.26, table 63: reserved */
+	if (bytchk == 2) /* BYTCHK 10b: reserved */
 		return scsi_task_error_cdb(t, 1, 2);
 	if (!sbc_rw_check(t, &rw, bytchk != 0))
 		return SCSI_EXEC_DONE;
@@ -640,7 +643,7 @@ enum scsi_exec sbc_verify(struct scsi_task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* WRITE SAME (10/16): SBC-3 5.42, 5.43 */
+/* WRITE SAME (10/16): SBC-3 5.44, 5.45 */
 
 #define SBC_WS_PATTERN 0u
 #define SBC_WS_UNMAP 1u
@@ -722,7 +725,7 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		return scsi_task_error_cdb(t, 1, 4);
 	if (!sbc_lba_in_range(lu, lba, n))
 		return scsi_task_error(t, SCSI_SR_LBA_OUT_OF_RANGE);
-	/* 0 blocks: "to the last LBA" (SBC-3 5.42) unless WSNZ = 1; either
+	/* 0 blocks: "to the last LBA" (SBC-3 5.44) unless WSNZ = 1; either
 	 * way no more than MAXIMUM WRITE SAME LENGTH. */
 	if (n == 0 && !SBC_WSNZ)
 		n = lu->cfg.nblocks - lba;
@@ -751,7 +754,7 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		c->mode = SBC_WS_ZEROES;
 		return sbc_cmd_start(c, sbc_ws_whole);
 	}
-	/* UNMAP with non-zero data: SBC-3 5.43 lets us write the data. */
+	/* UNMAP with non-zero data: SBC-3 5.45 lets us write the data. */
 	c->mode = SBC_WS_PATTERN;
 	c->bounce_len = sbc_min32(n * bs, SBC_BOUNCE_MAX);
 	c->bounce = sbc_bounce_alloc(c->bounce_len);
@@ -819,7 +822,7 @@ enum scsi_exec sbc_unmap(struct scsi_task *t)
 	if (plen < SBC_UNMAP_HDR || have < SBC_UNMAP_HDR)
 		return scsi_task_error(t, SCSI_SR_PARAM_LIST_LENGTH_ERROR);
 
-	/* SBC-3 5.28.2, table 85: UNMAP DATA LENGTH (n - 1), UNMAP BLOCK
+	/* SBC-3 5.28.2: UNMAP DATA LENGTH (n - 1), UNMAP BLOCK
 	 * DESCRIPTOR DATA LENGTH (n - 7). */
 	bdl = scsi_get_be16(t->buf + 2);
 	if (bdl > have - SBC_UNMAP_HDR)
@@ -857,7 +860,7 @@ enum scsi_exec sbc_unmap(struct scsi_task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* GET LBA STATUS: SBC-3 5.7 */
+/* GET LBA STATUS: SBC-3 5.4 */
 
 enum scsi_exec sbc_get_lba_status(struct scsi_task *t)
 {
@@ -898,7 +901,7 @@ enum scsi_exec sbc_get_lba_status(struct scsi_task *t)
 			blocks = cap - lba;
 		if (blocks > 0xFFFFFFFFu)
 			blocks = 0xFFFFFFFFu;
-		/* Table 41: the run's LBA, length, PROVISIONING STATUS
+		/* SBC-3 5.4.2: the run's LBA, length, PROVISIONING STATUS
 		 * (0h mapped, 1h deallocated). Merge equal neighbours. */
 		if (n && (d[-4] & 0x0F) == (mapped ? 0 : 1) &&
 		    (uint64_t)scsi_get_be32(d - 8) + blocks <= 0xFFFFFFFFu) {
@@ -912,14 +915,14 @@ enum scsi_exec sbc_get_lba_status(struct scsi_task *t)
 		}
 		lba += blocks;
 	}
-	/* PARAMETER DATA LENGTH: n - 3 (SBC-3 5.7.2, table 40). */
+	/* PARAMETER DATA LENGTH: n - 3 (SBC-3 5.4.2). */
 	scsi_put_be32(buf, 4 + n * 16);
 	scsi_task_put_data(t, buf, 8 + n * 16, alloc);
 	return SCSI_EXEC_DONE;
 }
 
 /* ------------------------------------------------------------------ */
-/* READ CAPACITY (10/16): SBC-3 5.16, 5.17 */
+/* READ CAPACITY (10/16): SBC-3 5.15, 5.16 */
 
 enum scsi_exec sbc_read_capacity10(struct scsi_task *t)
 {
@@ -927,7 +930,7 @@ enum scsi_exec sbc_read_capacity10(struct scsi_task *t)
 	uint64_t last = lu->cfg.nblocks - 1;
 	uint8_t buf[8];
 
-	/* PMI = 0 requires LOGICAL BLOCK ADDRESS 0 (SBC-3 5.16.1); PMI = 1
+	/* PMI = 0 requires LOGICAL BLOCK ADDRESS 0 (SBC-3 5.15); PMI = 1
 	 * (obsolete) reports the last LBA all the same: no delays here. */
 	if (!(t->cdb[8] & 0x01) && scsi_get_be32(t->cdb + 2) != 0)
 		return scsi_task_error_cdb(t, 2, -1);
@@ -949,7 +952,7 @@ enum scsi_exec sbc_read_capacity16(struct scsi_task *t)
 	scsi_put_be32(buf + 8, lu->cfg.block_size);
 	/* byte 12: no protection; byte 13: LOGICAL BLOCKS PER PHYSICAL
 	 * BLOCK EXPONENT 0; bytes 14-15: LBPME, LBPRZ, LOWEST ALIGNED
-	 * LBA 0 (SBC-3 5.17.2, table 65). */
+	 * LBA 0 (SBC-3 5.16.2). */
 	if (lu->cfg.thin)
 		buf[14] = 0x80 | 0x40;
 	scsi_task_put_data(t, buf, sizeof(buf), alloc);
@@ -957,7 +960,7 @@ enum scsi_exec sbc_read_capacity16(struct scsi_task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* SYNCHRONIZE CACHE (10/16): SBC-3 5.22, 5.23; PRE-FETCH: 5.9, 5.10 */
+/* SYNCHRONIZE CACHE (10/16): SBC-3 5.26, 5.27; PRE-FETCH: 5.7, 5.8 */
 
 /* Range of a command whose NUMBER OF LOGICAL BLOCKS 0 means "to the
  * end"; false with LBA OUT OF RANGE set. */
@@ -997,14 +1000,14 @@ enum scsi_exec sbc_sync_cache(struct scsi_task *t)
 
 enum scsi_exec sbc_prefetch(struct scsi_task *t)
 {
-	/* No cache to load: GOOD (SBC-3 5.9: CONDITION MET only when the
+	/* No cache to load: GOOD (SBC-3 5.7: CONDITION MET only when the
 	 * blocks were placed in a cache). */
 	(void)sbc_range_check_open(t, NULL);
 	return SCSI_EXEC_DONE;
 }
 
 /* ------------------------------------------------------------------ */
-/* COMPARE AND WRITE: SBC-3 5.2; ORWRITE (16): SBC-3 5.8 */
+/* COMPARE AND WRITE: SBC-3 5.2; ORWRITE (16): SBC-3 5.5 */
 
 static bool sbc_caw_written(struct sbc_cmd *c, int res)
 {

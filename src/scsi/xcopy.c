@@ -1,6 +1,6 @@
 /*
  * EXTENDED COPY (LID1, SPC-4 6.3) block -> block between LUNs of this
- * node, and RECEIVE COPY RESULTS (SPC-4 6.18): COPY STATUS and OPERATING
+ * node, and RECEIVE COPY RESULTS (SPC-3 6.17): COPY STATUS and OPERATING
  * PARAMETERS.
  *
  * The parameter list is validated whole before any block moves: the
@@ -24,7 +24,7 @@
 #include "scsi/sbc.h"
 #include "scsi/scsi_internal.h"
 
-#define XCOPY_HDR_LEN 16u             /* SPC-4 6.3.1, table 101 */
+#define XCOPY_HDR_LEN 16u             /* SPC-4 6.3.1 parameter list header */
 #define XCOPY_CSCD_LEN 32u            /* identification CSCD, 6.3.6.2 */
 #define XCOPY_B2B_LEN 28u             /* block -> block segment, 6.3.7.5 */
 #define XCOPY_CSCD_ID 0xE4u
@@ -167,7 +167,7 @@ static void xcopy_job_free(struct sbc_cmd *c)
 /* ------------------------------------------------------------------ */
 /* parsing */
 
-/* SPC-4 6.3.6.2, table 111: identification descriptor CSCD. off is the
+/* SPC-4 6.3.6: the identification descriptor CSCD (E4h). off is the
  * descriptor's offset in the parameter list (for field pointers). */
 static enum scsi_sense_reason xcopy_parse_cscd(struct scsi_task *t,
 					       const uint8_t *d, uint16_t off,
@@ -281,7 +281,7 @@ static enum scsi_sense_reason xcopy_parse(struct scsi_task *t,
 		    s->nblocks > s->dst->cfg.nblocks - s->dst_lba)
 			return SCSI_SR_COPY_TARGET_DEVICE_NOT_REACHABLE;
 		/* Read-only LU or software write protect (control page
-		 * SWP): SBC-3 4.11, DATA PROTECT / WRITE PROTECTED. */
+		 * SWP): DATA PROTECT / WRITE PROTECTED. */
 		if (scsi_lun_write_protected(s->dst))
 			return SCSI_SR_WRITE_PROTECTED;
 		j->nseg++;
@@ -342,7 +342,7 @@ static bool xcopy_step_read(struct sbc_cmd *c, int res)
 	struct xcopy_seg *s;
 	uint64_t left;
 
-	/* Skip empty segments (0 blocks is a valid no-op, SPC-4 6.3.7.5). */
+	/* Skip empty segments (0 blocks copies nothing). */
 	while (j->cur < j->nseg && j->seg[j->cur].nblocks == 0) {
 		xcopy_record_update(c->lu, j, 0, true);
 		j->cur++;
@@ -421,7 +421,7 @@ enum scsi_exec sbc_xcopy(struct scsi_task *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* RECEIVE COPY RESULTS: SPC-4 6.18 */
+/* RECEIVE COPY RESULTS: SPC-3 6.17 */
 
 #define XCOPY_RCR_COPY_STATUS 0x00u
 #define XCOPY_RCR_OP_PARAMS 0x03u
@@ -444,10 +444,10 @@ static enum scsi_exec xcopy_copy_status(struct scsi_task *t, uint32_t alloc)
 	}
 	if (!r) {
 		pthread_mutex_unlock(&s->lock);
-		/* SPC-4 6.18.3: no such copy from this I_T nexus. */
+		/* SPC-3 6.17.3: no such copy from this I_T nexus. */
 		return scsi_task_error_cdb(t, 2, -1);
 	}
-	/* Table 169: COPY MANAGER STATUS 00h in progress, 01h done,
+	/* COPY MANAGER STATUS: 00h in progress, 01h done,
 	 * 02h done with errors. */
 	buf[4] = r->state == SBC_XCOPY_RUNNING ? 0x00
 		 : r->state == SBC_XCOPY_DONE  ? 0x01
@@ -473,7 +473,7 @@ static enum scsi_exec xcopy_op_params(struct scsi_task *t, uint32_t alloc)
 	uint8_t buf[44 + sizeof(types)];
 
 	memset(buf, 0, sizeof(buf));
-	/* SPC-4 6.18.4, table 171 */
+	/* SPC-3 6.17.5: OPERATING PARAMETERS */
 	scsi_put_be32(buf, sizeof(buf) - 4);       /* AVAILABLE DATA */
 	buf[4] = 0;                                /* SNLID = 0 */
 	scsi_put_be16(buf + 8, XCOPY_MAX_CSCD);
