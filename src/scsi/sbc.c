@@ -15,7 +15,7 @@
  * - No cache of our own: DPO and FUA on reads are accepted and change
  *   nothing; FUA on writes (and every write while WCE = 0) becomes
  *   BS_IO_FUA. PRE-FETCH therefore returns GOOD, never CONDITION MET
- *   (SBC-3 5.7: GOOD when the blocks were not placed in a cache).
+ *   (SBC-3 5.7: CONDITION MET means the blocks now sit in a cache).
  * - No protection information: RDPROTECT/WRPROTECT/VRPROTECT/ORPROTECT
  *   other than 000b is INVALID FIELD IN CDB.
  * - Residuals (RFC 7143 11.4.5): task->xfer_len is what the CDB asks for;
@@ -25,6 +25,14 @@
  *   both with GOOD status (what libiscsi's residual tests expect).
  * - WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 follows SBC_WSNZ (sbc.h),
  *   which VPD B0 must report; ANC_SUP = 0: ANCHOR = 1 is INVALID FIELD.
+ * - Data-out that disagrees with the CDB: WRITE SAME needs exactly one
+ *   block and COMPARE AND WRITE exactly 2 x NUMBER OF LOGICAL BLOCKS,
+ *   else INVALID FIELD IN CDB (at the length field).
+ * - UNMAP on a fully provisioned LU (LBPU = 0) is INVALID OPERATION CODE;
+ *   WRITE SAME's UNMAP bit there just writes.
+ * - Backstore errors: -ENOMEM/-EAGAIN are BUSY (back-pressure), -EIO and
+ *   the like MEDIUM ERROR (READ / WRITE ERROR), a vanished device
+ *   LOGICAL UNIT COMMUNICATION FAILURE (sbc_bs_reason).
  * - COMPARE AND WRITE and ORWRITE hold an LBA range lock on this node for
  *   their read-modify-write; overlapping ones queue and resume on their
  *   own loop. Cluster-wide atomicity comes later behind the same calls.
