@@ -215,6 +215,11 @@ struct iscsi_conn {
 	bool cold_reset_after;            /* close other sessions, then self */
 };
 
+/* conn_tx.c: the transmit queue. */
+void iscsi_conn_tx_init(struct iscsi_conn *c);
+void iscsi_conn_tx_flush(struct iscsi_conn *c);
+/* Re-arms epoll for what the connection waits for (in, out). */
+void iscsi_conn_update_events(struct iscsi_conn *c);
 /* Queueing: conn takes ownership of p in every case. */
 void iscsi_conn_queue(struct iscsi_conn *c, struct iscsi_txpdu *p);
 struct iscsi_txpdu *iscsi_txpdu_alloc(struct iscsi_conn *c);
