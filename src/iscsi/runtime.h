@@ -9,6 +9,17 @@
  * guarded by iscsi_fabric.lock and used at login, logout and teardown only:
  * nothing on the I/O path takes it.
  *
+ * Lifetimes (who frees what, and when):
+ *   - task: reference counted. The connection holds one until the task's
+ *     response is queued or it is aborted; the core holds one from
+ *     scsi_task_submit() to done(); every queued PDU that points into the
+ *     task's buffer holds one. The last put frees it.
+ *   - connection: iscsi_conn_close() only marks it and drops what it owns;
+ *     a deferred reap frees it once no task and no TMF is with the core.
+ *     The reap ends the session: I_T nexus loss, then unregistering.
+ *   - session: reference counted under the fabric lock: its connection,
+ *     a reinstating login waiting for it to die, and each posted close.
+ *
  * Not a contract: nothing outside src/iscsi includes this file.
  */
 #ifndef CTGT_ISCSI_RUNTIME_H
