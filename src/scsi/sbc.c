@@ -107,10 +107,55 @@ static bool sbc_range_conflicts(const struct list_head *h,
 	return false;
 }
 
+static void sbc_range_grant_run(void *arg)
+{
+	struct sbc_range *r = arg;
+
+	r->granted(r);
+}
+
+/* Tells a granted waiter on its own loop. When the hop cannot be
+ * allocated the grant is parked on s->retry and the next lock or unlock
+ * of the LUN, from any thread, tries again: back-pressure, not a lost
+ * wake-up (the range stays held for the waiter meanwhile). */
+static void sbc_range_grant(struct sbc_lun *s, struct sbc_range *w)
+{
+	if (base_loop_post(w->loop, sbc_range_grant_run, w) == 0)
+		return;
+	if (w->loop == base_loop_current()) {
+		w->granted(w);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	w->retry_next = s->retry;
+	__atomic_store_n(&s->retry, w, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void sbc_range_retry(struct sbc_lun *s)
+{
+	struct sbc_range *w;
+
+	if (!__atomic_load_n(&s->retry, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&s->lock);
+	w = s->retry;
+	__atomic_store_n(&s->retry, NULL, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->lock);
+	while (w) {
+		struct sbc_range *next = w->retry_next;
+
+		sbc_range_grant(s, w);
+		w = next;
+	}
+}
+
 bool sbc_range_lock(struct scsi_lun *lu, struct sbc_range *r)
 {
 	struct sbc_lun *s = lu->sbc;
 	bool held;
+
+	sbc_range_retry(s);
 
 	pthread_mutex_lock(&s->lock);
 	/* Waiters ahead of us keep their place: no overtaking. */
@@ -119,13 +164,6 @@ bool sbc_range_lock(struct scsi_lun *lu, struct sbc_range *r)
 	list_add_tail(held ? &s->busy : &s->waiting, &r->link);
 	pthread_mutex_unlock(&s->lock);
 	return held;
-}
-
-static void sbc_range_grant_run(void *arg)
-{
-	struct sbc_range *r = arg;
-
-	r->granted(r);
 }
 
 void sbc_range_unlock(struct scsi_lun *lu, struct sbc_range *r)
@@ -149,17 +187,9 @@ void sbc_range_unlock(struct scsi_lun *lu, struct sbc_range *r)
 	pthread_mutex_unlock(&s->lock);
 
 	/* Each waiter resumes on its own nexus's loop, outside our stack. */
-	for (unsigned i = 0; i < n; i++) {
-		if (base_loop_post(grant[i]->loop, sbc_range_grant_run,
-				   grant[i]) == 0)
-			continue;
-		/* TODO: no memory for the hop; run it here if it is ours,
-		 * else the waiter stays stuck until memory comes back. */
-		if (grant[i]->loop == base_loop_current())
-			grant[i]->granted(grant[i]);
-		else
-			LOG_ERR("sbc: range grant lost: out of memory");
-	}
+	for (unsigned i = 0; i < n; i++)
+		sbc_range_grant(s, grant[i]);
+	sbc_range_retry(s);
 }
 
 /* ------------------------------------------------------------------ */

@@ -42,6 +42,7 @@ struct sbc_range {
 	uint64_t nblocks;
 	struct base_loop *loop;         /* where granted() runs */
 	void (*granted)(struct sbc_range *r);
+	struct sbc_range *retry_next;   /* grant whose hop failed (ENOMEM) */
 };
 
 /* Takes [lba, lba + nblocks) of lu. true: held now. false: queued;
@@ -77,6 +78,7 @@ struct sbc_lun {
 	pthread_mutex_t lock;           /* busy, waiting, xcopy records */
 	struct list_head busy;          /* held sbc_range */
 	struct list_head waiting;       /* queued sbc_range, arrival order */
+	struct sbc_range *retry;        /* granted, not yet told (see .c) */
 	struct sbc_xcopy_record xcopy[SBC_XCOPY_RECORDS];
 	uint64_t xcopy_stamp;
 };
