@@ -147,6 +147,25 @@ static void wire_objects_free(struct wire *w)
 	w->targets = NULL;
 }
 
+/* Who may log in, in one line: the first thing to check when a login
+ * is refused. */
+static void wire_target_log(const struct iscsi_target_config *t)
+{
+	const struct iscsi_auth_config *a = &t->auth;
+	const char *chap = !a->incoming.user[0] ? "no CHAP" :
+			   a->chap_required ?
+			   (a->outgoing.user[0] ? "mutual CHAP required" :
+						  "CHAP required") :
+			   "CHAP optional";
+
+	if (t->open_access)
+		LOG_INFO("%s: open access, %s", t->name, chap);
+	else
+		LOG_INFO("%s: %u initiator%s allowed, %s", t->name,
+			 t->n_initiators, t->n_initiators == 1 ? "" : "s",
+			 chap);
+}
+
 int wire_start(struct config *c, struct base_loop **loops, unsigned n_loops,
 	       struct wire **out)
 {
@@ -177,6 +196,7 @@ int wire_start(struct config *c, struct base_loop **loops, unsigned n_loops,
 	}
 	w->fabric_up = true;
 	for (i = 0; i < c->n_targets; i++) {
+		wire_target_log(&c->targets[i].iscsi);
 		err = iscsi_target_add(&c->targets[i].iscsi);
 		if (err) {
 			LOG_ERR("%s: cannot serve the target (its portals): %s",
