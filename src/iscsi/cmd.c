@@ -8,8 +8,9 @@
  * It does not order commands (the CmdSN window is session.c's) and does not
  * decode CDBs (the core does). Bidirectional commands are not supported:
  * they are answered with CHECK CONDITION, INVALID FIELD IN CDB once their
- * unsolicited data is in. Data-Out payloads are copied once from the
- * receive buffer into the task buffer; Data-In goes out straight from it.
+ * unsolicited data is in. Data-Out payloads are received straight into the
+ * task buffer when their header fits (conn.c asks iscsi_cmd_data_out_dest),
+ * immediate data is copied once; Data-In goes out straight from the buffer.
  *
  * A task lives until nothing refers to it: the connection (until its
  * response is queued or it is aborted), the core (submit .. done()) and
