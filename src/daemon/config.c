@@ -165,7 +165,7 @@ static void config_path_index(char *buf, const char *parent, size_t i)
 }
 
 /* The offending value, quoted as JSON and cut short. */
-static const char *config_got(struct json_object *v, char *buf, size_t size)
+static const char *config_value_quote(struct json_object *v, char *buf, size_t size)
 {
 	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 
@@ -178,7 +178,7 @@ static const char *config_got(struct json_object *v, char *buf, size_t size)
 	return buf;
 }
 
-static const char *config_type_name(struct json_object *v)
+static const char *config_type_describe(struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_null: return "null";
@@ -197,8 +197,8 @@ static void config_err_type(struct config_ctx *x, const char *path,
 {
 	char got[CONFIG_GOT_MAX];
 
-	config_err(x, path, "must be %s, got %s %s", want, config_type_name(v),
-		   config_got(v, got, sizeof(got)));
+	config_err(x, path, "must be %s, got %s %s", want, config_type_describe(v),
+		   config_value_quote(v, got, sizeof(got)));
 }
 
 /* Unknown keys are errors: a typo must never fall back to a default. */
@@ -231,7 +231,7 @@ static void config_keys_check(struct config_ctx *x, struct json_object *obj,
 }
 
 /* 1: present and valid, 0: absent, -1: present and invalid (reported). */
-static int config_uint(struct config_ctx *x, struct json_object *obj,
+static int config_uint_get(struct config_ctx *x, struct json_object *obj,
 		       const char *path, const char *key, uint64_t min,
 		       uint64_t max, uint64_t *out)
 {
@@ -249,21 +249,21 @@ static int config_uint(struct config_ctx *x, struct json_object *obj,
 	if (json_object_get_int64(v) < 0) {
 		config_err(x, p, "must be %llu..%llu, got %s",
 			   (unsigned long long)min, (unsigned long long)max,
-			   config_got(v, got, sizeof(got)));
+			   config_value_quote(v, got, sizeof(got)));
 		return -1;
 	}
 	u = json_object_get_uint64(v);
 	if (u < min || u > max) {
 		config_err(x, p, "must be %llu..%llu, got %s",
 			   (unsigned long long)min, (unsigned long long)max,
-			   config_got(v, got, sizeof(got)));
+			   config_value_quote(v, got, sizeof(got)));
 		return -1;
 	}
 	*out = u;
 	return 1;
 }
 
-static int config_bool(struct config_ctx *x, struct json_object *obj,
+static int config_bool_get(struct config_ctx *x, struct json_object *obj,
 		       const char *path, const char *key, bool *out)
 {
 	char p[CONFIG_PATH_MAX];
@@ -281,7 +281,7 @@ static int config_bool(struct config_ctx *x, struct json_object *obj,
 }
 
 /* A string of 1..max bytes without NUL; *out points into the JSON tree. */
-static int config_string(struct config_ctx *x, struct json_object *obj,
+static int config_string_get(struct config_ctx *x, struct json_object *obj,
 			 const char *path, const char *key, size_t max,
 			 const char **out)
 {
@@ -316,7 +316,7 @@ static int config_string(struct config_ctx *x, struct json_object *obj,
 }
 
 /* An object member that must be an object (or absent). */
-static int config_object(struct config_ctx *x, struct json_object *obj,
+static int config_object_get(struct config_ctx *x, struct json_object *obj,
 			 const char *path, const char *key,
 			 struct json_object **out)
 {
@@ -334,7 +334,7 @@ static int config_object(struct config_ctx *x, struct json_object *obj,
 	return 1;
 }
 
-static int config_array(struct config_ctx *x, struct json_object *obj,
+static int config_array_get(struct config_ctx *x, struct json_object *obj,
 			const char *path, const char *key,
 			struct json_object **out)
 {
@@ -372,7 +372,7 @@ static bool config_printable_ascii(const char *s)
 	return true;
 }
 
-static int config_hexval(int c)
+static int config_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -388,7 +388,7 @@ static bool config_all_hex(const char *s, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (config_hexval((unsigned char)s[i]) < 0)
+		if (config_hex_value((unsigned char)s[i]) < 0)
 			return false;
 	return s[n] == '\0';
 }
@@ -563,7 +563,7 @@ const char *config_iscsi_name_check(const char *name)
 /* ------------------------------------------------------------------ */
 /* derived identity */
 
-static void config_hash(const char *prefix, const char *target, uint64_t lun,
+static void config_name_hash(const char *prefix, const char *target, uint64_t lun,
 			uint8_t md[SHA256_DIGEST_LENGTH])
 {
 	char buf[SCSI_NAME_MAX + 64];
@@ -585,7 +585,7 @@ void config_naa_derive(const char *target, uint64_t lun, uint8_t naa[16])
 	uint8_t nib[32];
 	unsigned i;
 
-	config_hash("ctgt:", target, lun, md);
+	config_name_hash("ctgt:", target, lun, md);
 	nib[0] = 6;
 	for (i = 0; i < 6; i++)
 		nib[1 + i] = (CONFIG_NAA_COMPANY_ID >> (20 - 4 * i)) & 0xf;
@@ -601,7 +601,7 @@ void config_serial_derive(const char *target, uint64_t lun, char serial[33])
 	uint8_t md[SHA256_DIGEST_LENGTH];
 	unsigned i;
 
-	config_hash("ctgt-serial:", target, lun, md);
+	config_name_hash("ctgt-serial:", target, lun, md);
 	for (i = 0; i < 8; i++) {
 		serial[2 * i] = hex[md[i] >> 4];
 		serial[2 * i + 1] = hex[md[i] & 0xf];
@@ -622,12 +622,12 @@ static void config_auth_parse(struct config_ctx *x, struct json_object *obj,
 	int ru, rs, rmu, rms;
 
 	config_keys_check(x, obj, path, keys);
-	config_bool(x, obj, path, "chap_required", &a->chap_required);
-	ru = config_string(x, obj, path, "user", CONFIG_CHAP_MAX, &user);
-	rs = config_string(x, obj, path, "secret", CONFIG_CHAP_MAX, &secret);
-	rmu = config_string(x, obj, path, "mutual_user", CONFIG_CHAP_MAX,
+	config_bool_get(x, obj, path, "chap_required", &a->chap_required);
+	ru = config_string_get(x, obj, path, "user", CONFIG_CHAP_MAX, &user);
+	rs = config_string_get(x, obj, path, "secret", CONFIG_CHAP_MAX, &secret);
+	rmu = config_string_get(x, obj, path, "mutual_user", CONFIG_CHAP_MAX,
 			    &muser);
-	rms = config_string(x, obj, path, "mutual_secret", CONFIG_CHAP_MAX,
+	rms = config_string_get(x, obj, path, "mutual_secret", CONFIG_CHAP_MAX,
 			    &msecret);
 	if (user && config_has_control(user)) {
 		config_path_key(p, path, "user");
@@ -703,14 +703,14 @@ static void config_iscsi_parse(struct config_ctx *x, struct json_object *obj,
 	int rf, rb;
 
 	config_keys_check(x, obj, "iscsi", keys);
-	if (config_uint(x, obj, "iscsi", "max_recv_data_segment_length",
+	if (config_uint_get(x, obj, "iscsi", "max_recv_data_segment_length",
 			CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v) == 1)
 		g->max_recv_dsl = (uint32_t)v;
-	rb = config_uint(x, obj, "iscsi", "max_burst_length",
+	rb = config_uint_get(x, obj, "iscsi", "max_burst_length",
 			 CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
 	if (rb == 1)
 		g->max_burst = (uint32_t)v;
-	rf = config_uint(x, obj, "iscsi", "first_burst_length",
+	rf = config_uint_get(x, obj, "iscsi", "first_burst_length",
 			 CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
 	if (rf == 1)
 		g->first_burst = (uint32_t)v;
@@ -722,16 +722,16 @@ static void config_iscsi_parse(struct config_ctx *x, struct json_object *obj,
 		config_err(x, "iscsi.first_burst_length",
 			   "%u is larger than max_burst_length %u",
 			   g->first_burst, g->max_burst);
-	if (config_uint(x, obj, "iscsi", "max_cmds_per_session", 1,
+	if (config_uint_get(x, obj, "iscsi", "max_cmds_per_session", 1,
 			CONFIG_MAX_CMDS_MAX, &v) == 1)
 		g->max_cmds_per_session = (uint32_t)v;
-	if (config_uint(x, obj, "iscsi", "nop_interval", 0, CONFIG_NOP_MAX,
+	if (config_uint_get(x, obj, "iscsi", "nop_interval", 0, CONFIG_NOP_MAX,
 			&v) == 1)
 		g->nop_interval_s = (uint32_t)v;
-	if (config_uint(x, obj, "iscsi", "nop_timeout", 1, CONFIG_NOP_MAX,
+	if (config_uint_get(x, obj, "iscsi", "nop_timeout", 1, CONFIG_NOP_MAX,
 			&v) == 1)
 		g->nop_timeout_s = (uint32_t)v;
-	if (config_object(x, obj, "iscsi", "discovery_auth", &auth) == 1)
+	if (config_object_get(x, obj, "iscsi", "discovery_auth", &auth) == 1)
 		config_auth_parse(x, auth, "iscsi.discovery_auth",
 				  &g->discovery_auth);
 }
@@ -747,8 +747,8 @@ static void config_acl_parse(struct config_ctx *x, struct json_object *obj,
 
 	config_keys_check(x, obj, path, keys);
 	t->open_access = false;
-	config_bool(x, obj, path, "open_access", &t->open_access);
-	rinit = config_array(x, obj, path, "initiators", &arr);
+	config_bool_get(x, obj, path, "open_access", &t->open_access);
+	rinit = config_array_get(x, obj, path, "initiators", &arr);
 	config_path_key(p, path, "initiators");
 	if (rinit == 1) {
 		if (t->open_access) {
@@ -824,7 +824,7 @@ static void config_tpgs_parse(struct config_ctx *x, struct json_object *arr,
 			continue;
 		}
 		config_keys_check(x, o, path, keys);
-		if (config_uint(x, o, path, "tag", 1, 65535, &v) == 1)
+		if (config_uint_get(x, o, path, "tag", 1, 65535, &v) == 1)
 			g->tag = (uint16_t)v;
 		for (j = 0; j < i; j++) {
 			if (t->tpgs[j].tag == g->tag) {
@@ -834,9 +834,9 @@ static void config_tpgs_parse(struct config_ctx *x, struct json_object *arr,
 				break;
 			}
 		}
-		if (config_uint(x, o, path, "rtpi", 1, 65535, &v) == 1)
+		if (config_uint_get(x, o, path, "rtpi", 1, 65535, &v) == 1)
 			ct->rtpis[i] = (uint16_t)v;
-		r = config_array(x, o, path, "portals", &portals);
+		r = config_array_get(x, o, path, "portals", &portals);
 		if (r == 0) {
 			config_path_key(pi, path, "portals");
 			config_err(x, pi, "required (at least one \"ADDR:PORT\")");
@@ -912,7 +912,7 @@ static void config_ident_copy(struct config_ctx *x, struct json_object *o,
 	char p[CONFIG_PATH_MAX];
 	const char *s;
 
-	if (config_string(x, o, path, key, size - 1, &s) != 1)
+	if (config_string_get(x, o, path, key, size - 1, &s) != 1)
 		return;
 	if (!config_printable_ascii(s)) {
 		config_path_key(p, path, key);
@@ -935,7 +935,7 @@ static void config_backstore_parse(struct config_ctx *x,
 	int rt, rp;
 
 	config_keys_check(x, o, path, keys);
-	rt = config_string(x, o, path, "type", 16, &type);
+	rt = config_string_get(x, o, path, "type", 16, &type);
 	config_path_key(p, path, "type");
 	if (rt == 0) {
 		config_err(x, p, "required: \"file\" or \"ram\"");
@@ -950,7 +950,7 @@ static void config_backstore_parse(struct config_ctx *x,
 	}
 	l->bs.type = l->type;
 
-	rp = config_string(x, o, path, "path", PATH_MAX - 1, &fpath);
+	rp = config_string_get(x, o, path, "path", PATH_MAX - 1, &fpath);
 	config_path_key(p, path, "path");
 	if (rp == 1 && is_ram)
 		config_err(x, p, "only for type \"file\"");
@@ -985,7 +985,7 @@ static void config_backstore_parse(struct config_ctx *x,
 		}
 		if (why && why[0])
 			config_err(x, p, "%s, got %s", why,
-				   config_got(v, got, sizeof(got)));
+				   config_value_quote(v, got, sizeof(got)));
 		else if (!why && size == 0)
 			config_err(x, p, "must not be zero");
 		else if (!why) {
@@ -996,7 +996,7 @@ static void config_backstore_parse(struct config_ctx *x,
 		config_err(x, p, "required for type \"ram\"");
 	}
 
-	if (config_bool(x, o, path, "direct", &l->bs.direct) == 1 && is_ram) {
+	if (config_bool_get(x, o, path, "direct", &l->bs.direct) == 1 && is_ram) {
 		config_path_key(p, path, "direct");
 		config_err(x, p, "only for type \"file\"");
 	}
@@ -1026,7 +1026,7 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 		return;
 	}
 	config_keys_check(x, o, path, keys);
-	if (config_uint(x, o, path, "lun", 0, CONFIG_MAX_LUN, &u) == 1)
+	if (config_uint_get(x, o, path, "lun", 0, CONFIG_MAX_LUN, &u) == 1)
 		s->lun_id = u;
 
 	config_path_key(p, path, "block_size");
@@ -1037,18 +1037,18 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 		else if (json_object_get_int64(v) != 512 &&
 			 json_object_get_int64(v) != 4096)
 			config_err(x, p, "must be 512 or 4096, got %s",
-				   config_got(v, got, sizeof(got)));
+				   config_value_quote(v, got, sizeof(got)));
 		else {
 			s->block_size = (uint32_t)json_object_get_int64(v);
 			bsize_ok = true;
 		}
 	}
 
-	config_bool(x, o, path, "read_only", &s->readonly);
-	config_bool(x, o, path, "thin", &s->thin);
-	config_bool(x, o, path, "write_cache", &s->write_cache);
+	config_bool_get(x, o, path, "read_only", &s->readonly);
+	config_bool_get(x, o, path, "thin", &s->thin);
+	config_bool_get(x, o, path, "write_cache", &s->write_cache);
 
-	r = config_object(x, o, path, "backstore", &bs);
+	r = config_object_get(x, o, path, "backstore", &bs);
 	config_path_key(p, path, "backstore");
 	if (r == 0)
 		config_err(x, p, "required");
@@ -1071,7 +1071,7 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 	}
 
 	config_path_key(p, path, "serial");
-	r = config_string(x, o, path, "serial", sizeof(s->serial) - 1, &str);
+	r = config_string_get(x, o, path, "serial", sizeof(s->serial) - 1, &str);
 	if (r == 1 && !config_printable_ascii(str))
 		config_err(x, p, "must be printable ASCII (0x20..0x7e)");
 	else if (r == 1)
@@ -1080,7 +1080,7 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 		config_serial_derive(target, s->lun_id, s->serial);
 
 	config_path_key(p, path, "naa");
-	r = config_string(x, o, path, "naa", 64, &str);
+	r = config_string_get(x, o, path, "naa", 64, &str);
 	if (r == 1) {
 		if (strlen(str) != 32 || !config_all_hex(str, 32) || str[0] != '6') {
 			config_err(x, p, "must be 32 hex digits starting with 6 "
@@ -1090,8 +1090,8 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 			unsigned i;
 
 			for (i = 0; i < 16; i++)
-				s->naa[i] = (uint8_t)(config_hexval(str[2 * i]) << 4 |
-						      config_hexval(str[2 * i + 1]));
+				s->naa[i] = (uint8_t)(config_hex_value(str[2 * i]) << 4 |
+						      config_hex_value(str[2 * i + 1]));
 		}
 	} else if (r == 0) {
 		config_naa_derive(target, s->lun_id, s->naa);
@@ -1124,7 +1124,7 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 	config_keys_check(x, o, path, keys);
 
 	config_path_key(p, path, "name");
-	r = config_string(x, o, path, "name", 4096, &s);
+	r = config_string_get(x, o, path, "name", 4096, &s);
 	if (r == 0)
 		config_err(x, p, "required (an iSCSI name such as "
 			   "\"iqn.2026-11.org.example:disk1\")");
@@ -1138,7 +1138,7 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 	}
 
 	config_path_key(p, path, "alias");
-	if (config_string(x, o, path, "alias", sizeof(t->alias) - 1, &s) == 1) {
+	if (config_string_get(x, o, path, "alias", sizeof(t->alias) - 1, &s) == 1) {
 		if (config_has_control(s))
 			config_err(x, p, "must not contain control characters");
 		else
@@ -1146,7 +1146,7 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 	}
 
 	config_path_key(p, path, "portal_groups");
-	r = config_array(x, o, path, "portal_groups", &v);
+	r = config_array_get(x, o, path, "portal_groups", &v);
 	if (r == 0)
 		config_err(x, p, "required (at least one portal group)");
 	if (r == 1)
@@ -1154,11 +1154,11 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 	if (x->oom)
 		return;
 
-	if (config_object(x, o, path, "acl", &v) == 1) {
+	if (config_object_get(x, o, path, "acl", &v) == 1) {
 		config_path_key(p, path, "acl");
 		config_acl_parse(x, v, p, t);
 	}
-	if (config_object(x, o, path, "auth", &v) == 1) {
+	if (config_object_get(x, o, path, "auth", &v) == 1) {
 		config_path_key(p, path, "auth");
 		config_auth_parse(x, v, p, &t->auth);
 	}
@@ -1166,7 +1166,7 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 		return;
 
 	config_path_key(p, path, "luns");
-	r = config_array(x, o, path, "luns", &v);
+	r = config_array_get(x, o, path, "luns", &v);
 	if (r == 0)
 		config_err(x, p, "required (at least one LUN)");
 	if (r != 1)
@@ -1305,7 +1305,7 @@ static void config_cross_check(struct config_ctx *x, struct config *c)
 /* ------------------------------------------------------------------ */
 /* top level */
 
-static void config_defaults(struct config *c)
+static void config_defaults_apply(struct config *c)
 {
 	c->log_level = LOG_LVL_INFO;
 	c->port_group = 1;
@@ -1332,9 +1332,9 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 	int r;
 
 	config_keys_check(x, root, "", keys);
-	if (config_uint(x, root, "", "threads", 1, CONFIG_MAX_THREADS, &u) == 1)
+	if (config_uint_get(x, root, "", "threads", 1, CONFIG_MAX_THREADS, &u) == 1)
 		c->threads = (unsigned)u;
-	if (config_string(x, root, "", "log_level", 16, &s) == 1) {
+	if (config_string_get(x, root, "", "log_level", 16, &s) == 1) {
 		for (i = 0; i < ARRAY_SIZE(levels); i++)
 			if (strcmp(s, levels[i]) == 0)
 				break;
@@ -1346,15 +1346,15 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 			c->log_level_set = true;
 		}
 	}
-	if (config_object(x, root, "", "node", &v) == 1) {
+	if (config_object_get(x, root, "", "node", &v) == 1) {
 		config_keys_check(x, v, "node", node_keys);
-		if (config_uint(x, v, "node", "port_group", 1, 65535, &u) == 1)
+		if (config_uint_get(x, v, "node", "port_group", 1, 65535, &u) == 1)
 			c->port_group = (uint16_t)u;
 	}
-	if (config_object(x, root, "", "iscsi", &v) == 1)
+	if (config_object_get(x, root, "", "iscsi", &v) == 1)
 		config_iscsi_parse(x, v, &c->iscsi);
 
-	r = config_array(x, root, "", "targets", &v);
+	r = config_array_get(x, root, "", "targets", &v);
 	if (r == 0)
 		config_err(x, "targets", "required (at least one target)");
 	if (r != 1)
@@ -1435,7 +1435,7 @@ int config_parse(const char *text, struct config **out,
 		json_object_put(root);
 		return -ENOMEM;
 	}
-	config_defaults(c);
+	config_defaults_apply(c);
 	config_root_parse(&x, root, c);
 	json_object_put(root);
 	if (x.oom) {

@@ -53,7 +53,7 @@ static struct {
 	sigset_t signals;
 } main_watchdog = { .lock = PTHREAD_MUTEX_INITIALIZER, .phase = "start" };
 
-static void main_usage(FILE *f)
+static void main_usage_print(FILE *f)
 {
 	fprintf(f,
 		"usage: ctgtd [-c FILE] [-v] [-t THREADS] [--check] [--help]\n"
@@ -107,17 +107,17 @@ static int main_opts_parse(int argc, char **argv, struct main_opts *o)
 			o->check = true;
 			break;
 		case 'h':
-			main_usage(stdout);
+			main_usage_print(stdout);
 			exit(0);
 		default:
-			main_usage(stderr);
+			main_usage_print(stderr);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ctgtd: unexpected argument \"%s\"\n",
 			argv[optind]);
-		main_usage(stderr);
+		main_usage_print(stderr);
 		return -EINVAL;
 	}
 	return 0;
@@ -165,7 +165,7 @@ static int main_mkdir_p(const char *dir)
 	return err;
 }
 
-static const char *main_state_dir(void)
+static const char *main_state_dir_get(void)
 {
 	const char *d = getenv("CTGT_STATE_DIR");
 
@@ -178,7 +178,7 @@ static int main_config_load(const struct main_opts *o, struct config **out)
 {
 	struct config_msgs msgs = { 0 };
 	const char *where = o->config_path ? o->config_path : "default config";
-	const char *state_dir = main_state_dir();
+	const char *state_dir = main_state_dir_get();
 	struct stat st;
 	int err;
 
@@ -320,7 +320,7 @@ static void *main_watchdog_run(void *arg)
 	}
 }
 
-static unsigned main_threads(const struct main_opts *o,
+static unsigned main_threads_count(const struct main_opts *o,
 			     const struct config *c)
 {
 	long n;
@@ -337,7 +337,7 @@ static unsigned main_threads(const struct main_opts *o,
 	return (unsigned)n;
 }
 
-static unsigned main_lun_count(const struct config *c)
+static unsigned main_luns_count(const struct config *c)
 {
 	unsigned i, n = 0;
 
@@ -370,7 +370,7 @@ int main(int argc, char **argv)
 		printf("ctgtd: %s: valid (%u target%s, %u LUN%s)\n",
 		       o.config_path ? o.config_path : "default config",
 		       c->n_targets, c->n_targets == 1 ? "" : "s",
-		       main_lun_count(c), main_lun_count(c) == 1 ? "" : "s");
+		       main_luns_count(c), main_luns_count(c) == 1 ? "" : "s");
 		config_free(c);
 		return 0;
 	}
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	n = main_threads(&o, c);
+	n = main_threads_count(&o, c);
 	lts = calloc(n, sizeof(*lts));
 	loops = calloc(n, sizeof(*loops));
 	if (!lts || !loops) {
@@ -402,8 +402,8 @@ int main(int argc, char **argv)
 		goto fail_start;
 	wire_print_serving(w, stdout);
 	LOG_INFO("ready: %u target%s, %u LUN%s, %u event-loop thread%s",
-		 c->n_targets, c->n_targets == 1 ? "" : "s", main_lun_count(c),
-		 main_lun_count(c) == 1 ? "" : "s", n, n == 1 ? "" : "s");
+		 c->n_targets, c->n_targets == 1 ? "" : "s", main_luns_count(c),
+		 main_luns_count(c) == 1 ? "" : "s", n, n == 1 ? "" : "s");
 
 	do {
 		err = sigwait(&set, &sig);
