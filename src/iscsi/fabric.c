@@ -23,6 +23,7 @@
 #define ISCSI_FABRIC_DEF_NOP_INTERVAL_S 5u
 #define ISCSI_FABRIC_DEF_NOP_TIMEOUT_S 30u
 #define ISCSI_FABRIC_MAX_TARGETS 4096u
+#define ISCSI_FABRIC_WARN_MS 5000u   /* shutdown progress log */
 
 struct iscsi_fabric iscsi_fabric = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -194,7 +195,8 @@ void iscsi_fabric_conn_gone_locked(void)
 
 void iscsi_shutdown(void)
 {
-	unsigned i, waited = 0;
+	unsigned i;
+	uint64_t next_warn;
 
 	if (!iscsi_fabric.inited)
 		return;
@@ -218,8 +220,9 @@ void iscsi_shutdown(void)
 	}
 
 	/* Connections free themselves once the core has returned every
-	 * task; wait for all of them. */
+	 * task; wait for all of them, saying so every few seconds. */
 	pthread_mutex_lock(&iscsi_fabric.lock);
+	next_warn = base_now_ms() + ISCSI_FABRIC_WARN_MS;
 	while (iscsi_fabric.n_conns > 0 || iscsi_fabric.n_loop_posts > 0) {
 		struct timespec ts;
 
@@ -227,9 +230,11 @@ void iscsi_shutdown(void)
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&iscsi_fabric.cond, &iscsi_fabric.lock,
 				       &ts);
-		if (iscsi_fabric.n_conns > 0 && ++waited % 5 == 0)
+		if (iscsi_fabric.n_conns > 0 && base_now_ms() >= next_warn) {
 			LOG_WARN("iscsi: shutdown waiting for %u connections",
 				 iscsi_fabric.n_conns);
+			next_warn += ISCSI_FABRIC_WARN_MS;
+		}
 	}
 	for (i = 0; i < iscsi_fabric.n_targets; i++)
 		iscsi_fabric_target_free(iscsi_fabric.targets[i]);
