@@ -165,9 +165,11 @@ static void config_path_index(char *buf, const char *parent, size_t i)
 }
 
 /* The offending value, quoted as JSON and cut short. */
-static const char *config_value_quote(struct json_object *v, char *buf, size_t size)
+static const char *config_value_quote(struct json_object *v, char *buf,
+				      size_t size)
 {
-	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	const char *s =
+		json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 
 	if (!s)
 		s = "?";
@@ -197,7 +199,8 @@ static void config_err_type(struct config_ctx *x, const char *path,
 {
 	char got[CONFIG_GOT_MAX];
 
-	config_err(x, path, "must be %s, got %s %s", want, config_type_describe(v),
+	config_err(x, path, "must be %s, got %s %s", want,
+		   config_type_describe(v),
 		   config_value_quote(v, got, sizeof(got)));
 }
 
@@ -232,8 +235,8 @@ static void config_keys_check(struct config_ctx *x, struct json_object *obj,
 
 /* 1: present and valid, 0: absent, -1: present and invalid (reported). */
 static int config_uint_get(struct config_ctx *x, struct json_object *obj,
-		       const char *path, const char *key, uint64_t min,
-		       uint64_t max, uint64_t *out)
+			   const char *path, const char *key, uint64_t min,
+			   uint64_t max, uint64_t *out)
 {
 	char p[CONFIG_PATH_MAX], got[CONFIG_GOT_MAX];
 	struct json_object *v;
@@ -264,7 +267,7 @@ static int config_uint_get(struct config_ctx *x, struct json_object *obj,
 }
 
 static int config_bool_get(struct config_ctx *x, struct json_object *obj,
-		       const char *path, const char *key, bool *out)
+			   const char *path, const char *key, bool *out)
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
@@ -282,8 +285,8 @@ static int config_bool_get(struct config_ctx *x, struct json_object *obj,
 
 /* A string of 1..max bytes without NUL; *out points into the JSON tree. */
 static int config_string_get(struct config_ctx *x, struct json_object *obj,
-			 const char *path, const char *key, size_t max,
-			 const char **out)
+			     const char *path, const char *key, size_t max,
+			     const char **out)
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
@@ -317,8 +320,8 @@ static int config_string_get(struct config_ctx *x, struct json_object *obj,
 
 /* An object member that must be an object (or absent). */
 static int config_object_get(struct config_ctx *x, struct json_object *obj,
-			 const char *path, const char *key,
-			 struct json_object **out)
+			     const char *path, const char *key,
+			     struct json_object **out)
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
@@ -335,8 +338,8 @@ static int config_object_get(struct config_ctx *x, struct json_object *obj,
 }
 
 static int config_array_get(struct config_ctx *x, struct json_object *obj,
-			const char *path, const char *key,
-			struct json_object **out)
+			    const char *path, const char *key,
+			    struct json_object **out)
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
@@ -421,7 +424,8 @@ const char *config_size_parse(const char *s, uint64_t *out)
 			       "of 1024)";
 		mult = 1ull << (10 * (unsigned)(u - units + 1));
 		s++;
-		if ((s[0] == 'i' || s[0] == 'I') && (s[1] == 'B' || s[1] == 'b'))
+		if ((s[0] == 'i' || s[0] == 'I') &&
+		    (s[1] == 'B' || s[1] == 'b'))
 			s += 2;
 		else if (s[0] == 'B' || s[0] == 'b')
 			return "ambiguous suffix: use K, M, G, T, P or KiB, "
@@ -512,6 +516,8 @@ const char *config_portal_parse(const char *s, struct iscsi_portal_config *out)
 /* RFC 7143 4.2.7: iqn./eui./naa. formats, at most 223 bytes. */
 const char *config_iscsi_name_check(const char *name)
 {
+	static const char config_iqn_date[] =
+		"iqn. must be followed by a date YYYY-MM and '.'";
 	size_t n = name ? strlen(name) : 0, i;
 	const char *p;
 
@@ -546,10 +552,10 @@ const char *config_iscsi_name_check(const char *name)
 	p = name + 4;
 	for (i = 0; i < 4; i++)
 		if (!isdigit((unsigned char)p[i]))
-			return "iqn. must be followed by a date YYYY-MM and '.'";
+			return config_iqn_date;
 	if (p[4] != '-' || !isdigit((unsigned char)p[5]) ||
 	    !isdigit((unsigned char)p[6]) || p[7] != '.')
-		return "iqn. must be followed by a date YYYY-MM and '.'";
+		return config_iqn_date;
 	i = (size_t)(p[5] - '0') * 10 + (size_t)(p[6] - '0');
 	if (i < 1 || i > 12)
 		return "the month in iqn.YYYY-MM must be 01..12";
@@ -563,14 +569,14 @@ const char *config_iscsi_name_check(const char *name)
 /* ------------------------------------------------------------------ */
 /* derived identity */
 
-static void config_name_hash(const char *prefix, const char *target, uint64_t lun,
-			uint8_t md[SHA256_DIGEST_LENGTH])
+static void config_name_hash(const char *prefix, const char *target,
+			     uint64_t lun, uint8_t md[SHA256_DIGEST_LENGTH])
 {
 	char buf[SCSI_NAME_MAX + 64];
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "%s%s:%llu", prefix, target ? target : "",
-		     (unsigned long long)lun);
+	n = snprintf(buf, sizeof(buf), "%s%s:%llu", prefix,
+		     target ? target : "", (unsigned long long)lun);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(buf))
@@ -624,11 +630,12 @@ static void config_auth_parse(struct config_ctx *x, struct json_object *obj,
 	config_keys_check(x, obj, path, keys);
 	config_bool_get(x, obj, path, "chap_required", &a->chap_required);
 	ru = config_string_get(x, obj, path, "user", CONFIG_CHAP_MAX, &user);
-	rs = config_string_get(x, obj, path, "secret", CONFIG_CHAP_MAX, &secret);
+	rs = config_string_get(x, obj, path, "secret", CONFIG_CHAP_MAX,
+			       &secret);
 	rmu = config_string_get(x, obj, path, "mutual_user", CONFIG_CHAP_MAX,
-			    &muser);
+				&muser);
 	rms = config_string_get(x, obj, path, "mutual_secret", CONFIG_CHAP_MAX,
-			    &msecret);
+				&msecret);
 	if (user && config_has_control(user)) {
 		config_path_key(p, path, "user");
 		config_err(x, p, "must not contain control characters");
@@ -680,12 +687,14 @@ static void config_auth_parse(struct config_ctx *x, struct json_object *obj,
 			    "most 16)", strlen(msecret));
 	}
 	if (user)
-		snprintf(a->incoming.user, sizeof(a->incoming.user), "%s", user);
+		snprintf(a->incoming.user, sizeof(a->incoming.user), "%s",
+			 user);
 	if (secret)
 		snprintf(a->incoming.secret, sizeof(a->incoming.secret), "%s",
 			 secret);
 	if (muser)
-		snprintf(a->outgoing.user, sizeof(a->outgoing.user), "%s", muser);
+		snprintf(a->outgoing.user, sizeof(a->outgoing.user), "%s",
+			 muser);
 	if (msecret)
 		snprintf(a->outgoing.secret, sizeof(a->outgoing.secret), "%s",
 			 msecret);
@@ -704,14 +713,15 @@ static void config_iscsi_parse(struct config_ctx *x, struct json_object *obj,
 
 	config_keys_check(x, obj, "iscsi", keys);
 	if (config_uint_get(x, obj, "iscsi", "max_recv_data_segment_length",
-			CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v) == 1)
+			    CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX,
+			    &v) == 1)
 		g->max_recv_dsl = (uint32_t)v;
 	rb = config_uint_get(x, obj, "iscsi", "max_burst_length",
-			 CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
+			     CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
 	if (rb == 1)
 		g->max_burst = (uint32_t)v;
 	rf = config_uint_get(x, obj, "iscsi", "first_burst_length",
-			 CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
+			     CONFIG_ISCSI_LEN_MIN, CONFIG_ISCSI_LEN_MAX, &v);
 	if (rf == 1)
 		g->first_burst = (uint32_t)v;
 	/* A default never contradicts an explicit value: without
@@ -723,13 +733,13 @@ static void config_iscsi_parse(struct config_ctx *x, struct json_object *obj,
 			   "%u is larger than max_burst_length %u",
 			   g->first_burst, g->max_burst);
 	if (config_uint_get(x, obj, "iscsi", "max_cmds_per_session", 1,
-			CONFIG_MAX_CMDS_MAX, &v) == 1)
+			    CONFIG_MAX_CMDS_MAX, &v) == 1)
 		g->max_cmds_per_session = (uint32_t)v;
 	if (config_uint_get(x, obj, "iscsi", "nop_interval", 0, CONFIG_NOP_MAX,
-			&v) == 1)
+			    &v) == 1)
 		g->nop_interval_s = (uint32_t)v;
 	if (config_uint_get(x, obj, "iscsi", "nop_timeout", 1, CONFIG_NOP_MAX,
-			&v) == 1)
+			    &v) == 1)
 		g->nop_timeout_s = (uint32_t)v;
 	if (config_object_get(x, obj, "iscsi", "discovery_auth", &auth) == 1)
 		config_auth_parse(x, auth, "iscsi.discovery_auth",
@@ -763,26 +773,30 @@ static void config_acl_parse(struct config_ctx *x, struct json_object *obj,
 			return;
 		}
 		for (i = 0; i < n; i++) {
-			struct json_object *v = json_object_array_get_idx(arr, i);
+			struct json_object *v =
+				json_object_array_get_idx(arr, i);
 			const char *why, *s;
 
 			config_path_index(pi, p, i);
 			if (!json_object_is_type(v, json_type_string)) {
-				config_err_type(x, pi, "an iSCSI name (string)", v);
+				config_err_type(x, pi, "an iSCSI name (string)",
+						v);
 				continue;
 			}
 			s = json_object_get_string(v);
 			why = config_iscsi_name_check(s);
 			if (why) {
-				config_err(x, pi, "bad iSCSI name \"%.223s\": %s",
-					   s, why);
+				config_err(x, pi,
+					   "bad iSCSI name \"%.223s\": %s", s,
+					   why);
 				continue;
 			}
 			for (j = 0; j < t->n_initiators; j++)
 				if (strcasecmp(t->initiators[j], s) == 0)
 					break;
 			if (j < t->n_initiators) {
-				config_err(x, pi, "duplicate initiator \"%s\"", s);
+				config_err(x, pi, "duplicate initiator \"%s\"",
+					   s);
 				continue;
 			}
 			snprintf(t->initiators[t->n_initiators++],
@@ -839,7 +853,8 @@ static void config_tpgs_parse(struct config_ctx *x, struct json_object *arr,
 		r = config_array_get(x, o, path, "portals", &portals);
 		if (r == 0) {
 			config_path_key(pi, path, "portals");
-			config_err(x, pi, "required (at least one \"ADDR:PORT\")");
+			config_err(x, pi,
+				   "required (at least one \"ADDR:PORT\")");
 		}
 		if (r != 1)
 			continue;
@@ -890,7 +905,8 @@ static void config_tpgs_parse(struct config_ctx *x, struct json_object *arr,
 						config_err(x, pi, "duplicate "
 							   "portal \"%s\"", s);
 					else
-						config_err(x, pi, "portal \"%s\""
+						config_err(x, pi,
+							   "portal \"%s\""
 							   " is already in "
 							   "portal_groups[%zu]"
 							   " (a portal belongs "
@@ -996,7 +1012,8 @@ static void config_backstore_parse(struct config_ctx *x,
 		config_err(x, p, "required for type \"ram\"");
 	}
 
-	if (config_bool_get(x, o, path, "direct", &l->bs.direct) == 1 && is_ram) {
+	if (config_bool_get(x, o, path, "direct", &l->bs.direct) == 1 &&
+	    is_ram) {
 		config_path_key(p, path, "direct");
 		config_err(x, p, "only for type \"file\"");
 	}
@@ -1071,7 +1088,8 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 	}
 
 	config_path_key(p, path, "serial");
-	r = config_string_get(x, o, path, "serial", sizeof(s->serial) - 1, &str);
+	r = config_string_get(x, o, path, "serial", sizeof(s->serial) - 1,
+			      &str);
 	if (r == 1 && !config_printable_ascii(str))
 		config_err(x, p, "must be printable ASCII (0x20..0x7e)");
 	else if (r == 1)
@@ -1082,16 +1100,20 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 	config_path_key(p, path, "naa");
 	r = config_string_get(x, o, path, "naa", 64, &str);
 	if (r == 1) {
-		if (strlen(str) != 32 || !config_all_hex(str, 32) || str[0] != '6') {
-			config_err(x, p, "must be 32 hex digits starting with 6 "
-				   "(NAA IEEE Registered Extended), got \"%.64s\"",
-				   str);
+		if (strlen(str) != 32 || !config_all_hex(str, 32) ||
+		    str[0] != '6') {
+			config_err(x, p, "must be 32 hex digits starting with "
+				   "6 (NAA IEEE Registered Extended), got "
+				   "\"%.64s\"", str);
 		} else {
 			unsigned i;
 
-			for (i = 0; i < 16; i++)
-				s->naa[i] = (uint8_t)(config_hex_value(str[2 * i]) << 4 |
-						      config_hex_value(str[2 * i + 1]));
+			for (i = 0; i < 16; i++) {
+				int hi = config_hex_value(str[2 * i]);
+				int lo = config_hex_value(str[2 * i + 1]);
+
+				s->naa[i] = (uint8_t)(hi << 4 | lo);
+			}
 		}
 	} else if (r == 0) {
 		config_naa_derive(target, s->lun_id, s->naa);
@@ -1132,13 +1154,15 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 		name = s;
 		why = config_iscsi_name_check(s);
 		if (why)
-			config_err(x, p, "bad iSCSI name \"%.223s\": %s", s, why);
+			config_err(x, p, "bad iSCSI name \"%.223s\": %s", s,
+				   why);
 		else
 			snprintf(t->name, sizeof(t->name), "%s", s);
 	}
 
 	config_path_key(p, path, "alias");
-	if (config_string_get(x, o, path, "alias", sizeof(t->alias) - 1, &s) == 1) {
+	r = config_string_get(x, o, path, "alias", sizeof(t->alias) - 1, &s);
+	if (r == 1) {
 		if (config_has_control(s))
 			config_err(x, p, "must not contain control characters");
 		else
@@ -1189,9 +1213,11 @@ static void config_target_parse(struct config_ctx *x, struct json_object *o,
 				char pk[CONFIG_PATH_MAX];
 
 				config_path_key(pk, pl, "lun");
-				config_err(x, pk, "LUN %llu is already "
+				config_err(x, pk,
+					   "LUN %llu is already "
 					   "luns[%zu]",
-					   (unsigned long long)l->scsi.lun_id, j);
+					   (unsigned long long)l->scsi.lun_id,
+					   j);
 				break;
 			}
 		}
@@ -1213,7 +1239,8 @@ static void config_cross_check(struct config_ctx *x, struct config *c)
 			if (strcasecmp(c->targets[j].iscsi.name,
 				       a->iscsi.name) == 0) {
 				snprintf(p, sizeof(p), "targets[%u].name", i);
-				config_err(x, p, "\"%s\" is already targets[%u]",
+				config_err(x, p,
+					   "\"%s\" is already targets[%u]",
 					   a->iscsi.name, j);
 				break;
 			}
@@ -1245,10 +1272,12 @@ static void config_cross_check(struct config_ctx *x, struct config *c)
 					snprintf(p, sizeof(p),
 						 "targets[%u].portal_groups[%u]"
 						 ".rtpi", i, k);
-					config_err(x, p, "%u is already used by "
+					config_err(x, p,
+						   "%u is already used by "
 						   "targets[%u].portal_groups"
 						   "[%u] (RTPIs are unique "
-						   "across the file)", r, j, l);
+						   "across the file)",
+						   r, j, l);
 				}
 			}
 			used[r / 8] |= (uint8_t)(1u << (r % 8));
@@ -1260,7 +1289,8 @@ static void config_cross_check(struct config_ctx *x, struct config *c)
 		for (k = 0; k < a->iscsi.n_tpgs && a->rtpis; k++) {
 			if (a->rtpis[k])
 				continue;
-			while (next < 65536 && (used[next / 8] >> (next % 8)) & 1)
+			while (next < 65536 &&
+			       (used[next / 8] >> (next % 8)) & 1)
 				next++;
 			if (next >= 65536) {
 				snprintf(p, sizeof(p),
@@ -1283,16 +1313,20 @@ static void config_cross_check(struct config_ctx *x, struct config *c)
 			if (!path)
 				continue;
 			for (j = 0; j <= i && !dup; j++) {
-				unsigned lim = j == i ? k : c->targets[j].n_luns;
+				unsigned lim =
+					j == i ? k : c->targets[j].n_luns;
 
 				for (l = 0; l < lim && !dup; l++) {
-					const char *q = c->targets[j].luns[l].path;
+					const char *q =
+						c->targets[j].luns[l].path;
 
 					if (!q || strcmp(q, path))
 						continue;
 					dup = true;
-					snprintf(p, sizeof(p), "targets[%u].luns"
-						 "[%u].backstore.path", i, k);
+					snprintf(p, sizeof(p),
+						 "targets[%u].luns"
+						 "[%u].backstore.path",
+						 i, k);
 					config_err(x, p, "%s is already the "
 						   "backstore of targets[%u]."
 						   "luns[%u]", path, j, l);
@@ -1323,7 +1357,8 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 	static const char *const keys[] = { "threads", "log_level", "node",
 		"iscsi", "targets", NULL };
 	static const char *const node_keys[] = { "port_group", NULL };
-	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	static const char *const levels[] = { "error", "warn", "info",
+		"debug" };
 	struct json_object *v;
 	const char *s;
 	char p[CONFIG_PATH_MAX];
@@ -1332,15 +1367,18 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 	int r;
 
 	config_keys_check(x, root, "", keys);
-	if (config_uint_get(x, root, "", "threads", 1, CONFIG_MAX_THREADS, &u) == 1)
+	if (config_uint_get(x, root, "", "threads", 1, CONFIG_MAX_THREADS,
+			    &u) == 1)
 		c->threads = (unsigned)u;
 	if (config_string_get(x, root, "", "log_level", 16, &s) == 1) {
 		for (i = 0; i < ARRAY_SIZE(levels); i++)
 			if (strcmp(s, levels[i]) == 0)
 				break;
 		if (i == ARRAY_SIZE(levels)) {
-			config_err(x, "log_level", "must be \"error\", \"warn\", "
-				   "\"info\" or \"debug\", got \"%.16s\"", s);
+			config_err(x, "log_level",
+				   "must be \"error\", \"warn\", "
+				   "\"info\" or \"debug\", got \"%.16s\"",
+				   s);
 		} else {
 			c->log_level = (enum log_level)i;
 			c->log_level_set = true;
@@ -1348,7 +1386,8 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 	}
 	if (config_object_get(x, root, "", "node", &v) == 1) {
 		config_keys_check(x, v, "node", node_keys);
-		if (config_uint_get(x, v, "node", "port_group", 1, 65535, &u) == 1)
+		if (config_uint_get(x, v, "node", "port_group", 1, 65535,
+				    &u) == 1)
 			c->port_group = (uint16_t)u;
 	}
 	if (config_object_get(x, root, "", "iscsi", &v) == 1)
@@ -1408,7 +1447,8 @@ int config_parse(const char *text, struct config **out,
 	if (!tok)
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)(len > INT_MAX ? INT_MAX : len));
+	root = json_tokener_parse_ex(tok, text,
+				     (int)(len > INT_MAX ? INT_MAX : len));
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_continue) {
 		/* The input ended inside a value. */
@@ -1484,7 +1524,8 @@ int config_load_file(const char *path, struct config **out,
 			continue;
 		if (r < 0) {
 			err = -errno;
-			config_err(&x, NULL, "cannot read: %s", strerror(errno));
+			config_err(&x, NULL, "cannot read: %s",
+				   strerror(errno));
 			free(text);
 			close(fd);
 			return err;

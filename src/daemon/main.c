@@ -321,7 +321,7 @@ static void *main_watchdog_run(void *arg)
 }
 
 static unsigned main_threads_count(const struct main_opts *o,
-			     const struct config *c)
+				   const struct config *c)
 {
 	long n;
 

@@ -37,7 +37,8 @@ struct wire {
 
 static void wire_size_format(uint64_t bytes, char *buf, size_t size)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB",
+		"PiB" };
 	int i;
 
 	for (i = (int)ARRAY_SIZE(units) - 1; i >= 0; i--) {
