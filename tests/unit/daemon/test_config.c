@@ -795,6 +795,38 @@ static void test_check_files(void **state)
 	rmdir(dir);
 }
 
+static void test_load_file(void **state)
+{
+	char path[] = "/tmp/ctgt-test-load.XXXXXX";
+	struct config_msgs m = { 0 };
+	struct config *c = NULL;
+	char *json = doc_target("", T_LUN_RAM, "");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	assert_int_equal(config_load_file(path, &c, &m), 0);
+	assert_string_equal(c->targets[0].iscsi.name, T_NAME);
+	config_free(c);
+	config_msgs_free(&m);
+
+	/* a NUL byte inside is not JSON */
+	assert_int_equal(write(fd, "\0", 1), 1);
+	assert_int_equal(config_load_file(path, &c, &m), -EINVAL);
+	assert_null(c);
+	assert_non_null(strstr(m.text, "contains a NUL byte"));
+	config_msgs_free(&m);
+	close(fd);
+	unlink(path);
+
+	assert_int_equal(config_load_file(path, &c, &m), -ENOENT);
+	assert_null(c);
+	assert_non_null(strstr(m.text, "cannot open: No such file or "
+			       "directory"));
+	config_msgs_free(&m);
+	free(json);
+}
+
 /* ------------------------------------------------------------------ */
 /* value syntaxes */
 
@@ -1042,6 +1074,7 @@ int main(void)
 		cmocka_unit_test(test_err_luns),
 		cmocka_unit_test(test_err_all_reported),
 		cmocka_unit_test(test_check_files),
+		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_portal_parse),
 		cmocka_unit_test(test_iscsi_name_check),
