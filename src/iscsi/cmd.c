@@ -24,7 +24,6 @@
 #include "iscsi/runtime.h"
 
 #define ISCSI_AHS_EXTENDED_CDB 1 /* RFC 7143 11.2.2 */
-#define ISCSI_CMD_BUF_ALIGN 4096 /* O_DIRECT backstores */
 #define ISCSI_DATAIN_BATCH 16u   /* Data-In PDUs queued ahead per task */
 
 static void iscsi_cmd_done(struct scsi_task *st);
@@ -585,8 +584,9 @@ static void iscsi_cmd_reply_busy(struct iscsi_conn *c, const uint8_t *bhs,
 
 void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		  const uint8_t *ahs, uint32_t ahs_len,
-		  uint8_t *data, uint32_t len, bool counted)
+		  uint8_t **datap, uint32_t len, bool counted)
 {
+	uint8_t *data = *datap;
 	const struct iscsi_params *prm = &c->params;
 	uint8_t flags = iscsi_bhs_flags(bhs);
 	uint32_t itt = iscsi_bhs_itt(bhs);
@@ -644,7 +644,16 @@ void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		t->fail = SCSI_SR_INVALID_FIELD_IN_CDB; /* no bidi, see top */
 	else if (t->st.edtl > SCSI_MAX_XFER_BYTES)
 		t->fail = SCSI_SR_INVALID_FIELD_IN_CDB;
-	else if (t->st.edtl) {
+	else if (wr && len == t->st.edtl && len % 512 == 0 &&
+		 ((uintptr_t)data & (ISCSI_TASK_BUF_ALIGN - 1)) == 0 &&
+		 c->buf_bytes + len <= ISCSI_CONN_BUF_BUDGET) {
+		/* all the data came as immediate data into a buffer made to
+		 * be the task's (conn.c): adopt it, no copy */
+		t->st.buf = data;
+		t->buf_size = len;
+		c->buf_bytes += len;
+		*datap = NULL;
+	} else if (t->st.edtl) {
 		void *buf = NULL;
 		size_t sz = (t->st.edtl + 511u) & ~511u;
 
@@ -652,7 +661,7 @@ void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		 * budget or out of memory, the window shrinks and the command
 		 * gets TASK SET FULL (SAM-5 5.3.1) for the initiator to retry */
 		if (c->buf_bytes + sz > ISCSI_CONN_BUF_BUDGET ||
-		    posix_memalign(&buf, ISCSI_CMD_BUF_ALIGN, sz) != 0) {
+		    posix_memalign(&buf, ISCSI_TASK_BUF_ALIGN, sz) != 0) {
 			iscsi_cmdsn_throttle(&c->sess->win);
 			t->fail = SCSI_SR_TASK_SET_FULL;
 		} else {
@@ -673,7 +682,7 @@ void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 
 	/* write: immediate data, then unsolicited Data-Out, then R2Ts */
 	t->imm_len = len;
-	if (len && t->st.buf)
+	if (len && t->st.buf && t->st.buf != data)
 		memcpy(t->st.buf, data, len);
 	t->unsol_rcvd = len;
 	if (final || prm->initial_r2t) {

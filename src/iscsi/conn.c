@@ -449,6 +449,26 @@ static int iscsi_conn_rx_fill(struct iscsi_conn *c, uint8_t *buf,
 	return 1;
 }
 
+/* A buffer for this PDU's data segment. A write whose data all comes as
+ * immediate data gets one fit to become the task's buffer (aligned for
+ * O_DIRECT), so cmd.c adopts it instead of copying. */
+static uint8_t *iscsi_conn_rx_alloc(struct iscsi_conn *c)
+{
+	const uint8_t *b = c->rx_bhs;
+	void *p = NULL;
+
+	if (c->state == ISCSI_CONN_FULL &&
+	    iscsi_bhs_opcode(b) == ISCSI_OP_SCSI_CMD &&
+	    (iscsi_bhs_flags(b) & (ISCSI_CMD_FLAG_WRITE | ISCSI_CMD_FLAG_READ)) ==
+		    ISCSI_CMD_FLAG_WRITE &&
+	    iscsi_bhs_word20(b) == c->rx_dsl && c->rx_dsl % 512 == 0) {
+		if (posix_memalign(&p, ISCSI_TASK_BUF_ALIGN, c->rx_dsl) != 0)
+			return NULL;
+		return p;
+	}
+	return malloc(c->rx_dsl);
+}
+
 /* BHS complete: check what it announces before reading more. */
 static bool iscsi_conn_rx_check_bhs(struct iscsi_conn *c)
 {
@@ -546,7 +566,7 @@ static void iscsi_conn_rx(struct iscsi_conn *c)
 					c, c->rx_bhs, c->rx_dsl, &c->rx_task);
 			if (!c->rx_task) {
 				free(c->rx_data);
-				c->rx_data = malloc(c->rx_dsl);
+				c->rx_data = iscsi_conn_rx_alloc(c);
 				if (!c->rx_data) {
 					iscsi_conn_close(c, "no memory for rx");
 					return;

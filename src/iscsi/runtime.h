@@ -48,6 +48,7 @@
 #define ISCSI_CONN_BUF_BUDGET (128u << 20) /* task buffers per connection */
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u    /* a login must finish in this */
 #define ISCSI_CONN_STAGE_SIZE (64u << 10) /* rx read-ahead per connection */
+#define ISCSI_TASK_BUF_ALIGN 4096u       /* task buffers: O_DIRECT backstores */
 
 /* ------------------------------------------------------------------ */
 /* fabric.c: targets, portals, loops, the registry lock */
@@ -352,9 +353,11 @@ struct iscsi_task {
 	uint32_t exp_datasn_rsp;          /* R2Ts + Data-Ins sent (11.4.8) */
 };
 
+/* *data (malloc'd, may be NULL) stays the caller's unless the command
+ * adopts it as its buffer, which sets *data to NULL. */
 void iscsi_cmd_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		  const uint8_t *ahs, uint32_t ahs_len,
-		  uint8_t *data, uint32_t data_len, bool counted);
+		  uint8_t **data, uint32_t data_len, bool counted);
 /* Where a Data-Out's payload can be received in place (its task's buffer),
  * taking a task reference in *task; NULL (and *task NULL) otherwise. */
 uint8_t *iscsi_cmd_data_out_dest(struct iscsi_conn *c, const uint8_t *bhs,

@@ -548,7 +548,7 @@ static void iscsi_session_dispatch(struct iscsi_conn *c, const uint8_t *bhs,
 
 	switch (iscsi_bhs_opcode(bhs)) {
 	case ISCSI_OP_SCSI_CMD:
-		iscsi_cmd_rx(c, bhs, ahs, ahs_len, data, len, counted);
+		iscsi_cmd_rx(c, bhs, ahs, ahs_len, &data, len, counted);
 		free(data);
 		return; /* the task releases its window slot */
 	case ISCSI_OP_TMF_REQ:
