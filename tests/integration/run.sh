@@ -82,12 +82,12 @@ work=$(mktemp -d /tmp/ctgt-it.XXXXXX)
 npass=0 nfail=0 nskip=0
 daemon_pid=
 daemon_log=
-declare -a nowpassing=()
+declare -a nowpassing=() failed_names=()
 
 # --- reporting -------------------------------------------------------------
 
 it_pass() { echo "PASS $1${2:+ ($2)}"; npass=$((npass + 1)); }
-it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
+it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); failed_names+=("$1"); }
 it_skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
 
 it_log_tail() {   # FILE [LINES]: indented, so it never reads as a result line
@@ -662,6 +662,9 @@ it_main() {
 
 it_main
 [ -n "${CTGT_TEST_KEEP:-}" ] && echo "(logs and configs kept in $work)"
+if [ "${#failed_names[@]}" -gt 0 ]; then
+	echo "failed ($TARGET): ${failed_names[*]}" | fmt -w 100
+fi
 if [ "${#nowpassing[@]}" -gt 0 ]; then
 	echo "now passing, remove from tests/integration/known-failing.txt: ${nowpassing[*]}"
 fi
