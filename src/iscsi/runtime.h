@@ -283,7 +283,7 @@ void iscsi_session_release(struct iscsi_conn *c);
 /* Drop a reference taken for reinstatement / remote close. */
 void iscsi_session_put(struct iscsi_session *s);
 bool iscsi_session_is_dead(struct iscsi_session *s);
-/* Ask every other session of target t to close (cold reset, shutdown). */
+/* Ask every other session of target t to close (TARGET COLD RESET). */
 void iscsi_session_close_target(const struct iscsi_target_config *t,
 				const struct iscsi_session *except);
 uint32_t iscsi_session_max_cmdsn(struct iscsi_session *s);

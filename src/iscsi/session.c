@@ -123,9 +123,8 @@ void iscsi_session_close_target(const struct iscsi_target_config *t,
 
 	pthread_mutex_lock(&iscsi_fabric.lock);
 	list_for_each_entry(s, &iscsi_fabric.sessions, reg_link) {
-		if (s == except || s->close_posted || s->dead)
-			continue;
-		if (t && s->target != t)
+		if (s == except || s->close_posted || s->dead ||
+		    s->target != t)
 			continue;
 		if (iscsi_session_post_close_locked(s) < 0)
 			LOG_WARN("iscsi: cannot post a session close");

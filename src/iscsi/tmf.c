@@ -76,8 +76,8 @@ static void iscsi_tmf_done(struct scsi_tmf *tmf, enum scsi_tmf_resp resp)
 	    resp == SCSI_TMF_RESP_COMPLETE && c->state != ISCSI_CONN_CLOSING) {
 		/* RFC 7143 11.5.1: after a cold reset the target drops all
 		 * its connections, this one once the response is out. */
-		iscsi_session_close_target(c->sess ? c->sess->target : NULL,
-					   c->sess);
+		if (c->sess && c->sess->target)
+			iscsi_session_close_target(c->sess->target, c->sess);
 		iscsi_conn_close_after_tx(c);
 	}
 	free(req);
