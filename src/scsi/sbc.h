@@ -81,6 +81,7 @@ struct sbc_lun {
 	struct sbc_range *retry;        /* granted, not yet told (see .c) */
 	struct sbc_xcopy_record xcopy[SBC_XCOPY_RECORDS];
 	uint64_t xcopy_stamp;
+	unsigned xcopy_running;         /* copies in flight (bounce each) */
 };
 
 /* I_T nexus loss (SAM-5 6.3.4): forgets the finished EXTENDED COPY

@@ -51,7 +51,22 @@ struct xcopy_job {
 	unsigned cur;
 	uint64_t seg_done;                /* blocks of seg[cur] copied */
 	struct sbc_xcopy_record *rec;     /* NULL: list id not held */
+	bool counted;                     /* in lu->sbc->xcopy_running */
 };
+
+/* At most XCOPY_MAX_CONCURRENT copies per LUN hold a bounce buffer (what
+ * OPERATING PARAMETERS advertises); more is BUSY, i.e. back-pressure. */
+static bool xcopy_slot_take(struct scsi_lun *lu)
+{
+	bool ok;
+
+	pthread_mutex_lock(&lu->sbc->lock);
+	ok = lu->sbc->xcopy_running < XCOPY_MAX_CONCURRENT;
+	if (ok)
+		lu->sbc->xcopy_running++;
+	pthread_mutex_unlock(&lu->sbc->lock);
+	return ok;
+}
 
 /* ------------------------------------------------------------------ */
 /* records for RECEIVE COPY RESULTS (under lu->sbc->lock) */
@@ -152,14 +167,15 @@ static void xcopy_job_free(struct sbc_cmd *c)
 {
 	struct xcopy_job *j = c->priv;
 
-	if (j->rec) {
-		pthread_mutex_lock(&c->lu->sbc->lock);
+	pthread_mutex_lock(&c->lu->sbc->lock);
+	if (j->rec)
 		j->rec->state = c->sr == SCSI_SR_OK &&
 					!scsi_task_is_aborted(c->t)
 				? SBC_XCOPY_DONE
 				: SBC_XCOPY_FAILED;
-		pthread_mutex_unlock(&c->lu->sbc->lock);
-	}
+	if (j->counted)
+		c->lu->sbc->xcopy_running--;
+	pthread_mutex_unlock(&c->lu->sbc->lock);
 	free(j);
 	c->priv = NULL;
 }
@@ -390,13 +406,22 @@ enum scsi_exec sbc_xcopy(struct scsi_task *t)
 		return scsi_task_error(t, sr);
 	}
 
+	if (!xcopy_slot_take(t->lu)) {
+		free(j);
+		return scsi_task_error(t, SCSI_SR_BUSY);
+	}
+	j->counted = true;
+
 	/* LIST ID USAGE (byte 1 bits 4..3): 11b means the list id is not
 	 * held, so RECEIVE COPY RESULTS cannot ask about it. */
 	usage = (t->buf[1] >> 3) & 3;
 	if (usage != 3) {
 		j->rec = xcopy_record_take(t->lu, t->nexus, t->buf[0], &sr);
 		if (!j->rec) {
-			free(j);
+			struct sbc_cmd tmp = { .t = t, .lu = t->lu, .priv = j,
+					       .sr = sr };
+
+			xcopy_job_free(&tmp);
 			return scsi_task_error(t, sr);
 		}
 	}

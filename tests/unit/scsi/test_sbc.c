@@ -1187,6 +1187,8 @@ static void test_xcopy(void **state)
 		free(r);
 		free(before);
 	}
+	/* Every copy, failed or not, gave its concurrency slot back. */
+	assert_int_equal(F->lu[0]->sbc->xcopy_running, 0);
 	free(src);
 	free(p);
 }
