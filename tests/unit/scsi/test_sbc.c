@@ -9,7 +9,19 @@
  *                                                  +-- LUN 3: ram 1 MiB, 512 B x (2^32 + 10) (capacity only)
  *
  * Everything runs on one loop in this thread: each command is posted to
- * the loop, and its done() stops the loop.
+ * the loop, and its done() stops the loop. test_caw_two_loops adds a
+ * second I_T nexus (iqn.sbc2, ISID 2) on a second loop in its own thread.
+ *
+ * Covered: write/read round trips (6/10/16), LBA range checks up to
+ * 2^64 - 1, MAXIMUM TRANSFER LENGTH, *PROTECT fields, EDTL residual
+ * handling, VERIFY BYTCHK 00b/01b/10b/11b with the MISCOMPARE offset,
+ * WRITE SAME (pattern over several bounce chunks, zeroes, NDOB, UNMAP on a
+ * thin LUN, WSNZ, ANCHOR, data-out size), UNMAP parameter list checks,
+ * GET LBA STATUS after unmap (sparse file), READ CAPACITY (10) clamp and
+ * (16) fields, COMPARE AND WRITE match/miscompare/limits, ORWRITE, the
+ * range lock (same loop and across loops), EXTENDED COPY between LUNs with
+ * RECEIVE COPY RESULTS and the descriptor errors, ABORT TASK of a long
+ * WRITE SAME.
  */
 #include <pthread.h>
 #include <setjmp.h>
