@@ -103,16 +103,21 @@ static struct sbc_xcopy_record *xcopy_record_take(struct scsi_lun *lu,
 			break;
 		}
 	}
+	/* A free record first; else the oldest finished one. */
 	for (unsigned i = 0; !pick && i < SBC_XCOPY_RECORDS; i++) {
-		r = &s->xcopy[i];
-		if (r->state == SBC_XCOPY_RUNNING)
-			continue;
-		if (r->state == SBC_XCOPY_FREE) {
-			pick = r;
-			break;
+		if (s->xcopy[i].state == SBC_XCOPY_FREE)
+			pick = &s->xcopy[i];
+	}
+	if (!pick) {
+		struct sbc_xcopy_record *old = NULL;
+
+		for (unsigned i = 0; i < SBC_XCOPY_RECORDS; i++) {
+			r = &s->xcopy[i];
+			if (r->state != SBC_XCOPY_RUNNING &&
+			    (!old || r->stamp < old->stamp))
+				old = r;
 		}
-		if (!pick || r->stamp < pick->stamp)
-			pick = r; /* reuse the oldest finished one */
+		pick = old;
 	}
 	if (!pick) {
 		*sr = SCSI_SR_BUSY;

@@ -108,12 +108,15 @@ static void tc_run(struct tc *c, unsigned lun, const uint8_t *cdb,
 	assert_int_equal(c->done, 1);
 }
 
-static void expect_good(const struct tc *c)
+static void expect_good_at(const struct tc *c, int line)
 {
 	if (c->t.status != SCSI_STATUS_GOOD)
-		fail_msg("status 0x%02x sense %02x/%02x/%02x", c->t.status,
-			 c->t.sense[2] & 0xF, c->t.sense[12], c->t.sense[13]);
+		fail_msg("line %d: status 0x%02x sense %02x/%02x/%02x", line,
+			 c->t.status, c->t.sense[2] & 0xF, c->t.sense[12],
+			 c->t.sense[13]);
 }
+
+#define expect_good(c) expect_good_at((c), __LINE__)
 
 /* Fixed-format sense (D_SENSE = 0 by default). */
 static void expect_sense(const struct tc *c, uint8_t key, uint8_t asc,
@@ -1134,6 +1137,21 @@ static void test_xcopy(void **state)
 	/* Unknown list id. */
 	rcr_run(&c, 0x00, 8, b, sizeof(b));
 	expect_field(&c, true, 2, -1);
+	/* Another I_T nexus does not see list 7 (SPC-4: per I_T nexus). */
+	{
+		static const uint8_t isid3[6] = { 0x80, 0, 0, 0, 0, 3 };
+		struct scsi_nexus *saved = F->n, *other;
+
+		assert_int_equal(scsi_nexus_create(F->tp, "iqn.sbc3", isid3,
+						   F->loop, NULL, NULL,
+						   &other), 0);
+		F->n = other;
+		clear_uas(0);
+		rcr_run(&c, 0x00, 7, b, sizeof(b));
+		expect_field(&c, true, 2, -1);
+		F->n = saved;
+		scsi_nexus_destroy(other);
+	}
 	/* OPERATING PARAMETERS. */
 	rcr_run(&c, 0x03, 0, b, sizeof(b));
 	expect_good(&c);
@@ -1201,6 +1219,26 @@ static void test_xcopy(void **state)
 	}
 	/* Every copy, failed or not, gave its concurrency slot back. */
 	assert_int_equal(F->lu[0]->sbc->xcopy_running, 0);
+	/* Records are reused oldest first only when none is free: fill
+	 * every record with list ids 100.., then list 7 (the oldest) is
+	 * gone and list 100 still there. */
+	for (unsigned i = 0; i < SBC_XCOPY_RECORDS; i++) {
+		p[0] = (uint8_t)(100 + i);
+		p[17] = 0x00;
+		xcopy_run(&c, p, off);
+		expect_good(&c);
+	}
+	rcr_run(&c, 0x00, 100, b, sizeof(b));
+	expect_good(&c);
+	assert_int_equal(b[4], 0x01);
+	rcr_run(&c, 0x00, 7, b, sizeof(b));
+	expect_field(&c, true, 2, -1);
+	/* I_T nexus loss forgets the held results. */
+	rcr_run(&c, 0x00, 100, b, sizeof(b));
+	expect_good(&c);
+	sbc_xcopy_nexus_lost(F->lu[0], F->n);
+	rcr_run(&c, 0x00, 100, b, sizeof(b));
+	expect_field(&c, true, 2, -1);
 	free(src);
 	free(p);
 }
