@@ -207,19 +207,21 @@ it_daemon_stop() {
 	daemon_pid=
 }
 
-# Restarts ctgtd if it died (a crash is reported once per suite).
-it_daemon_check() {   # WHERE
+# Restarts ctgtd if it died: a failure named after the step that ran last
+# (it_step), with the log tail; the restarted daemon serves the next step.
+it_step=start
+it_daemon_check() {
 	[ "$TARGET" = ctgt ] || return 0
 	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
 		return 0
 	fi
 	local rc=none
 	if [ -n "$daemon_pid" ]; then wait "$daemon_pid"; rc=$?; fi
-	it_fail "daemon.alive.$1" "ctgtd is not running (exit status $rc); restarting it"
+	it_fail "daemon.alive.after.$it_step" "ctgtd is not running (exit status $rc); restarting it"
 	it_log_tail "$daemon_log" 40
-	mv "$daemon_log" "$daemon_log.$1" 2>/dev/null
+	mv "$daemon_log" "$daemon_log.$it_step" 2>/dev/null
 	daemon_pid=
-	it_daemon_start "daemon.restart.$1" "$daemon_log" -c "$work/ctgt.json"
+	it_daemon_start "daemon.restart.after.$it_step" "$daemon_log" -c "$work/ctgt.json"
 }
 
 # --- configuration ---------------------------------------------------------
@@ -321,8 +323,18 @@ cu_run() {
 	else
 		[ "$left" -lt "$t" ] && t=$left
 		timeout -k 5 "$t" iscsi-test-cu --dataloss --test="$tests" \
-			-i "$INI1" -I "$INI2" "$url1" "$url2" >"$log" 2>&1
-		local rc=$?
+			-i "$INI1" -I "$INI2" "$url1" "$url2" >"$log" 2>&1 &
+		local cu_pid=$! rc
+		# A dead target makes iscsi-test-cu retry forever: stop it at once.
+		while kill -0 "$cu_pid" 2>/dev/null; do
+			if [ -n "$daemon_pid" ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
+				kill -TERM "$cu_pid" 2>/dev/null
+				echo "iscsi-test-cu: stopped, the target died" >>"$log"
+				break
+			fi
+			sleep 0.2
+		done
+		wait "$cu_pid"; rc=$?
 		[ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "iscsi-test-cu: timed out after ${t}s" >>"$log"
 	fi
 	local verdict name why reason
@@ -350,8 +362,8 @@ cu_run() {
 			fi ;;
 		esac
 	done < <(python3 "$here/cuparse.py" "$log" "$expected")
-	if grep -q 'timed out after' "$log"; then
-		echo "    (iscsi-test-cu --test=$tests on $kind timed out; log tail:)"
+	if grep -q 'timed out after\|the target died' "$log"; then
+		echo "    (iscsi-test-cu --test=$tests on $kind timed out or lost its target; log tail:)"
 		it_log_tail "$log" 10
 	fi
 }
@@ -365,7 +377,8 @@ cu_lun() {
 	local suite names exp t0=$SECONDS
 	echo "--- iscsi-test-cu on LUN $lun ($kind): $* ---" | fmt -w 100 | sed '2,$s/^/    /'
 	for suite in "$@"; do
-		it_daemon_check "cu.$kind.$suite" || return
+		it_daemon_check || return
+		it_step=cu.$kind.$suite
 		names=$(grep "^ALL\.$suite\.[^.]*\$" "$cu_all")
 		if [ -n "$ONLY" ]; then
 			# shellcheck disable=SC2254
@@ -534,7 +547,8 @@ it_badpdu() {
 	echo "--- malformed PDUs ---"
 	local lun=0 line
 	[ "$TARGET" = tgt ] && lun=1
-	it_daemon_check badpdu || return
+	it_daemon_check || return
+	it_step=badpdu
 	while read -r line; do
 		case $line in
 		PASS\ *) it_pass "${line#PASS }" ;;
@@ -651,11 +665,13 @@ it_main() {
 		it_log_tail "$work/ctgtd.log.stdout" 10
 	fi
 	it_port_in_use
+	it_step=daemon.port_in_use
 	it_ports
+	it_step=discovery
 	it_cu
 	it_badpdu
 	echo "--- shutdown ---"
-	it_daemon_check shutdown && it_daemon_stop daemon.sigterm_exit_0
+	it_daemon_check && it_daemon_stop daemon.sigterm_exit_0
 	it_smoke
 	echo "(integration tests took $((SECONDS - t0))s)"
 }
