@@ -11,6 +11,9 @@
 #              second ctgtd on the same ports fails cleanly
 #   discovery.*, portid.*  SendTargets lists both portals with their tags;
 #              each port reports its RTPI and port name (VPD 83h, portid.py)
+#   access.*   a second target with an initiator ACL, a third with CHAP
+#              required: the right initiator / secret gets in, others get a
+#              login failure; discovery hides the ACL target from others
 #   cu.*       libiscsi's iscsi-test-cu (--dataloss, two initiator names, two
 #              portals in two target portal groups with their own RTPI) on
 #              three LUNs: 512-byte thin ("512"), read-only ("ro", a
@@ -75,6 +78,11 @@ IQN=iqn.2026-11.org.ctgt:it
 INI1=iqn.2026-11.org.ctgt:initiator-1
 INI2=iqn.2026-11.org.ctgt:initiator-2
 DEFAULT_IQN=iqn.2026-11.org.ctgt:default
+IQN_ACL=iqn.2026-11.org.ctgt:it-acl     # only INI1 may log in
+IQN_CHAP=iqn.2026-11.org.ctgt:it-chap   # CHAP required
+INI_OTHER=iqn.2026-11.org.ctgt:intruder
+CHAP_USER=it-user
+CHAP_SECRET=it-secret-1234
 LUN_SIZE=$((256 * 1024 * 1024))
 
 ctgtd=$build/src/daemon/ctgtd
@@ -249,6 +257,18 @@ it_write_config() {   # FILE
         { "lun": 2, "backstore": { "type": "file", "path": "$work/lun2-4k.img", "size": $LUN_SIZE },
           "block_size": 4096, "thin": true }
       ]
+    },
+    {
+      "name": "$IQN_ACL",
+      "portal_groups": [ { "tag": 1, "rtpi": 11, "portals": ["127.0.0.1:$PORT1"] } ],
+      "acl": { "initiators": ["$INI1"] },
+      "luns": [ { "lun": 0, "backstore": { "type": "ram", "size": "16M" } } ]
+    },
+    {
+      "name": "$IQN_CHAP",
+      "portal_groups": [ { "tag": 1, "rtpi": 21, "portals": ["127.0.0.1:$PORT1"] } ],
+      "auth": { "chap_required": true, "user": "$CHAP_USER", "secret": "$CHAP_SECRET" },
+      "luns": [ { "lun": 0, "backstore": { "type": "ram", "size": "16M" } } ]
     }
   ]
 }
@@ -523,13 +543,20 @@ it_port_in_use() {
 # and each port reports its own RTPI and port name for the same LU.
 it_ports() {
 	local out line rc
-	out=$(timeout 20 iscsi-ls -s -i "$INI1" "iscsi://127.0.0.1:$PORT1" 2>&1)
+	out=$(timeout 20 iscsi-ls -i "$INI1" "iscsi://127.0.0.1:$PORT1" 2>&1)
 	if grep -qF "Target:$IQN Portal:127.0.0.1:$PORT1,1" <<<"$out" &&
-		grep -qF "Target:$IQN Portal:127.0.0.1:$PORT2,2" <<<"$out" &&
-		[ "$(grep -cE '^ *Lun:[012] +Type:DIRECT_ACCESS' <<<"$out")" -ge 3 ]; then
-		it_pass discovery.sendtargets "both portals with tags 1 and 2, LUNs 0-2"
+		grep -qF "Target:$IQN Portal:127.0.0.1:$PORT2,2" <<<"$out"; then
+		it_pass discovery.sendtargets "$IQN on both portals, tags 1 and 2"
 	else
-		it_fail discovery.sendtargets "want $IQN on 127.0.0.1:$PORT1,1 and :$PORT2,2 with LUNs 0-2, got: ${out//$'\n'/ | }"
+		it_fail discovery.sendtargets "want $IQN on 127.0.0.1:$PORT1,1 and :$PORT2,2, got: ${out//$'\n'/ | }"
+	fi
+	# (with the CHAP credentials: iscsi-ls -s stops at the first target it
+	# cannot log in to, and the CHAP target is listed too)
+	out=$(timeout 20 iscsi-ls -s -i "$INI1" "iscsi://$CHAP_USER%$CHAP_SECRET@127.0.0.1:$PORT2" 2>&1)
+	if [ "$(sed -n "/^Target:$IQN Portal/,/^Target:/p" <<<"$out" | grep -cE '^ *Lun:[012] +Type:DIRECT_ACCESS')" -ge 3 ]; then
+		it_pass discovery.report_luns "LUNs 0-2 of $IQN"
+	else
+		it_fail discovery.report_luns "want LUNs 0-2 DIRECT_ACCESS, got: ${out//$'\n'/ | }"
 	fi
 	while read -r line; do
 		case $line in
@@ -539,6 +566,46 @@ it_ports() {
 		esac
 	done < <(timeout -k 2 60 python3 "$here/portid.py" --target "$IQN" --lun 0 \
 		--initiator "$INI1" --portal "$PORT1:1:1" --portal "$PORT2:2:2" 2>&1)
+}
+
+# Access control: the ACL target admits INI1 only (and hides itself from
+# others in discovery); the CHAP target needs the right name and secret.
+it_inq_ok() {   # NAME INITIATOR URL
+	local out
+	out=$(timeout 20 iscsi-inq -i "$2" "$3" 2>&1)
+	if grep -q 'Peripheral Device Type:DIRECT_ACCESS' <<<"$out"; then
+		it_pass "$1"
+	else
+		it_fail "$1" "iscsi-inq ${3%%@*}...: ${out//$'\n'/ | }"
+	fi
+}
+it_inq_refused() {   # NAME INITIATOR URL
+	local out rc
+	out=$(timeout 20 iscsi-inq -i "$2" "$3" 2>&1); rc=$?
+	if [ "$rc" = 124 ]; then
+		it_fail "$1" "iscsi-inq hung (want a login failure)"
+	elif grep -q 'Peripheral Device Type' <<<"$out"; then
+		it_fail "$1" "the login was accepted"
+	elif grep -qiE 'login|auth|failed|refused|denied' <<<"$out"; then
+		it_pass "$1" "$(head -n1 <<<"$out" | cut -c1-100)"
+	else
+		it_fail "$1" "unexpected output: ${out//$'\n'/ | }"
+	fi
+}
+it_access() {
+	echo "--- access control and CHAP ---"
+	local p=127.0.0.1:$PORT1 out
+	it_inq_ok access.acl.allowed "$INI1" "iscsi://$p/$IQN_ACL/0"
+	it_inq_refused access.acl.refused "$INI_OTHER" "iscsi://$p/$IQN_ACL/0"
+	out=$(timeout 20 iscsi-ls -i "$INI_OTHER" "iscsi://$p" 2>&1)
+	if grep -qF "Target:$IQN " <<<"$out" && ! grep -qF "Target:$IQN_ACL " <<<"$out"; then
+		it_pass access.acl.discovery_hidden
+	else
+		it_fail access.acl.discovery_hidden "want $IQN listed and $IQN_ACL not, for $INI_OTHER: ${out//$'\n'/ | }"
+	fi
+	it_inq_ok access.chap.good "$INI1" "iscsi://$CHAP_USER%$CHAP_SECRET@$p/$IQN_CHAP/0"
+	it_inq_refused access.chap.bad_secret "$INI1" "iscsi://$CHAP_USER%wrong-secret-99@$p/$IQN_CHAP/0"
+	it_inq_refused access.chap.none "$INI1" "iscsi://$p/$IQN_CHAP/0"
 }
 
 # --- malformed PDUs ----------------------------------------------------------
@@ -668,6 +735,8 @@ it_main() {
 	it_step=daemon.port_in_use
 	it_ports
 	it_step=discovery
+	it_access
+	it_step=access
 	it_cu
 	it_badpdu
 	echo "--- shutdown ---"
