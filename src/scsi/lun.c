@@ -577,8 +577,11 @@ void scsi_nexus_destroy(struct scsi_nexus *n)
 	scsi_target_lost_add(t, n);
 	for (unsigned i = 0; i < SCSI_LUN_MAX; i++) {
 		itl = atomic_load(&n->itls[i]);
-		if (itl)
-			scsi_itl_unlink_free(itl);
+		if (!itl)
+			continue;
+		/* SPC-4 6.18: held copy results belong to the nexus. */
+		sbc_xcopy_nexus_lost(itl->lu, n);
+		scsi_itl_unlink_free(itl);
 	}
 	pthread_mutex_unlock(&t->lock);
 	scsi_nexus_put(n);

@@ -784,7 +784,11 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 	c->lba = lba;
 	c->left = n;
 	c->io_flags = sbc_write_flags(t, false);
-	if (zero && unmap && lu->cfg.thin) {
+	/* UNMAP bit on a thin LU: deallocate whatever the data says (as LIO
+	 * does, SBC-3 5.45 leaves the choice to the device server); reads then
+	 * return zeroes (LBPRZ = 1), which libiscsi's WriteSame10.UnmapUntilEnd
+	 * checks after sending 0xFF data with UNMAP set. */
+	if (unmap && lu->cfg.thin) {
 		c->mode = sbc_unmap_mode(lu);
 		return sbc_cmd_start(c, sbc_ws_whole);
 	}
@@ -792,7 +796,6 @@ enum scsi_exec sbc_write_same(struct scsi_task *t)
 		c->mode = SBC_WS_ZEROES;
 		return sbc_cmd_start(c, sbc_ws_whole);
 	}
-	/* UNMAP with non-zero data: SBC-3 5.45 lets us write the data. */
 	c->mode = SBC_WS_PATTERN;
 	c->bounce_len = sbc_min32(n * bs, SBC_BOUNCE_MAX);
 	c->bounce = sbc_bounce_alloc(c->bounce_len);

@@ -22,13 +22,10 @@
 
 struct base_loop;
 
-/* VPD B0 WSNZ (SBC-3 6.5.3), the one value sbc.c and spc.c must agree
- * on. 1: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is INVALID FIELD IN
- * CDB. 0: it writes from the LBA to the last block (bounded by MAXIMUM
- * WRITE SAME LENGTH), which is what libiscsi's WriteSame*.ZeroBlocks
- * test passes with (WSNZ = 1 makes it print [SKIPPED]). Flip to 0 once
- * spc.c reports this macro instead of its own constant. */
-#define SBC_WSNZ 1
+/* VPD B0 WSNZ: sbc.c and spc.c both follow SCSI_WSNZ (scsi_internal.h).
+ * 0 is what libiscsi's WriteSame*.ZeroBlocks passes with; 1 would make
+ * WRITE SAME with 0 blocks INVALID FIELD IN CDB. */
+#define SBC_WSNZ SCSI_WSNZ
 
 /* Bounce buffers (WRITE SAME pattern, VERIFY, CAW, XCOPY) never exceed
  * this; longer work is chunked, one backstore request at a time. */

@@ -26,7 +26,12 @@ typedef enum scsi_exec (*scsi_exec_fn)(struct scsi_task *t);
 #define SCSI_MAX_UNMAP_LBA_COUNT (1u << 20)     /* blocks per UNMAP; libiscsi
                                                    calls > 1M "insanely big" */
 #define SCSI_MAX_UNMAP_DESCRIPTORS 256u          /* finite: see libiscsi quirk */
-#define SCSI_MAX_WRITE_SAME_BLOCKS (1u << 22)
+/* Below 64 Ki blocks: libiscsi's WriteSame16.Unmap then checks the unmap
+ * with a WRITE/READ of that many blocks, which must fit in one transfer. */
+#define SCSI_MAX_WRITE_SAME_BLOCKS 65535u
+/* VPD B0 WSNZ (SBC-3 6.5.3): 0 = WRITE SAME with NUMBER OF LOGICAL BLOCKS
+ * 0 writes from the LBA to the last block (bounded by the limit above). */
+#define SCSI_WSNZ 0
 #define SCSI_MAX_CAW_BLOCKS 1u                   /* MAXIMUM COMPARE AND WRITE LENGTH */
 
 /* --- results --- */
@@ -92,6 +97,8 @@ static inline bool scsi_lun_write_protected(struct scsi_lun *lu)
 /* sbc.c: per-LUN state, created and freed with the LUN. */
 int sbc_lun_init(struct scsi_lun *lu);
 void sbc_lun_fini(struct scsi_lun *lu);
+/* I_T nexus loss: drop the copy results held for n (xcopy.c). */
+void sbc_xcopy_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n);
 
 /* Big-endian helpers for CDBs and parameter data. */
 static inline uint16_t scsi_get_be16(const uint8_t *p)

@@ -198,9 +198,7 @@ static uint32_t spc_vpd_block_limits(struct scsi_task *t, uint8_t *d)
 
 	d[1] = SPC_VPD_BLOCK_LIMITS;
 	scsi_put_be16(d + 2, 0x3C);
-	/* WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is rejected
-	 * (sbc.c), not taken as "to the end of the medium". */
-	d[4] = 0x01;
+	d[4] = SCSI_WSNZ; /* see scsi_internal.h; sbc.c follows it */
 	d[5] = SCSI_MAX_CAW_BLOCKS;          /* MAX COMPARE AND WRITE LENGTH */
 	scsi_put_be16(d + 6, 1);             /* OPTIMAL XFER LEN GRANULARITY */
 	scsi_put_be32(d + 8, max_xfer);      /* MAXIMUM TRANSFER LENGTH */

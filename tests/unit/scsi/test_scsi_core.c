@@ -87,6 +87,7 @@ enum scsi_exec sbc_xcopy(struct scsi_task *t) { return stub_unsupported(t); }
 enum scsi_exec sbc_receive_copy_results(struct scsi_task *t) { return stub_unsupported(t); }
 int sbc_lun_init(struct scsi_lun *lu) { return 0; }
 void sbc_lun_fini(struct scsi_lun *lu) { }
+void sbc_xcopy_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n) { }
 
 /* -------------------------------------------------------------- fixture */
 
