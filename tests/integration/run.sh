@@ -405,8 +405,8 @@ cu_lun() {
 			names=$(for n in $names; do case $n in $ONLY) echo "$n" ;; esac; done)
 		fi
 		[ -n "$names" ] || continue
-		local special=ALL.CompareAndWrite.InvalidDataOutSize
-		local rest=$(grep -vx "$special" <<<"$names")
+		local special=ALL.CompareAndWrite.InvalidDataOutSize rest
+		rest=$(grep -vx "$special" <<<"$names")
 		if [ -n "$rest" ]; then
 			exp=$work/exp-$kind-$suite.txt; echo "$rest" >"$exp"
 			if [ "$rest" = "$(grep "^ALL\.$suite\.[^.]*\$" "$cu_all")" ]; then
