@@ -19,6 +19,7 @@
 #              three LUNs: 512-byte thin ("512"), read-only ("ro", a
 #              read-only-relevant subset), 4096-byte thin ("4k")
 #   badpdu.*   hand-made malformed PDUs (badpdu.py), then iscsi-inq must work
+#   load.*     four iscsi-perf sessions at once, then 32 concurrent logins
 #   daemon.*   SIGTERM: ctgtd exits 0 within a timeout, no sanitizer report
 #   smoke.*    ctgtd without -c (the embedded default): iscsi-ls, iscsi-inq
 #
@@ -638,6 +639,60 @@ it_badpdu() {
 	fi
 }
 
+# --- load: several sessions at once ---------------------------------------
+
+# Four iscsi-perf sessions (random 4 KiB reads, 32 in flight each, two per
+# portal, four initiator names) for 3 s, then 32 logins at once. Every
+# client must finish cleanly and ctgtd must still be serving.
+it_load() {
+	echo "--- load ---"
+	it_daemon_check || return
+	it_step=load
+	local i pids=() lun=0 ok=0 iops=0 n port
+	[ "$TARGET" = tgt ] && lun=1
+	for i in 1 2 3 4; do
+		port=$PORT1; [ $((i % 2)) = 0 ] && port=$PORT2
+		timeout 30 iscsi-perf -i "iqn.2026-11.org.ctgt:perf-$i" -m 32 -b 8 -t 3 -r \
+			"iscsi://127.0.0.1:$port/$IQN/$lun" >"$work/perf-$i.log" 2>&1 &
+		pids+=($!)
+	done
+	for i in 1 2 3 4; do
+		if wait "${pids[$((i - 1))]}" && grep -q '^finished' "$work/perf-$i.log"; then
+			ok=$((ok + 1))
+			n=$(grep -o 'iops average [0-9]*' "$work/perf-$i.log" | tail -n1 | grep -o '[0-9]*$')
+			iops=$((iops + ${n:-0}))
+		else
+			echo "    iscsi-perf $i: $(tr '\r' '\n' <"$work/perf-$i.log" | grep -v '^ *$' | tail -n 2 | tr '\n' ' ')"
+		fi
+	done
+	if [ "$ok" = 4 ] && [ "$iops" -gt 0 ]; then
+		it_pass load.iscsi_perf_4_sessions "$iops IOPS in total"
+	else
+		it_fail load.iscsi_perf_4_sessions "$ok of 4 iscsi-perf sessions finished cleanly"
+	fi
+	pids=()
+	for i in $(seq 32); do
+		port=$PORT1; [ $((i % 2)) = 0 ] && port=$PORT2
+		timeout 30 iscsi-inq -i "iqn.2026-11.org.ctgt:login-$i" \
+			"iscsi://127.0.0.1:$port/$IQN/$lun" >"$work/inq-$i.log" 2>&1 &
+		pids+=($!)
+	done
+	ok=0
+	for i in $(seq 32); do
+		wait "${pids[$((i - 1))]}" && grep -q 'Peripheral Device Type:DIRECT_ACCESS' "$work/inq-$i.log" &&
+			ok=$((ok + 1))
+	done
+	if [ "$ok" = 32 ]; then
+		it_pass load.parallel_logins "32 of 32"
+	else
+		it_fail load.parallel_logins "$ok of 32 concurrent iscsi-inq succeeded"
+	fi
+	if [ "$TARGET" = ctgt ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
+		it_fail load.alive "ctgtd died under load"
+		it_log_tail "$daemon_log" 40
+	fi
+}
+
 # --- smoke: the embedded default -------------------------------------------
 
 it_smoke() {
@@ -715,6 +770,7 @@ it_main() {
 		it_tgt_start || return
 		it_cu
 		it_badpdu
+		it_load
 		# tgtd ignores SIGTERM while it has targets: not under test here.
 		kill -KILL "$daemon_pid" 2>/dev/null
 		wait "$daemon_pid" 2>/dev/null
@@ -739,6 +795,7 @@ it_main() {
 	it_step=access
 	it_cu
 	it_badpdu
+	it_load
 	echo "--- shutdown ---"
 	it_daemon_check && it_daemon_stop daemon.sigterm_exit_0
 	it_smoke
