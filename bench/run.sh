@@ -411,6 +411,6 @@ echo "median of $REPS runs of $SECS s each (MB = 10^6 bytes)"
 echo "TCP ceiling: iperf3 on loopback, 1 stream, median of $REPS x 3 s: $IPERF_MBPS MB/s"
 echo "ctgt: $([ $CTGT_OK = 1 ] && echo "$CTGT_URL" || echo "not running (n/a)"); ctgtd stop: $CTGT_STOP"
 echo "tgt:  $([ $TGT_OK = 1 ] && echo "$TGT_URL" || echo "not running (n/a)")"
-echo "load average (1 min) at start $LOAD0, at end $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: above ~1, other work shared the CPUs"
+echo "load average (1 min) before the runs: $LOAD0 on $(nproc) CPUs (above ~0.5: other work shared the CPUs; the runs themselves add about 2)"
 echo "total time: $(( $(date +%s) - T0 )) s; exit status $status"
 exit $status
