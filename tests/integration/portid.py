@@ -19,7 +19,8 @@ import argparse
 import struct
 import sys
 
-import badpdu
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import badpdu  # noqa: E402
 
 
 def portid_inquiry_vpd(conn, page, alloc=1024):
