@@ -16,8 +16,9 @@
 #              login failure; discovery hides the ACL target from others
 #   cu.*       libiscsi's iscsi-test-cu (--dataloss, two initiator names, two
 #              portals in two target portal groups with their own RTPI) on
-#              three LUNs: 512-byte thin ("512"), read-only ("ro", a
-#              read-only-relevant subset), 4096-byte thin ("4k")
+#              four LUNs: 512-byte thin file ("512"), read-only file ("ro",
+#              a read-only-relevant subset), 4096-byte thin file ("4k"),
+#              512-byte RAM ("ram", not with TARGET=tgt)
 #   badpdu.*   hand-made malformed PDUs (badpdu.py), then iscsi-inq must work
 #   load.*     four iscsi-perf sessions at once, then 32 concurrent logins
 #   daemon.*   SIGTERM: ctgtd exits 0 within a timeout, no sanitizer report
@@ -256,7 +257,8 @@ it_write_config() {   # FILE
         { "lun": 1, "backstore": { "type": "file", "path": "$work/lun1-ro.img" },
           "block_size": 512, "read_only": true, "thin": false },
         { "lun": 2, "backstore": { "type": "file", "path": "$work/lun2-4k.img", "size": $LUN_SIZE },
-          "block_size": 4096, "thin": true }
+          "block_size": 4096, "thin": true },
+        { "lun": 3, "backstore": { "type": "ram", "size": "64M" }, "block_size": 512, "thin": true }
       ]
     },
     {
@@ -453,6 +455,10 @@ it_cu() {
 	cu_lun ro "$lro" $CU_RO_SUITES
 	# shellcheck disable=SC2046
 	cu_lun 4k "$l4k" $(cu_all_suites)
+	if [ "$TARGET" = ctgt ]; then
+		# shellcheck disable=SC2046
+		cu_lun ram 3 $(cu_all_suites)
+	fi
 	# An allowance nothing used any more should go: say so (not a failure).
 	if [ -z "$ONLY" ] && [ "$TARGET" = ctgt ]; then
 		local glob kinds reason t used
