@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 #include <openssl/sha.h>
 
+#include "base/hex.h"
 #include "base/list.h"
 
 #define CONFIG_PATH_MAX 256
@@ -375,23 +376,12 @@ static bool config_printable_ascii(const char *s)
 	return true;
 }
 
-static int config_hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool config_all_hex(const char *s, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (config_hex_value((unsigned char)s[i]) < 0)
+		if (base_hex_value((unsigned char)s[i]) < 0)
 			return false;
 	return s[n] == '\0';
 }
@@ -1109,8 +1099,8 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 			unsigned i;
 
 			for (i = 0; i < 16; i++) {
-				int hi = config_hex_value(str[2 * i]);
-				int lo = config_hex_value(str[2 * i + 1]);
+				int hi = base_hex_value(str[2 * i]);
+				int lo = base_hex_value(str[2 * i + 1]);
 
 				s->naa[i] = (uint8_t)(hi << 4 | lo);
 			}

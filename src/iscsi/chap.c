@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/hex.h"
 #include "base/list.h"
 
 /* Supported algorithms, in no particular preference: the initiator's
@@ -105,17 +106,6 @@ int iscsi_chap_compute(int alg, uint8_t id, const uint8_t *secret,
 /* ------------------------------------------------------------------ */
 /* binary encodings (RFC 7143 5.1) */
 
-static int iscsi_chap_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int iscsi_chap_b64val(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -140,15 +130,15 @@ static int iscsi_chap_decode_hex(const char *s, uint8_t *out, size_t cap)
 		return -EINVAL;
 	/* an odd number of digits has an implied leading zero */
 	if (len % 2) {
-		lo = iscsi_chap_hexval(s[0]);
+		lo = base_hex_value(s[0]);
 		if (lo < 0 || cap < 1)
 			return -EINVAL;
 		out[n++] = (uint8_t)lo;
 		i = 1;
 	}
 	for (; i < len; i += 2) {
-		hi = iscsi_chap_hexval(s[i]);
-		lo = iscsi_chap_hexval(s[i + 1]);
+		hi = base_hex_value(s[i]);
+		lo = base_hex_value(s[i + 1]);
 		if (hi < 0 || lo < 0 || n >= cap)
 			return -EINVAL;
 		out[n++] = (uint8_t)(hi << 4 | lo);
