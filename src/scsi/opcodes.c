@@ -95,6 +95,9 @@ static const struct scsi_opcode scsi_opcode_table[] = {
 	{ 0x35, 0, 10, F_MED, SCSI_PR_WRITE, TMO_IO,
 	  "SYNCHRONIZE CACHE(10)", sbc_sync_cache,
 	  { 0x35, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, CTL } },
+	{ 0x37, 0, 10, 0, SCSI_PR_READ, TMO_EMUL, "READ DEFECT DATA(10)",
+	  sbc_read_defect_data,
+	  { 0x37, 0, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, CTL } },
 	{ 0x41, 0, 10, F_WR, SCSI_PR_WRITE, TMO_IO, "WRITE SAME(10)",
 	  sbc_write_same,
 	  { 0x41, 0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, CTL } },
@@ -167,6 +170,9 @@ static const struct scsi_opcode scsi_opcode_table[] = {
 	{ 0xAF, 0, 12, F_MED, SCSI_PR_READ, TMO_IO, "VERIFY(12)", sbc_verify,
 	  { 0xAF, 0xF6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F,
 	    CTL } },
+	{ 0xB7, 0, 12, 0, SCSI_PR_READ, TMO_EMUL, "READ DEFECT DATA(12)",
+	  sbc_read_defect_data,
+	  { 0xB7, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },
 };
 
 /* opcode -> 1 + index of its first row (0: unsupported). Rows of one

@@ -1039,6 +1039,22 @@ enum scsi_exec sbc_sync_cache(struct scsi_task *t)
 	return sbc_cmd_start(c, sbc_flush_first);
 }
 
+/* READ DEFECT DATA (10) and (12), SBC-3 5.11 and 5.12: a virtual LU has
+ * no defects, so the answer is a header with an empty list, in the format
+ * asked for, with PLISTV/GLISTV echoing which lists were requested. */
+enum scsi_exec sbc_read_defect_data(struct scsi_task *t)
+{
+	bool rdd12 = t->cdb[0] == 0xB7;
+	uint8_t req = rdd12 ? t->cdb[1] : t->cdb[2];
+	uint8_t hdr[8] = { 0 };
+	uint32_t alloc;
+
+	alloc = rdd12 ? scsi_get_be32(t->cdb + 6) : scsi_get_be16(t->cdb + 7);
+	hdr[1] = req & 0x1F; /* PLISTV, GLISTV, DEFECT LIST FORMAT */
+	scsi_task_put_data(t, hdr, rdd12 ? 8 : 4, alloc);
+	return SCSI_EXEC_DONE;
+}
+
 enum scsi_exec sbc_prefetch(struct scsi_task *t)
 {
 	/* No cache to load: GOOD (SBC-3 5.7: CONDITION MET only when the

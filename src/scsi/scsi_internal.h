@@ -151,6 +151,7 @@ enum scsi_exec sbc_sync_cache(struct scsi_task *t);      /* 35 91 */
 enum scsi_exec sbc_compare_and_write(struct scsi_task *t); /* 89 */
 enum scsi_exec sbc_orwrite(struct scsi_task *t);         /* 8B */
 enum scsi_exec sbc_prefetch(struct scsi_task *t);        /* 34 90 */
+enum scsi_exec sbc_read_defect_data(struct scsi_task *t); /* 37 B7 */
 enum scsi_exec sbc_xcopy(struct scsi_task *t);           /* 83/00 LID1 */
 enum scsi_exec sbc_receive_copy_results(struct scsi_task *t); /* 84 */
 

@@ -763,6 +763,35 @@ static void test_read_capacity(void **state)
 	assert_int_equal(c.t.data_len, 12);
 }
 
+/* READ DEFECT DATA: an empty list in the requested format, headers of 4
+ * and 8 bytes, allocation length honoured. */
+static void test_read_defect_data(void **state)
+{
+	uint8_t cdb[12], b[16];
+	struct tc c;
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x37;
+	cdb[2] = 0x18 | 0x05; /* REQ_PLIST, REQ_GLIST, format 101b */
+	scsi_put_be16(cdb + 7, 32);
+	memset(b, 0xEE, sizeof(b));
+	tc_run(&c, 0, cdb, 10, SCSI_DIR_IN, b, 16);
+	expect_good(&c);
+	assert_int_equal(c.t.data_len, 4);
+	assert_int_equal(b[1], 0x1D);
+	assert_int_equal(scsi_get_be16(b + 2), 0);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0xB7;
+	cdb[1] = 0x08 | 0x04; /* REQ_GLIST, format 100b */
+	scsi_put_be32(cdb + 6, 6);
+	memset(b, 0xEE, sizeof(b));
+	tc_run(&c, 0, cdb, 12, SCSI_DIR_IN, b, 16);
+	expect_good(&c);
+	assert_int_equal(c.t.data_len, 6);
+	assert_int_equal(b[1], 0x0C);
+	assert_int_equal(b[6], 0xEE); /* nothing past the allocation length */
+}
+
 static void test_compare_and_write(void **state)
 {
 	uint8_t cdb[16], a[512], *b = buf_new(1024), *r;
@@ -1328,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(test_unmap_and_lba_status),
 		cmocka_unit_test(test_unmap_validation),
 		cmocka_unit_test(test_read_capacity),
+		cmocka_unit_test(test_read_defect_data),
 		cmocka_unit_test(test_compare_and_write),
 		cmocka_unit_test(test_orwrite),
 		cmocka_unit_test(test_range_lock),

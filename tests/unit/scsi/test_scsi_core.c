@@ -83,6 +83,7 @@ enum scsi_exec sbc_sync_cache(struct scsi_task *t) { return stub_unsupported(t);
 enum scsi_exec sbc_compare_and_write(struct scsi_task *t) { return stub_unsupported(t); }
 enum scsi_exec sbc_orwrite(struct scsi_task *t) { return stub_unsupported(t); }
 enum scsi_exec sbc_prefetch(struct scsi_task *t) { return stub_unsupported(t); }
+enum scsi_exec sbc_read_defect_data(struct scsi_task *t) { return stub_unsupported(t); }
 enum scsi_exec sbc_xcopy(struct scsi_task *t) { return stub_unsupported(t); }
 enum scsi_exec sbc_receive_copy_results(struct scsi_task *t) { return stub_unsupported(t); }
 int sbc_lun_init(struct scsi_lun *lu) { return 0; }
