@@ -34,15 +34,25 @@ struct pr_tid {
  * protocol identifier, unknown format, ADDITIONAL LENGTH not a multiple of
  * 4 or beyond len, a name not NUL-terminated within it, an empty or too
  * long name, a malformed ",i,0x" separator or ISID.
+ * (Also refused: a name byte outside 0x21..0x7e or a comma, at 4; a
+ * non-zero byte in the NUL padding, at that byte. Offsets point at the
+ * first byte of the field: 0, 2, 4, the separator, the ISID. Bytes of buf
+ * past the returned length are not looked at.)
  */
 int pr_tid_decode(const uint8_t *buf, size_t len, struct pr_tid *out,
 		  size_t *bad_byte);
 
 /* Encodes tid into buf (cap bytes). Returns the length written (a
- * multiple of 4, NUL padding included) or -ENOSPC. */
+ * multiple of 4, NUL padding included) or -ENOSPC. Format PORT writes
+ * "<name>,i,0x<isid>", DEVICE the name alone; at least 24 bytes. A tid
+ * that decode would refuse (name empty, unterminated, longer than 223
+ * bytes, or with a byte outside 0x21..0x7e or a comma; a PORT ISID not of
+ * 12 hex digits; an unknown format) gives -EINVAL: encode never writes a
+ * TransportID that decode refuses. */
 int pr_tid_encode(const struct pr_tid *tid, uint8_t *buf, size_t cap);
 
-/* The identity of one initiator port, from its name and 6-byte ISID. */
+/* The identity of one initiator port, from its name and 6-byte ISID
+ * (12 lower-case hex digits). A name beyond 223 bytes is cut there. */
 void pr_tid_from_port(struct pr_tid *tid, const char *name,
 		      const uint8_t isid[6]);
 
