@@ -338,6 +338,21 @@ static void test_tid_encode_bytes(void **state)
 	assert_memory_equal(buf, want_dev, sizeof(want_dev));
 }
 
+/* from_port: ISID bytes as lower-case hex; a name cut at 223 bytes. */
+static void test_tid_from_port(void **state)
+{
+	static const uint8_t isid[6] = { 0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45 };
+	char long_name[300];
+	struct pr_tid tid;
+
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	pr_tid_from_port(&tid, long_name, isid);
+	TID_EXPECT_EQ("format", tid.format, PR_TID_FORMAT_PORT);
+	TID_EXPECT_STR("isid", tid.isid, "abcdef012345");
+	TID_EXPECT_EQ("name cut", strlen(tid.name), PR_TID_NAME_MAX - 1);
+}
+
 /* One match rule: a (the registration's TID) against b (a port). */
 struct tid_match_case {
 	const char *label;
@@ -406,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_tid_reject_table),
 		cmocka_unit_test(test_tid_encode_invalid),
 		cmocka_unit_test(test_tid_encode_bytes),
+		cmocka_unit_test(test_tid_from_port),
 		cmocka_unit_test(test_tid_match_table),
 	};
 
