@@ -13,7 +13,8 @@
  * the same ordered requests holds byte-identical state.
  *
  * Split: pr.c (state, PR OUT apply), pr_decode.c (PR OUT CDB and
- * parameter list), pr_in.c (PR IN data), pr_conflict.c (SPC-4 5.14.2).
+ * parameter list), pr_in.c (PR IN data), pr_conflict.c (SPC-4 5.14.2),
+ * pr_scsi2.c (SPC-2 RESERVE/RELEASE and their SPC-4 5.14.3 exceptions).
  */
 #ifndef CTGT_PR_PR_H
 #define CTGT_PR_PR_H
@@ -138,6 +139,9 @@ struct pr_state {
 	uint32_t holder;       /* index in regs; PR_HOLDER_NONE for none and
 	                          for all-registrants types */
 	bool aptpl;            /* last REGISTER-class command's APTPL bit */
+	/* SCSI-2 RESERVE(6)/(10) (SPC-2 5.5.1): one holder nexus */
+	bool s2_reserved;
+	struct pr_nexus s2_holder;
 };
 
 /* Returns 0 or -ENOMEM. */
@@ -256,5 +260,25 @@ enum pr_role pr_state_role(const struct pr_state *st, const struct pr_nexus *n);
 /* The gate: PR_STATUS_GOOD or PR_STATUS_RESERVATION_CONFLICT. */
 enum pr_status pr_check(const struct pr_state *st, const struct pr_nexus *n,
 			enum pr_class cls);
+
+/* ---------------------------------------------------------------- SCSI-2 */
+
+/* RESERVE(6)/(10) from n (SPC-2 7.21; no third-party or extent
+ * reservations): GOOD or RESERVATION CONFLICT. With PR registrations
+ * present: CRH = 0 conflicts always (SPC-2 5.5.1); CRH = 1 answers GOOD
+ * without reserving to a PR holder, or to a registrant of a registrants-
+ * only / all-registrants reservation, and conflicts otherwise (SPC-4
+ * 5.14.3). */
+enum pr_status pr_scsi2_reserve(struct pr_state *st, const struct pr_nexus *n);
+/* RELEASE(6)/(10) from n (SPC-2 7.17): releases n's reservation; GOOD
+ * without effect from any other nexus. The same PR exceptions. */
+enum pr_status pr_scsi2_release(struct pr_state *st, const struct pr_nexus *n);
+/* Whether a SCSI-2 reservation is held by a nexus other than n: the core
+ * then lets only its exempt commands through (SPC-2 5.5.1: INQUIRY,
+ * REPORT LUNS, REQUEST SENSE, RELEASE, PERSISTENT RESERVE IN...). */
+bool pr_scsi2_conflict(const struct pr_state *st, const struct pr_nexus *n);
+/* LUN reset, power on, I_T nexus loss of the holder (n = NULL: always):
+ * the SCSI-2 reservation ends (SAM-5 6.3, SPC-2 5.5.1). PR state stays. */
+void pr_scsi2_reset(struct pr_state *st, const struct pr_nexus *n);
 
 #endif

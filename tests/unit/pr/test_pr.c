@@ -1110,6 +1110,76 @@ static void t_determinism(void **state)
 	pr_state_fini(&s2);
 }
 
+/*
+ *   I1 ---- P1 ----+
+ *     \            |
+ *      +--- P2 ----+--- LUN    SCSI-2 RESERVE/RELEASE by A = I1/P1;
+ *   I2 ---- P1 ----+           C = I1/P2 is another I_T nexus
+ */
+static void t_scsi2(void **state)
+{
+	struct pr_state st;
+	(void)state;
+	t_state(&st, 4, false);
+
+	/* 1. SPC-2: A reserves; C (same initiator, other port) and B
+	 * conflict; A again: GOOD */
+	T_EQ("1", pr_scsi2_reserve(&st, &NA), PR_STATUS_GOOD);
+	T_EQ("1 A", pr_scsi2_conflict(&st, &NA), false);
+	T_EQ("1 C", pr_scsi2_conflict(&st, &NC), true);
+	T_EQ("1 B reserve", pr_scsi2_reserve(&st, &NB),
+	     PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("1 C reserve", pr_scsi2_reserve(&st, &NC),
+	     PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("1 A again", pr_scsi2_reserve(&st, &NA), PR_STATUS_GOOD);
+	/* 2. B releases: GOOD, nothing; A releases: gone */
+	T_EQ("2 B", pr_scsi2_release(&st, &NB), PR_STATUS_GOOD);
+	T_EQ("2 still", pr_scsi2_conflict(&st, &NB), true);
+	T_EQ("2 A", pr_scsi2_release(&st, &NA), PR_STATUS_GOOD);
+	T_EQ("2 free", pr_scsi2_conflict(&st, &NB), false);
+	/* 3. nexus loss of a non-holder keeps it; of the holder ends it */
+	pr_scsi2_reserve(&st, &NB);
+	pr_scsi2_reset(&st, &NA);
+	T_EQ("3 kept", pr_scsi2_conflict(&st, &NA), true);
+	pr_scsi2_reset(&st, &NB);
+	T_EQ("3 gone", pr_scsi2_conflict(&st, &NA), false);
+	/* 4. CRH = 0 and a registration anywhere: RESERVE/RELEASE conflict
+	 * for everyone (SPC-2 5.5.1) */
+	t_reg(&st, &NA, KEY_A);
+	T_EQ("4 A", pr_scsi2_reserve(&st, &NA), PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("4 B", pr_scsi2_release(&st, &NB), PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("4 none", st.s2_reserved, false);
+	pr_state_fini(&st);
+
+	/* 5. CRH = 1 (SPC-4 5.14.3) */
+	struct pr_config cfg = { .max_regs = 4, .crh = true };
+	assert_int_equal(pr_state_init(&st, &cfg), 0);
+	t_reg(&st, &NA, KEY_A);
+	t_reg(&st, &NB, KEY_B);
+	/* registrations, no reservation: a registrant is not exempt */
+	T_EQ("5a", pr_scsi2_reserve(&st, &NA), PR_STATUS_RESERVATION_CONFLICT);
+	t_out(&st, &NA, PR_OUT_RESERVE, PR_TYPE_WR_EX, KEY_A, 0, 0, NULL, 0);
+	/* the PR holder: GOOD, nothing reserved or released */
+	T_EQ("5b", pr_scsi2_reserve(&st, &NA), PR_STATUS_GOOD);
+	T_EQ("5b none", st.s2_reserved, false);
+	T_EQ("5c", pr_scsi2_release(&st, &NA), PR_STATUS_GOOD);
+	T_EQ("5c type", st.type, PR_TYPE_WR_EX);
+	/* a registrant of WR_EX: conflict; unregistered: conflict */
+	T_EQ("5d", pr_scsi2_reserve(&st, &NB), PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("5e", pr_scsi2_reserve(&st, &NX), PR_STATUS_RESERVATION_CONFLICT);
+	/* a registrant of a registrants-only reservation: GOOD */
+	t_out(&st, &NA, PR_OUT_RELEASE, PR_TYPE_WR_EX, KEY_A, 0, 0, NULL, 0);
+	t_out(&st, &NA, PR_OUT_RESERVE, PR_TYPE_EX_AC_RO, KEY_A, 0, 0, NULL, 0);
+	T_EQ("5f", pr_scsi2_reserve(&st, &NB), PR_STATUS_GOOD);
+	T_EQ("5g", pr_scsi2_release(&st, &NX), PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("5 none", st.s2_reserved, false);
+	/* no registration left: plain SPC-2 again */
+	t_out(&st, &NA, PR_OUT_CLEAR, 0, KEY_A, 0, 0, NULL, 0);
+	T_EQ("5h", pr_scsi2_reserve(&st, &NX), PR_STATUS_GOOD);
+	T_EQ("5h held", pr_scsi2_conflict(&st, &NA), true);
+	pr_state_fini(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1127,6 +1197,7 @@ int main(void)
 		cmocka_unit_test(t_report_capabilities),
 		cmocka_unit_test(t_read_full_status),
 		cmocka_unit_test(t_determinism),
+		cmocka_unit_test(t_scsi2),
 	};
 	return cmocka_run_group_tests(tests, t_setup_nexuses, NULL);
 }
