@@ -142,6 +142,12 @@ static void pr_result_conflict(struct pr_result *res)
 	pr_result_fail(res, PR_STATUS_RESERVATION_CONFLICT, PR_REASON_NONE);
 }
 
+bool pr_target_match(const struct pr_target *t, const struct pr_nexus *n)
+{
+	return (t->all_ports || t->rtpi == n->rtpi) &&
+	       pr_tid_match(&t->tid, &n->tid);
+}
+
 static void pr_target_from_reg(struct pr_target *t, const struct pr_reg *r,
 			       uint8_t kind)
 {

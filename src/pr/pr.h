@@ -107,6 +107,10 @@ struct pr_target {
 	uint8_t kind;        /* enum pr_ua_kind (UA lists only) */
 };
 
+/* Whether the UA / abort target t covers nexus n (for the core's walk of
+ * its I_T_L nexuses). */
+bool pr_target_match(const struct pr_target *t, const struct pr_nexus *n);
+
 /* One registration (SPC-4 5.14.7). all_tg_pt: one entry standing for the
  * initiator port on every target port, present and future; rtpi is then
  * the port it was registered through (reported, never matched). */

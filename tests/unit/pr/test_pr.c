@@ -255,6 +255,16 @@ static struct t_expect t_expect_for(uint8_t sa, uint8_t type,
 			e.uas = ro_or_ar ? 1 : 0; /* the other registrant */
 		}
 		break;
+	case PR_OUT_REGISTER_AND_MOVE:
+		/* only the holder of a non-AR reservation moves it, here to
+		 * D (new registration, key KEY_NEW) */
+		if (who != T_HOLDER || type == PR_TYPE_NONE || ar) {
+			e.status = PR_STATUS_RESERVATION_CONFLICT;
+			break;
+		}
+		e.gen_delta = 1;
+		e.nregs_after = 3;
+		break;
 	case PR_OUT_CLEAR:
 		e.gen_delta = 1;
 		e.type_after = PR_TYPE_NONE;
@@ -290,7 +300,7 @@ static void t_sa_type_role(void **state)
 	static const uint8_t sas[] = {
 		PR_OUT_REGISTER, PR_OUT_REGISTER_AND_IGNORE, PR_OUT_RESERVE,
 		PR_OUT_RELEASE, PR_OUT_CLEAR, PR_OUT_PREEMPT,
-		PR_OUT_PREEMPT_AND_ABORT,
+		PR_OUT_PREEMPT_AND_ABORT, PR_OUT_REGISTER_AND_MOVE,
 	};
 	const struct pr_nexus *callers[] = { &NA, &NB, &NX };
 	char label[96];
@@ -321,8 +331,11 @@ static void t_sa_type_role(void **state)
 				  sa == PR_OUT_PREEMPT_AND_ABORT ? KEY_A :
 				  KEY_NEW;
 		uint8_t cdb_type = type == PR_TYPE_NONE ? PR_TYPE_WR_EX : type;
-		enum pr_status got = t_out(&st, callers[w], sa, cdb_type, key,
-					   sa_key, 0, NULL, 0);
+		enum pr_status got = sa == PR_OUT_REGISTER_AND_MOVE ?
+			t_move(&st, callers[w], cdb_type, key, KEY_NEW, false,
+			       &ND) :
+			t_out(&st, callers[w], sa, cdb_type, key, sa_key, 0,
+			      NULL, 0);
 		struct t_expect e = t_expect_for(sa, type, (enum t_caller)w);
 
 		T_EQ(label, got, e.status);
@@ -340,6 +353,11 @@ static void t_sa_type_role(void **state)
 		T_EQ(label, st.nregs, e.nregs_after);
 		T_EQ(label, t_key(&st, &NA), e.key_a);
 		T_EQ(label, t_key(&st, &NB), e.key_b);
+		if (sa == PR_OUT_REGISTER_AND_MOVE && got == PR_STATUS_GOOD) {
+			T_EQ(label, t_key(&st, &ND), KEY_NEW);
+			T_EQ(label, pr_state_is_holder(&st, &ND), true);
+			T_EQ(label, pr_state_is_holder(&st, &NA), false);
+		}
 		T_EQ(label, res.ua_count, e.uas);
 		T_EQ(label, res.abort_count, e.aborts);
 		for (uint32_t i = 0; i < res.ua_count; i++)
@@ -559,11 +577,24 @@ static void t_scenario_basic(void **state)
 	T_EQ("9 nregs", st.nregs, 1);
 	T_EQ("9 gen", st.generation, 3);
 	T_EQ("9 uas", res.ua_count, 0);
-	/* 10. B's key change */
-	T_EQ("10", t_out(&st, &NB, PR_OUT_REGISTER, 0, KEY_B, KEY_NEW, 0,
+	/* 10. REGISTER AND IGNORE of key 0 from an unregistered nexus:
+	 * GOOD, nothing; with a key: registered whatever RESERVATION KEY */
+	T_EQ("10a", t_out(&st, &NX, PR_OUT_REGISTER_AND_IGNORE, 0, 99, 0, 0,
+			  NULL, 0), PR_STATUS_GOOD);
+	T_EQ("10a gen", st.generation, 3);
+	T_EQ("10b", t_out(&st, &NX, PR_OUT_REGISTER_AND_IGNORE, 0, 99, 5, 0,
+			  NULL, 0), PR_STATUS_GOOD);
+	T_EQ("10b key", t_key(&st, &NX), 5);
+	T_EQ("10b gen", st.generation, 4);
+	T_EQ("10c", t_out(&st, &NX, PR_OUT_REGISTER_AND_IGNORE, 0, 99, 0, 0,
+			  NULL, 0), PR_STATUS_GOOD);
+	T_EQ("10c gone", t_key(&st, &NX), 0);
+	T_EQ("10c gen", st.generation, 5);
+	/* 11. B's key change */
+	T_EQ("11", t_out(&st, &NB, PR_OUT_REGISTER, 0, KEY_B, KEY_NEW, 0,
 			 NULL, 0), PR_STATUS_GOOD);
-	T_EQ("10 key", t_key(&st, &NB), KEY_NEW);
-	T_EQ("10 gen", st.generation, 4);
+	T_EQ("11 key", t_key(&st, &NB), KEY_NEW);
+	T_EQ("11 gen", st.generation, 6);
 	pr_state_fini(&st);
 }
 
@@ -610,6 +641,9 @@ static void t_scenario_all_tg_pt(void **state)
 	T_EQ("4 uas", res.ua_count, 1);
 	T_EQ("4 ua kind", res.ua[0].kind, PR_UA_RESERVATIONS_PREEMPTED);
 	T_EQ("4 ua to I1 all ports", t_target_is(&res.ua[0], &NA, true), true);
+	T_EQ("4 match C", pr_target_match(&res.ua[0], &NC), true);
+	T_EQ("4 match late", pr_target_match(&res.ua[0], &late), true);
+	T_EQ("4 match D", pr_target_match(&res.ua[0], &ND), false);
 	T_EQ("4 nregs", st.nregs, 0);
 	T_EQ("4 type", st.type, PR_TYPE_NONE);
 	T_EQ("4 gen", st.generation, 3);
@@ -649,6 +683,8 @@ static void t_scenario_uas(void **state)
 	T_EQ("3 uas", res.ua_count, 2);
 	T_EQ("3 ua0", t_target_is(&res.ua[0], &NB, false), true);
 	T_EQ("3 ua1", t_target_is(&res.ua[1], &ND, false), true);
+	T_EQ("3 match B", pr_target_match(&res.ua[0], &NB), true);
+	T_EQ("3 match D", pr_target_match(&res.ua[0], &ND), false);
 	T_EQ("3 kind", res.ua[1].kind, PR_UA_RESERVATIONS_RELEASED);
 	/* 4. reserve EX_AC_RO again, then the holder unregisters */
 	t_out(&st, &NA, PR_OUT_RESERVE, PR_TYPE_EX_AC_RO, KEY_A, 0, 0, NULL, 0);
