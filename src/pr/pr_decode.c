@@ -109,8 +109,10 @@ bool pr_out_decode(const uint8_t *cdb, const uint8_t *param,
 		req->unreg = param[17] & 0x02;
 		req->aptpl = param[17] & 0x01;
 		req->move_rtpi = (uint16_t)(param[18] << 8 | param[19]);
+		/* 6.16.4: the list must hold the whole TransportID; bytes
+		 * after it are ignored */
 		uint32_t tdl = pr_decode_be32(param + 20);
-		if (tdl > len - 24 || tdl + 24 != len)
+		if (tdl > len - 24)
 			return pr_decode_fail(res,
 				PR_REASON_PARAM_LIST_LENGTH_ERROR, false, 0, -1);
 		if (tdl == 0)
@@ -143,8 +145,11 @@ bool pr_out_decode(const uint8_t *cdb, const uint8_t *param,
 	if (len < 28)
 		return pr_decode_fail(res, PR_REASON_PARAM_LIST_LENGTH_ERROR,
 				      false, 0, -1);
+	/* 6.16.3: a list length beyond the parameter list is a length
+	 * error; a TransportID cut by the list length is an invalid field
+	 * (pr_tid_decode finds it); bytes after the list are ignored */
 	uint32_t tdl = pr_decode_be32(param + 24);
-	if (tdl > len - 28 || tdl + 28 != len)
+	if (tdl > len - 28)
 		return pr_decode_fail(res, PR_REASON_PARAM_LIST_LENGTH_ERROR,
 				      false, 0, -1);
 	return pr_decode_tids(param, 28, 28 + tdl, PR_OUT_TIDS_MAX, req, res);

@@ -427,7 +427,7 @@ static void t_conflict_table(void **state)
 static void t_decode_errors(void **state)
 {
 	struct pr_state st;
-	uint8_t cdb[10], param[64];
+	uint8_t cdb[10], param[128];
 	(void)state;
 	t_state(&st, 4, false);
 	memset(param, 0, sizeof(param));
@@ -487,13 +487,36 @@ static void t_decode_errors(void **state)
 	t_cdb(cdb, PR_OUT_REGISTER, 0, 28);
 	t_raw(&st, &NB, cdb, param, 28);
 	T_EQ("tdl", res.reason, PR_REASON_PARAM_LIST_LENGTH_ERROR);
+	/* a TransportID cut by the list length: INVALID FIELD at its
+	 * ADDITIONAL LENGTH (byte 2 of the TransportID) */
+	struct pr_nexus cut;
+	t_nexus(&cut, "iqn.2026-11.test:cut", 4, 1);
+	memset(param + 28, 0, sizeof(param) - 28);
+	int clen = pr_tid_encode(&cut.tid, param + 28, sizeof(param) - 28);
+	assert_true(clen > 8 && 28 + clen <= (int)sizeof(param));
+	t_put32(param + 24, (uint32_t)clen - 4);
+	t_cdb(cdb, PR_OUT_REGISTER, 0, 28 + (uint32_t)clen - 4);
+	t_raw(&st, &NB, cdb, param, 28 + (uint32_t)clen - 4);
+	T_EQ("cut", res.status, PR_STATUS_CHECK_CONDITION);
+	T_EQ("cut", res.reason, PR_REASON_INVALID_FIELD_IN_PARAM_LIST);
+	T_EQ("cut", res.field.byte >= 28, true);
+	/* bytes after the TransportID list are ignored */
+	t_put32(param + 24, 0);
+	t_cdb(cdb, PR_OUT_REGISTER, 0, 40);
+	T_EQ("trailing", t_raw(&st, &NB, cdb, param, 40), PR_STATUS_GOOD);
+	T_EQ("trailing key", t_key(&st, &NB), KEY_A);
+	T_EQ("trailing unreg", t_out(&st, &NB, PR_OUT_REGISTER, 0, KEY_A, 0,
+				     0, NULL, 0), PR_STATUS_GOOD);
+	memset(param, 0, sizeof(param));
+	param[20] = 0x08;
+	t_put32(param + 24, 24);
 	/* a malformed TransportID: protocol 0 at its byte 0 */
 	t_cdb(cdb, PR_OUT_REGISTER, 0, 52);
 	t_raw(&st, &NB, cdb, param, 52);
 	t_expect_field("bad tid", PR_REASON_INVALID_FIELD_IN_PARAM_LIST,
 		       false, 28, -1);
 	T_EQ("nothing registered", st.nregs, 1);
-	T_EQ("generation", st.generation, 1);
+	T_EQ("generation", st.generation, 3);
 
 	/* APTPL without PTPL_C */
 	memset(param, 0, sizeof(param));
