@@ -1239,6 +1239,126 @@ static void t_scsi2(void **state)
 	pr_state_fini(&st);
 }
 
+/* --------------------------------------------------------------------- */
+/* Random walks: invariants after every request, and replay equality.    */
+
+static uint64_t t_rng;
+
+static uint32_t t_rand(uint32_t n)
+{
+	t_rng ^= t_rng << 13;
+	t_rng ^= t_rng >> 7;
+	t_rng ^= t_rng << 17;
+	return (uint32_t)(t_rng % n);
+}
+
+struct t_snap {
+	uint32_t nregs, generation, holder;
+	uint8_t type;
+	struct pr_reg regs[6];
+};
+
+static void t_snap_take(const struct pr_state *st, struct t_snap *sn)
+{
+	memset(sn, 0, sizeof(*sn));
+	sn->nregs = st->nregs;
+	sn->generation = st->generation;
+	sn->holder = st->holder;
+	sn->type = st->type;
+	memcpy(sn->regs, st->regs, st->cfg.max_regs * sizeof(st->regs[0]));
+}
+
+/* One random request from one of five nexuses; returns the SA. */
+static uint8_t t_random_step(struct pr_state *st, const struct pr_nexus **who)
+{
+	static const uint8_t types[] = { 1, 3, 5, 6, 7, 8 };
+	static const uint64_t keys[] = { 0, 1, 2, 3 };
+	const struct pr_nexus *ns[] = { &NA, &NB, &NC, &ND, &NX };
+	const struct pr_nexus *n = ns[t_rand(5)];
+	uint8_t sa = (uint8_t)t_rand(8);
+	uint8_t type = types[t_rand(6)];
+	uint64_t key = t_rand(4) ? t_key(st, n) : keys[t_rand(4)];
+	uint64_t sa_key = keys[t_rand(4)];
+	*who = n;
+	if (sa == PR_OUT_REGISTER_AND_MOVE) {
+		t_move(st, n, type, key, sa_key, t_rand(2), ns[t_rand(5)]);
+		return sa;
+	}
+	t_out(st, n, sa, type, key, sa_key, t_rand(4) ? 0 : 0x04, NULL, 0);
+	return sa;
+}
+
+static void t_random_walks(void **state)
+{
+	uint32_t good[8] = { 0 }, reserved_steps = 0;
+	(void)state;
+	for (int walk = 0; walk < 200; walk++) {
+		struct pr_state st, twin;
+		uint64_t seed = 0x9e3779b97f4a7c15ull * (uint64_t)(walk + 1);
+		t_state(&st, 6, false);
+		t_state(&twin, 6, false);
+		t_rng = seed;
+		for (int step = 0; step < 60; step++) {
+			struct t_snap before;
+			const struct pr_nexus *who;
+			t_snap_take(&st, &before);
+			uint8_t sa = t_random_step(&st, &who);
+			char label[64];
+			snprintf(label, sizeof(label), "walk %d step %d sa %u",
+				 walk, step, sa);
+			if (res.status != PR_STATUS_GOOD) {
+				struct t_snap after;
+				t_snap_take(&st, &after);
+				if (memcmp(&before, &after, sizeof(after)) != 0)
+					fail_msg("%s: refused but changed", label);
+			}
+			uint32_t delta = st.generation - before.generation;
+			if (sa == PR_OUT_RESERVE || sa == PR_OUT_RELEASE ||
+			    res.status != PR_STATUS_GOOD)
+				T_EQ(label, delta, 0);
+			else if (sa != PR_OUT_REGISTER &&
+				 sa != PR_OUT_REGISTER_AND_IGNORE)
+				T_EQ(label, delta, 1);
+			else
+				T_EQ(label, delta <= 1, true);
+			T_EQ(label, st.nregs <= 6, true);
+			if (st.type == PR_TYPE_NONE)
+				T_EQ(label, st.holder, PR_HOLDER_NONE);
+			else if (pr_type_all_registrants(st.type)) {
+				T_EQ(label, st.holder, PR_HOLDER_NONE);
+				T_EQ(label, st.nregs > 0, true);
+			} else
+				T_EQ(label, st.holder < st.nregs, true);
+			for (uint32_t i = 0; i < st.nregs; i++)
+				T_EQ(label, st.regs[i].key != 0, true);
+			for (uint32_t i = 0; i < res.ua_count; i++)
+				T_EQ(label, t_target_is(&res.ua[i], who, false),
+				     false);
+			T_EQ(label, res.ua_lost, 0);
+			if (res.status == PR_STATUS_GOOD)
+				good[sa]++;
+			reserved_steps += st.type != PR_TYPE_NONE;
+		}
+		/* the same inputs in the same order: the same state */
+		t_rng = seed;
+		for (int step = 0; step < 60; step++) {
+			const struct pr_nexus *who;
+			t_random_step(&twin, &who);
+		}
+		struct t_snap a, b;
+		t_snap_take(&st, &a);
+		t_snap_take(&twin, &b);
+		assert_memory_equal(&a, &b, sizeof(a));
+		pr_state_fini(&st);
+		pr_state_fini(&twin);
+	}
+	/* the walks reach every service action's success path */
+	for (int sa = 0; sa < 8; sa++)
+		if (good[sa] < 10)
+			fail_msg("sa %d succeeded only %u times", sa, good[sa]);
+	T_EQ("reserved often", reserved_steps > 1000, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1257,6 +1377,7 @@ int main(void)
 		cmocka_unit_test(t_read_full_status),
 		cmocka_unit_test(t_determinism),
 		cmocka_unit_test(t_scsi2),
+		cmocka_unit_test(t_random_walks),
 	};
 	return cmocka_run_group_tests(tests, t_setup_nexuses, NULL);
 }
