@@ -40,6 +40,27 @@ void pr_state_fini(struct pr_state *st)
 	st->nregs = 0;
 }
 
+bool pr_state_equal(const struct pr_state *a, const struct pr_state *b)
+{
+	if (a->nregs != b->nregs || a->generation != b->generation ||
+	    a->type != b->type || a->scope != b->scope ||
+	    a->holder != b->holder || a->aptpl != b->aptpl ||
+	    a->s2_reserved != b->s2_reserved)
+		return false;
+	if (a->s2_reserved &&
+	    (a->s2_holder.rtpi != b->s2_holder.rtpi ||
+	     !pr_tid_equal(&a->s2_holder.tid, &b->s2_holder.tid)))
+		return false;
+	for (uint32_t i = 0; i < a->nregs; i++) {
+		const struct pr_reg *x = &a->regs[i], *y = &b->regs[i];
+		if (x->key != y->key || x->rtpi != y->rtpi ||
+		    x->all_tg_pt != y->all_tg_pt ||
+		    !pr_tid_equal(&x->tid, &y->tid))
+			return false;
+	}
+	return true;
+}
+
 bool pr_type_valid(uint8_t type)
 {
 	switch (type) {
@@ -409,7 +430,8 @@ static void pr_out_clear(struct pr_state *st, const struct pr_nexus *n,
 		return;
 	pr_ua_all_but(st, idx, PR_UA_RESERVATIONS_PREEMPTED, res);
 	pr_res_release(st);
-	memset(st->regs, 0, st->nregs * sizeof(st->regs[0]));
+	if (st->nregs)
+		memset(st->regs, 0, st->nregs * sizeof(st->regs[0]));
 	st->nregs = 0;
 	st->generation++;
 }

@@ -12,6 +12,18 @@
  * registrations keep insertion order, so every cluster node that applies
  * the same ordered requests holds byte-identical state.
  *
+ * How the core uses it, per logical unit (one struct pr_state, under the
+ * LU's lock; in a cluster every node applies the same ordered requests):
+ *   gates:    pr_scsi2_conflict(st, nexus) for the SCSI-2 reservation,
+ *             pr_check(st, nexus, opcode row's pr_class) for PR;
+ *   PR OUT:   pr_out_decode(cdb, data) -> pr_out_apply(st, nexus, req)
+ *             -> status/reason/field to sense data; raise res.ua[] on the
+ *             I_T_L nexuses pr_target_match() accepts; for PREEMPT AND
+ *             ABORT abort the tasks of res.aborts[] the same way;
+ *   PR IN:    pr_in_build(st, sa, buf, allocation length);
+ *   RESERVE(6/10) / RELEASE(6/10): pr_scsi2_reserve / pr_scsi2_release;
+ *   LUN reset, I_T nexus loss: pr_scsi2_reset.
+ *
  * Split: pr.c (state, PR OUT apply), pr_decode.c (PR OUT CDB and
  * parameter list), pr_in.c (PR IN data), pr_conflict.c (SPC-4 5.14.2),
  * pr_scsi2.c (SPC-2 RESERVE/RELEASE and their SPC-4 5.14.3 exceptions).
@@ -151,6 +163,11 @@ struct pr_state {
 /* Returns 0 or -ENOMEM. */
 int pr_state_init(struct pr_state *st, const struct pr_config *cfg);
 void pr_state_fini(struct pr_state *st);
+
+/* Whether a and b hold the same PR and SCSI-2 state (registrations in the
+ * same order, reservation, generation, APTPL): the check the cluster
+ * simulation makes after every delivery. */
+bool pr_state_equal(const struct pr_state *a, const struct pr_state *b);
 
 /* Whether type is one of the six SPC-4 types. */
 bool pr_type_valid(uint8_t type);

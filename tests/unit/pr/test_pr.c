@@ -1165,6 +1165,13 @@ static void t_determinism(void **state)
 				  NULL, &res);
 	T_EQ("full status", n1, n2);
 	assert_memory_equal(b1, b2, n1);
+	T_EQ("equal", pr_state_equal(&s1, &s2), true);
+	s2.regs[1].key ^= 1;
+	T_EQ("key differs", pr_state_equal(&s1, &s2), false);
+	s2.regs[1].key ^= 1;
+	s2.s2_reserved = true; /* (registrations refuse a RESERVE(6)) */
+	s2.s2_holder = NA;
+	T_EQ("scsi-2 differs", pr_state_equal(&s1, &s2), false);
 	pr_state_fini(&s1);
 	pr_state_fini(&s2);
 }
@@ -1345,6 +1352,7 @@ static void t_random_walks(void **state)
 			const struct pr_nexus *who;
 			t_random_step(&twin, &who);
 		}
+		T_EQ("replay equal", pr_state_equal(&st, &twin), true);
 		struct t_snap a, b;
 		t_snap_take(&st, &a);
 		t_snap_take(&twin, &b);
