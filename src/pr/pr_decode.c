@@ -36,10 +36,13 @@ static bool pr_decode_fail(struct pr_result *res, enum pr_reason reason,
 	return false;
 }
 
-/* Decodes count TransportIDs from param[off, end) into req. */
+/* Decodes up to max TransportIDs from param[off, end) into req. A fault
+ * past the end (a TransportID cut by the list length) points at the
+ * list's length field, len_field (SPC-4 6.16.3: the length truncates a
+ * TransportID). */
 static bool pr_decode_tids(const uint8_t *param, uint32_t off, uint32_t end,
-			   uint32_t max, struct pr_out_req *req,
-			   struct pr_result *res)
+			   uint32_t len_field, uint32_t max,
+			   struct pr_out_req *req, struct pr_result *res)
 {
 	while (off < end) {
 		size_t bad = 0;
@@ -48,10 +51,12 @@ static bool pr_decode_tids(const uint8_t *param, uint32_t off, uint32_t end,
 				PR_REASON_INSUFFICIENT_REG_RESOURCES, false, 0, -1);
 		int n = pr_tid_decode(param + off, end - off,
 				      &req->tids[req->ntids], &bad);
-		if (n < 0)
+		if (n < 0) {
+			uint32_t at = off + (uint32_t)bad;
 			return pr_decode_fail(res,
 				PR_REASON_INVALID_FIELD_IN_PARAM_LIST, false,
-				off + (uint32_t)bad, -1);
+				at < end ? at : len_field, -1);
+		}
 		req->tid_off[req->ntids++] = (uint16_t)off;
 		off += (uint32_t)n;
 	}
@@ -119,7 +124,7 @@ bool pr_out_decode(const uint8_t *cdb, const uint8_t *param,
 			return pr_decode_fail(res,
 				PR_REASON_INVALID_FIELD_IN_PARAM_LIST, false,
 				20, -1);
-		if (!pr_decode_tids(param, 24, 24 + tdl, 1, req, res))
+		if (!pr_decode_tids(param, 24, 24 + tdl, 20, 1, req, res))
 			return false;
 		return true;
 	}
@@ -152,5 +157,6 @@ bool pr_out_decode(const uint8_t *cdb, const uint8_t *param,
 	if (tdl > len - 28)
 		return pr_decode_fail(res, PR_REASON_PARAM_LIST_LENGTH_ERROR,
 				      false, 0, -1);
-	return pr_decode_tids(param, 28, 28 + tdl, PR_OUT_TIDS_MAX, req, res);
+	return pr_decode_tids(param, 28, 28 + tdl, 24, PR_OUT_TIDS_MAX, req,
+			      res);
 }
