@@ -338,6 +338,19 @@ static void pr_out_register(struct pr_state *st, const struct pr_nexus *n,
 	if (req->sa_key == 0)
 		return; /* unregistering nothing: GOOD, nothing changes */
 
+	/* ALL_TG_PT acts "as if received through each target port" (SPC-4
+	 * 6.16.3): where this initiator port is registered already, REGISTER
+	 * (RESERVATION KEY 0) conflicts; REGISTER AND IGNORE replaces those
+	 * keys, and those entries stay (holder included). */
+	uint32_t elsewhere = 0;
+	if (req->all_tg_pt)
+		for (uint32_t i = 0; i < st->nregs; i++)
+			elsewhere += pr_tid_overlap(&st->regs[i].tid, &n->tid);
+	if (elsewhere && !ignore) {
+		pr_result_conflict(res);
+		return;
+	}
+
 	/* SPEC_I_PT: all or none. A TransportID naming a registered nexus,
 	 * the issuing one, or one named earlier in the list is an error. */
 	uint32_t ntids = req->spec_i_pt ? req->ntids : 0;
@@ -359,6 +372,9 @@ static void pr_out_register(struct pr_state *st, const struct pr_nexus *n,
 			       PR_REASON_INSUFFICIENT_REG_RESOURCES);
 		return;
 	}
+	for (uint32_t i = 0; elsewhere && i < st->nregs; i++)
+		if (pr_tid_overlap(&st->regs[i].tid, &n->tid))
+			st->regs[i].key = req->sa_key;
 	pr_reg_add(st, &n->tid, n->rtpi, req->all_tg_pt, req->sa_key);
 	for (uint32_t i = 0; i < ntids; i++)
 		pr_reg_add(st, &req->tids[i], n->rtpi, req->all_tg_pt,

@@ -231,8 +231,10 @@ bool pr_out_decode(const uint8_t *cdb, const uint8_t *param,
 /* ----------------------------------------------------------------- apply */
 
 /* Applies a decoded PR OUT received on nexus n (SPC-4 5.14). On GOOD the
- * state changed as the standard says, res lists the UAs to raise (never to
- * n) and, for PREEMPT AND ABORT, the nexuses whose tasks to abort. On any
+ * state changed as the standard says, res lists the UAs to raise and, for
+ * PREEMPT AND ABORT, the nexuses whose tasks to abort. The issuer's own
+ * registration is never listed, but an all-ports target of the same
+ * initiator port may cover n: the caller skips n itself when raising. On any
  * other status the state is unchanged. The RTPI of REGISTER AND MOVE is
  * not checked against the existing ports: the caller does that. */
 void pr_out_apply(struct pr_state *st, const struct pr_nexus *n,

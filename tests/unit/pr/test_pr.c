@@ -663,10 +663,24 @@ static void t_scenario_all_tg_pt(void **state)
 	/* 3. B (I2/P1) registers without ALL_TG_PT: D (I2/P2) is not */
 	T_EQ("3", t_reg(&st, &NB, KEY_B), PR_STATUS_GOOD);
 	T_EQ("3 D", t_key(&st, &ND), 0);
+	/* 3b. I2 registered on P1 (B): ALL_TG_PT REGISTER through P2 (D)
+	 * conflicts, as it would through P1; REGISTER AND IGNORE replaces
+	 * B's key and covers the other ports */
+	T_EQ("3b", t_out(&st, &ND, PR_OUT_REGISTER, 0, 0, KEY_NEW, 0x04, NULL,
+			 0), PR_STATUS_RESERVATION_CONFLICT);
+	T_EQ("3b gen", st.generation, 2);
+	T_EQ("3c", t_out(&st, &ND, PR_OUT_REGISTER_AND_IGNORE, 0, 0, KEY_NEW,
+			 0x04, NULL, 0), PR_STATUS_GOOD);
+	T_EQ("3c B", t_key(&st, &NB), KEY_NEW);
+	T_EQ("3c D", t_key(&st, &ND), KEY_NEW);
+	T_EQ("3c nregs", st.nregs, 3);
+	T_EQ("3c gen", st.generation, 3);
 	/* 4. B clears: UA RESERVATIONS PREEMPTED to I1 on every port */
-	T_EQ("4", t_out(&st, &NB, PR_OUT_CLEAR, 0, KEY_B, 0, 0, NULL, 0),
+	T_EQ("4", t_out(&st, &NB, PR_OUT_CLEAR, 0, KEY_NEW, 0, 0, NULL, 0),
 	     PR_STATUS_GOOD);
-	T_EQ("4 uas", res.ua_count, 1);
+	/* to I1 (all ports) and to I2's all-port entry, not to B itself */
+	T_EQ("4 uas", res.ua_count, 2);
+	T_EQ("4 ua1 I2 all ports", t_target_is(&res.ua[1], &ND, true), true);
 	T_EQ("4 ua kind", res.ua[0].kind, PR_UA_RESERVATIONS_PREEMPTED);
 	T_EQ("4 ua to I1 all ports", t_target_is(&res.ua[0], &NA, true), true);
 	T_EQ("4 match C", pr_target_match(&res.ua[0], &NC), true);
@@ -674,7 +688,7 @@ static void t_scenario_all_tg_pt(void **state)
 	T_EQ("4 match D", pr_target_match(&res.ua[0], &ND), false);
 	T_EQ("4 nregs", st.nregs, 0);
 	T_EQ("4 type", st.type, PR_TYPE_NONE);
-	T_EQ("4 gen", st.generation, 3);
+	T_EQ("4 gen", st.generation, 4);
 	pr_state_fini(&st);
 }
 
