@@ -40,6 +40,19 @@ void pr_state_fini(struct pr_state *st)
 	st->nregs = 0;
 }
 
+int pr_state_copy(struct pr_state *dst, const struct pr_state *src)
+{
+	struct pr_reg *regs = dst->regs;
+
+	if (dst->cfg.max_regs != src->cfg.max_regs)
+		return -EINVAL;
+	*dst = *src;
+	dst->regs = regs;
+	if (src->nregs)
+		memcpy(regs, src->regs, src->nregs * sizeof(*regs));
+	return 0;
+}
+
 bool pr_state_equal(const struct pr_state *a, const struct pr_state *b)
 {
 	if (a->nregs != b->nregs || a->generation != b->generation ||

@@ -169,6 +169,11 @@ void pr_state_fini(struct pr_state *st);
  * simulation makes after every delivery. */
 bool pr_state_equal(const struct pr_state *a, const struct pr_state *b);
 
+/* Makes dst (initialised with the same max_regs) hold src's state: for
+ * snapshots, and for checking that a refused request changed nothing.
+ * Returns 0, or -EINVAL when the limits differ. */
+int pr_state_copy(struct pr_state *dst, const struct pr_state *src);
+
 /* Whether type is one of the six SPC-4 types. */
 bool pr_type_valid(uint8_t type);
 /* WR_EX_AR / EX_AC_AR: every registrant is a holder (SPC-4 5.14.10). */
