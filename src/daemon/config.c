@@ -234,6 +234,24 @@ static void config_keys_check(struct config_ctx *x, struct json_object *obj,
 	}
 }
 
+/* The member key of obj when present and of JSON type type: 1 with *v set
+ * and its key path in p (CONFIG_PATH_MAX bytes), 0 when absent, -1 when
+ * of another type (reported as "must be <what>"). */
+static int config_member_get(struct config_ctx *x, struct json_object *obj,
+			     const char *path, const char *key,
+			     enum json_type type, const char *what,
+			     struct json_object **v, char *p)
+{
+	if (!json_object_object_get_ex(obj, key, v))
+		return 0;
+	config_path_key(p, path, key);
+	if (!json_object_is_type(*v, type)) {
+		config_err_type(x, p, what, *v);
+		return -1;
+	}
+	return 1;
+}
+
 /* 1: present and valid, 0: absent, -1: present and invalid (reported). */
 static int config_uint_get(struct config_ctx *x, struct json_object *obj,
 			   const char *path, const char *key, uint64_t min,
@@ -242,14 +260,12 @@ static int config_uint_get(struct config_ctx *x, struct json_object *obj,
 	char p[CONFIG_PATH_MAX], got[CONFIG_GOT_MAX];
 	struct json_object *v;
 	uint64_t u;
+	int rc;
 
-	if (!json_object_object_get_ex(obj, key, &v))
-		return 0;
-	config_path_key(p, path, key);
-	if (!json_object_is_type(v, json_type_int)) {
-		config_err_type(x, p, "an integer", v);
-		return -1;
-	}
+	rc = config_member_get(x, obj, path, key, json_type_int, "an integer",
+			       &v, p);
+	if (rc <= 0)
+		return rc;
 	if (json_object_get_int64(v) < 0) {
 		config_err(x, p, "must be %llu..%llu, got %s",
 			   (unsigned long long)min, (unsigned long long)max,
@@ -272,14 +288,12 @@ static int config_bool_get(struct config_ctx *x, struct json_object *obj,
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
+	int rc;
 
-	if (!json_object_object_get_ex(obj, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean)) {
-		config_path_key(p, path, key);
-		config_err_type(x, p, "true or false", v);
-		return -1;
-	}
+	rc = config_member_get(x, obj, path, key, json_type_boolean,
+			       "true or false", &v, p);
+	if (rc <= 0)
+		return rc;
 	*out = json_object_get_boolean(v);
 	return 1;
 }
@@ -293,14 +307,12 @@ static int config_string_get(struct config_ctx *x, struct json_object *obj,
 	struct json_object *v;
 	const char *s;
 	size_t n;
+	int rc;
 
-	if (!json_object_object_get_ex(obj, key, &v))
-		return 0;
-	config_path_key(p, path, key);
-	if (!json_object_is_type(v, json_type_string)) {
-		config_err_type(x, p, "a string", v);
-		return -1;
-	}
+	rc = config_member_get(x, obj, path, key, json_type_string, "a string",
+			       &v, p);
+	if (rc <= 0)
+		return rc;
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
 	if (strlen(s) != n) {
@@ -326,14 +338,12 @@ static int config_object_get(struct config_ctx *x, struct json_object *obj,
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
+	int rc;
 
-	if (!json_object_object_get_ex(obj, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_object)) {
-		config_path_key(p, path, key);
-		config_err_type(x, p, "an object", v);
-		return -1;
-	}
+	rc = config_member_get(x, obj, path, key, json_type_object,
+			       "an object", &v, p);
+	if (rc <= 0)
+		return rc;
 	*out = v;
 	return 1;
 }
@@ -344,14 +354,12 @@ static int config_array_get(struct config_ctx *x, struct json_object *obj,
 {
 	char p[CONFIG_PATH_MAX];
 	struct json_object *v;
+	int rc;
 
-	if (!json_object_object_get_ex(obj, key, &v))
-		return 0;
-	config_path_key(p, path, key);
-	if (!json_object_is_type(v, json_type_array)) {
-		config_err_type(x, p, "an array", v);
-		return -1;
-	}
+	rc = config_member_get(x, obj, path, key, json_type_array, "an array",
+			       &v, p);
+	if (rc <= 0)
+		return rc;
 	if (json_object_array_length(v) == 0) {
 		config_err(x, p, "must not be empty");
 		return -1;
