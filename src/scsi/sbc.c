@@ -1097,19 +1097,43 @@ static bool sbc_caw_compare(struct sbc_cmd *c, int res)
 			  len, c->bounce, sbc_caw_written);
 }
 
-static bool sbc_caw_read(struct sbc_cmd *c, int res)
+static bool sbc_rmw_read(struct sbc_cmd *c, int res)
 {
 	struct scsi_lun *lu = c->lu;
 
 	return sbc_cmd_io(c, lu->bs, BS_OP_READ, c->lba << lu->block_shift,
 			  c->left << lu->block_shift, c->bounce,
-			  sbc_caw_compare);
+			  c->after_read);
+}
+
+/* COMPARE AND WRITE and ORWRITE: under the range lock, read the blocks
+ * into a bounce buffer, then modify() compares or ORs and writes them. */
+static enum scsi_exec sbc_rmw_start(struct scsi_task *t, uint64_t lba,
+				    uint64_t blocks, bool fua,
+				    sbc_step_fn modify)
+{
+	struct sbc_cmd *c = sbc_cmd_new(t);
+
+	if (!c)
+		return scsi_task_error(t, SCSI_SR_BUSY);
+	c->lba = lba;
+	c->left = blocks;
+	c->io_flags = sbc_write_flags(t, fua);
+	c->bounce_len = (uint32_t)(blocks << t->lu->block_shift);
+	c->bounce = sbc_bounce_alloc(c->bounce_len);
+	if (!c->bounce) {
+		sbc_cmd_free(c);
+		return scsi_task_error(t, SCSI_SR_BUSY);
+	}
+	c->range.lba = lba;
+	c->range.nblocks = blocks;
+	c->after_read = modify;
+	return sbc_cmd_start_locked(c, sbc_rmw_read);
 }
 
 enum scsi_exec sbc_compare_and_write(struct scsi_task *t)
 {
 	struct scsi_lun *lu = t->lu;
-	struct sbc_cmd *c;
 	struct sbc_rw rw;
 	uint64_t len;
 
@@ -1128,22 +1152,7 @@ enum scsi_exec sbc_compare_and_write(struct scsi_task *t)
 		return scsi_task_error_cdb(t, 13, -1);
 	if (rw.nblocks == 0)
 		return SCSI_EXEC_DONE; /* SBC-3 5.2: not an error */
-
-	c = sbc_cmd_new(t);
-	if (!c)
-		return scsi_task_error(t, SCSI_SR_BUSY);
-	c->lba = rw.lba;
-	c->left = rw.nblocks;
-	c->io_flags = sbc_write_flags(t, rw.fua);
-	c->bounce_len = (uint32_t)len;
-	c->bounce = sbc_bounce_alloc(len);
-	if (!c->bounce) {
-		sbc_cmd_free(c);
-		return scsi_task_error(t, SCSI_SR_BUSY);
-	}
-	c->range.lba = rw.lba;
-	c->range.nblocks = rw.nblocks;
-	return sbc_cmd_start_locked(c, sbc_caw_read);
+	return sbc_rmw_start(t, rw.lba, rw.nblocks, rw.fua, sbc_caw_compare);
 }
 
 static bool sbc_orwrite_or(struct sbc_cmd *c, int res)
@@ -1161,19 +1170,9 @@ static bool sbc_orwrite_or(struct sbc_cmd *c, int res)
 			  len, c->bounce, sbc_caw_written);
 }
 
-static bool sbc_orwrite_read(struct sbc_cmd *c, int res)
-{
-	struct scsi_lun *lu = c->lu;
-
-	return sbc_cmd_io(c, lu->bs, BS_OP_READ, c->lba << lu->block_shift,
-			  c->left << lu->block_shift, c->bounce,
-			  sbc_orwrite_or);
-}
-
 enum scsi_exec sbc_orwrite(struct scsi_task *t)
 {
 	struct scsi_lun *lu = t->lu;
-	struct sbc_cmd *c;
 	struct sbc_rw rw;
 	uint64_t blocks;
 
@@ -1184,20 +1183,5 @@ enum scsi_exec sbc_orwrite(struct scsi_task *t)
 	blocks = sbc_min32(t->xfer_len, sbc_dataout_len(t)) >> lu->block_shift;
 	if (blocks == 0)
 		return SCSI_EXEC_DONE;
-
-	c = sbc_cmd_new(t);
-	if (!c)
-		return scsi_task_error(t, SCSI_SR_BUSY);
-	c->lba = rw.lba;
-	c->left = blocks;
-	c->io_flags = sbc_write_flags(t, rw.fua);
-	c->bounce_len = (uint32_t)(blocks << lu->block_shift);
-	c->bounce = sbc_bounce_alloc(c->bounce_len);
-	if (!c->bounce) {
-		sbc_cmd_free(c);
-		return scsi_task_error(t, SCSI_SR_BUSY);
-	}
-	c->range.lba = rw.lba;
-	c->range.nblocks = blocks;
-	return sbc_cmd_start_locked(c, sbc_orwrite_read);
+	return sbc_rmw_start(t, rw.lba, blocks, rw.fua, sbc_orwrite_or);
 }

@@ -103,6 +103,7 @@ struct sbc_cmd {
 	struct bs_io io;
 	struct iovec iov;
 	sbc_step_fn step;
+	sbc_step_fn after_read;          /* read-modify-write: the modify step */
 	enum scsi_sense_reason sr;
 	uint64_t info;                  /* MISCOMPARE INFORMATION */
 	bool locked;
