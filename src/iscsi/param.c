@@ -303,42 +303,41 @@ static enum iscsi_neg_result iscsi_neg_digest(struct iscsi_neg *n,
 	return ISCSI_NEG_OK;
 }
 
-/* 6.2.2 Boolean OR: the result is Yes if either side says Yes. */
+/* 6.2.2 Boolean OR (Yes if either side says Yes) and AND (Yes only if
+ * both do), against our value row->ours. */
+static enum iscsi_neg_result iscsi_neg_bool(struct iscsi_neg *n,
+					    const struct iscsi_key_row *row,
+					    const char *value,
+					    struct iscsi_kv_buf *out, bool and)
+{
+	bool v;
+
+	if (iscsi_param_parse_bool(value, &v) < 0) {
+		iscsi_kv_add(out, row->name, "Reject");
+		return ISCSI_NEG_OK;
+	}
+	v = and ? v && row->ours : v || row->ours;
+	*iscsi_neg_bool_field(n, row) = v;
+	iscsi_kv_add(out, row->name, v ? "Yes" : "No");
+	return ISCSI_NEG_OK;
+}
+
 static enum iscsi_neg_result iscsi_neg_bool_or(struct iscsi_neg *n,
 					       const struct iscsi_key_row *row,
 					       const char *value,
 					       struct iscsi_kv_buf *out,
 					       uint16_t *status)
 {
-	bool v;
-
-	if (iscsi_param_parse_bool(value, &v) < 0) {
-		iscsi_kv_add(out, row->name, "Reject");
-		return ISCSI_NEG_OK;
-	}
-	v = v || row->ours;
-	*iscsi_neg_bool_field(n, row) = v;
-	iscsi_kv_add(out, row->name, v ? "Yes" : "No");
-	return ISCSI_NEG_OK;
+	return iscsi_neg_bool(n, row, value, out, false);
 }
 
-/* 6.2.2 Boolean AND: Yes only if both sides say Yes. */
 static enum iscsi_neg_result iscsi_neg_bool_and(struct iscsi_neg *n,
 						const struct iscsi_key_row *row,
 						const char *value,
 						struct iscsi_kv_buf *out,
 						uint16_t *status)
 {
-	bool v;
-
-	if (iscsi_param_parse_bool(value, &v) < 0) {
-		iscsi_kv_add(out, row->name, "Reject");
-		return ISCSI_NEG_OK;
-	}
-	v = v && row->ours;
-	*iscsi_neg_bool_field(n, row) = v;
-	iscsi_kv_add(out, row->name, v ? "Yes" : "No");
-	return ISCSI_NEG_OK;
+	return iscsi_neg_bool(n, row, value, out, true);
 }
 
 /* Our limit for a numerical row: configured limits override the row. */
