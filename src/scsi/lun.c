@@ -30,6 +30,9 @@
  *   2F/00  COMMANDS CLEARED BY ANOTHER INITIATOR: tasks aborted by another
  *          nexus while TAS = 0;
  *   2A/01  MODE PARAMETERS CHANGED: the other I_T nexuses after MODE SELECT;
+ *   2A/03, 2A/04, 2A/05  RESERVATIONS PREEMPTED / RELEASED, REGISTRATIONS
+ *          PREEMPTED: raised by spc_pr.c on the I_T_L nexuses the PR
+ *          engine names (SPC-4 5.14.11), never on the issuing nexus;
  *   2A/09  CAPACITY DATA HAS CHANGED: on resize;
  *   3F/0E  REPORTED LUNS DATA HAS CHANGED: LUN added to or removed from
  *          the target.
@@ -349,10 +352,19 @@ int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 	list_init(&lu->itls);
 	list_init(&lu->registry_link);
 
+	rc = scsi_lun_pr_init(lu);
+	if (rc) {
+		LOG_ERR("scsi: %s: LUN %u: PR state: %d", t->name, lu->index,
+			rc);
+		pthread_mutex_destroy(&lu->itl_lock);
+		free(lu);
+		return rc;
+	}
 	rc = sbc_lun_init(lu);
 	if (rc) {
 		LOG_ERR("scsi: %s: LUN %u: SBC state: %d", t->name, lu->index,
 			rc);
+		scsi_lun_pr_fini(lu);
 		pthread_mutex_destroy(&lu->itl_lock);
 		free(lu);
 		return rc;
@@ -376,6 +388,7 @@ int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 		}
 		pthread_mutex_unlock(&t->lock);
 		sbc_lun_fini(lu);
+		scsi_lun_pr_fini(lu);
 		pthread_mutex_destroy(&lu->itl_lock);
 		free(lu);
 		return rc;
@@ -431,6 +444,7 @@ void scsi_lun_destroy(struct scsi_lun *lu)
 	pthread_mutex_unlock(&t->lock);
 
 	sbc_lun_fini(lu);
+	scsi_lun_pr_fini(lu);
 	pthread_mutex_destroy(&lu->itl_lock);
 	free(lu);
 }
@@ -509,6 +523,8 @@ int scsi_nexus_create(struct scsi_tport *tp, const char *initiator_name,
 	snprintf(n->initiator_port, sizeof(n->initiator_port),
 		 "%s,i,0x%02x%02x%02x%02x%02x%02x", initiator_name, isid[0],
 		 isid[1], isid[2], isid[3], isid[4], isid[5]);
+	pr_tid_from_port(&n->pr.tid, initiator_name, isid);
+	n->pr.rtpi = tp->rtpi;
 	n->loop = loop;
 	n->ops = ops;
 	n->fabric_priv = fabric_priv;
@@ -560,8 +576,9 @@ void scsi_nexus_put(struct scsi_nexus *n)
 }
 
 /* SAM-5 6.3.4 I_T nexus loss: the nexus's I_T_L state goes away and the
- * initiator port is remembered for 29/07. The PR engine (later) decides
- * which reservations survive. Call on the nexus's loop. A TMF piece may
+ * initiator port is remembered for 29/07. A SCSI-2 reservation held by
+ * the nexus ends (SPC-2 5.5.1); persistent reservations and registrations
+ * survive (SPC-4 5.14.1). Call on the nexus's loop. A TMF piece may
  * still hold a reference; the memory goes with the last one. */
 void scsi_nexus_destroy(struct scsi_nexus *n)
 {
@@ -581,6 +598,7 @@ void scsi_nexus_destroy(struct scsi_nexus *n)
 			continue;
 		/* SPC-4 6.18: held copy results belong to the nexus. */
 		sbc_xcopy_nexus_lost(itl->lu, n);
+		scsi_lun_pr_reset(itl->lu, n);
 		scsi_itl_unlink_free(itl);
 	}
 	pthread_mutex_unlock(&t->lock);

@@ -11,8 +11,9 @@
  * A 256-entry index maps an opcode to its first row.
  *
  * This file holds no logic beyond the lookup: no command is decoded here.
- * SCSI-2 RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT are not in the
- * table yet (INVALID OPERATION CODE).
+ * F_S2 marks the commands that run while another I_T nexus holds a SCSI-2
+ * reservation (SPC-2 5.5.1): INQUIRY, REPORT LUNS, REQUEST SENSE and
+ * RELEASE(6/10).
  */
 #include <pthread.h>
 
@@ -25,6 +26,7 @@
 #define F_SA SCSI_OPF_SA
 #define F_ALUA SCSI_OPF_ALUA_OK
 #define F_STBY SCSI_OPF_STANDBY_OK
+#define F_S2 SCSI_OPF_S2_OK
 
 #define TMO_EMUL 1u  /* emulated command, seconds */
 #define TMO_IO 30u   /* backstore I/O */
@@ -37,10 +39,10 @@ static const struct scsi_opcode scsi_opcode_table[] = {
 	/* --- SPC-4 --- */
 	{ 0x00, 0, 6, F_MED, SCSI_PR_ALLOWED, TMO_EMUL, "TEST UNIT READY",
 	  spc_test_unit_ready, { 0x00, 0, 0, 0, 0, CTL } },
-	{ 0x03, 0, 6, F_UA | F_NOLUN | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0x03, 0, 6, F_UA | F_NOLUN | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REQUEST SENSE", spc_request_sense,
 	  { 0x03, 0x01, 0, 0, 0xFF, CTL } },
-	{ 0x12, 0, 6, F_UA | F_NOLUN | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL, "INQUIRY",
+	{ 0x12, 0, 6, F_UA | F_NOLUN | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL, "INQUIRY",
 	  spc_inquiry, { 0x12, 0x01, 0xFF, 0xFF, 0xFF, CTL } },
 	{ 0x15, 0, 6, F_STBY, SCSI_PR_CONFLICT, TMO_EMUL, "MODE SELECT(6)",
 	  spc_mode_select, { 0x15, 0x11, 0, 0, 0xFF, CTL } },
@@ -57,7 +59,56 @@ static const struct scsi_opcode scsi_opcode_table[] = {
 	{ 0x5A, 0, 10, F_STBY, SCSI_PR_READ, TMO_EMUL, "MODE SENSE(10)",
 	  spc_mode_sense,
 	  { 0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, CTL } },
-	{ 0xA0, 0, 12, F_UA | F_NOLUN | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
+	/* SPC-2 7.21 / 7.17: SCSI-2 reservations of the whole LU; RESERVE
+	 * and RELEASE conflict with PRs as SPC-4 5.14.3 (CRH = 1) says. */
+	{ 0x16, 0, 6, 0, SCSI_PR_CONFLICT, TMO_EMUL, "RESERVE(6)", spc_reserve,
+	  { 0x16, 0, 0, 0, 0, CTL } },
+	{ 0x17, 0, 6, F_S2, SCSI_PR_CONFLICT, TMO_EMUL, "RELEASE(6)",
+	  spc_release, { 0x17, 0, 0, 0, 0, CTL } },
+	{ 0x56, 0, 10, 0, SCSI_PR_CONFLICT, TMO_EMUL, "RESERVE(10)",
+	  spc_reserve, { 0x56, 0x10, 0, 0, 0, 0, 0, 0, 0, CTL } },
+	{ 0x57, 0, 10, F_S2, SCSI_PR_CONFLICT, TMO_EMUL, "RELEASE(10)",
+	  spc_release, { 0x57, 0x10, 0, 0, 0, 0, 0, 0, 0, CTL } },
+	/* SPC-4 6.15, 6.16: persistent reservations (spc_pr.c). REGISTER,
+	 * REGISTER AND IGNORE EXISTING KEY and CLEAR ignore SCOPE and TYPE;
+	 * REPLACE LOST RESERVATION (08h) is not supported. */
+	{ 0x5E, 0x00, 10, F_SA | F_STBY, SCSI_PR_PR_IN, TMO_EMUL,
+	  "PERSISTENT RESERVE IN(READ KEYS)", spc_pr_in,
+	  { 0x5E, 0x00, 0, 0, 0, 0, 0, 0xFF, 0xFF, CTL } },
+	{ 0x5E, 0x01, 10, F_SA | F_STBY, SCSI_PR_PR_IN, TMO_EMUL,
+	  "PERSISTENT RESERVE IN(READ RESERVATION)", spc_pr_in,
+	  { 0x5E, 0x01, 0, 0, 0, 0, 0, 0xFF, 0xFF, CTL } },
+	{ 0x5E, 0x02, 10, F_SA | F_STBY, SCSI_PR_PR_IN, TMO_EMUL,
+	  "PERSISTENT RESERVE IN(REPORT CAPABILITIES)", spc_pr_in,
+	  { 0x5E, 0x02, 0, 0, 0, 0, 0, 0xFF, 0xFF, CTL } },
+	{ 0x5E, 0x03, 10, F_SA | F_STBY, SCSI_PR_PR_IN, TMO_EMUL,
+	  "PERSISTENT RESERVE IN(READ FULL STATUS)", spc_pr_in,
+	  { 0x5E, 0x03, 0, 0, 0, 0, 0, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x00, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(REGISTER)", spc_pr_out,
+	  { 0x5F, 0x00, 0x00, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x01, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(RESERVE)", spc_pr_out,
+	  { 0x5F, 0x01, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x02, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(RELEASE)", spc_pr_out,
+	  { 0x5F, 0x02, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x03, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(CLEAR)", spc_pr_out,
+	  { 0x5F, 0x03, 0x00, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x04, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(PREEMPT)", spc_pr_out,
+	  { 0x5F, 0x04, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x05, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(PREEMPT AND ABORT)", spc_pr_out,
+	  { 0x5F, 0x05, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x06, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(REGISTER AND IGNORE EXISTING KEY)", spc_pr_out,
+	  { 0x5F, 0x06, 0x00, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0x5F, 0x07, 10, F_SA | F_STBY, SCSI_PR_PR_OUT, TMO_EMUL,
+	  "PERSISTENT RESERVE OUT(REGISTER AND MOVE)", spc_pr_out,
+	  { 0x5F, 0x07, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, CTL } },
+	{ 0xA0, 0, 12, F_UA | F_NOLUN | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT LUNS", spc_report_luns,
 	  { 0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },
 	{ 0xA3, 0x0A, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,

@@ -99,6 +99,7 @@ enum scsi_sense_reason {
 	SCSI_SR_UNIT_ATTENTION,
 	/* additions (appended: values above stay stable) */
 	SCSI_SR_LU_NOT_READY_STANDBY,         /* 02/04/0B target port in standby */
+	SCSI_SR_INVALID_RELEASE_OF_PR,        /* 05/26/04 */
 };
 
 struct scsi_target;

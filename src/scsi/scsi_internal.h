@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "pr/pr.h"
 #include "scsi/scsi.h"
 
 enum scsi_exec { SCSI_EXEC_DONE, SCSI_EXEC_PENDING };
@@ -83,7 +84,23 @@ struct scsi_lun {
 	atomic_uint prevent;            /* PREVENT ALLOW MEDIUM REMOVAL state */
 	atomic_bool swp;                /* control page SWP (software write
 	                                   protect), changeable by MODE SELECT */
+
+	/* Reservations (spc_pr.c): the PR engine's state of this LU, SCSI-2
+	 * reservation included, under pr_lock (PR IN/OUT, RESERVE/RELEASE,
+	 * resets, nexus loss, and the gates when pr_any is set). pr_any
+	 * says whether any reservation (SCSI-2 or PR) is held; it is
+	 * written under pr_lock after every change and read without it by
+	 * the gates, so the common no-reservation path takes no lock. A
+	 * command racing with RESERVE may pass on the old value: the two
+	 * were concurrent, either order is correct. Registrations alone
+	 * never make a command conflict (SPC-4 5.14.2, table 63). */
+	pthread_mutex_t pr_lock;
+	struct pr_state pr;
+	atomic_bool pr_any;
 };
+
+/* Registrations held per LU (more: 05/55/04). */
+#define SCSI_PR_MAX_REGS 256u
 
 /* SBC-3 4.11: writes fail with WRITE PROTECTED when the LUN is configured
  * read-only or SWP is set. Checked by the gate in task.c for table rows
@@ -236,6 +253,9 @@ struct scsi_nexus {
 	                                     still queued must not call ops */
 	/* I_T_L nexuses by LUN id; written under target->lock. */
 	struct scsi_itl *_Atomic itls[SCSI_LUN_MAX];
+	/* The nexus as the PR engine names it: initiator port TransportID
+	 * (name + ISID) and the target port's RTPI. Set at creation. */
+	struct pr_nexus pr;
 };
 
 /* One I_T_L nexus: the unit attentions pending for it and its task set
@@ -324,6 +344,8 @@ uint32_t scsi_sense_request(uint8_t *buf, uint32_t size,
 #define SCSI_OPF_ALUA_OK     0x20u /* runs in ALUA standby, unavailable,
                                       transitioning (SPC-4 5.15.2.4.4-6) */
 #define SCSI_OPF_STANDBY_OK  0x40u /* runs in ALUA standby too (5.15.2.4.4) */
+#define SCSI_OPF_S2_OK       0x80u /* runs while another I_T nexus holds a
+                                      SCSI-2 reservation (SPC-2 5.5.1) */
 
 /* Persistent reservation conflict classes (SPC-4 5.13.1, table 63 rows
  * condensed): what a command needs from a PR holder it is not part of. */
@@ -370,6 +392,18 @@ enum scsi_exec spc_mode_select(struct scsi_task *t);
 enum scsi_exec spc_start_stop_unit(struct scsi_task *t);
 enum scsi_exec spc_prevent_allow(struct scsi_task *t);
 enum scsi_exec alua_report_tpgs(struct scsi_task *t);
+
+/* --- reservations (spc_pr.c) --- */
+enum scsi_exec spc_pr_in(struct scsi_task *t);            /* 5E */
+enum scsi_exec spc_pr_out(struct scsi_task *t);           /* 5F */
+enum scsi_exec spc_reserve(struct scsi_task *t);          /* 16 56 */
+enum scsi_exec spc_release(struct scsi_task *t);          /* 17 57 */
+/* LU life: 0 or -ENOMEM; fini frees. */
+int scsi_lun_pr_init(struct scsi_lun *lu);
+void scsi_lun_pr_fini(struct scsi_lun *lu);
+/* LUN reset / target reset (n = NULL) or I_T nexus loss of n: the SCSI-2
+ * reservation of the LU ends (held by n, for nexus loss). PR stays. */
+void scsi_lun_pr_reset(struct scsi_lun *lu, const struct scsi_nexus *n);
 
 /* A target port as ALUA reports it; local today, remote (other cluster
  * nodes) later. */

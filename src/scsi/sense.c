@@ -76,6 +76,7 @@ static const struct scsi_sense_row scsi_sense_table[] = {
 	/* ASC/ASCQ come from the UA table below. */
 	[SCSI_SR_UNIT_ATTENTION] = SENSE_CC(SCSI_KEY_UNIT_ATTENTION, 0x29, 0x00),
 	[SCSI_SR_LU_NOT_READY_STANDBY] = SENSE_CC(SCSI_KEY_NOT_READY, 0x04, 0x0B),
+	[SCSI_SR_INVALID_RELEASE_OF_PR] = SENSE_CC(SCSI_KEY_ILLEGAL_REQUEST, 0x26, 0x04),
 };
 
 /* The UA table: enum scsi_ua -> ASC/ASCQ (SPC-4 annex D). */

@@ -122,22 +122,50 @@ void scsi_task_finish(struct scsi_task *t)
 
 /* --- gates --- */
 
-/* SPC-2 5.5.1 / SPC-4 annex B: RESERVE(6/10) is not implemented yet
- * (INVALID OPCODE in the table); this is where its conflict check goes. */
+/* SPC-2 5.5.1: while another I_T nexus holds a SCSI-2 reservation only the
+ * rows flagged SCSI_OPF_S2_OK run (INQUIRY, REPORT LUNS, REQUEST SENSE,
+ * RELEASE(6/10)); everything else, PERSISTENT RESERVE IN/OUT included
+ * (SPC-4 5.14.3), gets RESERVATION CONFLICT. No reservation held: one
+ * atomic load, no lock. */
 enum scsi_sense_reason scsi_lun_check_reservation(struct scsi_task *t,
 						  const struct scsi_opcode *op)
 {
-	return SCSI_SR_OK;
+	struct scsi_lun *lu = t->lu;
+	bool conflict;
+
+	if (!atomic_load_explicit(&lu->pr_any, memory_order_acquire) ||
+	    (op->flags & SCSI_OPF_S2_OK))
+		return SCSI_SR_OK;
+	pthread_mutex_lock(&lu->pr_lock);
+	conflict = pr_scsi2_conflict(&lu->pr, &t->nexus->pr);
+	pthread_mutex_unlock(&lu->pr_lock);
+	return conflict ? SCSI_SR_RESERVATION_CONFLICT : SCSI_SR_OK;
 }
 
-/* SPC-4 5.13.1, table 63: the PR engine (src/pr) plugs in here and tests
- * op->pr_class against the reservation type and the task's registration.
- * Until then every command is allowed. */
+/* SPC-4 5.14.2, table 63: the row's pr_class (whose values are the
+ * engine's enum pr_class) against the reservation type and the nexus's
+ * role. The same lock-free fast path as above. */
 enum scsi_sense_reason scsi_lun_check_pr(struct scsi_task *t,
 					 const struct scsi_opcode *op)
 {
-	return SCSI_SR_OK;
+	struct scsi_lun *lu = t->lu;
+	enum pr_status st;
+
+	if (!atomic_load_explicit(&lu->pr_any, memory_order_acquire))
+		return SCSI_SR_OK;
+	pthread_mutex_lock(&lu->pr_lock);
+	st = pr_check(&lu->pr, &t->nexus->pr, (enum pr_class)op->pr_class);
+	pthread_mutex_unlock(&lu->pr_lock);
+	return st == PR_STATUS_GOOD ? SCSI_SR_OK : SCSI_SR_RESERVATION_CONFLICT;
 }
+
+_Static_assert((int)SCSI_PR_ALLOWED == (int)PR_CLASS_ALLOWED &&
+	       (int)SCSI_PR_READ == (int)PR_CLASS_READ &&
+	       (int)SCSI_PR_WRITE == (int)PR_CLASS_WRITE &&
+	       (int)SCSI_PR_CONFLICT == (int)PR_CLASS_CONFLICT &&
+	       (int)SCSI_PR_PR_IN == (int)PR_CLASS_PR_IN &&
+	       (int)SCSI_PR_PR_OUT == (int)PR_CLASS_PR_OUT,
+	       "opcode table pr_class must equal enum pr_class");
 
 /* Runs the gates and the handler of a task allowed to start. */
 static void scsi_task_start(struct scsi_task *t)
@@ -531,6 +559,8 @@ static void scsi_tmf_lun_reset_state(struct scsi_lun *lu, enum scsi_ua ua)
 {
 	/* SPC-4 6.14 (PREVENT ALLOW MEDIUM REMOVAL): reset ends prevention. */
 	atomic_store(&lu->prevent, 0);
+	/* SPC-2 5.5.1: a reset ends the SCSI-2 reservation; PRs stay. */
+	scsi_lun_pr_reset(lu, NULL);
 	scsi_lun_ua_raise_all(lu, ua, NULL);
 }
 

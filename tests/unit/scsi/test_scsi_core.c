@@ -416,7 +416,10 @@ static void test_opcode_table(void **state)
 
 		assert_null(scsi_opcode_lookup(cdb, &sa_invalid));
 		assert_true(sa_invalid);
-		cdb[0] = 0x5E; /* PERSISTENT RESERVE IN: not yet */
+		cdb[0] = 0x5F; cdb[1] = 0x08; /* REPLACE LOST RESERVATION */
+		assert_null(scsi_opcode_lookup(cdb, &sa_invalid));
+		assert_true(sa_invalid);
+		cdb[0] = 0xC0; cdb[1] = 0; /* vendor specific: unknown */
 		assert_null(scsi_opcode_lookup(cdb, &sa_invalid));
 		assert_false(sa_invalid);
 	}
@@ -802,7 +805,7 @@ static void test_rsoc(void **state)
 	assert_int_equal(tt.buf[5], 0x10);
 	/* Unsupported opcode: SUPPORT 001b. */
 	c[2] = 0x01;
-	c[3] = 0x5E;
+	c[3] = 0xC0;
 	c[5] = 0;
 	run_cdb(&tt, f->a, 0, c, 12);
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
@@ -1357,6 +1360,225 @@ static void test_report_tpgs(void **state)
 	assert_int_equal(scsi_get_be16(tt.buf + 8 + 2), 7);
 }
 
+/* ------------------------------------------------------- reservations */
+
+/*
+ * Persistent and SCSI-2 reservations through scsi_task_submit, on the
+ * fixture's topology (nexus A = iqn.i1 on loop1, nexus B = iqn.i2 on
+ * loop2, one port RTPI 1, LUN 0):
+ *
+ *    A --REGISTER 0xA, RESERVE WR_EX--> LUN 0 <--WRITE (conflict), READ-- B
+ */
+static const uint8_t CDB_WRITE10[10] = { 0x2A, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+
+/* Submits cdb on nexus n (A inline, B on loop2) and waits for done. */
+static void pr_run(struct fx *f, struct ttask *tt, struct scsi_nexus *n,
+		   const uint8_t *cdb, unsigned len)
+{
+	if (n == f->a) {
+		run_cdb(tt, n, 0, cdb, len);
+		return;
+	}
+	tt_prep(tt, n, 0, cdb, len, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &tt->t);
+	assert_int_equal(atomic_load(&tt->done), 1);
+}
+
+/* PERSISTENT RESERVE OUT sa/type with the basic 24-byte parameter list. */
+static void pr_out(struct fx *f, struct ttask *tt, struct scsi_nexus *n,
+		   uint8_t sa, uint8_t type, uint64_t key, uint64_t sa_key)
+{
+	uint8_t cdb[10] = { 0x5F, sa, type, 0, 0, 0, 0, 0, 24, 0 };
+
+	tt_prep(tt, n, 0, cdb, 10, SCSI_ATTR_SIMPLE);
+	tt->t.edtl = 24;
+	tt->t.dir = SCSI_DIR_OUT;
+	scsi_put_be64(tt->buf, key);
+	scsi_put_be64(tt->buf + 8, sa_key);
+	if (n == f->a) {
+		scsi_task_submit(&tt->t);
+		run_loop1_until(f, &tt->done);
+	} else {
+		on_loop(f->loop2, submit_on_loop, &tt->t);
+		for (int i = 0; i < 2000 && !atomic_load(&tt->done); i++)
+			usleep(1000);
+	}
+	assert_int_equal(atomic_load(&tt->done), 1);
+}
+
+static void pr_clear_uas(struct fx *f)
+{
+	struct ttask tt;
+
+	clear_ua(f->a, 0);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x00);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+}
+
+static void test_pr_write_exclusive(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt;
+	static const uint8_t rk[10] = { 0x5E, 0x00, 0, 0, 0, 0, 0, 0x10, 0x00, 0 };
+
+	pr_clear_uas(f);
+	pr_out(f, &tt, f->a, 0x00, 0, 0, 0xA);           /* REGISTER 0xA */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_out(f, &tt, f->a, 0x01, 0x01, 0xA, 0);        /* RESERVE WR_EX */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+
+	/* B: WRITE conflicts, READ passes the gates (the stub pends it). */
+	pr_run(f, &tt, f->b, CDB_WRITE10, 10);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	assert_int_equal(tt.t.sense_len, 0);
+	tt_prep(&tt, f->b, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &tt.t);
+	assert_int_equal(stub_reads_started, 1);
+	assert_true(stub_take(&tt.t));
+	on_loop(f->loop2, finish_on_loop, &tt.t);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	/* A, the holder, writes. */
+	pr_run(f, &tt, f->a, CDB_WRITE10, 10);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+
+	/* READ KEYS from B: generation 1 (one REGISTER), one key. */
+	pr_run(f, &tt, f->b, rk, 10);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(tt.t.data_len, 16);
+	assert_int_equal(scsi_get_be32(tt.buf), 1);
+	assert_int_equal(scsi_get_be32(tt.buf + 4), 8);
+	assert_int_equal(scsi_get_be64(tt.buf + 8), 0xA);
+
+	/* B is not registered: its RESERVE conflicts. */
+	pr_out(f, &tt, f->b, 0x01, 0x01, 0xB, 0);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	/* A releases with the wrong type: 05/26/04. */
+	pr_out(f, &tt, f->a, 0x02, 0x03, 0xA, 0);
+	expect_sense(&tt.t, 0x05, 0x26, 0x04);
+	pr_out(f, &tt, f->a, 0x02, 0x01, 0xA, 0);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, CDB_WRITE10, 10);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+}
+
+/* A preempts B's registration: B sees 2A/05 (REGISTRATIONS PREEMPTED),
+ * A (the issuer) sees no UA. */
+static void test_pr_preempt_ua(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt;
+
+	pr_clear_uas(f);
+	pr_out(f, &tt, f->b, 0x00, 0, 0, 0xB);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_out(f, &tt, f->a, 0x00, 0, 0, 0xA);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_out(f, &tt, f->a, 0x04, 0x03, 0xA, 0xB);     /* PREEMPT, EX_AC */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x05);
+	/* B's key is gone: its REGISTER with key 0xB conflicts. */
+	pr_out(f, &tt, f->b, 0x00, 0, 0xB, 0xC);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+}
+
+/* PREEMPT AND ABORT (SPC-4 5.14.11.2.4): B's running READ is aborted and
+ * A's PR OUT completes only after it has; B then sees 2A/05. */
+static void test_pr_preempt_and_abort(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt, rd, po;
+	uint8_t cdb[10] = { 0x5F, 0x05, 0x01, 0, 0, 0, 0, 0, 24, 0 };
+
+	pr_clear_uas(f);
+	pr_out(f, &tt, f->b, 0x00, 0, 0, 0xB);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_out(f, &tt, f->a, 0x00, 0, 0, 0xA);
+	pr_out(f, &tt, f->a, 0x01, 0x01, 0xA, 0);       /* RESERVE WR_EX */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+
+	tt_prep(&rd, f->b, 0, CDB_READ10, 10, SCSI_ATTR_SIMPLE);
+	on_loop(f->loop2, submit_on_loop, &rd.t);
+	assert_int_equal(stub_reads_started, 1);
+
+	tt_prep(&po, f->a, 0, cdb, 10, SCSI_ATTR_SIMPLE);
+	po.t.edtl = 24;
+	po.t.dir = SCSI_DIR_OUT;
+	scsi_put_be64(po.buf, 0xA);
+	scsi_put_be64(po.buf + 8, 0xB);
+	scsi_task_submit(&po.t);
+	for (int i = 0; i < 50; i++) {
+		base_loop_post(f->loop1, stop_loop, f->loop1);
+		base_loop_run(f->loop1);
+		usleep(1000);
+	}
+	assert_int_equal(atomic_load(&po.done), 0); /* B's READ still runs */
+	assert_true(stub_take(&rd.t));
+	on_loop(f->loop2, finish_on_loop, &rd.t);
+	assert_true(rd.t.aborted);
+	assert_int_equal(rd.t.status, SCSI_STATUS_TASK_ABORTED); /* TAS = 1 */
+	run_loop1_until(f, &po.done);
+	assert_int_equal(atomic_load(&po.done), 1);
+	assert_int_equal(po.t.status, SCSI_STATUS_GOOD);
+	assert_false(po.t.aborted);
+
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x05);
+	pr_run(f, &tt, f->b, CDB_WRITE10, 10);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+}
+
+/* SPC-2 5.5.1: RESERVE(6) from A; B's TEST UNIT READY conflicts, its
+ * INQUIRY and RELEASE(6) (no effect) do not; A's RELEASE ends it, and so
+ * does a LUN RESET. */
+static void test_reserve6(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt;
+	struct ttmf x = { 0 };
+	static const uint8_t rsv[6] = { 0x16 }, rel[6] = { 0x17 };
+	static const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+
+	pr_clear_uas(f);
+	pr_run(f, &tt, f->a, rsv, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	pr_run(f, &tt, f->b, rsv, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	pr_run(f, &tt, f->b, inq, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, rel, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+	pr_run(f, &tt, f->a, rel, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+
+	/* LUN RESET ends the reservation. */
+	pr_run(f, &tt, f->a, rsv, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	x.tmf.nexus = f->a;
+	x.tmf.fn = SCSI_TMF_LUN_RESET;
+	x.tmf.lun = lun_wire(0);
+	x.tmf.done = ttmf_done;
+	assert_int_equal(scsi_tmf_submit(&x.tmf), 0);
+	run_loop1_until(f, &x.done);
+	assert_int_equal(atomic_load(&x.done), 1);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x03);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1388,6 +1610,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nexus_loss_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lun_resize_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pr_write_exclusive, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pr_preempt_ua, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pr_preempt_and_abort, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reserve6, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
