@@ -352,12 +352,11 @@ static uint32_t iscsi_neg_ours(const struct iscsi_neg *n,
 	return row->ours;
 }
 
-/* 6.2.2 numerical minimum. */
-static enum iscsi_neg_result iscsi_neg_num_min(struct iscsi_neg *n,
-					       const struct iscsi_key_row *row,
-					       const char *value,
-					       struct iscsi_kv_buf *out,
-					       uint16_t *status)
+/* 6.2.2 numerical minimum and maximum, against our value. */
+static enum iscsi_neg_result iscsi_neg_num(struct iscsi_neg *n,
+					   const struct iscsi_key_row *row,
+					   const char *value,
+					   struct iscsi_kv_buf *out, bool max)
 {
 	uint32_t v, ours = iscsi_neg_ours(n, row);
 
@@ -365,31 +364,29 @@ static enum iscsi_neg_result iscsi_neg_num_min(struct iscsi_neg *n,
 		iscsi_kv_add(out, row->name, "Reject");
 		return ISCSI_NEG_OK;
 	}
-	if (v > ours)
+	if (max ? v < ours : v > ours)
 		v = ours;
 	*iscsi_neg_u32_field(n, row) = v;
 	iscsi_kv_addf(out, row->name, "%u", v);
 	return ISCSI_NEG_OK;
 }
 
-/* 6.2.2 numerical maximum. */
+static enum iscsi_neg_result iscsi_neg_num_min(struct iscsi_neg *n,
+					       const struct iscsi_key_row *row,
+					       const char *value,
+					       struct iscsi_kv_buf *out,
+					       uint16_t *status)
+{
+	return iscsi_neg_num(n, row, value, out, false);
+}
+
 static enum iscsi_neg_result iscsi_neg_num_max(struct iscsi_neg *n,
 					       const struct iscsi_key_row *row,
 					       const char *value,
 					       struct iscsi_kv_buf *out,
 					       uint16_t *status)
 {
-	uint32_t v, ours = iscsi_neg_ours(n, row);
-
-	if (iscsi_neg_parse_num(row, value, &v) < 0) {
-		iscsi_kv_add(out, row->name, "Reject");
-		return ISCSI_NEG_OK;
-	}
-	if (v < ours)
-		v = ours;
-	*iscsi_neg_u32_field(n, row) = v;
-	iscsi_kv_addf(out, row->name, "%u", v);
-	return ISCSI_NEG_OK;
+	return iscsi_neg_num(n, row, value, out, true);
 }
 
 /* 13.12: the initiator declares how much it can receive: that is how much
