@@ -19,6 +19,11 @@ pkgs=(
 	libiscsi-dev libiscsi-bin tgt python3 iproute2 procps coreutils
 	# benchmarks
 	iperf3
+	# cluster: corosync (run by scripts/cluster.sh, one per network
+	# namespace; never as a system service) and the client libraries the
+	# corosync backend of src/cluster links against
+	corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev
+	libcorosync-common-dev
 )
 
 missing=()
@@ -65,5 +70,20 @@ rm -f "$log"
 # the next boot, is stopped and disabled (the tests start their own tgtd).
 if [[ " ${missing[*]} " == *" tgt "* ]] && [ -d /run/systemd/system ]; then
 	$sudo systemctl disable --now tgt.service >/dev/null 2>&1 || true
+fi
+# Same for corosync: the package enables a system corosync (with a sample
+# corosync.conf on 127.0.0.1). scripts/cluster.sh runs one corosync per
+# network namespace with its own configuration; one in the root namespace
+# would only be in the way. Only right after installing it: then none of the
+# harness's corosyncs can be running yet.
+if [[ " ${missing[*]} " == *" corosync "* ]]; then
+	if [ -d /run/systemd/system ]; then
+		$sudo systemctl disable --now corosync.service >/dev/null 2>&1 || true
+	else
+		$sudo update-rc.d corosync disable >/dev/null 2>&1 || true
+		if [ -s /run/corosync.pid ] && kill -0 "$(cat /run/corosync.pid)" 2>/dev/null; then
+			$sudo kill "$(cat /run/corosync.pid)" 2>/dev/null || true
+		fi
+	fi
 fi
 echo "deps.sh: done"
