@@ -56,3 +56,52 @@ write("kv", "ops", kv(ops))
 write("kv", "sendtargets", kv([("SendTargets", "All")]))
 write("kv", "no-terminator", b"HeaderDigest=CRC32C,None")
 write("kv", "no-equals", b"HeaderDigest\0DataDigest=None\0")
+
+
+# APTPL images (src/pr/pr_aptpl.h, format version 1), for fuzz_aptpl.
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+def tid(name, isid=None):
+    s = name.encode() + (b",i,0x" + isid.encode() if isid else b"")
+    n = max((len(s) + 1 + 3) & ~3, 20)
+    fmt = 1 if isid else 0
+    return bytes([fmt << 6 | 5, 0]) + n.to_bytes(2, "big") + s.ljust(n, b"\0")
+
+
+def aptpl_image(regs, gen=1, epoch=0, rtype=0, holder=0xFFFFFFFF, aptpl=True):
+    recs = b""
+    for key, rtpi, all_tg_pt, t in regs:
+        recs += struct.pack(">QHBBHH", key, rtpi, 1 if all_tg_pt else 0, 0,
+                            len(t), 0) + t
+    hdr = b"CTPR" + struct.pack(">HHQIIIBBBBII", 1, 40, epoch, gen, len(regs),
+                                holder, rtype, 0, 1 if aptpl else 0, 0,
+                                len(recs), 0)
+    body = hdr + recs
+    return body + crc32c(body).to_bytes(4, "big")
+
+
+I1 = tid("iqn.2026-11.test:i1", "00023d000001")
+I2 = tid("iqn.2026-11.test:i2", "00023d000002")
+write("aptpl", "empty-aptpl-0", aptpl_image([], gen=7, epoch=3, aptpl=False))
+write("aptpl", "empty-aptpl-1", aptpl_image([], gen=0))
+write("aptpl", "two-regs-wr-ex", aptpl_image(
+    [(0xAAAA0000000000A1, 1, False, I1), (0xBBBB0000000000B2, 2, False, I2)],
+    gen=2, epoch=1, rtype=1, holder=1))
+write("aptpl", "all-registrants-all-tg-pt", aptpl_image(
+    [(0xA1, 1, True, I1), (0xB2, 1, False, I2)], gen=5, rtype=8))
+write("aptpl", "device-format-tid", aptpl_image(
+    [(0xC3, 2, False, tid("iqn.2026-11.test:spec-i-pt"))], gen=9))
+write("aptpl", "four-regs-ex-ac-ro", aptpl_image(
+    [(0x10 + i, 1 + i % 2, i == 3,
+      tid("iqn.2026-11.test:n%u" % i, "80000000000%u" % i)) for i in range(4)],
+    gen=0xFFFFFFFF, epoch=0xFFFFFFFFFFFFFFFF, rtype=6, holder=2))
