@@ -137,6 +137,16 @@ static void config_warn(struct config_ctx *x, const char *path,
 	va_end(ap);
 }
 
+void config_msg_add(struct config_msgs *m, bool warning, const char *path,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	config_msgs_vadd(m, warning, path, fmt, ap);
+	va_end(ap);
+}
+
 void config_msgs_free(struct config_msgs *m)
 {
 	free(m->text);
@@ -1017,13 +1027,60 @@ static void config_backstore_parse(struct config_ctx *x,
 	}
 }
 
+/* An absolute path (a file, so no trailing '/'; "/" alone for dir_ok):
+ * 1 with a heap copy in *out, 0 absent, -1 invalid (reported). */
+static int config_abs_path_get_ex(struct config_ctx *x,
+				  struct json_object *o, const char *path,
+				  const char *key, bool dir_ok, char **out)
+{
+	char p[CONFIG_PATH_MAX];
+	const char *str;
+	size_t n;
+	int r;
+
+	r = config_string_get(x, o, path, key, PATH_MAX - 64, &str);
+	if (r != 1)
+		return r;
+	config_path_key(p, path, key);
+	n = strlen(str);
+	if (str[0] != '/') {
+		config_err(x, p, "must be an absolute path, got \"%.64s\"",
+			   str);
+		return -1;
+	}
+	if (config_has_control(str)) {
+		config_err(x, p, "must not contain control characters");
+		return -1;
+	}
+	if (dir_ok) {
+		while (n > 1 && str[n - 1] == '/')
+			n--;
+	} else if (str[n - 1] == '/') {
+		config_err(x, p, "must name a file, not a directory, got "
+			   "\"%.64s\"", str);
+		return -1;
+	}
+	*out = strndup(str, n);
+	if (!*out) {
+		x->oom = true;
+		return -1;
+	}
+	return 1;
+}
+
+static int config_abs_path_get(struct config_ctx *x, struct json_object *o,
+			       const char *path, const char *key, char **out)
+{
+	return config_abs_path_get_ex(x, o, path, key, false, out);
+}
+
 static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 			     const char *path, size_t index,
 			     const char *target, struct config_lun *l)
 {
 	static const char *const keys[] = { "lun", "backstore", "block_size",
 		"read_only", "thin", "write_cache", "serial", "naa", "vendor",
-		"product", "revision", NULL };
+		"product", "revision", "aptpl_file", NULL };
 	struct scsi_lun_config *s = &l->scsi;
 	char p[CONFIG_PATH_MAX], got[CONFIG_GOT_MAX];
 	struct json_object *bs = NULL, *v;
@@ -1122,6 +1179,11 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 			  sizeof(s->product));
 	config_ident_copy(x, o, path, "revision", s->revision,
 			  sizeof(s->revision));
+
+	/* SPC-4 5.14.5: where APTPL keeps this LU's reservations. */
+	if (config_abs_path_get(x, o, path, "aptpl_file", &l->aptpl_file) ==
+	    1)
+		l->aptpl_file_set = true;
 }
 
 static void config_target_parse(struct config_ctx *x, struct json_object *o,
@@ -1353,8 +1415,9 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 			      struct config *c)
 {
 	static const char *const keys[] = { "threads", "log_level", "node",
-		"iscsi", "targets", NULL };
-	static const char *const node_keys[] = { "port_group", NULL };
+		"iscsi", "targets", "cluster", "control", NULL };
+	static const char *const node_keys[] = { "port_group", "state_dir",
+		NULL };
 	static const char *const levels[] = { "error", "warn", "info",
 		"debug" };
 	struct json_object *v;
@@ -1387,9 +1450,13 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 		if (config_uint_get(x, v, "node", "port_group", 1, 65535,
 				    &u) == 1)
 			c->port_group = (uint16_t)u;
+		config_abs_path_get_ex(x, v, "node", "state_dir", true,
+				       &c->state_dir);
 	}
 	if (config_object_get(x, root, "", "iscsi", &v) == 1)
 		config_iscsi_parse(x, v, &c->iscsi);
+	if (config_cluster_parse(root, c, x->msgs) == -ENOMEM)
+		x->oom = true;
 
 	r = config_array_get(x, root, "", "targets", &v);
 	if (r == 0)
@@ -1410,6 +1477,51 @@ static void config_root_parse(struct config_ctx *x, struct json_object *root,
 	}
 	if (!x->oom)
 		config_cross_check(x, c);
+}
+
+/* The APTPL file of every LU without aptpl_file:
+ * <state_dir>/pr/naa.<32 hex digits of its NAA>.aptpl (docs/config.md).
+ * 0 or -ENOMEM. */
+static int config_aptpl_derive(struct config *c, const char *state_dir)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(state_dir);
+
+	while (n > 1 && state_dir[n - 1] == '/')
+		n--;
+	for (unsigned i = 0; i < c->n_targets; i++) {
+		for (unsigned k = 0; k < c->targets[i].n_luns; k++) {
+			struct config_lun *l = &c->targets[i].luns[k];
+			char naa[33];
+
+			if (!l->aptpl_file_set) {
+				for (unsigned j = 0; j < 16; j++) {
+					naa[2 * j] = hex[l->scsi.naa[j] >> 4];
+					naa[2 * j + 1] =
+						hex[l->scsi.naa[j] & 0xf];
+				}
+				naa[32] = '\0';
+				free(l->aptpl_file);
+				l->aptpl_file = NULL;
+				if (asprintf(&l->aptpl_file,
+					     "%.*s/pr/naa.%s.aptpl", (int)n,
+					     n == 1 && state_dir[0] == '/' ?
+					     "" : state_dir, naa) < 0) {
+					l->aptpl_file = NULL;
+					return -ENOMEM;
+				}
+			}
+			l->scsi.aptpl_file = l->aptpl_file;
+		}
+	}
+	return 0;
+}
+
+int config_state_dir_apply(struct config *c, const char *state_dir)
+{
+	if (c->state_dir)
+		return 0;
+	return config_aptpl_derive(c, state_dir);
 }
 
 static void config_parse_error(struct config_ctx *x, const char *text,
@@ -1476,6 +1588,10 @@ int config_parse(const char *text, struct config **out,
 	config_defaults_apply(c);
 	config_root_parse(&x, root, c);
 	json_object_put(root);
+	if (!x.oom && !msgs->n_errors &&
+	    config_aptpl_derive(c, c->state_dir ? c->state_dir :
+				CONFIG_STATE_DIR_DEFAULT) < 0)
+		x.oom = true;
 	if (x.oom) {
 		config_free(c);
 		return -ENOMEM;
@@ -1755,10 +1871,13 @@ void config_free(struct config *c)
 		free(t->iscsi.tpgs);
 		free(t->iscsi.initiators);
 		free(t->rtpis);
-		for (k = 0; k < t->n_luns; k++)
+		for (k = 0; k < t->n_luns; k++) {
 			free(t->luns[k].path);
+			free(t->luns[k].aptpl_file);
+		}
 		free(t->luns);
 	}
 	free(c->targets);
+	free(c->state_dir);
 	free(c);
 }

@@ -20,6 +20,7 @@
 
 #include "backstore/backstore.h"
 #include "base/log.h"
+#include "daemon/config_cluster.h"
 #include "iscsi/iscsi.h"
 #include "scsi/scsi.h"
 
@@ -57,6 +58,10 @@ struct config_lun {
 	/* bs NULL and nblocks 0 until wired (the size may come from the
 	 * file); everything else final */
 	struct scsi_lun_config scsi;
+	/* APTPL file (heap): "aptpl_file", or derived from the state
+	 * directory; scsi.aptpl_file points here */
+	char *aptpl_file;
+	bool aptpl_file_set;
 };
 
 struct config_target {
@@ -72,9 +77,12 @@ struct config {
 	enum log_level log_level;
 	bool log_level_set;
 	uint16_t port_group;     /* ALUA target port group of this node */
+	char *state_dir;         /* node.state_dir (heap); NULL: not set */
 	struct iscsi_global_config iscsi;
 	unsigned n_targets;
 	struct config_target *targets;
+	struct config_cluster cluster;   /* config_cluster.c */
+	struct config_control control;
 };
 
 /* Parses and validates. 0 with *out set (warnings may be in msgs), or
@@ -95,8 +103,16 @@ int config_default(const char *state_dir, struct config **out,
  * messages. Reads only: creates nothing. */
 int config_check_files(const struct config *c, struct config_msgs *msgs);
 void config_free(struct config *c);
+/* When the file sets no node.state_dir: derives every LU's APTPL file
+ * (without aptpl_file) in state_dir instead of /var/lib/ctgt (ctgtd
+ * passes $CTGT_STATE_DIR). 0 or -ENOMEM. */
+int config_state_dir_apply(struct config *c, const char *state_dir);
 
 void config_msgs_free(struct config_msgs *m);
+/* Adds one message (for config_cluster.c): path may be NULL. */
+__attribute__((format(printf, 4, 5)))
+void config_msg_add(struct config_msgs *m, bool warning, const char *path,
+		    const char *fmt, ...);
 
 /* --- pieces, exposed for the unit tests --- */
 

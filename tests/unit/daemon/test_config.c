@@ -412,7 +412,8 @@ static void test_err_top_level(void **state)
 		     "object");
 	expect_target_error("", T_LUN_RAM, ",\"thread\": 2",
 			    "thread: unknown key (known here: threads, "
-			    "log_level, node, iscsi, targets)");
+			    "log_level, node, iscsi, targets, cluster, "
+			    "control)");
 	expect_target_error("", T_LUN_RAM, ",\"threads\": \"2\"",
 			    "threads: must be an integer, got a string \"2\"");
 	expect_target_error("", T_LUN_RAM, ",\"threads\": 0",
