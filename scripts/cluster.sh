@@ -93,8 +93,9 @@ cluster_n() {   # the N of the cluster that is up, or fail
 check_node() {   # NODE: a node number of the cluster that is up
 	local n
 	n=$(cluster_n)
-	[[ ${1:-} =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$n" ] ||
+	if ! [[ ${1:-} =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ] || [ "$1" -gt "$n" ]; then
 		die "no node '${1:-}': the cluster has nodes 1..$n"
+	fi
 }
 
 pid_alive() {   # PID: running (not a zombie)
@@ -308,7 +309,7 @@ node_init() {
 	nd=$(node_dir "$node")
 	# Only stdin/stdout/stderr go on to corosync (a caller's pipe held open
 	# by a daemon would hang `$(cluster.sh up)`).
-	for fd in /proc/$$/fd/*; do
+	for fd in "/proc/$$/fd/"*; do
 		fd=${fd##*/}
 		[ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && eval "exec $fd>&-" 2>/dev/null
 	done
@@ -338,6 +339,7 @@ node_start() {   # NODE: start the node's corosync (the netns exists)
 	setsid nsenter --net="/run/netns/$(node_ns "$node")" -- \
 		unshare --mount --propagation private -- \
 		bash "$SELF" __node-init "$node" </dev/null >>"$nd/corosync.out" 2>&1 8>&- &
+	disown   # no "Killed" job notice from this shell when the node is killed
 	for i in $(seq 100); do
 		if pid=$(anchor_pid "$node"); then
 			set_state "$node" running
@@ -378,6 +380,7 @@ spawn_run() {
 		fi
 		say "node $node: '$name' exited with status 0 at once"
 	fi
+	disown "$spid" 2>/dev/null || true
 	echo "node $node: $name pid $spid, log $nd/$name.log"
 }
 
@@ -392,8 +395,9 @@ spawn_names() {   # NODE: the spawned names, in spawn order
 
 cmd_up() {
 	local n=${1:-3} i nd
-	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] ||
+	if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt "$MAX_NODES" ]; then
 		die "up: N must be 1..$MAX_NODES (got '$n')"
+	fi
 	preflight
 	if [ -e "/sys/class/net/$BRIDGE" ] || leftovers_ns | grep -q .; then
 		die "up: a cluster is already (partly) set up (bridge $BRIDGE or namespaces $(leftovers_ns | tr '\n' ' ')); run: $0 down"
@@ -437,7 +441,7 @@ up_exit() {
 }
 
 leftovers_ns() {
-	ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NS_PREFIX[0-9]*\$" || true
+	ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS_PREFIX}[0-9]*\$" || true
 }
 
 cmd_down() {
@@ -577,8 +581,9 @@ cmd_exec() {
 cmd_spawn() {
 	local node=${1:-} name=${2:-} nd spid
 	check_node "$node"
-	[[ $name =~ ^[A-Za-z0-9_.-]+$ ]] && [ "$name" != corosync ] && [ "$name" != order ] ||
-		die "spawn: NAME must be letters, digits, _ . - (and not corosync): '$name'"
+	if ! [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || [ "$name" = corosync ] || [ "$name" = order ]; then
+		die "spawn: NAME must be letters, digits, _ . - (and not corosync or order): '$name'"
+	fi
 	shift 2
 	[ "${1:-}" = -- ] && shift
 	[ $# -gt 0 ] || die "spawn: no command (spawn NODE NAME -- CMD...)"
