@@ -63,6 +63,8 @@ static void main_usage_print(FILE *f)
 		"                      it: one 1 GiB sparse-file LUN at\n"
 		"                      $CTGT_STATE_DIR/default.img (default %s)\n"
 		"                      on %s as %s\n"
+		"                      APTPL reservations persist in\n"
+		"                      $CTGT_STATE_DIR/pr/ (or node.state_dir)\n"
 		"  -v, --verbose       debug logging\n"
 		"  -t, --threads N     event-loop threads (default: online cores)\n"
 		"      --check         validate the configuration, exit 0 or 1\n"
@@ -201,6 +203,10 @@ static int main_config_load(const struct main_opts *o, struct config **out)
 			}
 		}
 	}
+	/* APTPL files go to $CTGT_STATE_DIR/pr/ unless the file names a
+	 * node.state_dir (docs/config.md). */
+	if (!err && config_state_dir_apply(*out, state_dir) < 0)
+		err = -ENOMEM;
 	/* --check of the default before its directory exists: nothing on
 	 * disk to check yet (ctgtd would create it). */
 	if (!err && (o->config_path || stat(state_dir, &st) == 0))

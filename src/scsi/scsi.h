@@ -205,6 +205,10 @@ struct scsi_lun_config {
 	char vendor[9];
 	char product[17];
 	char revision[5];
+	/* APTPL file of the LU's persistent reservations (SPC-4 5.14.5);
+	 * NULL: APTPL not supported (PTPL_C = 0). Read by scsi_lun_create
+	 * (restored when it exists) and copied: need not outlive the call. */
+	const char *aptpl_file;
 };
 
 int scsi_target_create(const char *name, struct scsi_target **out);

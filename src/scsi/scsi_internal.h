@@ -97,6 +97,11 @@ struct scsi_lun {
 	pthread_mutex_t pr_lock;
 	struct pr_state pr;
 	atomic_bool pr_any;
+	/* APTPL (SPC-4 5.14.5, pr_store.c): where the image goes (NULL:
+	 * no persistence, PTPL_C = 0), and the epoch written with it (the
+	 * one restored at start; the cluster will set it). Under pr_lock. */
+	struct scsi_pr_store *pr_store;
+	uint64_t pr_epoch;
 };
 
 /* Registrations held per LU (more: 05/55/04). */
@@ -404,6 +409,48 @@ void scsi_lun_pr_fini(struct scsi_lun *lu);
 /* LUN reset / target reset (n = NULL) or I_T nexus loss of n: the SCSI-2
  * reservation of the LU ends (held by n, for nexus loss). PR stays. */
 void scsi_lun_pr_reset(struct scsi_lun *lu, const struct scsi_nexus *n);
+
+/* --- APTPL files (pr_store.c) --- */
+
+/* One LU's APTPL file: durable writes off the event loops. */
+struct scsi_pr_store;
+
+/* Waits for an image to be durable. Filled by scsi_pr_store_submit; done
+ * runs once, on loop (or on the writer thread when loop is NULL), with
+ * err 0 when a write that includes the image is durable, else the -errno
+ * of the write that should have carried it. */
+struct scsi_pr_store_waiter {
+	struct list_head link;
+	uint64_t seq;
+	int err;
+	struct base_loop *loop;
+	void (*done)(struct scsi_pr_store_waiter *w);
+};
+
+/* Config time: makes the file's directory if missing (mkdir -p) and
+ * checks it is writable, removes a stale "<path>.tmp", starts the writer
+ * thread with the first store. 0 or -errno. */
+int scsi_pr_store_open(const char *path, struct scsi_pr_store **out);
+/* Waits for every submitted image, then frees s (config time). */
+void scsi_pr_store_close(struct scsi_pr_store *s);
+const char *scsi_pr_store_path(const struct scsi_pr_store *s);
+/* Reads the file (at most max bytes): 0 with *buf (free it) and *len;
+ * -ENOENT when there is none, -EFBIG when larger, other -errno. */
+int scsi_pr_store_read(const struct scsi_pr_store *s, size_t max,
+		       uint8_t **buf, size_t *len);
+/* Queues buf (malloc'ed, len bytes; the store frees it) as the file's
+ * next content and returns its sequence number; w (may be NULL) hears
+ * when it is durable. Never blocks on I/O; an image not yet written is
+ * replaced (the new one includes its change). Call under the lock that
+ * orders the images (lu->pr_lock). */
+uint64_t scsi_pr_store_submit(struct scsi_pr_store *s, uint8_t *buf,
+			      size_t len, struct scsi_pr_store_waiter *w);
+/* Blocks until every submitted image is written (not on an event loop);
+ * returns the last write's 0 or -errno. */
+int scsi_pr_store_flush(struct scsi_pr_store *s);
+/* Unit tests only: when set, called before each step of a write ("open",
+ * "write", "fsync", "rename", "dirsync"); non-zero (-errno) fails it. */
+extern int (*scsi_pr_store_fault)(const char *step, const char *path);
 
 /* A target port as ALUA reports it; local today, remote (other cluster
  * nodes) later. */

@@ -12,15 +12,34 @@
  * started after pr_lock is dropped: an abort may complete tasks inline,
  * and tasks then started run the gates, which take pr_lock.
  *
+ * APTPL (SPC-4 5.14.5, 6.16.1): a LU with an APTPL file (cfg.aptpl_file)
+ * reports PTPL_C = 1. After a PR OUT that ends GOOD while APTPL is 1, or
+ * that just set it to 0, the new state is encoded (pr_aptpl.c) under
+ * pr_lock, so images queue in the order the state changed, and handed to
+ * the writer thread (pr_store.c); the command's status goes out only once
+ * that image, or a later one, is durable (persist before reply), and
+ * after the aborts of PREEMPT AND ABORT. A failed write answers CHECK
+ * CONDITION, MEDIUM ERROR, WRITE ERROR (03/0C/00; SPC-4 4.5.6: the
+ * command could not record its effect on non-volatile storage). The
+ * state in memory has changed all the same and stays: it is what every
+ * other command (and every cluster node) already sees; undoing it would
+ * need the undo to persist too. The next successful write carries it.
+ * With APTPL 0 the image holds no registrations, so a restart after
+ * APTPL went from 1 to 0 restores nothing (SPC-4 5.14.5). At LU creation
+ * the file, when there is one, is decoded and installed; a file that
+ * cannot be read or decoded is logged (path and reason) and ignored: the
+ * LU starts with no persistent reservations, never half-loaded.
+ *
  * Deliberately NOT here: the conflict rules and the PR OUT semantics (the
- * engine), sense encoding (sense.c), APTPL persistence (not built: the LU
- * reports PTPL_C = 0 and refuses APTPL = 1).
+ * engine), sense encoding (sense.c), the image format (pr_aptpl.c), file
+ * I/O (pr_store.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "pr/pr_aptpl.h"
 #include "scsi/scsi_internal.h"
 
 /* Called under pr_lock after every change of lu->pr. */
@@ -31,23 +50,86 @@ static void spc_pr_update_any(struct scsi_lun *lu)
 			      memory_order_release);
 }
 
+/* Installs the LU's APTPL file, if it has one and it decodes. */
+static void spc_pr_restore(struct scsi_lun *lu)
+{
+	const char *path = scsi_pr_store_path(lu->pr_store);
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	rc = scsi_pr_store_read(lu->pr_store,
+				pr_aptpl_size_max(lu->pr.cfg.max_regs), &buf,
+				&len);
+	if (rc == -ENOENT)
+		return;
+	if (rc) {
+		LOG_ERR("scsi: %s: LUN %u: APTPL file %s: cannot read: %s; "
+			"starting with no persistent reservations",
+			lu->target->name, lu->index, path, strerror(-rc));
+		return;
+	}
+	rc = pr_aptpl_decode(buf, len, &lu->pr, &lu->pr_epoch);
+	free(buf);
+	if (rc) {
+		LOG_ERR("scsi: %s: LUN %u: APTPL file %s: %s; ignored, "
+			"starting with no persistent reservations",
+			lu->target->name, lu->index, path,
+			pr_aptpl_strerror(rc));
+		return;
+	}
+	LOG_INFO("scsi: %s: LUN %u: restored from %s: %u registration%s, "
+		 "reservation type %u, generation %u, APTPL %u",
+		 lu->target->name, lu->index, path, lu->pr.nregs,
+		 lu->pr.nregs == 1 ? "" : "s", lu->pr.type,
+		 lu->pr.generation, lu->pr.aptpl);
+}
+
 int scsi_lun_pr_init(struct scsi_lun *lu)
 {
-	/* CRH = 1 (SPC-4 5.14.3); PTPL_C = 0 until APTPL is persisted. */
+	/* CRH = 1 (SPC-4 5.14.3); PTPL_C = 1 when there is an APTPL file. */
 	struct pr_config cfg = {
 		.max_regs = SCSI_PR_MAX_REGS, .ptpl_c = false, .crh = true,
 	};
-	int rc = pr_state_init(&lu->pr, &cfg);
+	const char *path = lu->cfg.aptpl_file;
+	int rc;
 
-	if (rc)
+	lu->cfg.aptpl_file = NULL; /* the caller's string */
+	lu->pr_store = NULL;
+	lu->pr_epoch = 0;
+	if (path) {
+		rc = scsi_pr_store_open(path, &lu->pr_store);
+		if (rc)
+			LOG_WARN("scsi: %s: LUN %u: APTPL file %s: %s; APTPL "
+				 "not supported (PTPL_C = 0)",
+				 lu->target->name, lu->index, path,
+				 strerror(-rc));
+		else
+			lu->cfg.aptpl_file = scsi_pr_store_path(lu->pr_store);
+	}
+	cfg.ptpl_c = lu->pr_store != NULL;
+	rc = pr_state_init(&lu->pr, &cfg);
+	if (rc) {
+		scsi_pr_store_close(lu->pr_store);
+		lu->pr_store = NULL;
 		return rc;
+	}
 	pthread_mutex_init(&lu->pr_lock, NULL);
 	atomic_init(&lu->pr_any, false);
+	if (lu->pr_store) {
+		spc_pr_restore(lu);
+		spc_pr_update_any(lu);
+	}
 	return 0;
 }
 
 void scsi_lun_pr_fini(struct scsi_lun *lu)
 {
+	/* Every PR OUT has completed (no task is outstanding), so this
+	 * only waits for nothing or for a write nobody waits for. */
+	scsi_pr_store_close(lu->pr_store);
+	lu->pr_store = NULL;
+	lu->cfg.aptpl_file = NULL;
 	pr_state_fini(&lu->pr);
 	pthread_mutex_destroy(&lu->pr_lock);
 }
@@ -176,10 +258,47 @@ static void spc_pr_ua_one(struct scsi_itl *itl, void *arg)
 					  spc_pr_ua_kind(w->res->ua[i].kind));
 }
 
-/* PREEMPT AND ABORT: the pending abort, finishing the PR OUT task. */
+/* What a PR OUT waits for before its status goes out: the aborts of
+ * PREEMPT AND ABORT (SPC-4 5.14.11.2.4) and the APTPL write (5.14.5).
+ * One reference per piece plus the handler's own; every piece comes back
+ * on the task's loop, so the count needs no atomics. */
+struct spc_pr_wait {
+	struct scsi_pr_store_waiter store;
+	struct scsi_task *task;
+	unsigned pending;
+	int err;                    /* the APTPL write's, or 0 */
+};
+
+/* Drops one reference; the last one reports the outcome. Returns true
+ * when that was the last (the task's status is set, w is freed). */
+static bool spc_pr_wait_put(struct spc_pr_wait *w)
+{
+	struct scsi_task *t = w->task;
+
+	if (--w->pending)
+		return false;
+	/* SPC-4 4.5.6: MEDIUM ERROR, 0C/00 WRITE ERROR: the change could
+	 * not be made durable (see the top of this file). */
+	if (w->err)
+		scsi_task_error(t, SCSI_SR_WRITE_ERROR);
+	free(w);
+	return true;
+}
+
+static void spc_pr_store_done(struct scsi_pr_store_waiter *sw)
+{
+	struct spc_pr_wait *w = container_of(sw, struct spc_pr_wait, store);
+	struct scsi_task *t = w->task;
+
+	w->err = sw->err;
+	if (spc_pr_wait_put(w))
+		scsi_task_finish(t);
+}
+
+/* PREEMPT AND ABORT: the pending abort, one piece of the wait. */
 struct spc_pr_abort {
 	struct scsi_tmf tmf;
-	struct scsi_task *task;
+	struct spc_pr_wait *wait;
 	const struct scsi_nexus *issuer;
 	uint32_t count;
 	struct pr_target targets[];
@@ -200,10 +319,37 @@ static bool spc_pr_abort_match(const struct scsi_nexus *n, void *arg)
 static void spc_pr_abort_done(struct scsi_tmf *tmf, enum scsi_tmf_resp resp)
 {
 	struct spc_pr_abort *a = container_of(tmf, struct spc_pr_abort, tmf);
-	struct scsi_task *t = a->task;
+	struct spc_pr_wait *w = a->wait;
+	struct scsi_task *t = w->task;
 
+	(void)resp;
 	free(a);
-	scsi_task_finish(t); /* GOOD: status after the aborts completed */
+	if (spc_pr_wait_put(w))
+		scsi_task_finish(t); /* status after the aborts completed */
+}
+
+/* Under pr_lock, after a GOOD PR OUT: queue the new image when APTPL is
+ * 1 or was 1 before this command (SPC-4 5.14.5: the file then says
+ * "nothing survives"). Takes *img on success. */
+static void spc_pr_persist(struct scsi_lun *lu, bool was_aptpl,
+			   struct spc_pr_wait *w, uint8_t **img, size_t cap)
+{
+	ssize_t n;
+
+	if (!lu->pr_store || (!was_aptpl && !lu->pr.aptpl))
+		return;
+	n = pr_aptpl_encode(&lu->pr, lu->pr_epoch, *img, cap);
+	if (n < 0) {
+		LOG_ERR("scsi: %s: LUN %u: APTPL: cannot encode the state: "
+			"%s", lu->target->name, lu->index, strerror((int)-n));
+		w->err = (int)n;
+		return;
+	}
+	w->pending++;
+	w->store.loop = scsi_task_loop(w->task);
+	w->store.done = spc_pr_store_done;
+	scsi_pr_store_submit(lu->pr_store, *img, (size_t)n, &w->store);
+	*img = NULL;
 }
 
 enum scsi_exec spc_pr_out(struct scsi_task *t)
@@ -213,16 +359,27 @@ enum scsi_exec spc_pr_out(struct scsi_task *t)
 	struct pr_result res = { 0 };
 	struct pr_target *arr;
 	struct spc_pr_abort *ab = NULL;
+	struct spc_pr_wait *w;
 	uint32_t cap = lu->pr.cfg.max_regs;
+	size_t img_cap = pr_aptpl_size_max(cap);
+	uint8_t *img = NULL;
 	enum scsi_exec ex;
+	bool was_aptpl;
 
 	req = malloc(sizeof(*req));
 	arr = calloc(2 * (size_t)cap, sizeof(*arr));
-	if (!req || !arr) {
+	w = calloc(1, sizeof(*w));
+	if (lu->pr_store)
+		img = malloc(img_cap);
+	if (!req || !arr || !w || (lu->pr_store && !img)) {
 		free(req);
 		free(arr);
+		free(w);
+		free(img);
 		return scsi_task_error(t, SCSI_SR_BUSY);
 	}
+	w->task = t;
+	w->pending = 1; /* this handler's */
 	if (!pr_out_decode(t->cdb, t->buf, t->buf ? t->edtl : 0, req, &res)) {
 		ex = spc_pr_fail(t, &res);
 		goto out;
@@ -239,12 +396,17 @@ enum scsi_exec spc_pr_out(struct scsi_task *t)
 	res.aborts = arr + cap;
 	res.abort_cap = cap;
 	pthread_mutex_lock(&lu->pr_lock);
+	was_aptpl = lu->pr.aptpl;
 	pr_out_apply(&lu->pr, &t->nexus->pr, req, &res);
 	spc_pr_update_any(lu);
-	if (res.status == PR_STATUS_GOOD && res.ua_count) {
-		struct spc_pr_ua_walk w = { .res = &res, .issuer = t->nexus };
+	if (res.status == PR_STATUS_GOOD) {
+		spc_pr_persist(lu, was_aptpl, w, &img, img_cap);
+		if (res.ua_count) {
+			struct spc_pr_ua_walk uw = { .res = &res,
+						     .issuer = t->nexus };
 
-		scsi_lun_itl_foreach(lu, spc_pr_ua_one, &w);
+			scsi_lun_itl_foreach(lu, spc_pr_ua_one, &uw);
+		}
 	}
 	pthread_mutex_unlock(&lu->pr_lock);
 	if (res.ua_lost || res.abort_lost)
@@ -265,24 +427,26 @@ enum scsi_exec spc_pr_out(struct scsi_task *t)
 	memcpy(ab->targets, res.aborts,
 	       res.abort_count * sizeof(ab->targets[0]));
 	ab->count = res.abort_count;
-	ab->task = t;
+	ab->wait = w;
 	ab->issuer = t->nexus;
 	memset(&ab->tmf, 0, sizeof(ab->tmf));
 	ab->tmf.nexus = t->nexus;
 	ab->tmf.fn = SCSI_TMF_ABORT_TASK_SET;
 	ab->tmf.lun = t->lun;
 	ab->tmf.done = spc_pr_abort_done;
-	free(req);
-	free(arr);
+	w->pending++;
 	if (scsi_lun_abort_nexuses(&ab->tmf, lu, spc_pr_abort_match, ab)) {
 		LOG_ERR("scsi: PREEMPT AND ABORT: cannot abort tasks");
 		free(ab);
-		return SCSI_EXEC_DONE;
+		w->pending--;
 	}
-	return SCSI_EXEC_PENDING;
 out:
 	free(req);
 	free(arr);
+	free(img);
+	/* Status now, or when the last piece comes back. */
+	if (!spc_pr_wait_put(w))
+		return SCSI_EXEC_PENDING;
 	return ex;
 }
 
