@@ -162,8 +162,8 @@ s.bind(("0.0.0.0", 3260)); s.listen(1)
 while True:
     c, a = s.accept(); c.sendall(b"portal-on-node2\n"); c.close()
 ' >"$work/portal.log" 2>&1; then
-		local got='' k
-		for k in $(seq 50); do
+		local got=''
+		for _ in $(seq 50); do
 			got=$(timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.12/3260 && head -n1 <&3' 2>/dev/null) && [ -n "$got" ] && break
 			sleep 0.1
 		done
