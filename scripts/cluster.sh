@@ -203,6 +203,11 @@ settle() {
 				[ -s "$(node_dir "$node")/corosync.out" ] &&
 					tail -n 5 "$(node_dir "$node")/corosync.out" | sed 's/^/    ! /' >&2
 			done
+			if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ] &&
+				command -v iptables >/dev/null; then
+				say "hint: bridged traffic goes through iptables' FORWARD chain here" \
+					"(net.bridge.bridge-nf-call-iptables=1); a DROP policy there (docker) cuts the nodes off"
+			fi
 			return 1
 		fi
 		sleep 0.2
@@ -357,7 +362,7 @@ node_start() {   # NODE: start the node's corosync (the netns exists)
 
 # spawn_run NODE NAME: (re)start a recorded command
 spawn_run() {
-	local node=$1 name=$2 nd pid wd cmd rc
+	local node=$1 name=$2 nd pid wd cmd rc envs=()
 	nd=$(node_dir "$node")
 	pid=$(anchor_pid "$node") || { say "node $node is not running"; return 1; }
 	wd=$(sed -n 1p "$nd/spawn/$name.cmd")
@@ -366,7 +371,10 @@ spawn_run() {
 	echo "--- $(date -u +%FT%T.%NZ) spawn $cmd" >>"$nd/$name.log"
 	# shellcheck disable=SC2086
 	eval "set -- $cmd"
-	setsid nsenter -t "$pid" -n -m --wd="$wd" -- "$@" </dev/null >>"$nd/$name.log" 2>&1 8>&- &
+	# the environment of the spawn, not of whoever restarts the node
+	mapfile -d '' envs <"$nd/spawn/$name.env"
+	env -i "${envs[@]}" setsid nsenter -t "$pid" -n -m --wd="$wd" -- "$@" \
+		</dev/null >>"$nd/$name.log" 2>&1 8>&- &
 	local spid=$!
 	echo "$spid" >"$nd/spawn/$name.pid"
 	sleep 0.2
@@ -595,6 +603,7 @@ cmd_spawn() {
 	fi
 	mkdir -p "$nd/spawn"
 	{ echo "$PWD"; printf '%q ' "$@"; echo; } >"$nd/spawn/$name.cmd"
+	env -0 >"$nd/spawn/$name.env"
 	grep -qxF "$name" "$nd/spawn/order" 2>/dev/null || echo "$name" >>"$nd/spawn/order"
 	spawn_run "$node" "$name"
 }
@@ -610,7 +619,7 @@ cmd_unspawn() {
 		for i in $(seq 100); do pid_alive "$spid" || break; sleep 0.1; done
 		pid_alive "$spid" && kill -KILL "$spid" 2>/dev/null
 	fi
-	rm -f "$nd/spawn/$name.cmd" "$nd/spawn/$name.pid"
+	rm -f "$nd/spawn/$name.cmd" "$nd/spawn/$name.env" "$nd/spawn/$name.pid"
 	grep -vxF "$name" "$nd/spawn/order" >"$nd/spawn/order.new" || true
 	mv "$nd/spawn/order.new" "$nd/spawn/order"
 }
@@ -641,10 +650,11 @@ case $cmd in
 __node-init) node_init "$@" ;;
 up|down|kill|stop|restart|partition|heal|spawn|unspawn)
 	preflight
-	# one state-changing command at a time (the lock lives outside STATE,
-	# which down removes)
-	exec 8>"$STATE.lock"
-	flock -w 120 8 || die "another cluster.sh holds $STATE.lock"
+	# one state-changing command at a time; one lock per machine, as the
+	# namespace and bridge names are (and outside STATE, which down removes)
+	mkdir -p /run/lock
+	exec 8>/run/lock/ctgt-cluster.lock
+	flock -w 120 8 || die "another cluster.sh holds /run/lock/ctgt-cluster.lock for 120 s"
 	case $cmd in
 	up) cmd_up "$@" ;;
 	down) cmd_down "$@"; say "down: nothing left" ;;
