@@ -595,6 +595,21 @@ static void test_lock_save_load(void **state)
 
 /* ------------------------------------------------------------ random walk */
 
+/* Some entry of node (granted ones only when granted_only), or NULL. */
+static struct cluster_lock_entry *t_pick(uint32_t node, bool granted_only,
+					 unsigned r)
+{
+	struct cluster_lock_entry *e, *cand[256];
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < tab.nres; i++)
+		list_for_each_entry(e, &tab.res[i]->entries, link)
+			if (e->node == node && (!granted_only || e->granted) &&
+			    n < T_ARRAY_SIZE(cand))
+				cand[n++] = e;
+	return n ? cand[r % n] : NULL;
+}
+
 /* A model of the owners: which requests each node has outstanding. The
  * walk issues requests, releases, cancels, cache-releases (also for
  * entries that are gone: those must be refused without harm) and
@@ -615,6 +630,7 @@ static void test_lock_random(void **state)
 	for (int i = 0; i < OPS; i++) {
 		struct cluster_lock_result r2;
 		struct cluster_lock_op op = { 0 };
+		char pname[CLUSTER_LOCK_NAME_MAX + 1];
 		uint32_t node;
 		unsigned kind;
 
@@ -651,9 +667,25 @@ static void test_lock_random(void **state)
 			if (!next_id[node])
 				continue;
 			op.req_id = 1 + (seed >> 16) % next_id[node];
-			/* prefer recent ids so ops mostly hit */
-			if (next_id[node] > 8 && (seed & 0x100))
-				op.req_id = next_id[node] - (seed >> 20) % 8;
+			/* mostly an entry the node has (granted ones for
+			 * releases), sometimes any id, possibly gone */
+			if ((seed >> 20) % 8) {
+				struct cluster_lock_entry *pick =
+					t_pick(node, op.type ==
+					       CLUSTER_LOCK_OP_RELEASE ||
+					       op.type ==
+					       CLUSTER_LOCK_OP_CACHE_RELEASE,
+					       seed >> 4);
+				if (pick) {
+					/* a copy: the op may free the
+					 * resource before the replay */
+					memcpy(pname, pick->res->name,
+					       pick->res->nlen + 1);
+					op.req_id = pick->req_id;
+					op.name = pname;
+					op.nlen = pick->res->nlen;
+				}
+			}
 		}
 		/* remember waiting-ness before the op */
 		cluster_lock_table_apply(&tab, node, &op, &res);
@@ -705,7 +737,7 @@ check:
 		      "once, %u waited, %u grants in all, %u node-left, %u "
 		      "entries at the end\n", OPS, grants, waits,
 		      granted_total, lefts, tab.nentries);
-	assert_true(grants > 100 && waits > 100 && granted_total > 5000);
+	assert_true(grants > 100 && waits > 100 && granted_total > 2000);
 	cluster_lock_table_reset(&replay);
 }
 
