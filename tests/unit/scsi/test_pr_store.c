@@ -9,12 +9,22 @@
  * A fault hook stops or fails the writer at one step (open, write, fsync,
  * rename, dirsync), so the tests see what a reader finds mid-write, that
  * a later image supersedes queued ones, and the error path.
+ *
+ * Then the core on top (spc_pr.c), through scsi_task_submit:
+ *
+ *    initiator iqn.2026-11.test:a (ISID 1) -- tport TPGT 1, RTPI 1 -- LUN 0
+ *                                                (ram, aptpl_file in tmp)
+ *
+ * PTPL_C, the file after REGISTER/RESERVE with APTPL = 1, a status held
+ * back until the write is durable, 03/0C/00 when it fails, APTPL 1 -> 0,
+ * restore at LU creation, a corrupt file ignored.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +36,9 @@
 
 #include <cmocka.h>
 
+#include "backstore/backstore.h"
 #include "base/loop.h"
+#include "pr/pr_aptpl.h"
 #include "scsi/scsi_internal.h"
 
 #define T_EQ(label, a, b)                                                 \
@@ -383,6 +395,384 @@ static void test_waiter_on_loop(void **state)
 	base_loop_destroy(loop);
 }
 
+/* ------------------------------------------------- the core on top */
+
+#define KEY_A 0xA1A2A3A4A5A6A7A8ull
+#define KEY_B 0xB1B2B3B4B5B6B7B8ull
+
+static struct {
+	struct base_loop *loop;
+	struct scsi_target *tgt;
+	struct scsi_tport *tp;
+	struct backstore *bs;
+	struct scsi_lun *lu;
+	struct scsi_nexus *n;
+	char file[300];
+} C;
+
+struct tc {
+	struct scsi_task t;
+	atomic_int done;
+	uint8_t buf[512];
+};
+
+static void tc_done(struct scsi_task *t)
+{
+	struct tc *c = container_of(t, struct tc, t);
+
+	atomic_fetch_add(&c->done, 1);
+	base_loop_stop(C.loop);
+}
+
+static void tc_submit(void *arg)
+{
+	scsi_task_submit(arg);
+}
+
+static void tc_prep(struct tc *c, const uint8_t *cdb, unsigned cdb_len,
+		    enum scsi_dir dir, uint32_t edtl)
+{
+	memset(&c->t, 0, sizeof(c->t));
+	atomic_init(&c->done, 0);
+	c->t.nexus = C.n;
+	c->t.lun = 0;
+	memcpy(c->t.cdb, cdb, cdb_len);
+	c->t.cdb_len = (uint8_t)cdb_len;
+	c->t.attr = SCSI_ATTR_SIMPLE;
+	c->t.dir = edtl ? dir : SCSI_DIR_NONE;
+	c->t.edtl = edtl;
+	c->t.buf = edtl ? c->buf : NULL;
+	c->t.done = tc_done;
+}
+
+static void tc_run(struct tc *c)
+{
+	assert_int_equal(base_loop_post(C.loop, tc_submit, &c->t), 0);
+	assert_int_equal(base_loop_run(C.loop), 0);
+	T_EQ("done once", atomic_load(&c->done), 1);
+}
+
+static void tc_tur_until_good(void)
+{
+	static const uint8_t tur[6] = { 0 };
+	struct tc c;
+
+	for (int i = 0; i < 8; i++) {
+		tc_prep(&c, tur, 6, SCSI_DIR_NONE, 0);
+		tc_run(&c);
+		if (c.t.status == SCSI_STATUS_GOOD)
+			return;
+	}
+	fail_msg("TEST UNIT READY never GOOD");
+}
+
+static void t_put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* PERSISTENT RESERVE OUT (SPC-4 6.16.1), 24-byte basic parameter list. */
+static void tc_prout_prep(struct tc *c, uint8_t sa, uint8_t type,
+			  uint64_t key, uint64_t sa_key, uint8_t flags)
+{
+	uint8_t cdb[10] = { 0x5F, sa, type, 0, 0, 0, 0, 0, 24, 0 };
+
+	tc_prep(c, cdb, 10, SCSI_DIR_OUT, 24);
+	memset(c->buf, 0, 24);
+	t_put64(c->buf, key);
+	t_put64(c->buf + 8, sa_key);
+	c->buf[20] = flags;
+}
+
+static void tc_prout(struct tc *c, uint8_t sa, uint8_t type, uint64_t key,
+		     uint64_t sa_key, uint8_t flags)
+{
+	tc_prout_prep(c, sa, type, key, sa_key, flags);
+	tc_run(c);
+}
+
+static void tc_prin(struct tc *c, uint8_t sa)
+{
+	uint8_t cdb[10] = { 0x5E, sa, 0, 0, 0, 0, 0, 0x01, 0x00, 0 };
+
+	tc_prep(c, cdb, 10, SCSI_DIR_IN, 256);
+	tc_run(c);
+	T_EQ("PR IN status", c->t.status, SCSI_STATUS_GOOD);
+}
+
+static void t_expect_good(const char *label, const struct tc *c)
+{
+	if (c->t.status != SCSI_STATUS_GOOD)
+		fail_msg("%s: status 0x%02x sense %x/%02x/%02x", label,
+			 c->t.status, c->t.sense[2] & 0xF, c->t.sense[12],
+			 c->t.sense[13]);
+}
+
+/* The state the file holds, decoded. */
+static void t_file_state(struct pr_state *st)
+{
+	struct pr_config cfg = { .max_regs = SCSI_PR_MAX_REGS };
+	uint8_t b[65536];
+	ssize_t n;
+	int fd;
+
+	assert_int_equal(pr_state_init(st, &cfg), 0);
+	fd = open(C.file, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, b, sizeof(b));
+	close(fd);
+	assert_true(n > 0);
+	T_EQ("file decodes", pr_aptpl_decode(b, (size_t)n, st, NULL), 0);
+}
+
+static void t_lun_create(const char *aptpl_file)
+{
+	struct scsi_lun_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.lun_id = 0;
+	c.bs = C.bs;
+	c.block_size = 512;
+	c.nblocks = 2048;
+	c.write_cache = true;
+	snprintf(c.serial, sizeof(c.serial), "APTPL0");
+	c.naa[0] = 0x60;
+	c.naa[15] = 0x01;
+	c.aptpl_file = aptpl_file;
+	assert_int_equal(scsi_lun_create(C.tgt, &c, &C.lu), 0);
+	tc_tur_until_good();
+}
+
+static int t_core_setup(void **state)
+{
+	static const uint8_t isid[6] = { 0x80, 0, 0, 0, 0, 1 };
+	struct bs_config bc = { .type = "ram", .size = 2048 * 512 };
+
+	if (t_setup(state))
+		return -1;
+	memset(&C, 0, sizeof(C));
+	snprintf(C.file, sizeof(C.file), "%s/pr/lu0.aptpl", t_dir);
+	assert_int_equal(base_loop_create(&C.loop), 0);
+	assert_int_equal(scsi_target_create("iqn.2026-11.test:aptpl", &C.tgt),
+			 0);
+	assert_int_equal(scsi_tport_create(C.tgt, 1, 1, 1, &C.tp), 0);
+	assert_int_equal(bs_open(&bc, &C.bs), 0);
+	assert_int_equal(scsi_nexus_create(C.tp, "iqn.2026-11.test:a", isid,
+					   C.loop, NULL, NULL, &C.n), 0);
+	t_lun_create(C.file);
+	return 0;
+}
+
+static int t_core_teardown(void **state)
+{
+	scsi_nexus_destroy(C.n);
+	scsi_target_destroy(C.tgt);
+	bs_close(C.bs);
+	base_loop_destroy(C.loop);
+	return t_teardown(state);
+}
+
+static void test_core_aptpl(void **state)
+{
+	struct pr_state st;
+	struct tc c;
+
+	(void)state;
+	/* SPC-4 6.15.4: PTPL_C = 1, PTPL_A = 0. */
+	tc_prin(&c, PR_IN_REPORT_CAPABILITIES);
+	T_EQ("PTPL_C", c.buf[2] & 0x01, 1);
+	T_EQ("PTPL_A", c.buf[3] & 0x01, 0);
+	T_EQ("no file before APTPL", access(C.file, F_OK), -1);
+
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_A, 0x01);
+	t_expect_good("REGISTER APTPL", &c);
+	t_file_state(&st);
+	T_EQ("file regs", st.nregs, 1);
+	T_EQ("file key", st.regs[0].key, KEY_A);
+	T_EQ("file aptpl", st.aptpl, true);
+	pr_state_fini(&st);
+	tc_prin(&c, PR_IN_REPORT_CAPABILITIES);
+	T_EQ("PTPL_A", c.buf[3] & 0x01, 1);
+
+	tc_prout(&c, PR_OUT_RESERVE, PR_TYPE_WR_EX, KEY_A, 0, 0);
+	t_expect_good("RESERVE", &c);
+	t_file_state(&st);
+	T_EQ("file type", st.type, PR_TYPE_WR_EX);
+	T_EQ("file holder", st.holder, 0);
+	pr_state_fini(&st);
+}
+
+static void *t_loop_thread(void *arg)
+{
+	(void)arg;
+	base_loop_run(C.loop);
+	return NULL;
+}
+
+/* The status waits for the write; a failed write is 03/0C/00. */
+static void test_core_status_after_durable(void **state)
+{
+	struct pr_state st;
+	pthread_t th;
+	struct tc c;
+
+	(void)state;
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_A, 0x01);
+	t_expect_good("REGISTER APTPL", &c);
+
+	hk_block = "rename";
+	tc_prout_prep(&c, PR_OUT_RESERVE, PR_TYPE_EX_AC, KEY_A, 0, 0);
+	assert_int_equal(base_loop_post(C.loop, tc_submit, &c.t), 0);
+	assert_int_equal(pthread_create(&th, NULL, t_loop_thread, NULL), 0);
+	t_hook_wait_blocked();
+	usleep(20 * 1000);
+	T_EQ("no status before the rename", atomic_load(&c.done), 0);
+	t_hook_release();
+	pthread_join(th, NULL); /* tc_done stops the loop */
+	T_EQ("done", atomic_load(&c.done), 1);
+	t_expect_good("RESERVE", &c);
+
+	/* The write fails: SPC-4 4.5.6 MEDIUM ERROR, WRITE ERROR. */
+	hk_fail = "fsync";
+	hk_fail_err = -EIO;
+	tc_prout(&c, PR_OUT_RELEASE, PR_TYPE_EX_AC, KEY_A, 0, 0);
+	T_EQ("status", c.t.status, SCSI_STATUS_CHECK_CONDITION);
+	T_EQ("key", c.t.sense[2] & 0x0F, 0x03);
+	T_EQ("asc", c.t.sense[12], 0x0C);
+	T_EQ("ascq", c.t.sense[13], 0x00);
+	hk_fail = NULL;
+	/* The change stands in memory; the file still has the reservation. */
+	tc_prin(&c, PR_IN_READ_RESERVATION);
+	T_EQ("released in memory", c.buf[7], 0);
+	t_file_state(&st);
+	T_EQ("file still reserved", st.type, PR_TYPE_EX_AC);
+	pr_state_fini(&st);
+	/* The next write carries it. */
+	tc_prout(&c, PR_OUT_REGISTER_AND_IGNORE, 0, 0, KEY_B, 0x01);
+	t_expect_good("REGISTER AND IGNORE", &c);
+	t_file_state(&st);
+	T_EQ("file released", st.type, PR_TYPE_NONE);
+	T_EQ("file key", st.regs[0].key, KEY_B);
+	pr_state_fini(&st);
+}
+
+/* Restart: the file comes back at LU creation; APTPL 1 -> 0 empties it;
+ * a corrupt file is ignored. */
+static void test_core_restore(void **state)
+{
+	struct pr_state st;
+	struct tc c;
+	int fd;
+
+	(void)state;
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_A, 0x01);
+	t_expect_good("REGISTER APTPL", &c);
+	tc_prout(&c, PR_OUT_RESERVE, PR_TYPE_EX_AC_RO, KEY_A, 0, 0);
+	t_expect_good("RESERVE", &c);
+
+	scsi_lun_destroy(C.lu);
+	t_lun_create(C.file);
+	tc_prin(&c, PR_IN_READ_KEYS);
+	T_EQ("generation", c.buf[3], 1);
+	T_EQ("one key", c.buf[7], 8);
+	T_EQ("key", c.buf[15], (uint8_t)KEY_A);
+	tc_prin(&c, PR_IN_READ_RESERVATION);
+	T_EQ("reserved", c.buf[7], 16);
+	T_EQ("type", c.buf[21] & 0x0F, PR_TYPE_EX_AC_RO);
+	tc_prin(&c, PR_IN_REPORT_CAPABILITIES);
+	T_EQ("PTPL_A restored", c.buf[3] & 0x01, 1);
+	/* The restored holder still holds (same I_T nexus): RELEASE. */
+	tc_prout(&c, PR_OUT_RELEASE, PR_TYPE_EX_AC_RO, KEY_A, 0, 0);
+	t_expect_good("RELEASE by the restored holder", &c);
+
+	/* APTPL 1 -> 0: the file keeps nothing. */
+	tc_prout(&c, PR_OUT_REGISTER, 0, KEY_A, KEY_B, 0x00);
+	t_expect_good("REGISTER APTPL 0", &c);
+	t_file_state(&st);
+	T_EQ("no regs", st.nregs, 0);
+	T_EQ("aptpl 0", st.aptpl, false);
+	pr_state_fini(&st);
+	scsi_lun_destroy(C.lu);
+	t_lun_create(C.file);
+	tc_prin(&c, PR_IN_READ_KEYS);
+	T_EQ("no keys after restart", c.buf[7], 0);
+
+	/* A corrupt file: the LU starts empty, APTPL still offered. */
+	fd = open(C.file, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	T_EQ("garbage", write(fd, "CTPR garbage", 12), 12);
+	close(fd);
+	scsi_lun_destroy(C.lu);
+	t_lun_create(C.file);
+	tc_prin(&c, PR_IN_READ_KEYS);
+	T_EQ("empty", c.buf[7], 0);
+	tc_prin(&c, PR_IN_REPORT_CAPABILITIES);
+	T_EQ("PTPL_C", c.buf[2] & 0x01, 1);
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_A, 0x01);
+	t_expect_good("REGISTER over a corrupt file", &c);
+	t_file_state(&st);
+	T_EQ("rewritten", st.nregs, 1);
+	pr_state_fini(&st);
+}
+
+/* Without a file: PTPL_C = 0 and APTPL = 1 refused (SPC-4 6.16.3). */
+static void test_core_no_file(void **state)
+{
+	struct tc c;
+
+	(void)state;
+	scsi_lun_destroy(C.lu);
+	t_lun_create(NULL);
+	tc_prin(&c, PR_IN_REPORT_CAPABILITIES);
+	T_EQ("PTPL_C", c.buf[2] & 0x01, 0);
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_A, 0x01);
+	T_EQ("refused", c.t.status, SCSI_STATUS_CHECK_CONDITION);
+	T_EQ("ILLEGAL REQUEST", c.t.sense[2] & 0x0F, 0x05);
+}
+
+/* PREEMPT AND ABORT with APTPL: the status waits for the aborts and the
+ * write, whichever comes last (the write, held at rename, here). */
+static void test_core_preempt_and_abort(void **state)
+{
+	static const uint8_t isid_b[6] = { 0x80, 0, 0, 0, 0, 2 };
+	struct scsi_nexus *a = C.n, *b;
+	struct pr_state st;
+	pthread_t th;
+	struct tc c;
+
+	(void)state;
+	assert_int_equal(scsi_nexus_create(C.tp, "iqn.2026-11.test:b", isid_b,
+					   C.loop, NULL, NULL, &b), 0);
+	C.n = b;
+	tc_tur_until_good();
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_B, 0x01);
+	t_expect_good("REGISTER B", &c);
+	tc_prout(&c, PR_OUT_RESERVE, PR_TYPE_WR_EX, KEY_B, 0, 0);
+	t_expect_good("RESERVE B", &c);
+	C.n = a;
+	tc_prout(&c, PR_OUT_REGISTER, 0, 0, KEY_A, 0x01);
+	t_expect_good("REGISTER A", &c);
+
+	hk_block = "rename";
+	tc_prout_prep(&c, PR_OUT_PREEMPT_AND_ABORT, PR_TYPE_WR_EX, KEY_A,
+		      KEY_B, 0);
+	assert_int_equal(base_loop_post(C.loop, tc_submit, &c.t), 0);
+	assert_int_equal(pthread_create(&th, NULL, t_loop_thread, NULL), 0);
+	t_hook_wait_blocked();
+	usleep(20 * 1000);
+	T_EQ("aborts done, write not yet", atomic_load(&c.done), 0);
+	t_hook_release();
+	pthread_join(th, NULL);
+	t_expect_good("PREEMPT AND ABORT", &c);
+	t_file_state(&st);
+	T_EQ("one reg left", st.nregs, 1);
+	T_EQ("A's", st.regs[0].key, KEY_A);
+	T_EQ("A holds", st.holder, 0);
+	pr_state_fini(&st);
+	scsi_nexus_destroy(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +789,16 @@ int main(void)
 						t_teardown),
 		cmocka_unit_test_setup_teardown(test_waiter_on_loop, t_setup,
 						t_teardown),
+		cmocka_unit_test_setup_teardown(test_core_aptpl,
+						t_core_setup, t_core_teardown),
+		cmocka_unit_test_setup_teardown(test_core_status_after_durable,
+						t_core_setup, t_core_teardown),
+		cmocka_unit_test_setup_teardown(test_core_restore,
+						t_core_setup, t_core_teardown),
+		cmocka_unit_test_setup_teardown(test_core_preempt_and_abort,
+						t_core_setup, t_core_teardown),
+		cmocka_unit_test_setup_teardown(test_core_no_file,
+						t_core_setup, t_core_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
