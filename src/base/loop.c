@@ -294,6 +294,14 @@ void base_defer(struct base_loop *loop, struct base_defer *d)
 	list_add_tail(&loop->defers, &d->link);
 }
 
+void base_defer_cancel(struct base_loop *loop, struct base_defer *d)
+{
+	if (!d->queued)
+		return;
+	list_del(&d->link);
+	d->queued = false;
+}
+
 int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg)
 {
 	struct base_loop_post_node *n;
@@ -329,11 +337,12 @@ void base_loop_hook_del(struct base_loop *loop, struct base_loop_hook *h)
 
 /* Fires the timers due at the start of this call. A timer re-armed from a
  * callback (even with delay 0) waits for the next turn, so a periodic
- * timer cannot starve the fds. */
-static void base_loop_timers_run(struct base_loop *loop)
+ * timer cannot starve the fds. Returns how many fired. */
+static int base_loop_timers_run(struct base_loop *loop)
 {
 	struct list_head due;
 	uint64_t now = base_now_ms();
+	int fired = 0;
 
 	list_init(&due);
 	while (!list_empty(&loop->timers)) {
@@ -353,15 +362,17 @@ static void base_loop_timers_run(struct base_loop *loop)
 		list_del(&t->link);
 		t->armed = false;
 		t->cb(t);
+		fired++;
 	}
+	return fired;
 }
 
 /* Runs deferrals, including ones queued by deferrals, for a bounded number
  * of rounds; what is left keeps the next epoll_wait from sleeping. */
-static void base_loop_defers_run(struct base_loop *loop)
+static int base_loop_defers_run(struct base_loop *loop)
 {
 	struct list_head round;
-	int i;
+	int i, ran = 0;
 
 	for (i = 0; i < BASE_LOOP_DEFER_ROUNDS && !list_empty(&loop->defers);
 	     i++) {
@@ -374,8 +385,10 @@ static void base_loop_defers_run(struct base_loop *loop)
 			list_del(&d->link);
 			d->queued = false;
 			d->cb(d);
+			ran++;
 		}
 	}
+	return ran;
 }
 
 static int base_loop_timeout_ms(struct base_loop *loop)
@@ -437,4 +450,37 @@ int base_loop_run(struct base_loop *loop)
 	base_loop_tls_current = prev;
 	loop->running = false;
 	return ret;
+}
+
+int base_loop_run_ready(struct base_loop *loop)
+{
+	struct base_loop *prev = base_loop_tls_current;
+	int n, ran = 0;
+
+	if (loop->running)
+		return -EBUSY;
+	loop->running = true;
+	base_loop_tls_current = loop;
+
+	n = epoll_wait(loop->epfd, loop->batch, BASE_LOOP_BATCH, 0);
+	if (n < 0)
+		n = 0; /* EINTR: nothing dispatched this turn */
+	loop->batch_count = n;
+	for (loop->batch_next = 0; loop->batch_next < n;) {
+		struct epoll_event *ev = &loop->batch[loop->batch_next++];
+		struct base_fd *f = ev->data.ptr;
+
+		if (f) {
+			f->cb(f, ev->events);
+			ran++;
+		}
+	}
+	loop->batch_count = 0;
+	loop->batch_next = 0;
+	ran += base_loop_timers_run(loop);
+	ran += base_loop_defers_run(loop);
+
+	base_loop_tls_current = prev;
+	loop->running = false;
+	return ran;
 }

@@ -45,6 +45,12 @@ void base_loop_destroy(struct base_loop *loop);
 
 /* Runs until base_loop_stop(). Sets the thread's current loop. */
 int base_loop_run(struct base_loop *loop);
+/* One non-blocking turn: the fds that are ready now, the timers that are
+ * due, and the deferrals queued (rounds of them, as in a turn of run).
+ * Returns the number of callbacks run (0: nothing was ready) or -errno.
+ * For tests that drive several services from one thread step by step
+ * (tests/sim). Added later; additive. */
+int base_loop_run_ready(struct base_loop *loop);
 void base_loop_stop(struct base_loop *loop);            /* any thread */
 struct base_loop *base_loop_current(void);              /* NULL off-loop */
 
@@ -59,6 +65,9 @@ void base_timer_stop(struct base_loop *loop, struct base_timer *t);
 
 void base_defer_init(struct base_defer *d, void (*cb)(struct base_defer *));
 void base_defer(struct base_loop *loop, struct base_defer *d); /* idempotent */
+/* Unqueues d if it is queued (so its owner may free it). Added for the
+ * cluster service; nothing that existed before changed. */
+void base_defer_cancel(struct base_loop *loop, struct base_defer *d);
 
 /* Runs fn(arg) on loop's thread. Thread-safe. 0 or -ENOMEM. */
 int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);

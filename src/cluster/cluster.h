@@ -54,6 +54,13 @@ struct cluster_node {
  * view agrees on it at the same point of the order. */
 struct cluster_view {
 	uint64_t seq;
+	/* The backend's agreed identity of this view: the same at every
+	 * member, never reused for another view (corosync: the totem ring
+	 * id, e.g. ring seq << 32 | ring nodeid); 0 if the backend has none.
+	 * The sync round tags its messages with it, so a message sent for
+	 * an older view with the same members is never taken for this
+	 * view's. Added by the protocol engine (issue 4). */
+	uint64_t ring_id;
 	uint32_t local_id;
 	bool quorate;
 	uint32_t count;
@@ -299,5 +306,21 @@ int cluster_notify_send(struct cluster *c, uint16_t topic, const void *data,
  * id order, with the commit index): two members hold the same state iff
  * their bytes are equal. malloc'ed. */
 int cluster_state_save(struct cluster *c, void **data, size_t *len);
+
+/* Counters of the protocol engine (for tests and the control socket).
+ * Added by the protocol engine (issue 4). */
+struct cluster_stats {
+	uint64_t submitted;    /* cluster_submit accepted */
+	uint64_t applied;      /* DATA applied (commit indexes taken) */
+	uint64_t rejected;     /* malformed / unknown-version messages */
+	uint64_t voided;       /* DATA dropped by an incomplete sync round */
+	uint64_t acks_sent;
+	uint64_t send_queued;  /* sends queued behind bus flow control */
+	uint64_t syncs;        /* sync rounds completed */
+	uint64_t snapshots_sent;
+	uint64_t snapshots_loaded;
+};
+
+const struct cluster_stats *cluster_stats_get(const struct cluster *c);
 
 #endif

@@ -39,7 +39,8 @@ struct cluster_bus_upcalls {
 	void (*deliver)(void *arg, uint32_t from, const void *data,
 			size_t len);
 	/* A new view (members sorted by id, names filled when known,
-	 * quorate set, local_id set; seq is left to the service). */
+	 * quorate set, local_id set, ring_id set when the backend has one;
+	 * seq is left to the service). */
 	void (*view)(void *arg, const struct cluster_view *v);
 	/* The backend is writable again after send() returned -EAGAIN. */
 	void (*writable)(void *arg);

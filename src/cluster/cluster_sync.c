@@ -1,0 +1,514 @@
+/*
+ * The sync round: what every member does between a view change and the
+ * point where it may apply DATA again, and the state transfer to members
+ * that are behind.
+ *
+ * In a quorate view every member buffers DATA and multicasts
+ * ANNOUNCE(tag, state epoch, seen epoch, index). The delivery of the last
+ * member's ANNOUNCE is the same point of the order for everyone: each
+ * member computes the source (highest (state epoch, index), lowest id on
+ * ties) and the new epoch (highest seen epoch + 1). Members at the
+ * source's position are up to date: they run the view transition and
+ * apply the buffered DATA at once; the source first saves its state and
+ * multicasts it as SNAPSHOT fragments when someone is behind. Members
+ * behind keep buffering until the whole SNAPSHOT of this view arrives,
+ * load it, run the same transition and apply what they buffered.
+ *
+ * The view transition is part of the replicated state: channels' view
+ * callbacks run here, with left/joined relative to the previous primary
+ * view's members (kept in the state), so every member changes its state
+ * the same way whatever views it saw in between.
+ *
+ * Deliberately NOT here: the ordinary apply and ack path (cluster.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cluster/cluster_internal.h"
+#include "cluster/cluster_msg.h"
+
+/* Drops the buffered DATA. void_own: the round did not complete, so no
+ * member applies them: the local submitters learn it with -EAGAIN. */
+static void cluster_sync_drop(struct cluster *c, int own_status)
+{
+	struct cluster_buffered *b, *tmp;
+
+	list_for_each_entry_safe(b, tmp, &c->buffered, link) {
+		if (own_status && b->from == c->view.local_id) {
+			struct cluster_pending *p =
+				cluster_pending_find(c, b->seq);
+
+			if (p && !p->status)
+				cluster_pending_fail(c, p, own_status);
+		}
+		if (own_status == -EAGAIN)
+			c->stats.voided++;
+		list_del(&b->link);
+		free(b);
+	}
+	free(c->snap);
+	c->snap = NULL;
+	c->snap_total = c->snap_have = 0;
+}
+
+void cluster_sync_view_change(struct cluster *c)
+{
+	switch (c->sync) {
+	case CLUSTER_SYNC_ANNOUNCE:
+		/* Incomplete for everyone: the DATA of this round is void. */
+		cluster_sync_drop(c, -EAGAIN);
+		break;
+	case CLUSTER_SYNC_SNAPSHOT:
+		/* The round completed: the up-to-date members applied the
+		 * buffered DATA. This node lost its chance to follow; its
+		 * own submits keep their index and complete once a later
+		 * snapshot brings the node past it. */
+		cluster_sync_drop(c, 0);
+		break;
+	default:
+		break;
+	}
+	c->sync = CLUSTER_SYNC_NONE;
+}
+
+void cluster_sync_abandon(struct cluster *c)
+{
+	if (c->sync == CLUSTER_SYNC_ANNOUNCE ||
+	    c->sync == CLUSTER_SYNC_SNAPSHOT) {
+		/* The others may well apply what this node buffered. */
+		cluster_sync_drop(c, -EIO);
+		c->sync = CLUSTER_SYNC_FAILED;
+	} else if (c->sync == CLUSTER_SYNC_DONE) {
+		c->sync = CLUSTER_SYNC_FAILED;
+	}
+	cluster_ready_changed(c);
+}
+
+void cluster_sync_start(struct cluster *c)
+{
+	uint8_t buf[CLUSTER_MSG_HDR_LEN + CLUSTER_MSG_ANNOUNCE_LEN];
+	struct iovec iov = { buf, 0 };
+	uint32_t i;
+	int r;
+
+	c->sync = CLUSTER_SYNC_ANNOUNCE;
+	c->nannounced = 0;
+	for (i = 0; i < c->view.count; i++)
+		c->peers[i].announced = false;
+	iov.iov_len = cluster_msg_announce_encode(buf, c->tag, c->state_epoch,
+						  c->seen_epoch, c->index);
+	r = cluster_send(c, &iov, 1);
+	if (r) {
+		LOG_ERR("cluster: announce send: %s", strerror(-r));
+		cluster_sync_abandon(c);
+	}
+}
+
+int cluster_sync_buffer(struct cluster *c, uint32_t from,
+			const struct cluster_msg *m)
+{
+	struct cluster_buffered *b = malloc(sizeof(*b) + m->len);
+
+	if (!b)
+		return -ENOMEM;
+	b->from = from;
+	b->channel = m->channel;
+	b->seq = m->seq;
+	b->len = m->len;
+	memcpy(b->data, m->data, m->len);
+	list_add_tail(&c->buffered, &b->link);
+	if (c->sync == CLUSTER_SYNC_SNAPSHOT) {
+		/* Behind, but the index this message gets is known. */
+		c->round_index++;
+		if (from == c->view.local_id) {
+			struct cluster_pending *p =
+				cluster_pending_find(c, m->seq);
+
+			if (p)
+				p->index = c->round_index;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- state bytes */
+
+/* The canonical bytes of the replicated state:
+ *   u64 epoch | u64 index | u32 nmembers | u32 id * nmembers |
+ *   u32 nchannels | (u16 id | u32 len | bytes) * nchannels
+ * channels in id order. */
+static int cluster_state_build(struct cluster *c, uint8_t **out,
+			       size_t *outlen)
+{
+	struct cluster_channel *ch;
+	uint32_t nch = 0, i;
+	size_t len, off;
+	void **datas = NULL;
+	size_t *lens = NULL;
+	uint8_t *buf;
+	int r = 0;
+
+	list_for_each_entry(ch, &c->channels, link)
+		nch++;
+	datas = calloc(nch ? nch : 1, sizeof(*datas));
+	lens = calloc(nch ? nch : 1, sizeof(*lens));
+	if (!datas || !lens) {
+		r = -ENOMEM;
+		goto out;
+	}
+	len = 8 + 8 + 4 + 4u * c->nstate_members + 4;
+	i = 0;
+	list_for_each_entry(ch, &c->channels, link) {
+		r = ch->ops.save(ch->arg, &datas[i], &lens[i]);
+		if (r) {
+			LOG_ERR("cluster: channel %s: save: %s", ch->ops.name,
+				strerror(-r));
+			goto out;
+		}
+		if (lens[i] > UINT32_MAX) {
+			r = -EOVERFLOW;
+			goto out;
+		}
+		len += 6 + lens[i];
+		i++;
+	}
+	buf = malloc(len);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	cluster_put_u64(buf, c->state_epoch);
+	cluster_put_u64(buf + 8, c->index);
+	cluster_put_u32(buf + 16, c->nstate_members);
+	off = 20;
+	for (i = 0; i < c->nstate_members; i++, off += 4)
+		cluster_put_u32(buf + off, c->state_members[i]);
+	cluster_put_u32(buf + off, nch);
+	off += 4;
+	i = 0;
+	list_for_each_entry(ch, &c->channels, link) {
+		cluster_put_u16(buf + off, ch->ops.id);
+		cluster_put_u32(buf + off + 2, (uint32_t)lens[i]);
+		off += 6;
+		if (lens[i])
+			memcpy(buf + off, datas[i], lens[i]);
+		off += lens[i];
+		i++;
+	}
+	*out = buf;
+	*outlen = len;
+out:
+	if (datas)
+		for (i = 0; i < nch; i++)
+			free(datas[i]);
+	free(datas);
+	free(lens);
+	return r;
+}
+
+int cluster_state_save(struct cluster *c, void **data, size_t *len)
+{
+	uint8_t *b;
+	int r = cluster_state_build(c, &b, len);
+
+	if (!r)
+		*data = b;
+	return r;
+}
+
+/* Checks the whole blob before anything is reset. */
+static int cluster_state_check(const uint8_t *b, size_t len)
+{
+	uint32_t n, nch, i;
+	size_t off;
+
+	if (len < 20)
+		return -EINVAL;
+	n = cluster_get_u32(b + 16);
+	if (n > CLUSTER_NODES_MAX || len < 20 + 4u * n + 4)
+		return -EINVAL;
+	off = 20 + 4u * n;
+	nch = cluster_get_u32(b + off);
+	off += 4;
+	for (i = 0; i < nch; i++) {
+		uint32_t l;
+
+		if (len - off < 6)
+			return -EINVAL;
+		l = cluster_get_u32(b + off + 2);
+		off += 6;
+		if (len - off < l)
+			return -EINVAL;
+		off += l;
+	}
+	return off == len ? 0 : -EINVAL;
+}
+
+static int cluster_state_load(struct cluster *c, const uint8_t *b, size_t len)
+{
+	struct cluster_channel *ch;
+	uint32_t n, nch, i;
+	size_t off;
+	int r;
+
+	r = cluster_state_check(b, len);
+	if (r)
+		return r;
+	list_for_each_entry(ch, &c->channels, link)
+		if (ch->ops.reset)
+			ch->ops.reset(ch->arg);
+	/* Until every channel took its part the node holds no valid
+	 * state: (0, 0) puts it behind everyone at the next round. */
+	c->state_epoch = 0;
+	c->index = 0;
+	c->nstate_members = 0;
+	n = cluster_get_u32(b + 16);
+	off = 20 + 4u * n;
+	nch = cluster_get_u32(b + off);
+	off += 4;
+	for (i = 0; i < nch; i++) {
+		uint16_t id = cluster_get_u16(b + off);
+		uint32_t l = cluster_get_u32(b + off + 2);
+
+		off += 6;
+		ch = cluster_channel_find(c, id);
+		if (!ch) {
+			LOG_WARN("cluster: snapshot has state for channel %u, "
+				 "not open here: skipped", id);
+		} else {
+			r = ch->ops.load(ch->arg, b + off, l);
+			if (r) {
+				LOG_ERR("cluster: channel %s refused its "
+					"snapshot: %s", ch->ops.name,
+					strerror(-r));
+				return r;
+			}
+		}
+		off += l;
+	}
+	c->state_epoch = cluster_get_u64(b);
+	c->index = cluster_get_u64(b + 8);
+	c->nstate_members = n;
+	for (i = 0, off = 20; i < n; i++, off += 4)
+		c->state_members[i] = cluster_get_u32(b + off);
+	return 0;
+}
+
+/* ---------------------------------------------------------- the round */
+
+/* The state transition of a completed round, then the buffered DATA. */
+static void cluster_sync_finish(struct cluster *c)
+{
+	uint32_t left[CLUSTER_NODES_MAX], joined[CLUSTER_NODES_MAX];
+	uint32_t nleft = 0, njoined = 0, i;
+	struct cluster_buffered *b;
+
+	for (i = 0; i < c->nstate_members; i++)
+		if (!cluster_view_has(&c->view, c->state_members[i]))
+			left[nleft++] = c->state_members[i];
+	for (i = 0; i < c->view.count; i++) {
+		uint32_t id = c->view.members[i].id, k;
+
+		for (k = 0; k < c->nstate_members; k++)
+			if (c->state_members[k] == id)
+				break;
+		if (k == c->nstate_members)
+			joined[njoined++] = id;
+	}
+	c->nstate_members = c->view.count;
+	for (i = 0; i < c->view.count; i++)
+		c->state_members[i] = c->view.members[i].id;
+	c->state_epoch = c->new_epoch;
+	if (c->seen_epoch < c->new_epoch)
+		c->seen_epoch = c->new_epoch;
+	c->sync = CLUSTER_SYNC_DONE;
+	c->stats.syncs++;
+	cluster_channels_view(c, left, nleft, joined, njoined);
+
+	while (!list_empty(&c->buffered) && c->sync == CLUSTER_SYNC_DONE) {
+		b = list_first_entry(&c->buffered, struct cluster_buffered,
+				     link);
+		list_del(&b->link);
+		cluster_data_apply(c, b->from, b->channel, b->seq, b->data,
+				   b->len);
+		free(b);
+	}
+	cluster_ready_changed(c);
+}
+
+static void cluster_sync_snapshot_send(struct cluster *c)
+{
+	uint8_t hdr[CLUSTER_MSG_HDR_LEN + CLUSTER_MSG_SNAPSHOT_HDR_LEN];
+	size_t len, off = 0, frag, max = c->bus->ops->max_msg(c->bus);
+	uint8_t *blob;
+	int r;
+
+	if (max <= sizeof(hdr)) {
+		LOG_ERR("cluster: bus messages too small for a snapshot");
+		return;
+	}
+	frag = max - sizeof(hdr);
+	r = cluster_state_build(c, &blob, &len);
+	if (!r && len > UINT32_MAX)
+		r = -EOVERFLOW;
+	if (r) {
+		/* The members behind stay not ready until the next view. */
+		LOG_ERR("cluster: snapshot: %s", strerror(-r));
+		return;
+	}
+	do {
+		size_t n = len - off < frag ? len - off : frag;
+		struct iovec iov[2] = { { hdr, sizeof(hdr) },
+					{ blob + off, n } };
+
+		cluster_msg_snapshot_hdr_encode(hdr, c->tag, (uint32_t)len,
+						(uint32_t)off, (uint32_t)n);
+		r = cluster_send(c, iov, 2);
+		if (r) {
+			LOG_ERR("cluster: snapshot send: %s", strerror(-r));
+			break;
+		}
+		off += n;
+	} while (off < len);
+	c->stats.snapshots_sent++;
+	free(blob);
+}
+
+static void cluster_sync_complete(struct cluster *c)
+{
+	const struct cluster_peer *src = NULL, *me = NULL;
+	uint64_t seen = 0;
+	bool behind = false;
+	struct cluster_buffered *b;
+	uint32_t i;
+
+	/* Peers are sorted by id: a strict > keeps the lowest id on ties. */
+	for (i = 0; i < c->view.count; i++) {
+		const struct cluster_peer *p = &c->peers[i];
+
+		if (!src || p->state_epoch > src->state_epoch ||
+		    (p->state_epoch == src->state_epoch &&
+		     p->index > src->index))
+			src = p;
+		if (p->seen_epoch > seen)
+			seen = p->seen_epoch;
+		if (p->id == c->view.local_id)
+			me = p;
+	}
+	for (i = 0; i < c->view.count; i++)
+		if (c->peers[i].state_epoch != src->state_epoch ||
+		    c->peers[i].index != src->index)
+			behind = true;
+	c->source_id = src->id;
+	c->src_epoch = src->state_epoch;
+	c->src_index = src->index;
+	c->new_epoch = seen + 1;
+
+	if (me->state_epoch == src->state_epoch && me->index == src->index) {
+		if (me == src && behind)
+			cluster_sync_snapshot_send(c);
+		cluster_sync_finish(c);
+		return;
+	}
+	/* Behind: an epoch newer than this node's state exists now, even
+	 * if the snapshot never arrives (see docs/cluster-protocol.md). */
+	if (c->seen_epoch < c->new_epoch)
+		c->seen_epoch = c->new_epoch;
+	c->sync = CLUSTER_SYNC_SNAPSHOT;
+	c->round_index = c->src_index;
+	list_for_each_entry(b, &c->buffered, link) {
+		c->round_index++;
+		if (b->from == c->view.local_id) {
+			struct cluster_pending *p =
+				cluster_pending_find(c, b->seq);
+
+			if (p)
+				p->index = c->round_index;
+		}
+	}
+	LOG_INFO("cluster: node %u behind (epoch %llu index %llu), waiting "
+		 "for node %u's snapshot (epoch %llu index %llu)",
+		 c->view.local_id, (unsigned long long)me->state_epoch,
+		 (unsigned long long)me->index, src->id,
+		 (unsigned long long)src->state_epoch,
+		 (unsigned long long)src->index);
+}
+
+void cluster_sync_announce(struct cluster *c, uint32_t from,
+			   const struct cluster_msg *m)
+{
+	struct cluster_peer *p = NULL;
+	uint32_t i;
+
+	/* An ANNOUNCE sent for another view is ignored by everyone. */
+	if (c->sync != CLUSTER_SYNC_ANNOUNCE || m->u.announce.tag != c->tag)
+		return;
+	for (i = 0; i < c->view.count; i++)
+		if (c->peers[i].id == from)
+			p = &c->peers[i];
+	if (!p || p->announced)
+		return;
+	p->announced = true;
+	p->state_epoch = m->u.announce.state_epoch;
+	p->seen_epoch = m->u.announce.seen_epoch;
+	p->index = m->u.announce.index;
+	if (++c->nannounced == c->view.count)
+		cluster_sync_complete(c);
+}
+
+void cluster_sync_snapshot(struct cluster *c, uint32_t from,
+			   const struct cluster_msg *m)
+{
+	int r;
+
+	if (c->sync != CLUSTER_SYNC_SNAPSHOT || m->u.snapshot.tag != c->tag ||
+	    from != c->source_id)
+		return;
+	if (!c->snap) {
+		if (m->u.snapshot.offset != 0)
+			goto bad;
+		c->snap = malloc(m->u.snapshot.total ? m->u.snapshot.total
+						     : 1);
+		if (!c->snap) {
+			LOG_ERR("cluster: no memory for a %u-byte snapshot",
+				m->u.snapshot.total);
+			cluster_sync_abandon(c);
+			return;
+		}
+		c->snap_total = m->u.snapshot.total;
+		c->snap_have = 0;
+	}
+	if (m->u.snapshot.total != c->snap_total ||
+	    m->u.snapshot.offset != c->snap_have)
+		goto bad;
+	memcpy(c->snap + c->snap_have, m->data, m->len);
+	c->snap_have += m->len;
+	if (c->snap_have < c->snap_total)
+		return;
+
+	if (c->snap_total < 16 || cluster_get_u64(c->snap) != c->src_epoch ||
+	    cluster_get_u64(c->snap + 8) != c->src_index)
+		goto bad;
+	cluster_applies_orphan(c);
+	r = cluster_state_load(c, c->snap, c->snap_total);
+	free(c->snap);
+	c->snap = NULL;
+	if (r) {
+		cluster_sync_abandon(c);
+		return;
+	}
+	c->stats.snapshots_loaded++;
+	/* Acks below the loaded index mean nothing to anybody now. */
+	c->ack_sent = c->index;
+	c->ack_needed = 0;
+	cluster_sync_finish(c);
+	return;
+
+bad:
+	LOG_ERR("cluster: snapshot from node %u does not fit (offset %u of "
+		"%u); node %u stays not ready until the next view", from,
+		m->u.snapshot.offset, m->u.snapshot.total, c->view.local_id);
+	cluster_sync_abandon(c);
+}
