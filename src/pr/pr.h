@@ -27,6 +27,8 @@
  * Split: pr.c (state, PR OUT apply), pr_decode.c (PR OUT CDB and
  * parameter list), pr_in.c (PR IN data), pr_conflict.c (SPC-4 5.14.2),
  * pr_scsi2.c (SPC-2 RESERVE/RELEASE and their SPC-4 5.14.3 exceptions).
+ * APTPL images of a pr_state (bytes only; the core writes the files):
+ * pr_aptpl.h / pr_aptpl.c.
  */
 #ifndef CTGT_PR_PR_H
 #define CTGT_PR_PR_H
