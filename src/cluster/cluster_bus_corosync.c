@@ -35,6 +35,12 @@
  *  - Views are the CPG group, not the corosync membership: a node whose
  *    corosync runs without ctgt brings no votes to ctgt (it holds none of
  *    the replicated state).
+ *  - Views and rings: CPG's configuration changes during a corosync sync
+ *    are folded into one view reported at the totem confchg that ends the
+ *    sync (the confchg callback below says why), so every member reports
+ *    the same views; ring_id hashes the totem ring with the counted
+ *    processes (a restarted ctgt on a node that stayed in the ring makes
+ *    a new view with the same ring).
  *  - One ctgt per node. If two processes of one nodeid are in the group,
  *    the node counts once: the process that was already counted stays
  *    counted; otherwise one that did not just join; otherwise the lowest
@@ -131,6 +137,15 @@ struct cluster_bus_corosync {
 	uint32_t vq_quorum, vq_expected;
 	bool vq_quorate, vq_known;
 	uint32_t threshold;      /* votes a view needs */
+
+	/* CPG configuration changes not reported yet: folded until the
+	 * totem ring they belong to is known (see the opening comment) */
+	bool ring_known, sync_pending, pend;
+	struct cpg_ring_id ring;
+	struct cpg_address pend_ml[CLUSTER_BUS_COROSYNC_PROCS_MAX];
+	size_t pend_mn;
+	struct cpg_address pend_jl[CLUSTER_BUS_COROSYNC_PROCS_MAX];
+	size_t pend_jn;
 
 	/* the current view and its counted processes */
 	struct cluster_view view;
@@ -361,8 +376,9 @@ static void cluster_bus_corosync_vq_check(struct cluster_bus_corosync *b)
 	if (!b->have_view || !b->vq_known)
 		return;
 	if (b->view.quorate && !b->vq_quorate)
-		LOG_WARN("cluster corosync: view of %" PRIu32 " node(s) is "
-			 "quorate but votequorum says inquorate",
+		LOG_INFO("cluster corosync: view of %" PRIu32 " node(s) is "
+			 "quorate but votequorum says inquorate (normal for "
+			 "a moment after a merge: votequorum notifies later)",
 			 b->view.count);
 	else if (!b->view.quorate && b->vq_quorate)
 		LOG_DEBUG("cluster corosync: corosync is quorate; the ctgt "
@@ -459,6 +475,8 @@ static int cluster_bus_corosync_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b);
+
 static void cluster_bus_corosync_deliver_cb(cpg_handle_t h,
 					    const struct cpg_name *g,
 					    uint32_t nodeid, uint32_t pid,
@@ -469,7 +487,18 @@ static void cluster_bus_corosync_deliver_cb(cpg_handle_t h,
 	(void)g;
 	if (cpg_context_get(h, (void **)&b) != CS_OK || !b)
 		return;
-	if (b->phase != CLUSTER_BUS_COROSYNC_JOINED || !b->have_view)
+	if (b->phase != CLUSTER_BUS_COROSYNC_JOINED)
+		return;
+	if (b->pend) {
+		/* Not seen here: corosync delivers no message during a sync.
+		 * Should it happen, the message must not precede its view. */
+		LOG_WARN("cluster corosync: a message arrived before the "
+			 "totem confchg; reporting the view now");
+		cluster_bus_corosync_view_emit(b);
+		if (b->phase != CLUSTER_BUS_COROSYNC_JOINED)
+			return;
+	}
+	if (!b->have_view)
 		return;
 	/* A second ctgt on one node: every member drops its messages. */
 	if (!cluster_bus_corosync_is_counted(b, nodeid, pid)) {
@@ -563,36 +592,56 @@ static bool cluster_bus_corosync_count(struct cluster_bus_corosync *b,
 	return local_ok;
 }
 
-static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
-					    const struct cpg_name *g,
-					    const struct cpg_address *ml,
-					    size_t mn,
-					    const struct cpg_address *ll,
-					    size_t ln,
-					    const struct cpg_address *jl,
-					    size_t jn)
+/* The view's agreed identity (cluster_view.ring_id): the totem ring and
+ * the counted processes, hashed (FNV-1a). The ring alone is not enough: a
+ * ctgt process that restarts while its node stays in the ring changes the
+ * view but not the ring; the pids tell those views apart. */
+static uint64_t cluster_bus_corosync_ring_id(const struct cluster_bus_corosync *b,
+					     const uint32_t *ids, uint32_t n)
 {
-	struct cluster_bus_corosync *b = NULL;
-	struct cluster_view *v;
+	uint64_t h = 1469598103934665603ull;
+	uint64_t words[2] = { b->ring.seq, b->ring.nodeid };
+	uint32_t i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < 8; i++)
+			h = (h ^ ((words[k] >> (8 * i)) & 0xff)) *
+			    1099511628211ull;
+	for (k = 0; k < n; k++) {
+		uint32_t pid = 0;
+
+		for (i = 0; i < b->ncounted; i++)
+			if (b->counted[i].nodeid == ids[k])
+				pid = b->counted[i].pid;
+		words[0] = ((uint64_t)ids[k] << 32) | pid;
+		for (i = 0; i < 8; i++)
+			h = (h ^ ((words[0] >> (8 * i)) & 0xff)) *
+			    1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+/* Turns the folded configuration change into a view upcall. */
+static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b)
+{
+	struct cluster_view *v = &b->view;
 	uint32_t ids[CLUSTER_NODES_MAX], i, votes = 0;
 	bool changed, unknown = false;
+	uint64_t ring_id;
 
-	(void)g;
-	(void)ll;
-	(void)ln;
-	if (cpg_context_get(h, (void **)&b) != CS_OK || !b)
-		return;
-	if (b->phase != CLUSTER_BUS_COROSYNC_JOINED)
-		return;
+	b->pend = false;
 	/* Our own leave (cpg_leave/finalize) is not a view to report. */
-	if (!cluster_bus_corosync_addr_in(ml, mn, b->local_id, b->local_pid))
+	if (!cluster_bus_corosync_addr_in(b->pend_ml, b->pend_mn, b->local_id,
+					  b->local_pid))
 		return;
-	if (!cluster_bus_corosync_count(b, ml, mn, jl, jn)) {
+	if (!cluster_bus_corosync_count(b, b->pend_ml, b->pend_mn, b->pend_jl,
+					b->pend_jn)) {
 		cluster_bus_corosync_fatal(b, -EEXIST,
 			"another ctgt process of this node is already in the "
 			"group");
 		return;
 	}
+	b->pend_jn = 0;
 	for (i = 0; i < b->ncounted; i++) {
 		ids[i] = b->counted[i].nodeid;
 		if (!cluster_bus_corosync_node_find(b, ids[i]))
@@ -606,13 +655,23 @@ static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
 		cluster_bus_corosync_nodes_load(b);
 		cluster_bus_corosync_threshold_update(b);
 	}
-
-	changed = !b->have_view || b->view.count != b->ncounted;
+	ring_id = cluster_bus_corosync_ring_id(b, ids, b->ncounted);
+	changed = !b->have_view || v->count != b->ncounted ||
+		  v->ring_id != ring_id;
 	for (i = 0; !changed && i < b->ncounted; i++)
-		changed = b->view.members[i].id != ids[i];
+		changed = v->members[i].id != ids[i];
 
-	v = &b->view;
+	for (i = 0; i < b->ncounted; i++) {
+		const struct cluster_bus_corosync_node *n =
+			cluster_bus_corosync_node_find(b, ids[i]);
+
+		votes += n ? n->votes : 1;
+	}
+	if (!changed && v->quorate == (votes >= b->threshold))
+		return; /* a duplicate came or went: no node-level change */
+
 	v->local_id = b->local_id;
+	v->ring_id = ring_id;
 	v->count = b->ncounted;
 	for (i = 0; i < b->ncounted; i++) {
 		const struct cluster_bus_corosync_node *n =
@@ -624,17 +683,90 @@ static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
 				 sizeof(v->members[i].name), "%s", n->name);
 		else
 			v->members[i].name[0] = '\0';
-		votes += n ? n->votes : 1;
 	}
-	if (!changed && b->have_view && v->quorate == (votes >= b->threshold))
-		return; /* a duplicate came or went: no node-level change */
 	v->quorate = votes >= b->threshold;
 	b->have_view = true;
-	LOG_INFO("cluster corosync: view of %" PRIu32 " node(s), %" PRIu32
-		 " of %" PRIu32 " votes needed: %s", v->count, votes,
-		 b->threshold, v->quorate ? "quorate" : "not quorate");
+	LOG_INFO("cluster corosync: view of %" PRIu32 " node(s) (ring %"
+		 PRIu32 ".%" PRIu64 ", id %016" PRIx64 "), %" PRIu32 " of %"
+		 PRIu32 " votes needed: %s", v->count, b->ring.nodeid,
+		 b->ring.seq, ring_id, votes, b->threshold,
+		 v->quorate ? "quorate" : "not quorate");
 	cluster_bus_corosync_vq_check(b);
 	b->up.view(b->up.arg, v);
+}
+
+/* A CPG configuration change. corosync 3 (exec/cpg.c) reports a totem
+ * membership change to a group as several confchgs during its sync (one
+ * per process a joinlist brings, reason NODEUP; one for the chosen
+ * downlist, NODEDOWN), and only then, at sync activation, the totem
+ * confchg with the new ring. The confchgs differ between nodes (a merging
+ * node sees the others arrive one by one; they see it arrive once), the
+ * final membership does not. So a NODEUP/NODEDOWN confchg is folded and
+ * reported at the totem confchg that follows, as one view with the new
+ * ring: every member reports the same views. A process join or leave
+ * (JOIN, LEAVE, PROCDOWN: a totem message, no sync) is reported at once
+ * with the current ring. No application message is delivered during a
+ * sync (corosync refuses mcasts then with TRY_AGAIN), so folding moves
+ * no message to another view. */
+static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
+					    const struct cpg_name *g,
+					    const struct cpg_address *ml,
+					    size_t mn,
+					    const struct cpg_address *ll,
+					    size_t ln,
+					    const struct cpg_address *jl,
+					    size_t jn)
+{
+	struct cluster_bus_corosync *b = NULL;
+	size_t i;
+
+	(void)g;
+	if (cpg_context_get(h, (void **)&b) != CS_OK || !b)
+		return;
+	if (b->phase != CLUSTER_BUS_COROSYNC_JOINED)
+		return;
+	if (mn > CLUSTER_BUS_COROSYNC_PROCS_MAX) {
+		LOG_ERR("cluster corosync: %zu processes in the group; only "
+			"the first %d are considered", mn,
+			CLUSTER_BUS_COROSYNC_PROCS_MAX);
+		mn = CLUSTER_BUS_COROSYNC_PROCS_MAX;
+	}
+	memcpy(b->pend_ml, ml, mn * sizeof(ml[0]));
+	b->pend_mn = mn;
+	for (i = 0; i < jn && b->pend_jn < CLUSTER_BUS_COROSYNC_PROCS_MAX; i++)
+		b->pend_jl[b->pend_jn++] = jl[i];
+	for (i = 0; i < jn; i++)
+		if (jl[i].reason == CPG_REASON_NODEUP)
+			b->sync_pending = true;
+	for (i = 0; i < ln; i++)
+		if (ll[i].reason == CPG_REASON_NODEDOWN)
+			b->sync_pending = true;
+	b->pend = true;
+	/* Our first confchg comes before the initial totem confchg
+	 * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF sends it right after). */
+	if (!b->ring_known || b->sync_pending)
+		return;
+	cluster_bus_corosync_view_emit(b);
+}
+
+static void cluster_bus_corosync_totem_cb(cpg_handle_t h,
+					  struct cpg_ring_id ring,
+					  uint32_t n, const uint32_t *members)
+{
+	struct cluster_bus_corosync *b = NULL;
+
+	(void)members;
+	if (cpg_context_get(h, (void **)&b) != CS_OK || !b)
+		return;
+	if (b->phase != CLUSTER_BUS_COROSYNC_JOINED)
+		return;
+	LOG_DEBUG("cluster corosync: totem ring %" PRIu32 ".%" PRIu64
+		  " with %" PRIu32 " node(s)", ring.nodeid, ring.seq, n);
+	b->ring = ring;
+	b->ring_known = true;
+	b->sync_pending = false;
+	if (b->pend)
+		cluster_bus_corosync_view_emit(b);
 }
 
 static void cluster_bus_corosync_writable_fire(struct cluster_bus_corosync *b)
@@ -705,7 +837,8 @@ static int cluster_bus_corosync_connect(struct cluster_bus_corosync *b)
 			.model = CPG_MODEL_V1,
 			.cpg_deliver_fn = cluster_bus_corosync_deliver_cb,
 			.cpg_confchg_fn = cluster_bus_corosync_confchg_cb,
-			.flags = 0,
+			.cpg_totem_confchg_fn = cluster_bus_corosync_totem_cb,
+			.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
 		};
 		uint32_t atomic = 0;
 
