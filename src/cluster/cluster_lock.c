@@ -1,0 +1,684 @@
+/*
+ * The lock manager as a channel of the cluster service (cluster.h,
+ * "locks"): acquire / release / cancel become ordered ops on
+ * CLUSTER_CH_LOCK; every member applies them to the pure lock table
+ * (cluster_lock_table.c), so every member agrees on who holds what; each
+ * node fires the callbacks of its own requests when its apply of the op
+ * that granted them runs. Departed nodes' entries are dropped in the
+ * channel's view callback, in order with the ops.
+ *
+ * Caching (CLUSTER_LOCK_CACHE): the entry stays granted in the table after
+ * the local release, with no traffic. A later local acquire that the idle
+ * cached entry covers (same resource, range inside, mode not stronger) is
+ * granted from it with no traffic, unless some request already waits
+ * behind it (fairness). When an apply shows a waiter blocked by this
+ * node's cached entry, the node gives it up with a cache-release op, once,
+ * as soon as no local user holds it.
+ *
+ * Losing the quorate view: outstanding requests fail with -EAGAIN
+ * (cluster_locks_ready(), called by cluster.c when cluster_is_ready()
+ * changes; also when a state transfer or reset drops this node's waiting
+ * entries). Granted locks are NOT revoked here: the other members drop
+ * them when they see this node leave, so from then on another node may be
+ * granted a conflicting lock. Local users must stop relying on their
+ * locks when cluster_events.ready reports false (the SCSI layer stops
+ * serving clustered LUNs then) and release them; a release of an entry
+ * the cluster already dropped sends nothing.
+ *
+ * Deliberately NOT here: the grant rule and the codec (the table), order
+ * and acks (cluster.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_lock_table.h"
+#include "cluster/cluster_services.h"
+
+/* lk->priv_state */
+enum {
+	CLUSTER_LOCK_ST_IDLE = 0,     /* not known to the manager */
+	CLUSTER_LOCK_ST_WAITING,      /* request submitted, not granted */
+	CLUSTER_LOCK_ST_CANCELLING,   /* cancel submitted */
+	CLUSTER_LOCK_ST_HELD,         /* granted, callback fired */
+	CLUSTER_LOCK_ST_DEFER_GRANT,  /* granted from the cache, callback
+	                                 queued */
+	CLUSTER_LOCK_ST_DEFER_CANCEL, /* -ECANCELED queued */
+	CLUSTER_LOCK_ST_DEFER_AGAIN,  /* -EAGAIN queued */
+};
+
+struct cluster_locks {
+	struct cluster *c;
+	struct cluster_channel *ch;
+	struct cluster_lock_table tab;
+	uint64_t next_req_id;
+	struct list_head waiting;   /* WAITING, CANCELLING */
+	struct list_head held;      /* HELD */
+	struct list_head deferred;  /* DEFER_*: callbacks to fire */
+	struct list_head subs;      /* submitted ops not completed */
+	struct base_loop *loop;     /* for deferred callbacks; see
+	                               cluster_locks_loop() */
+	struct base_defer defer;
+	bool ready;
+};
+
+/* One submitted op until the engine completes it (exactly once, also
+ * after a detach; lm is NULL once detached). */
+struct cluster_lock_sub {
+	struct list_head link;
+	struct cluster_locks *lm;
+	enum cluster_lock_op_type type;
+	uint64_t req_id;
+	size_t nlen;
+	char name[CLUSTER_LOCK_NAME_MAX + 1];
+};
+
+void cluster_locks_ready(struct cluster_locks *lm, bool ready);
+
+/* The loop deferred callbacks run on. cluster.h has no accessor for the
+ * service's loop; every call into this file is on that loop's thread, and
+ * inside a turn of it base_loop_current() names it. Taken the first time
+ * it is seen; without it the cache fast path is skipped (requests then
+ * take the ordered path) and nothing else changes. */
+static struct base_loop *cluster_locks_loop(struct cluster_locks *lm)
+{
+	if (!lm->loop)
+		lm->loop = base_loop_current();
+	return lm->loop;
+}
+
+static uint32_t cluster_locks_self(const struct cluster_locks *lm)
+{
+	return cluster_local_id(lm->c);
+}
+
+static struct cluster_lock *cluster_locks_find(struct list_head *h,
+					       uint64_t req_id)
+{
+	struct cluster_lock *lk;
+
+	list_for_each_entry(lk, h, priv_link)
+		if (lk->priv_id == req_id)
+			return lk;
+	return NULL;
+}
+
+static struct cluster_lock_entry *
+cluster_locks_entry_of(struct cluster_locks *lm, const struct cluster_lock *lk)
+{
+	return cluster_lock_table_find(&lm->tab, lk->name, strlen(lk->name),
+				       cluster_locks_self(lm), lk->priv_id);
+}
+
+/* ------------------------------------------------------------- deferred */
+
+static void cluster_locks_defer_run(struct base_defer *d)
+{
+	struct cluster_locks *lm = container_of(d, struct cluster_locks,
+						defer);
+
+	/* One at a time from the head: a callback may acquire, release or
+	 * cancel other locks (and queue more). */
+	while (!list_empty(&lm->deferred)) {
+		struct cluster_lock *lk = list_first_entry(
+			&lm->deferred, struct cluster_lock, priv_link);
+		int status = 0;
+
+		list_del(&lk->priv_link);
+		switch (lk->priv_state) {
+		case CLUSTER_LOCK_ST_DEFER_GRANT:
+			lk->priv_state = CLUSTER_LOCK_ST_HELD;
+			list_add_tail(&lm->held, &lk->priv_link);
+			break;
+		case CLUSTER_LOCK_ST_DEFER_CANCEL:
+			status = -ECANCELED;
+			lk->priv_state = CLUSTER_LOCK_ST_IDLE;
+			break;
+		default:
+			status = -EAGAIN;
+			lk->priv_state = CLUSTER_LOCK_ST_IDLE;
+			break;
+		}
+		lk->cb(lk, status);
+	}
+}
+
+/* Queues lk's callback with the status its state says. Without a loop
+ * (never seen one) it fires now: only possible when the caller is not
+ * itself inside an acquire. */
+static void cluster_locks_defer(struct cluster_locks *lm,
+				struct cluster_lock *lk, uint32_t state)
+{
+	struct base_loop *loop = cluster_locks_loop(lm);
+
+	list_del(&lk->priv_link);
+	lk->priv_state = state;
+	list_add_tail(&lm->deferred, &lk->priv_link);
+	if (loop)
+		base_defer(loop, &lm->defer);
+	else
+		cluster_locks_defer_run(&lm->defer);
+}
+
+/* ------------------------------------------------------------ submitting */
+
+static void cluster_locks_sub_done(void *ctx, int status);
+
+static int cluster_locks_submit(struct cluster_locks *lm,
+				const struct cluster_lock_op *op)
+{
+	uint8_t buf[CLUSTER_LOCK_OP_MAX];
+	struct cluster_lock_sub *sub;
+	long n = cluster_lock_op_encode(op, buf, sizeof(buf));
+	int r;
+
+	if (n < 0)
+		return (int)n;
+	sub = calloc(1, sizeof(*sub));
+	if (!sub)
+		return -ENOMEM;
+	sub->lm = lm;
+	sub->type = op->type;
+	sub->req_id = op->req_id;
+	sub->nlen = op->nlen;
+	memcpy(sub->name, op->name, op->nlen);
+	r = cluster_submit(lm->ch, buf, (size_t)n, cluster_locks_sub_done,
+			   sub);
+	if (r) {
+		free(sub);
+		return r;
+	}
+	list_add_tail(&lm->subs, &sub->link);
+	return 0;
+}
+
+/* Release / cancel / cache-release of (name, req_id). */
+static int cluster_locks_submit_simple(struct cluster_locks *lm,
+				       enum cluster_lock_op_type type,
+				       const char *name, size_t nlen,
+				       uint64_t req_id)
+{
+	struct cluster_lock_op op = {
+		.type = type, .req_id = req_id, .name = name, .nlen = nlen,
+	};
+	return cluster_locks_submit(lm, &op);
+}
+
+/* Gives up an idle cached entry that blocks a waiter, once. */
+static void cluster_locks_cache_yield(struct cluster_locks *lm,
+				      struct cluster_lock_entry *e)
+{
+	int r;
+
+	if (e->local_user || e->local_release_sent ||
+	    !cluster_lock_entry_blocks(e))
+		return;
+	r = cluster_locks_submit_simple(lm, CLUSTER_LOCK_OP_CACHE_RELEASE,
+					e->res->name, e->res->nlen,
+					e->req_id);
+	if (r)
+		/* not ready: the others drop the entry when they see
+		 * this node go; else the next blocking op retries */
+		LOG_WARN("cluster lock: cache-release of %s: %d",
+			 e->res->name, r);
+	else
+		e->local_release_sent = true;
+}
+
+static void cluster_locks_sub_done(void *ctx, int status)
+{
+	struct cluster_lock_sub *sub = ctx;
+	struct cluster_locks *lm = sub->lm;
+
+	if (lm) {
+		list_del(&sub->link);
+		if (status) {
+			struct cluster_lock *lk;
+			struct cluster_lock_entry *e;
+
+			switch (sub->type) {
+			case CLUSTER_LOCK_OP_REQUEST:
+			case CLUSTER_LOCK_OP_CANCEL:
+				/* not applied anywhere: the request fails
+				 * (a cancel that failed: the request is
+				 * in the table or fails by itself; treat
+				 * it as cancelled, a later grant of it is
+				 * released) */
+				lk = cluster_locks_find(&lm->waiting,
+							sub->req_id);
+				if (lk)
+					cluster_locks_defer(lm, lk,
+						sub->type ==
+						CLUSTER_LOCK_OP_CANCEL ?
+						CLUSTER_LOCK_ST_DEFER_CANCEL :
+						CLUSTER_LOCK_ST_DEFER_AGAIN);
+				break;
+			case CLUSTER_LOCK_OP_CACHE_RELEASE:
+				e = cluster_lock_table_find(&lm->tab,
+					sub->name, sub->nlen,
+					cluster_locks_self(lm), sub->req_id);
+				if (e)
+					e->local_release_sent = false;
+				break;
+			case CLUSTER_LOCK_OP_RELEASE:
+				break;
+			}
+			LOG_DEBUG("cluster lock: op %d on %s failed: %d",
+				  (int)sub->type, sub->name, status);
+		}
+	}
+	free(sub);
+}
+
+/* ----------------------------------------------------------------- apply */
+
+/* Turns one table result into this node's callbacks and cache-releases.
+ * Callbacks run last, after the lists are consumed: a callback may call
+ * back into the manager, which never changes the table synchronously. */
+static void cluster_locks_result(struct cluster_locks *lm,
+				 struct cluster_lock_result *res)
+{
+	uint32_t self = cluster_locks_self(lm);
+	struct cluster_lock_entry *e;
+	struct list_head fire;
+
+	list_init(&fire);
+	list_for_each_entry(e, &res->granted, grant_link) {
+		struct cluster_lock *lk;
+
+		if (e->node != self)
+			continue;
+		lk = cluster_locks_find(&lm->waiting, e->req_id);
+		if (lk) {
+			list_del(&lk->priv_link);
+			lk->priv_state = CLUSTER_LOCK_ST_HELD;
+			list_add_tail(&fire, &lk->priv_link);
+			if (e->cached)
+				e->local_user = lk;
+		} else if (!e->cached) {
+			/* nobody wants it any more (its request failed or
+			 * was cancelled locally): give it back */
+			int r = cluster_locks_submit_simple(lm,
+				CLUSTER_LOCK_OP_RELEASE, e->res->name,
+				e->res->nlen, e->req_id);
+			if (r)
+				LOG_WARN("cluster lock: release of an "
+					 "orphaned grant on %s: %d",
+					 e->res->name, r);
+		}
+		/* a cached one without a user is simply idle in cache */
+	}
+	list_for_each_entry(e, &res->blockers, block_link)
+		if (e->node == self)
+			cluster_locks_cache_yield(lm, e);
+
+	while (!list_empty(&fire)) {
+		struct cluster_lock *lk = list_first_entry(
+			&fire, struct cluster_lock, priv_link);
+		list_del(&lk->priv_link);
+		list_add_tail(&lm->held, &lk->priv_link);
+		lk->cb(lk, 0);
+	}
+}
+
+static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
+			       const void *data, size_t len,
+			       struct cluster_apply *token)
+{
+	struct cluster_locks *lm = arg;
+	struct cluster_lock_result res;
+	struct cluster_lock_op op;
+	bool local;
+
+	cluster_locks_loop(lm);
+	if (cluster_lock_op_decode(data, len, &op)) {
+		LOG_WARN("cluster lock: malformed op (%zu bytes) from node %u "
+			 "at index %llu applied as a no-op", len, mi->from,
+			 (unsigned long long)mi->index);
+		return CLUSTER_APPLY_DONE;
+	}
+	cluster_lock_table_apply(&lm->tab, mi->from, &op, &res);
+	local = mi->from == cluster_locks_self(lm);
+	if (res.status == -ENOMEM)
+		LOG_ERR("cluster lock: out of memory applying index %llu: "
+			"this node's lock table now differs from the "
+			"cluster's; restart it", (unsigned long long)mi->index);
+
+	if (local && res.status &&
+	    (op.type == CLUSTER_LOCK_OP_REQUEST ||
+	     (op.type == CLUSTER_LOCK_OP_CANCEL && res.status == -ENOENT))) {
+		/* a request refused, or a cancel of an entry already gone
+		 * (a node-left or a state transfer raced it) */
+		struct cluster_lock *lk = cluster_locks_find(&lm->waiting,
+							     op.req_id);
+		if (lk)
+			cluster_locks_defer(lm, lk,
+				op.type == CLUSTER_LOCK_OP_CANCEL ?
+				CLUSTER_LOCK_ST_DEFER_CANCEL :
+				CLUSTER_LOCK_ST_DEFER_AGAIN);
+	}
+	if (local && op.type == CLUSTER_LOCK_OP_CANCEL && res.status == 0) {
+		struct cluster_lock *lk = cluster_locks_find(&lm->waiting,
+							     op.req_id);
+		if (lk)
+			cluster_locks_defer(lm, lk,
+					    CLUSTER_LOCK_ST_DEFER_CANCEL);
+	}
+	cluster_locks_result(lm, &res);
+	return CLUSTER_APPLY_DONE;
+}
+
+static void cluster_locks_view(void *arg, const struct cluster_view *v,
+			       const uint32_t *left, uint32_t nleft,
+			       const uint32_t *joined, uint32_t njoined)
+{
+	struct cluster_locks *lm = arg;
+	struct cluster_lock_result res;
+
+	cluster_locks_loop(lm);
+	for (uint32_t i = 0; i < nleft; i++) {
+		if (left[i] == cluster_locks_self(lm))
+			continue;
+		cluster_lock_table_node_left(&lm->tab, left[i], &res);
+		cluster_locks_result(lm, &res);
+	}
+}
+
+/* After the table was replaced (state transfer) or emptied: local
+ * requests whose entries are gone fail with -EAGAIN; local users of the
+ * new table's entries are linked to them again. */
+static void cluster_locks_relink(struct cluster_locks *lm)
+{
+	struct cluster_lock *lk, *tmp;
+
+	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
+		if (!cluster_locks_entry_of(lm, lk))
+			cluster_locks_defer(lm, lk,
+				lk->priv_state == CLUSTER_LOCK_ST_CANCELLING ?
+				CLUSTER_LOCK_ST_DEFER_CANCEL :
+				CLUSTER_LOCK_ST_DEFER_AGAIN);
+	list_for_each_entry(lk, &lm->held, priv_link) {
+		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
+		if (e && e->cached)
+			e->local_user = lk;
+	}
+	list_for_each_entry_safe(lk, tmp, &lm->deferred, priv_link) {
+		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
+		if (lk->priv_state != CLUSTER_LOCK_ST_DEFER_GRANT)
+			continue;
+		if (e)
+			e->local_user = lk;
+		else
+			lk->priv_state = CLUSTER_LOCK_ST_DEFER_AGAIN;
+	}
+}
+
+static int cluster_locks_save(void *arg, void **data, size_t *len)
+{
+	struct cluster_locks *lm = arg;
+	return cluster_lock_table_save(&lm->tab, data, len);
+}
+
+static int cluster_locks_load(void *arg, const void *data, size_t len)
+{
+	struct cluster_locks *lm = arg;
+	int r;
+
+	cluster_locks_loop(lm);
+	r = cluster_lock_table_load(&lm->tab, data, len);
+	if (r) {
+		LOG_ERR("cluster lock: state transfer refused (%zu bytes): %d",
+			len, r);
+		return r;
+	}
+	cluster_locks_relink(lm);
+	return 0;
+}
+
+static void cluster_locks_reset(void *arg)
+{
+	struct cluster_locks *lm = arg;
+
+	cluster_locks_loop(lm);
+	cluster_lock_table_reset(&lm->tab);
+	cluster_locks_relink(lm);
+}
+
+/* cluster_is_ready() changed (called by cluster.c). Not ready: every
+ * outstanding request fails with -EAGAIN; granted locks stay with their
+ * users (see the opening comment). */
+void cluster_locks_ready(struct cluster_locks *lm, bool ready)
+{
+	struct cluster_lock *lk, *tmp;
+
+	if (!lm)
+		return;
+	lm->ready = ready;
+	if (ready)
+		return;
+	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
+		cluster_locks_defer(lm, lk,
+			lk->priv_state == CLUSTER_LOCK_ST_CANCELLING ?
+			CLUSTER_LOCK_ST_DEFER_CANCEL :
+			CLUSTER_LOCK_ST_DEFER_AGAIN);
+	list_for_each_entry(lk, &lm->deferred, priv_link)
+		if (lk->priv_state == CLUSTER_LOCK_ST_DEFER_GRANT)
+			lk->priv_state = CLUSTER_LOCK_ST_DEFER_AGAIN;
+}
+
+/* ------------------------------------------------------------- cluster.h */
+
+static bool cluster_locks_valid(const struct cluster_lock *lk)
+{
+	size_t n = strnlen(lk->name, sizeof(lk->name));
+
+	return n >= 1 && n <= CLUSTER_LOCK_NAME_MAX && lk->cb &&
+	       (lk->mode == CLUSTER_LOCK_SHARED ||
+		lk->mode == CLUSTER_LOCK_EXCLUSIVE) &&
+	       lk->len <= UINT64_MAX - lk->start &&
+	       !(lk->flags & ~CLUSTER_LOCK_CACHE);
+}
+
+/* The cache fast path: an idle cached entry of this node that covers lk
+ * and has nobody waiting behind it. */
+static struct cluster_lock_entry *
+cluster_locks_cache_find(struct cluster_locks *lm,
+			 const struct cluster_lock *lk)
+{
+	struct cluster_lock_res *r = cluster_lock_table_res(
+		&lm->tab, lk->name, strlen(lk->name));
+	uint32_t self = cluster_locks_self(lm);
+	struct cluster_lock_entry *e;
+
+	if (!r)
+		return NULL;
+	list_for_each_entry(e, &r->entries, link)
+		if (e->node == self && e->granted && e->cached &&
+		    !e->local_user && !e->local_release_sent &&
+		    cluster_lock_entry_covers(e, lk->start, lk->len,
+					      lk->mode) &&
+		    !cluster_lock_entry_blocks(e))
+			return e;
+	return NULL;
+}
+
+int cluster_lock_acquire(struct cluster *c, struct cluster_lock *lk)
+{
+	struct cluster_locks *lm = c ? cluster_locks_of(c) : NULL;
+	struct cluster_lock_entry *e;
+	struct cluster_lock_op op;
+	int r;
+
+	if (!lm || !lk || !cluster_locks_valid(lk))
+		return -EINVAL;
+	if (!cluster_is_ready(c))
+		return -EAGAIN;
+	list_init(&lk->priv_link);
+
+	e = cluster_locks_loop(lm) ? cluster_locks_cache_find(lm, lk) : NULL;
+	if (e) {
+		e->local_user = lk;
+		lk->priv_id = e->req_id;
+		cluster_locks_defer(lm, lk, CLUSTER_LOCK_ST_DEFER_GRANT);
+		return 0;
+	}
+
+	op = (struct cluster_lock_op){
+		.type = CLUSTER_LOCK_OP_REQUEST, .req_id = lm->next_req_id + 1,
+		.name = lk->name, .nlen = strlen(lk->name),
+		.start = lk->start, .len = lk->len, .mode = lk->mode,
+		.cache = lk->flags & CLUSTER_LOCK_CACHE,
+	};
+	r = cluster_locks_submit(lm, &op);
+	if (r)
+		return r;
+	lm->next_req_id++;
+	lk->priv_id = op.req_id;
+	lk->priv_state = CLUSTER_LOCK_ST_WAITING;
+	list_add_tail(&lm->waiting, &lk->priv_link);
+	return 0;
+}
+
+void cluster_lock_release(struct cluster *c, struct cluster_lock *lk)
+{
+	struct cluster_locks *lm = c ? cluster_locks_of(c) : NULL;
+	struct cluster_lock_entry *e;
+	int r;
+
+	if (!lm || !lk)
+		return;
+	if (lk->priv_state != CLUSTER_LOCK_ST_HELD) {
+		/* not granted yet: a release is a cancel whose callback
+		 * the caller does not want */
+		LOG_WARN("cluster lock: release of %s in state %u",
+			 lk->name, lk->priv_state);
+		return;
+	}
+	list_del(&lk->priv_link);
+	lk->priv_state = CLUSTER_LOCK_ST_IDLE;
+	e = cluster_locks_entry_of(lm, lk);
+	if (!e)
+		return;  /* dropped by the cluster already: nothing to send */
+	if (e->cached) {
+		/* keep it, idle; give it up now if someone waits */
+		if (e->local_user == lk)
+			e->local_user = NULL;
+		cluster_locks_cache_yield(lm, e);
+		return;
+	}
+	r = cluster_locks_submit_simple(lm, CLUSTER_LOCK_OP_RELEASE,
+					e->res->name, e->res->nlen, e->req_id);
+	if (r)
+		LOG_WARN("cluster lock: release of %s: %d (the cluster "
+			 "drops it when this node leaves)", lk->name, r);
+}
+
+void cluster_lock_cancel(struct cluster *c, struct cluster_lock *lk)
+{
+	struct cluster_locks *lm = c ? cluster_locks_of(c) : NULL;
+	struct cluster_lock_entry *e;
+
+	if (!lm || !lk)
+		return;
+	switch (lk->priv_state) {
+	case CLUSTER_LOCK_ST_WAITING:
+		if (cluster_locks_submit_simple(lm, CLUSTER_LOCK_OP_CANCEL,
+						lk->name, strlen(lk->name),
+						lk->priv_id)) {
+			/* the request's grant, if it comes, finds no user
+			 * and is released */
+			cluster_locks_defer(lm, lk,
+					    CLUSTER_LOCK_ST_DEFER_CANCEL);
+			return;
+		}
+		lk->priv_state = CLUSTER_LOCK_ST_CANCELLING;
+		return;
+	case CLUSTER_LOCK_ST_DEFER_GRANT:
+		/* granted from the cache, callback not fired: undo */
+		e = cluster_locks_entry_of(lm, lk);
+		if (e && e->local_user == lk) {
+			e->local_user = NULL;
+			cluster_locks_cache_yield(lm, e);
+		}
+		lk->priv_state = CLUSTER_LOCK_ST_DEFER_CANCEL;
+		return;
+	default:
+		/* cancelling, held (the grant raced ahead: cb fired with
+		 * 0), or a callback already queued */
+		return;
+	}
+}
+
+/* ------------------------------------------------------ attach / detach */
+
+int cluster_locks_attach(struct cluster *c, struct cluster_locks **out)
+{
+	static const struct cluster_channel_ops ops = {
+		.id = CLUSTER_CH_LOCK,
+		.name = "lock",
+		.apply = cluster_locks_apply,
+		.view = cluster_locks_view,
+		.save = cluster_locks_save,
+		.load = cluster_locks_load,
+		.reset = cluster_locks_reset,
+	};
+	struct cluster_locks *lm = calloc(1, sizeof(*lm));
+	int r;
+
+	if (!lm)
+		return -ENOMEM;
+	lm->c = c;
+	cluster_lock_table_init(&lm->tab);
+	list_init(&lm->waiting);
+	list_init(&lm->held);
+	list_init(&lm->deferred);
+	list_init(&lm->subs);
+	base_defer_init(&lm->defer, cluster_locks_defer_run);
+	lm->loop = base_loop_current();
+	r = cluster_channel_open(c, &ops, lm, &lm->ch);
+	if (r) {
+		free(lm);
+		return r;
+	}
+	*out = lm;
+	return 0;
+}
+
+void cluster_locks_detach(struct cluster_locks *lm)
+{
+	struct cluster_lock_sub *sub, *stmp;
+	struct cluster_lock *lk;
+
+	if (!lm)
+		return;
+	if (lm->loop)
+		base_defer_cancel(lm->loop, &lm->defer);
+	/* Outstanding requests and queued callbacks end with -ESHUTDOWN
+	 * here (cluster_close's exception); a queued grant too, as its
+	 * entry goes away with the table. Held locks just stop existing. */
+	while (!list_empty(&lm->waiting) || !list_empty(&lm->deferred)) {
+		struct list_head *h = !list_empty(&lm->waiting) ?
+			&lm->waiting : &lm->deferred;
+		lk = list_first_entry(h, struct cluster_lock, priv_link);
+		list_del(&lk->priv_link);
+		lk->priv_state = CLUSTER_LOCK_ST_IDLE;
+		lk->cb(lk, -ESHUTDOWN);
+	}
+	while (!list_empty(&lm->held)) {
+		lk = list_first_entry(&lm->held, struct cluster_lock,
+				      priv_link);
+		list_del(&lk->priv_link);
+		lk->priv_state = CLUSTER_LOCK_ST_IDLE;
+	}
+	/* The engine completes the submits later: orphan them. */
+	list_for_each_entry_safe(sub, stmp, &lm->subs, link) {
+		list_del(&sub->link);
+		sub->lm = NULL;
+	}
+	cluster_channel_close(lm->ch);
+	cluster_lock_table_reset(&lm->tab);
+	free(lm);
+}
