@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "daemon/config.h"
+#include "daemon/member.h"
 #include "daemon/wire.h"
 
 #define MAIN_SHUTDOWN_TIMEOUT_S 30 /* then the watchdog exits with 1 */
@@ -36,6 +37,7 @@ struct main_opts {
 	bool verbose;
 	unsigned threads;          /* 0: not given */
 	bool check;
+	const char *control_path;  /* -S; NULL: the configuration's */
 };
 
 struct main_loop_thread {
@@ -57,7 +59,8 @@ static struct {
 static void main_usage_print(FILE *f)
 {
 	fprintf(f,
-		"usage: ctgtd [-c FILE] [-v] [-t THREADS] [--check] [--help]\n"
+		"usage: ctgtd [-c FILE] [-v] [-t THREADS] [-S SOCKET] [--check] "
+		"[--help]\n"
 		"\n"
 		"  -c, --config FILE   JSON configuration (docs/config.md); without\n"
 		"                      it: one 1 GiB sparse-file LUN at\n"
@@ -67,6 +70,8 @@ static void main_usage_print(FILE *f)
 		"                      $CTGT_STATE_DIR/pr/ (or node.state_dir)\n"
 		"  -v, --verbose       debug logging\n"
 		"  -t, --threads N     event-loop threads (default: online cores)\n"
+		"  -S, --control PATH  control socket (default: control.socket,\n"
+		"                      else /run/ctgt/ctgtd.sock)\n"
 		"      --check         validate the configuration, exit 0 or 1\n"
 		"  -h, --help          this text\n",
 		CONFIG_STATE_DIR_DEFAULT, CONFIG_DEFAULT_PORTAL,
@@ -80,6 +85,7 @@ static int main_opts_parse(int argc, char **argv, struct main_opts *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "control", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,7 +93,7 @@ static int main_opts_parse(int argc, char **argv, struct main_opts *o)
 	unsigned long v;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:vt:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:vt:S:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config_path = optarg;
@@ -108,6 +114,16 @@ static int main_opts_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case 'C':
 			o->check = true;
+			break;
+		case 'S':
+			if (optarg[0] != '/' ||
+			    strlen(optarg) > CONFIG_CONTROL_SOCKET_MAX) {
+				fprintf(stderr, "ctgtd: -S: must be an absolute "
+					"path of at most %u bytes\n",
+					CONFIG_CONTROL_SOCKET_MAX);
+				return -EINVAL;
+			}
+			o->control_path = optarg;
 			break;
 		case 'h':
 			main_usage_print(stdout);
@@ -374,6 +390,7 @@ int main(int argc, char **argv)
 	struct base_loop **loops = NULL;
 	struct config *c = NULL;
 	struct wire *w = NULL;
+	struct member *m = NULL;
 	pthread_t watchdog;
 	bool watchdog_on;
 	sigset_t set;
@@ -419,6 +436,11 @@ int main(int argc, char **argv)
 		loops[i] = lts[i].loop;
 	LOG_DEBUG("%u event-loop thread%s", n, n == 1 ? "" : "s");
 
+	/* The cluster first: nothing is served before this node has
+	 * joined (or knows it cannot). */
+	err = member_start(c, o.control_path, &m);
+	if (err)
+		goto fail_start;
 	err = wire_start(c, loops, n, &w);
 	if (err)
 		goto fail_start;
@@ -438,6 +460,8 @@ int main(int argc, char **argv)
 				     NULL) == 0;
 	main_watchdog_phase("iSCSI shutdown (closing sessions)");
 	wire_stop_fabric(w);
+	main_watchdog_phase("closing the control socket and the cluster");
+	member_stop(m);
 	main_watchdog_phase("stopping event loops");
 	main_loops_stop(lts, n);
 	main_watchdog_phase("closing backstores (flush)");
@@ -454,6 +478,7 @@ int main(int argc, char **argv)
 	goto out;
 
 fail_start:
+	member_stop(m);
 	main_loops_stop(lts, n);
 	main_loops_destroy(lts, n);
 	fprintf(stderr, "ctgtd: start failed (%s), not serving\n",
