@@ -122,6 +122,7 @@ struct cluster_bus_corosync {
 	uint64_t start_deadline_ms;
 
 	bool cmap_open, vq_open, cpg_open, cpg_joined;
+	bool gone;               /* corosync is dead: no finalize requests */
 	cmap_handle_t cmap;
 	votequorum_handle_t vq;
 	cpg_handle_t cpg;
@@ -209,6 +210,14 @@ static void cluster_bus_corosync_close_handles(struct cluster_bus_corosync *b)
 		base_loop_del(b->loop, &b->vq_fd);
 		b->vq_fd_added = false;
 	}
+	/* With corosync dead, each *_finalize() sends a request and waits
+	 * for an answer that never comes: the three together blocked the
+	 * loop for 120 ms here (kill -9 of corosync). The handles are then
+	 * left to process exit (the node must restart to rejoin anyway). */
+	if (b->gone) {
+		b->cpg_open = b->vq_open = b->cmap_open = false;
+		b->cpg_joined = false;
+	}
 	if (b->cpg_open) {
 		/* finalize also leaves the group: the others see PROCDOWN */
 		cpg_finalize(b->cpg);
@@ -251,6 +260,7 @@ static void cluster_bus_corosync_fatal(struct cluster_bus_corosync *b,
 		strerror(-err));
 	b->phase = CLUSTER_BUS_COROSYNC_DEAD;
 	b->fatal_err = err;
+	b->gone = err != -EEXIST && err != -ETIMEDOUT;
 	/* Inside cpg_dispatch the handle must stay valid until it returns
 	 * (libcpg walks its ring after our callback): finalize after. */
 	if (b->dispatch_depth == 0)
@@ -848,14 +858,17 @@ static int cluster_bus_corosync_connect(struct cluster_bus_corosync *b)
 			goto fail;
 		b->cpg_open = true;
 		rc = cpg_local_get(b->cpg, &b->local_id);
-		if (rc != CS_OK)
+		if (rc == CS_OK)
+			rc = cpg_fd_get(b->cpg, &fd);
+		if (rc != CS_OK) {
+			/* the next try starts this step over */
+			cpg_finalize(b->cpg);
+			b->cpg_open = false;
 			goto fail;
+		}
 		if (cpg_max_atomic_msgsize_get(b->cpg, &atomic) == CS_OK &&
 		    atomic && atomic < b->max_msg)
 			b->max_msg = atomic;
-		rc = cpg_fd_get(b->cpg, &fd);
-		if (rc != CS_OK)
-			goto fail;
 		b->cpg_fd.fd = fd;
 		b->cpg_fd.cb = cluster_bus_corosync_cpg_fd_cb;
 	}
@@ -873,11 +886,13 @@ static int cluster_bus_corosync_connect(struct cluster_bus_corosync *b)
 		b->vq_open = true;
 		rc = votequorum_trackstart(b->vq, (uint64_t)(uintptr_t)b,
 					   CS_TRACK_CHANGES);
-		if (rc != CS_OK)
+		if (rc == CS_OK)
+			rc = votequorum_fd_get(b->vq, &fd);
+		if (rc != CS_OK) {
+			votequorum_finalize(b->vq);
+			b->vq_open = false;
 			goto fail;
-		rc = votequorum_fd_get(b->vq, &fd);
-		if (rc != CS_OK)
-			goto fail;
+		}
 		b->vq_fd.fd = fd;
 		b->vq_fd.cb = cluster_bus_corosync_vq_fd_cb;
 		err = base_loop_add(b->loop, &b->vq_fd, EPOLLIN);
