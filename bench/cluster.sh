@@ -26,13 +26,15 @@
 # About 2 minutes with the defaults on 2 CPUs.
 #
 # Knobs (environment): BENCH_NODES (3), BENCH_SAMPLES (2000), BENCH_REPS
-# (3), BENCH_SIZE (256), BENCH_BUILD (build-release), CPGPING_SRC.
+# (3), BENCH_SIZE (256), BENCH_BUILD (build-release), CPGPING_SRC,
+# BENCH_CLUSTER_SH (a harness with scripts/cluster.sh's commands, e.g. a
+# copy on other namespace names while another cluster is up).
 #
 # Exit status: 0 when every run completed; 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
-CLUSTER="$ROOT/scripts/cluster.sh"
+CLUSTER=${BENCH_CLUSTER_SH:-$ROOT/scripts/cluster.sh}
 SRC=${CPGPING_SRC:-$ROOT/../shared/bench/cpgping.c}
 NODES=${BENCH_NODES:-3}
 SAMPLES=${BENCH_SAMPLES:-2000}
@@ -47,8 +49,8 @@ die() { log "$*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (scripts/cluster.sh)"
 [ -r "$SRC" ] || die "no $SRC (shared/bench/cpgping.c next to the repository)"
 [ "$NODES" -ge 2 ] || die "BENCH_NODES must be at least 2"
-if ip link show dev ctgt-br0 >/dev/null 2>&1 || ip netns list | grep -q '^ctgt-n'; then
-	die "a cluster is already up: run scripts/cluster.sh down first (if it is yours)"
+if bash "$CLUSTER" status >/dev/null 2>&1; then
+	die "a cluster is already up: run $CLUSTER down first (if it is yours)"
 fi
 
 WORK=$(mktemp -d /tmp/ctgt-cluster-bench.XXXXXX)
