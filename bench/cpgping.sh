@@ -41,7 +41,7 @@ die() { log "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (scripts/cluster.sh)"
 [ -r "$SRC" ] || die "no $SRC (shared/bench/cpgping.c next to the repository)"
-if [ -e /sys/class/net/ctgt-br0 ] || ip netns list | grep -q '^ctgt-n'; then
+if ip link show dev ctgt-br0 >/dev/null 2>&1 || ip netns list | grep '^ctgt-n' >/dev/null; then
 	die "a cluster is already up: run scripts/cluster.sh down first"
 fi
 

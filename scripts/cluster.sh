@@ -175,7 +175,7 @@ expected_members() {
 
 expected_quorate() {   # MEMBERS N: yes if MEMBERS hold a majority of N votes
 	local c
-	c=$(tr ',' '\n' <<<"$1" | grep -c .)
+	c=$(tr ',' '\n' <<<"$1" | grep -c . || true)
 	if [ $((2 * c)) -gt "$2" ]; then echo yes; else echo no; fi
 }
 
@@ -407,7 +407,7 @@ cmd_up() {
 		die "up: N must be 1..$MAX_NODES (got '$n')"
 	fi
 	preflight
-	if [ -e "/sys/class/net/$BRIDGE" ] || leftovers_ns | grep -q .; then
+	if link_exists "$BRIDGE" || leftovers_ns | grep . >/dev/null; then
 		die "up: a cluster is already (partly) set up (bridge $BRIDGE or namespaces $(leftovers_ns | tr '\n' ' ')); run: $0 down"
 	fi
 	rm -rf "$STATE"
@@ -448,6 +448,14 @@ up_exit() {
 	(cmd_down --keep-logs) >/dev/null 2>&1 || say "teardown failed too: run $0 down"
 }
 
+# (links are looked up with ip, not /sys/class/net: sysfs shows the namespace
+# it was mounted in, which is not ours when we run in a private netns)
+link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+our_links() {   # the bridge and the root-side veths in the current netns
+	ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
+		grep -E "^($BRIDGE|${VETH_PREFIX}[0-9]+)\$" || true
+}
+
 leftovers_ns() {
 	ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS_PREFIX}[0-9]*\$" || true
 }
@@ -471,10 +479,10 @@ cmd_down() {
 	for ns in $(leftovers_ns); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
-	for p in /sys/class/net/"$VETH_PREFIX"*; do
-		[ -e "$p" ] && ip link del "${p##*/}" 2>/dev/null
+	for p in $(our_links); do
+		[ "$p" = "$BRIDGE" ] || ip link del "$p" 2>/dev/null || true
 	done
-	if [ -e "/sys/class/net/$BRIDGE" ]; then
+	if link_exists "$BRIDGE"; then
 		ip link del "$BRIDGE"
 	fi
 	# 4. state
@@ -487,7 +495,7 @@ cmd_down() {
 	fi
 	pids=$(for ns in $(leftovers_ns); do ip netns pids "$ns"; done)
 	[ -z "$pids" ] || die "down: processes left: $pids"
-	[ ! -e "/sys/class/net/$BRIDGE" ] || die "down: bridge $BRIDGE is still there"
+	[ -z "$(our_links)" ] || die "down: links left: $(our_links | tr '\n' ' ')"
 	[ -z "$(leftovers_ns)" ] || die "down: namespaces left: $(leftovers_ns | tr '\n' ' ')"
 	return 0
 }

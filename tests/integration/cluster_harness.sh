@@ -102,7 +102,7 @@ preflight() {
 		it_fail harness.preflight "missing:$missing (run scripts/deps.sh)"
 		return 1
 	fi
-	if [ -e /sys/class/net/ctgt-br0 ] || ip netns list | grep -q '^ctgt-n'; then
+	if ip link show dev ctgt-br0 >/dev/null 2>&1 || ip netns list | grep '^ctgt-n' >/dev/null; then
 		it_fail harness.preflight "a cluster is already up (bridge ctgt-br0 / namespaces ctgt-n*): run scripts/cluster.sh down first"
 		return 1
 	fi
@@ -148,7 +148,7 @@ check_isolation() {
 		runpid=$(in_node "$i" cat /run/corosync.pid 2>/dev/null)
 		[ "$runpid" = "$pid" ] || bad+="node $i: /run/corosync.pid is '$runpid', want $pid (private /run); "
 		shms+=("$(in_node "$i" stat -c %d:%i /dev/shm 2>/dev/null)")
-		in_node "$i" ip -br addr show eth0 | grep -q "10\.77\.0\.$((10 + i))/24" ||
+		in_node "$i" ip -br addr show eth0 | grep "10\.77\.0\.$((10 + i))/24" >/dev/null ||
 			bad+="node $i: eth0 has no 10.77.0.$((10 + i)); "
 	done
 	[ "$(printf '%s\n' "${shms[@]}" | sort -u | wc -l)" = 3 ] || bad+="the nodes share a /dev/shm (${shms[*]}); "
@@ -245,7 +245,7 @@ check_kill_restart() {
 	fi
 	spid=$(cat "$STATE/n2/spawn/marker.pid" 2>/dev/null)
 	if [ "$(grep -c started "$marker" 2>/dev/null)" = 2 ] && [ -n "$spid" ] &&
-		ns_pids ctgt-n2 | grep -qx "$spid"; then
+		ns_pids ctgt-n2 | grep -x "$spid" >/dev/null; then
 		it_pass harness.spawn.rerun_on_restart "started twice, running again as pid $spid in node 2"
 	else
 		it_fail harness.spawn.rerun_on_restart "marker has $(grep -c started "$marker" 2>/dev/null || echo 0) starts (want 2), pid '$spid' in node 2: $(ns_pids ctgt-n2 | grep -cx "${spid:-x}")"
@@ -264,10 +264,10 @@ check_down() {
 	for p in "${pids[@]}"; do
 		[ -d "/proc/$p" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat" 2>/dev/null)" != Z ] && left+="$p "
 	done
-	if ip netns list | grep -q '^ctgt-n'; then
+	if ip netns list | grep '^ctgt-n' >/dev/null; then
 		it_fail harness.down "namespaces left: $(ip netns list | grep '^ctgt-n' | tr '\n' ' ')"
-	elif compgen -G '/sys/class/net/ctgt-*' >/dev/null; then
-		it_fail harness.down "bridge or veth left: $(cd /sys/class/net && echo ctgt-*)"
+	elif ip -o link show | grep -E '^[0-9]+: ctgt-' >/dev/null; then
+		it_fail harness.down "bridge or veth left: $(ip -o link show | grep -oE '^[0-9]+: ctgt-[^:@]*' | cut -d' ' -f2 | tr '\n' ' ')"
 	elif [ -n "$left" ]; then
 		it_fail harness.down "processes left: $left"
 	elif [ -e "$STATE" ]; then
@@ -288,7 +288,7 @@ check_second_cluster() {
 	local out
 	cluster_up=1
 	if out=$(cl up 1 2>&1) && [ "$(view 1)" = "quorate=Yes nodes=1" ] && cl down >/dev/null 2>&1 &&
-		! ip netns list | grep -q '^ctgt-n'; then
+		! ip netns list | grep '^ctgt-n' >/dev/null; then
 		cluster_up=
 		it_pass harness.up_down_again "up 1 quorate alone, down"
 	else
