@@ -1,6 +1,9 @@
 /*
  * libFuzzer harness: APTPL image decoding (src/pr/pr_aptpl.c). The input
- * is a whole image, as ctgtd would read it from its state file. Nothing
+ * is one mode byte, then a whole image as ctgtd would read it from its
+ * state file. Mode bit 0 set: the harness first rewrites the image's last
+ * four bytes with the right CRC32C, so mutations get past the checksum
+ * and reach the field checks behind it (a fuzzer cannot forge CRCs). Nothing
  * may crash or read out of bounds; a refused image must leave the target
  * state exactly as it was (never half-loaded); peek must accept whatever
  * decode accepts and report the same counters; an accepted image must
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crc32c.h"
 #include "pr/pr.h"
 #include "pr/pr_aptpl.h"
 
@@ -25,8 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *out = malloc(pr_aptpl_size_max(FUZZ_APTPL_MAX_REGS));
 	uint64_t epoch = 0, pe = 0, e2 = 0;
 	uint32_t pg = 0;
+	bool fix_crc = size && (data[0] & 1);
 	ssize_t n;
 	int rc;
+
+	if (size) {
+		data++;
+		size--;
+	}
 
 	if (!img || !out || pr_state_init(&st, &cfg) != 0) {
 		free(img);
@@ -49,6 +59,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* An exact-size copy, so a read past the image is caught. */
 	memcpy(img, data, size);
+	if (fix_crc && size >= 4) {
+		uint32_t c = crc32c(0, img, size - 4);
+
+		img[size - 4] = (uint8_t)(c >> 24);
+		img[size - 3] = (uint8_t)(c >> 16);
+		img[size - 2] = (uint8_t)(c >> 8);
+		img[size - 1] = (uint8_t)c;
+	}
 	rc = pr_aptpl_decode(img, size, &st, &epoch);
 	if (rc != 0) {
 		if (!pr_state_equal(&before, &st))

@@ -58,7 +58,8 @@ write("kv", "no-terminator", b"HeaderDigest=CRC32C,None")
 write("kv", "no-equals", b"HeaderDigest\0DataDigest=None\0")
 
 
-# APTPL images (src/pr/pr_aptpl.h, format version 1), for fuzz_aptpl.
+# APTPL images (src/pr/pr_aptpl.h, format version 1), for fuzz_aptpl: a
+# mode byte (bit 0: the harness fixes the CRC up), then the image.
 def crc32c(data):
     crc = 0xFFFFFFFF
     for b in data:
@@ -92,16 +93,17 @@ def aptpl_image(regs, gen=1, epoch=0, rtype=0, holder=0xFFFFFFFF, aptpl=True):
 
 I1 = tid("iqn.2026-11.test:i1", "00023d000001")
 I2 = tid("iqn.2026-11.test:i2", "00023d000002")
-write("aptpl", "empty-aptpl-0", aptpl_image([], gen=7, epoch=3, aptpl=False))
-write("aptpl", "empty-aptpl-1", aptpl_image([], gen=0))
-write("aptpl", "two-regs-wr-ex", aptpl_image(
+write("aptpl", "empty-aptpl-0", b"\0" + aptpl_image([], gen=7, epoch=3,
+                                                 aptpl=False))
+write("aptpl", "empty-aptpl-1", b"\1" + aptpl_image([], gen=0))
+write("aptpl", "two-regs-wr-ex", b"\0" + aptpl_image(
     [(0xAAAA0000000000A1, 1, False, I1), (0xBBBB0000000000B2, 2, False, I2)],
     gen=2, epoch=1, rtype=1, holder=1))
-write("aptpl", "all-registrants-all-tg-pt", aptpl_image(
+write("aptpl", "all-registrants-all-tg-pt", b"\1" + aptpl_image(
     [(0xA1, 1, True, I1), (0xB2, 1, False, I2)], gen=5, rtype=8))
-write("aptpl", "device-format-tid", aptpl_image(
+write("aptpl", "device-format-tid", b"\1" + aptpl_image(
     [(0xC3, 2, False, tid("iqn.2026-11.test:spec-i-pt"))], gen=9))
-write("aptpl", "four-regs-ex-ac-ro", aptpl_image(
+write("aptpl", "four-regs-ex-ac-ro", b"\1" + aptpl_image(
     [(0x10 + i, 1 + i % 2, i == 3,
       tid("iqn.2026-11.test:n%u" % i, "80000000000%u" % i)) for i in range(4)],
     gen=0xFFFFFFFF, epoch=0xFFFFFFFFFFFFFFFF, rtype=6, holder=2))
