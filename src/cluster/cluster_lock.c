@@ -15,15 +15,19 @@
  * node's cached entry, the node gives it up with a cache-release op, once,
  * as soon as no local user holds it.
  *
- * Losing the quorate view: outstanding requests fail with -EAGAIN
- * (cluster_locks_ready(), called by cluster.c when cluster_is_ready()
- * changes; also when a state transfer or reset drops this node's waiting
- * entries). Granted locks are NOT revoked here: the other members drop
- * them when they see this node leave, so from then on another node may be
- * granted a conflicting lock. Local users must stop relying on their
- * locks when cluster_events.ready reports false (the SCSI layer stops
- * serving clustered LUNs then) and release them; a release of an entry
- * the cluster already dropped sends nothing.
+ * Losing the quorate view: outstanding requests fail with -EAGAIN. The
+ * channel sees no callback for a view that is not quorate, so the manager
+ * learns it from cluster_locks_ready() when cluster.c calls it, and else
+ * from a poll of the view while requests wait (every
+ * CLUSTER_LOCKS_POLL_MS). A state transfer that drops this node's waiting
+ * entries fails them too. A sync round inside a quorate view (a node
+ * joins) fails nothing: the entries are replicated state and survive it.
+ * Granted locks are NOT revoked here: the other members drop them when
+ * they see this node leave, so from then on another node may be granted a
+ * conflicting lock. Local users must stop relying on their locks when
+ * cluster_events.ready reports false (the SCSI layer stops serving
+ * clustered LUNs then) and release them; a release of an entry the
+ * cluster already dropped sends nothing.
  *
  * Deliberately NOT here: the grant rule and the codec (the table), order
  * and acks (cluster.c).
@@ -62,8 +66,11 @@ struct cluster_locks {
 	struct base_loop *loop;     /* for deferred callbacks; see
 	                               cluster_locks_loop() */
 	struct base_defer defer;
-	bool ready;
+	struct base_timer poll;     /* quorum poll while requests wait */
+	bool stale;                 /* table reset, load not yet done */
 };
+
+#define CLUSTER_LOCKS_POLL_MS 100
 
 /* One submitted op until the engine completes it (exactly once, also
  * after a detach; lm is NULL once detached). */
@@ -273,6 +280,21 @@ static void cluster_locks_sub_done(void *ctx, int status)
 	free(sub);
 }
 
+static void cluster_locks_poll_arm(struct cluster_locks *lm)
+{
+	if (lm->loop && !lm->poll.armed && !list_empty(&lm->waiting))
+		base_timer_start(lm->loop, &lm->poll, CLUSTER_LOCKS_POLL_MS);
+}
+
+static void cluster_locks_poll_run(struct base_timer *t)
+{
+	struct cluster_locks *lm = container_of(t, struct cluster_locks, poll);
+
+	if (!cluster_view_get(lm->c)->quorate)
+		cluster_locks_ready(lm, false);
+	cluster_locks_poll_arm(lm);
+}
+
 /* ----------------------------------------------------------------- apply */
 
 /* Turns one table result into this node's callbacks and cache-releases.
@@ -324,6 +346,8 @@ static void cluster_locks_result(struct cluster_locks *lm,
 	}
 }
 
+static void cluster_locks_relink(struct cluster_locks *lm);
+
 static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 			       const void *data, size_t len,
 			       struct cluster_apply *token)
@@ -332,6 +356,9 @@ static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 	struct cluster_lock_result res;
 	struct cluster_lock_op op;
 	bool local;
+
+	if (lm->stale)
+		cluster_locks_relink(lm);
 
 	cluster_locks_loop(lm);
 	if (cluster_lock_op_decode(data, len, &op)) {
@@ -371,6 +398,59 @@ static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 	return CLUSTER_APPLY_DONE;
 }
 
+/* Whether the request req_id is still on its way (submitted, not
+ * completed): its entry may not be in the table yet. */
+static bool cluster_locks_in_flight(const struct cluster_locks *lm,
+				    uint64_t req_id)
+{
+	const struct cluster_lock_sub *sub;
+
+	list_for_each_entry(sub, &lm->subs, link)
+		if (sub->type == CLUSTER_LOCK_OP_REQUEST &&
+		    sub->req_id == req_id)
+			return true;
+	return false;
+}
+
+/* This node's entries that no local user stands behind: a release that
+ * could not be sent (the node was not ready), a request whose user was
+ * told -EAGAIN or -ECANCELED. Given back now that ops flow again (the
+ * view callback runs when a round completes, just before the node is
+ * ready); an idle cached entry that blocks someone is given up. */
+static void cluster_locks_sweep(struct cluster_locks *lm)
+{
+	uint32_t self = cluster_locks_self(lm);
+
+	for (uint32_t i = 0; i < lm->tab.nres; i++) {
+		struct cluster_lock_res *r = lm->tab.res[i];
+		struct cluster_lock_entry *e;
+
+		list_for_each_entry(e, &r->entries, link) {
+			bool used;
+			int rc;
+
+			if (e->node != self)
+				continue;
+			if (e->granted && e->cached) {
+				cluster_locks_cache_yield(lm, e);
+				continue;
+			}
+			used = e->granted ?
+				cluster_locks_find(&lm->held, e->req_id) :
+				cluster_locks_find(&lm->waiting, e->req_id);
+			if (used)
+				continue;
+			rc = cluster_locks_submit_simple(lm,
+				CLUSTER_LOCK_OP_RELEASE, r->name, r->nlen,
+				e->req_id);
+			if (rc)
+				LOG_WARN("cluster lock: release of an "
+					 "orphaned entry on %s: %d", r->name,
+					 rc);
+		}
+	}
+}
+
 static void cluster_locks_view(void *arg, const struct cluster_view *v,
 			       const uint32_t *left, uint32_t nleft,
 			       const uint32_t *joined, uint32_t njoined)
@@ -379,23 +459,30 @@ static void cluster_locks_view(void *arg, const struct cluster_view *v,
 	struct cluster_lock_result res;
 
 	cluster_locks_loop(lm);
+	if (lm->stale)
+		cluster_locks_relink(lm);
 	for (uint32_t i = 0; i < nleft; i++) {
 		if (left[i] == cluster_locks_self(lm))
 			continue;
 		cluster_lock_table_node_left(&lm->tab, left[i], &res);
 		cluster_locks_result(lm, &res);
 	}
+	cluster_locks_sweep(lm);
 }
 
 /* After the table was replaced (state transfer) or emptied: local
- * requests whose entries are gone fail with -EAGAIN; local users of the
- * new table's entries are linked to them again. */
+ * requests whose entries are gone fail with -EAGAIN (not those still on
+ * their way: the DATA buffered during the round applies them after the
+ * load, or their submit fails); local users of the new table's entries
+ * are linked to them again. */
 static void cluster_locks_relink(struct cluster_locks *lm)
 {
 	struct cluster_lock *lk, *tmp;
 
+	lm->stale = false;
 	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
-		if (!cluster_locks_entry_of(lm, lk))
+		if (!cluster_locks_entry_of(lm, lk) &&
+		    !cluster_locks_in_flight(lm, lk->priv_id))
 			cluster_locks_defer(lm, lk,
 				lk->priv_state == CLUSTER_LOCK_ST_CANCELLING ?
 				CLUSTER_LOCK_ST_DEFER_CANCEL :
@@ -442,22 +529,23 @@ static void cluster_locks_reset(void *arg)
 {
 	struct cluster_locks *lm = arg;
 
+	/* cluster.c resets every channel right before it loads a
+	 * snapshot: the requests are judged against the loaded table,
+	 * not the empty one (see relink) */
 	cluster_locks_loop(lm);
 	cluster_lock_table_reset(&lm->tab);
-	cluster_locks_relink(lm);
+	lm->stale = true;
 }
 
-/* cluster_is_ready() changed (called by cluster.c). Not ready: every
- * outstanding request fails with -EAGAIN; granted locks stay with their
- * users (see the opening comment). */
+/* cluster_is_ready() changed (for cluster.c to call; the poll stands in
+ * until it does). Out of the quorate view: every outstanding request
+ * fails with -EAGAIN; granted locks stay with their users (see the
+ * opening comment). */
 void cluster_locks_ready(struct cluster_locks *lm, bool ready)
 {
 	struct cluster_lock *lk, *tmp;
 
-	if (!lm)
-		return;
-	lm->ready = ready;
-	if (ready)
+	if (!lm || ready || cluster_view_get(lm->c)->quorate)
 		return;
 	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
 		cluster_locks_defer(lm, lk,
@@ -539,6 +627,7 @@ int cluster_lock_acquire(struct cluster *c, struct cluster_lock *lk)
 	lk->priv_id = op.req_id;
 	lk->priv_state = CLUSTER_LOCK_ST_WAITING;
 	list_add_tail(&lm->waiting, &lk->priv_link);
+	cluster_locks_poll_arm(lm);
 	return 0;
 }
 
@@ -637,6 +726,7 @@ int cluster_locks_attach(struct cluster *c, struct cluster_locks **out)
 	list_init(&lm->deferred);
 	list_init(&lm->subs);
 	base_defer_init(&lm->defer, cluster_locks_defer_run);
+	base_timer_init(&lm->poll, cluster_locks_poll_run);
 	lm->loop = base_loop_current();
 	r = cluster_channel_open(c, &ops, lm, &lm->ch);
 	if (r) {
@@ -654,8 +744,10 @@ void cluster_locks_detach(struct cluster_locks *lm)
 
 	if (!lm)
 		return;
-	if (lm->loop)
+	if (lm->loop) {
 		base_defer_cancel(lm->loop, &lm->defer);
+		base_timer_stop(lm->loop, &lm->poll);
+	}
 	/* Outstanding requests and queued callbacks end with -ESHUTDOWN
 	 * here (cluster_close's exception); a queued grant too, as its
 	 * entry goes away with the table. Held locks just stop existing. */
