@@ -395,6 +395,56 @@ static void test_waiter_on_loop(void **state)
 	base_loop_destroy(loop);
 }
 
+/* Many threads submitting to two stores: every waiter hears exactly
+ * once, after its image or a later one is on disk. */
+#define T_STRESS_THREADS 4
+#define T_STRESS_ROUNDS 200
+
+static struct scsi_pr_store *t_stress_s[2];
+
+static void *t_stress_run(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+	struct t_waiter tw;
+
+	for (unsigned r = 0; r < T_STRESS_ROUNDS; r++) {
+		struct scsi_pr_store *s = t_stress_s[(id + r) & 1];
+		size_t len = 1 + (id * 31 + r) % 97;
+
+		t_waiter_init(&tw, NULL);
+		scsi_pr_store_submit(s, t_image((char)('a' + id), len), len,
+				     &tw.w);
+		t_waiter_wait(&tw);
+		if (tw.err || tw.calls != 1)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_stress(void **state)
+{
+	pthread_t th[T_STRESS_THREADS];
+	char p2[300];
+	void *ret;
+
+	(void)state;
+	snprintf(p2, sizeof(p2), "%s/two.aptpl", t_dir);
+	T_EQ("open", scsi_pr_store_open(t_path, &t_stress_s[0]), 0);
+	T_EQ("open 2", scsi_pr_store_open(p2, &t_stress_s[1]), 0);
+	for (uintptr_t i = 0; i < T_STRESS_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, t_stress_run,
+						(void *)i), 0);
+	for (unsigned i = 0; i < T_STRESS_THREADS; i++) {
+		pthread_join(th[i], &ret);
+		T_EQ("thread ok", (uintptr_t)ret, 0);
+	}
+	T_EQ("flush", scsi_pr_store_flush(t_stress_s[0]), 0);
+	T_EQ("flush 2", scsi_pr_store_flush(t_stress_s[1]), 0);
+	T_EQ("no tmp", t_tmp_exists(), false);
+	scsi_pr_store_close(t_stress_s[1]);
+	scsi_pr_store_close(t_stress_s[0]);
+}
+
 /* ------------------------------------------------- the core on top */
 
 #define KEY_A 0xA1A2A3A4A5A6A7A8ull
@@ -788,6 +838,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_error_real, t_setup,
 						t_teardown),
 		cmocka_unit_test_setup_teardown(test_waiter_on_loop, t_setup,
+						t_teardown),
+		cmocka_unit_test_setup_teardown(test_stress, t_setup,
 						t_teardown),
 		cmocka_unit_test_setup_teardown(test_core_aptpl,
 						t_core_setup, t_core_teardown),
