@@ -142,7 +142,7 @@ node_exec() {
 	nsenter -t "$pid" -n -m --wd="$wd" -- "$@"
 }
 
-# quorum_view NODE: "quorate=yes|no members=1,2,3" as the node sees it; empty
+# quorum_view NODE: "quorate=yes|no members=1,2,3" as the node sees it; status 1
 # if its corosync does not answer
 quorum_view() {
 	local out q members
@@ -155,7 +155,7 @@ quorum_view() {
 	echo "quorate=$q members=$members"
 }
 
-# expected_view NODE: what NODE should see when the cluster has settled: a
+# expected_members NODE: the members NODE should see when the cluster has settled: a
 # partitioned node sees itself alone (never quorate when N > 1); a connected
 # one sees every running connected node
 expected_members() {
@@ -471,9 +471,13 @@ cmd_down() {
 	#    a previous down): only if the process is still in that node's netns
 	for ino in "$STATE"/n*/netns.ino; do
 		[ -s "$ino" ] || continue
-		for p in /proc/[0-9]*; do
-			[ "$(ns_inode "$p/ns/net")" = "$(cat "$ino")" ] && kill -KILL "${p#/proc/}" 2>/dev/null
-		done
+		node=${ino%/netns.ino}
+		node=${node##*/n}
+		# still registered: step 1 did it
+		[ "$(ns_inode "/run/netns/$(node_ns "$node")")" != "$(cat "$ino")" ] || continue
+		{ stat -L -c '%i %n' /proc/[0-9]*/ns/net 2>/dev/null || true; } |
+			awk -v ino="$(cat "$ino")" '$1 == ino {split($2, a, "/"); print a[3]}' |
+			while read -r p; do kill -KILL "$p" 2>/dev/null || true; done
 	done
 	# 3. namespaces, veths, bridge
 	for ns in $(leftovers_ns); do
