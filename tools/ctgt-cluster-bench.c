@@ -8,7 +8,7 @@
  *       passive member: applies and acks; with --contend it also takes
  *       part in the contended-lock test. Exits when the runner says stop.
  *   ctgt-cluster-bench [-g GROUP] [-b ...] run -m N [-n SAMPLES] [-w WARMUP]
- *                      [-s BYTES]
+ *                      [-s BYTES] [-t TEST,...]
  *       waits for N members (itself included) and readiness, then measures
  *       one operation at a time, in this order, and prints one RESULT line
  *       each (median, p99 in microseconds):
@@ -22,7 +22,7 @@
  *                      member takes and releases the same lock in a loop
  *         notify       cluster_notify_send -> every handler finished
  *         kv_set       cluster_kv_set of an S-byte value -> done
- *       then tells the members to stop.
+ *       then tells the members to stop. -t runs only the tests named.
  *
  * Deliberately not here: throughput under concurrency (one operation in
  * flight at a time: latency is what an initiator waits for), and any
@@ -77,6 +77,7 @@ struct bench {
 	struct cluster_channel *ch;
 	struct cluster_notify_handler h_stop, h_ping, h_contend;
 	bool run_mode, contend_opt;
+	unsigned tests;           /* bit per phase to run (-t) */
 	uint32_t want_members;
 	int samples, warmup, size;
 	char *payload;
@@ -411,6 +412,17 @@ static void bench_lock_start(struct bench *b, const char *name,
 		bench_fail(b, "cluster_lock_acquire", err);
 }
 
+/* Whether the current phase was asked for (-t); the contention switches
+ * go with lock_contended. */
+static bool bench_phase_wanted(const struct bench *b, enum bench_phase p)
+{
+	if (p == BENCH_CONTEND_START || p == BENCH_CONTEND_STOP)
+		p = BENCH_LOCK_CONTENDED;
+	if (p == BENCH_WAIT || p >= BENCH_STOP)
+		return true;
+	return (b->tests & (1u << p)) != 0;
+}
+
 /* Starts the next sample of the current phase. */
 static void bench_step(struct bench *b)
 {
@@ -419,6 +431,8 @@ static void bench_step(struct bench *b)
 	uint8_t on;
 	int err = 0;
 
+	while (!bench_phase_wanted(b, b->phase))
+		b->phase++;
 	switch (b->phase) {
 	case BENCH_WAIT:
 		if (!cluster_is_ready(b->c) || v->count < b->want_members)
@@ -562,13 +576,40 @@ static void bench_on_ready(void *arg, bool ready)
 		bench_kick(b);
 }
 
+static unsigned bench_tests_parse(const char *list)
+{
+	char *dup = strdup(list), *tok, *save = NULL;
+	unsigned mask = 0;
+	size_t p;
+
+	if (!dup)
+		return 0;
+	for (tok = strtok_r(dup, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (p = 0; p < ARRAY_SIZE(bench_phase_names); p++)
+			if (bench_phase_names[p] &&
+			    !strcmp(tok, bench_phase_names[p]))
+				break;
+		if (p == ARRAY_SIZE(bench_phase_names)) {
+			free(dup);
+			return 0;
+		}
+		mask |= 1u << p;
+	}
+	free(dup);
+	return mask;
+}
+
 static void bench_usage(void)
 {
 	fprintf(stderr,
 		"usage: ctgt-cluster-bench [-g GROUP] [-b corosync|single] "
 		"[-v] member [--contend]\n"
 		"       ctgt-cluster-bench [-g GROUP] [-b corosync|single] "
-		"[-v] run -m N [-n SAMPLES] [-w WARMUP] [-s BYTES]\n");
+		"[-v] run -m N [-n SAMPLES] [-w WARMUP] [-s BYTES] "
+		"[-t TEST,...]\n"
+		"tests: commit lock lock_cached lock_contended notify kv_set "
+		"(default: all, in this order)\n");
 	exit(2);
 }
 
@@ -595,6 +636,7 @@ int main(int argc, char **argv)
 	b->warmup = 100;
 	b->size = 256;
 	b->want_members = 1;
+	b->tests = ~0u;
 	log_set_level(LOG_LVL_INFO);
 	while ((opt = getopt_long(argc, argv, "+g:b:vm:n:w:s:", longopts,
 				  NULL)) != -1) {
@@ -621,9 +663,14 @@ int main(int argc, char **argv)
 		bench_usage();
 	mode = argv[optind++];
 	/* options after the mode word too (member --contend, run -m 3) */
-	while ((opt = getopt_long(argc, argv, "m:n:w:s:", longopts,
+	while ((opt = getopt_long(argc, argv, "m:n:w:s:t:", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
+		case 't':
+			b->tests = bench_tests_parse(optarg);
+			if (!b->tests)
+				bench_usage();
+			break;
 		case 'm': b->want_members = (uint32_t)atoi(optarg); break;
 		case 'n': b->samples = atoi(optarg); break;
 		case 'w': b->warmup = atoi(optarg); break;
