@@ -13,7 +13,8 @@
 # again; kill 2 -> nothing left in node 2, the survivors see 2 members;
 # restart 2 -> 3 members, and the command spawned on node 2 before the kill
 # runs again; down -> no namespace, bridge, process or state left; down
-# again (idempotent); up 1 + down (a second cluster after the first).
+# again (idempotent); up 1 (a second cluster after the first), then a down
+# that must clean up after a crashed one (namespace deleted, processes left).
 #
 # Every check prints "PASS name", "FAIL name: reason" or "SKIP name: reason";
 # the last line is "N passed, N failed, N skipped". Exit status 1 if anything
@@ -285,14 +286,33 @@ check_down() {
 }
 
 check_second_cluster() {
-	local out
+	local out apid spid left='' p
 	cluster_up=1
-	if out=$(cl up 1 2>&1) && [ "$(view 1)" = "quorate=Yes nodes=1" ] && cl down >/dev/null 2>&1 &&
-		! ip netns list | grep '^ctgt-n' >/dev/null; then
-		cluster_up=
-		it_pass harness.up_down_again "up 1 quorate alone, down"
+	if out=$(cl up 1 2>&1) && [ "$(view 1)" = "quorate=Yes nodes=1" ]; then
+		it_pass harness.up_again "up 1 after a first cluster: quorate alone"
 	else
-		it_fail harness.up_down_again "up 1 / down after a first cluster: ${out//$'\n'/ | }"
+		it_fail harness.up_again "up 1 after a first cluster: ${out//$'\n'/ | }"
+	fi
+	# a crash half-way through a down: the namespace is gone, its processes
+	# are not; the next down must still find and kill them
+	apid=$(cl pid 1 2>/dev/null)
+	cl spawn 1 orphan -- sleep 100000 >/dev/null 2>&1
+	spid=$(cat "$STATE/n1/spawn/orphan.pid" 2>/dev/null)
+	ip netns del ctgt-n1 2>/dev/null
+	if ! out=$(cl down 2>&1); then
+		it_fail harness.down.after_crash "scripts/cluster.sh down: ${out//$'\n'/ | }"
+		return
+	fi
+	cluster_up=
+	for p in $apid $spid; do
+		[ -d "/proc/$p" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat" 2>/dev/null)" != Z ] && left+="$p "
+	done
+	if [ -z "$apid" ] || [ -z "$spid" ]; then
+		it_fail harness.down.after_crash "no anchor ($apid) or spawned ($spid) pid to check"
+	elif [ -n "$left" ]; then
+		it_fail harness.down.after_crash "processes of a deleted node namespace survived down: $left"
+	else
+		it_pass harness.down.after_crash "corosync and a spawned process of an unregistered namespace killed"
 	fi
 }
 
