@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/loop.h"
@@ -297,9 +299,48 @@ struct cluster_pending *cluster_pending_find(struct cluster *c,
 	return NULL;
 }
 
+/* Whether the state holds the message applied here at (epoch, index):
+ * the state went through that epoch and past that index in it. Epochs
+ * are unique per round, so this is exact while the lineage reaches back
+ * far enough. */
+static bool cluster_lineage_has(const struct cluster *c, uint64_t epoch,
+				uint64_t index)
+{
+	uint32_t j;
+
+	for (j = 0; j < c->nlineage; j++) {
+		uint64_t end;
+
+		if (c->lineage[j].epoch != epoch)
+			continue;
+		end = j + 1 < c->nlineage ? c->lineage[j + 1].base : c->index;
+		return index > c->lineage[j].base && index <= end;
+	}
+	return false;
+}
+
+/* At an activation: the submits applied in an earlier view learn from
+ * the state the whole view now holds whether their message is in it. */
+void cluster_pendings_resolve(struct cluster *c)
+{
+	struct cluster_pending *p;
+
+	list_for_each_entry(p, &c->pendings, link) {
+		if (!p->unresolved || p->status || p->resolved)
+			continue;
+		p->unresolved = false;
+		if (cluster_lineage_has(c, p->epoch, p->index))
+			p->resolved = true;
+		else
+			p->status = -EAGAIN;
+	}
+	cluster_flush_schedule(c);
+}
+
 /* Applies one DATA message at the next commit index. */
 void cluster_data_apply(struct cluster *c, uint32_t from, uint16_t channel,
-			uint64_t seq, const void *data, size_t len)
+			uint64_t seq, uint64_t inc, const void *data,
+			size_t len)
 {
 	struct cluster_channel *ch = cluster_channel_find(c, channel);
 	struct cluster_pending *p = NULL;
@@ -308,11 +349,12 @@ void cluster_data_apply(struct cluster *c, uint32_t from, uint16_t channel,
 	int r = CLUSTER_APPLY_DONE;
 
 	c->index++;
-	if (from == c->view.local_id)
+	if (from == c->view.local_id && inc == c->inc)
 		p = cluster_pending_find(c, seq);
-	if (p)
+	if (p) {
 		p->index = c->index;
-	else if (from != c->view.local_id)
+		p->epoch = c->state_epoch;
+	} else
 		c->ack_needed = c->index;
 	mi.from = from;
 	mi.index = c->index;
@@ -351,9 +393,13 @@ static bool cluster_pending_complete(struct cluster *c,
 {
 	uint32_t i;
 
-	if (p->status)
+	if (p->status || p->resolved)
 		return true;
-	if (!p->index || cluster_local_done(c) < p->index)
+	/* Only an active view completes: its members all hold the state
+	 * (DONE implies every member synced), so what they acked survives
+	 * any later view that intersects this one. */
+	if (c->sync != CLUSTER_SYNC_DONE || p->unresolved || !p->index ||
+	    cluster_local_done(c) < p->index)
 		return false;
 	for (i = 0; i < p->nwait; i++) {
 		const struct cluster_peer *peer =
@@ -437,7 +483,7 @@ int cluster_submitv(struct cluster_channel *ch, const struct iovec *data,
 	p->done = done;
 	p->ctx = ctx;
 	cluster_msg_hdr_encode(hdr, CLUSTER_MSG_DATA, ch->ops.id,
-			       (uint32_t)len, p->seq);
+			       (uint32_t)len, p->seq, c->inc);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof(hdr);
 	for (i = 0; i < datacnt; i++)
@@ -467,12 +513,13 @@ static void cluster_data_deliver(struct cluster *c, uint32_t from,
 {
 	struct cluster_pending *p = NULL;
 
-	if (from == c->view.local_id) {
+	if (from == c->view.local_id && m->inc == c->inc) {
 		p = cluster_pending_find(c, m->seq);
 		if (p) {
 			/* Waits for the members of the delivery view. */
 			uint32_t i;
 
+			p->delivered = true;
 			p->nwait = 0;
 			for (i = 0; i < c->view.count; i++)
 				if (c->view.members[i].id != from)
@@ -483,30 +530,31 @@ static void cluster_data_deliver(struct cluster *c, uint32_t from,
 
 	switch (c->sync) {
 	case CLUSTER_SYNC_DONE:
-		cluster_data_apply(c, from, m->channel, m->seq, m->data,
-				   m->len);
+		cluster_data_apply(c, from, m->channel, m->seq, m->inc,
+				   m->data, m->len);
 		return;
 	case CLUSTER_SYNC_ANNOUNCE:
 	case CLUSTER_SYNC_SNAPSHOT:
+	case CLUSTER_SYNC_ACTIVATE:
 		if (cluster_sync_buffer(c, from, m) == 0)
 			return;
 		/* Cannot buffer: this node drops out of the round. */
 		LOG_ERR("cluster: out of memory buffering a message during "
 			"sync; node %u stays not ready until the next view",
 			c->view.local_id);
-		cluster_sync_abandon(c);
 		if (p)
 			cluster_pending_fail(c, p, -EIO);
+		cluster_sync_abandon(c);
 		return;
 	case CLUSTER_SYNC_NONE:
-		/* A non-quorate view: nobody applies it. */
+		/* A non-quorate view: no member applies it. */
 		if (p)
 			cluster_pending_fail(c, p, -EAGAIN);
 		return;
 	case CLUSTER_SYNC_FAILED:
 	default:
-		/* The quorate members apply it; this node cannot tell the
-		 * outcome to its submitter. */
+		/* The others may apply it or not; this node cannot follow
+		 * the round, so it cannot tell. */
 		if (p)
 			cluster_pending_fail(c, p, -EIO);
 		return;
@@ -547,6 +595,9 @@ static void cluster_bus_deliver(void *arg, uint32_t from, const void *data,
 		break;
 	case CLUSTER_MSG_SNAPSHOT:
 		cluster_sync_snapshot(c, from, &m);
+		break;
+	case CLUSTER_MSG_LOADED:
+		cluster_sync_loaded(c, from, &m);
 		break;
 	}
 }
@@ -617,15 +668,13 @@ static void cluster_bus_view(void *arg, const struct cluster_view *nv)
 	}
 	c->have_view = true;
 
-	/* Members that left count as done for every submit. */
-	list_for_each_entry(p, &c->pendings, link) {
-		uint32_t k = 0;
-
-		for (i = 0; i < p->nwait; i++)
-			if (cluster_peer_find(c, p->wait[i]))
-				p->wait[k++] = p->wait[i];
-		p->nwait = k;
-	}
+	/* A submit applied in the old view and not complete: whether it
+	 * survives is decided at the next activation (the members that
+	 * left may or may not have applied it; the state will tell). The
+	 * ones buffered in an incomplete round were voided just above. */
+	list_for_each_entry(p, &c->pendings, link)
+		if (p->index && !p->status && !p->resolved)
+			p->unresolved = true;
 
 	LOG_INFO("cluster: view %llu: %u members, %squorate",
 		 (unsigned long long)c->view.seq, nv->count,
@@ -755,6 +804,23 @@ struct cluster_locks *cluster_locks_of(struct cluster *c)
 	return c->locks;
 }
 
+/* A new incarnation id: never 0, different for every open in this
+ * process and (with the clock and pid) across restarts. */
+static uint64_t cluster_inc_new(void)
+{
+	static uint64_t counter;
+	struct timespec ts;
+	uint64_t z;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	z = ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) ^
+	    ((uint64_t)getpid() << 40) ^ (++counter * 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
 static int cluster_bus_make(const struct cluster_config *cfg,
 			    struct cluster_bus **out)
 {
@@ -810,6 +876,7 @@ int cluster_open(struct base_loop *loop, const struct cluster_config *cfg,
 	c->up.fatal = cluster_bus_fatal;
 	c->up.arg = c;
 	c->sync = CLUSTER_SYNC_NONE;
+	c->inc = cluster_inc_new();
 
 	r = cluster_bus_make(cfg, &c->bus);
 	if (r) {

@@ -39,18 +39,37 @@ struct cluster_pending {
 	uint64_t seq;          /* DATA header seq: matches the delivery */
 	cluster_done_fn done;
 	void *ctx;
-	uint64_t index;        /* commit index, 0 until known */
+	uint64_t index;        /* commit index, 0 until applied here */
 	int status;            /* != 0: complete with it at the next flush */
+	bool delivered;        /* its DATA came back in the order */
+	uint64_t epoch;        /* state epoch it was applied in */
+	bool unresolved;       /* applied in an earlier view, not complete:
+	                          the next activation decides by the
+	                          lineage whether the state holds it */
+	bool resolved;         /* complete with 0 at the next flush */
 	uint32_t nwait;        /* members of the delivery view (self out) */
 	uint32_t wait[CLUSTER_NODES_MAX];
 	struct list_head link; /* c->pendings, in seq order */
 };
+
+/* One round in the history of the replicated state: from index base
+ * on, the state was at epoch (until the next entry's base). Part of the
+ * state, so a submitter can tell after any view change and state
+ * transfer whether the state it now holds contains its message. */
+struct cluster_lineage {
+	uint64_t epoch;
+	uint64_t base;
+};
+
+#define CLUSTER_LINEAGE_MAX 128
 
 /* A member of the current view as the protocol sees it. */
 struct cluster_peer {
 	uint32_t id;
 	uint64_t acked;        /* highest index it acked */
 	bool announced;        /* its ANNOUNCE of this round arrived */
+	bool synced;           /* holds this round's state (up to date at
+	                          the announce point, or LOADED since) */
 	uint64_t state_epoch, seen_epoch, index;
 };
 
@@ -58,7 +77,9 @@ enum cluster_sync_state {
 	CLUSTER_SYNC_NONE = 0, /* no quorate view: nothing applies */
 	CLUSTER_SYNC_ANNOUNCE, /* collecting ANNOUNCEs; DATA buffered */
 	CLUSTER_SYNC_SNAPSHOT, /* behind: waiting for the source's SNAPSHOT */
-	CLUSTER_SYNC_DONE,     /* synced: DATA applied as delivered */
+	CLUSTER_SYNC_ACTIVATE, /* holds the round's state; waiting until
+	                          every member does (LOADED); DATA buffered */
+	CLUSTER_SYNC_DONE,     /* active: DATA applied as delivered */
 	CLUSTER_SYNC_FAILED,   /* could not sync in this view (ENOMEM, bad
 	                          snapshot); retried at the next view */
 };
@@ -69,6 +90,7 @@ struct cluster_buffered {
 	uint32_t from;
 	uint16_t channel;
 	uint64_t seq;
+	uint64_t inc;
 	size_t len;
 	uint8_t data[];
 };
@@ -98,13 +120,16 @@ struct cluster {
 	uint64_t index;        /* commit index of the last applied DATA */
 	uint32_t nstate_members;
 	uint32_t state_members[CLUSTER_NODES_MAX]; /* last primary view */
+	struct cluster_lineage lineage[CLUSTER_LINEAGE_MAX]; /* oldest first */
+	uint32_t nlineage;
+	uint64_t inc;          /* this incarnation's id (DATA headers) */
 
 	/* The sync round of the current view (cluster_sync.c). */
 	enum cluster_sync_state sync;
 	uint32_t nannounced;
+	uint32_t nsynced;
 	uint32_t source_id;
 	uint64_t src_epoch, src_index, new_epoch;
-	uint64_t round_index;  /* behind: index the next DATA will get */
 	uint8_t *snap;
 	size_t snap_total, snap_have;
 	struct list_head buffered;
@@ -140,7 +165,9 @@ struct cluster_pending *cluster_pending_find(struct cluster *c,
 void cluster_pending_fail(struct cluster *c, struct cluster_pending *p,
 			  int status);
 void cluster_data_apply(struct cluster *c, uint32_t from, uint16_t channel,
-			uint64_t seq, const void *data, size_t len);
+			uint64_t seq, uint64_t inc, const void *data,
+			size_t len);
+void cluster_pendings_resolve(struct cluster *c);
 void cluster_channels_view(struct cluster *c, const uint32_t *left,
 			   uint32_t nleft, const uint32_t *joined,
 			   uint32_t njoined);
@@ -160,5 +187,7 @@ void cluster_sync_announce(struct cluster *c, uint32_t from,
 			   const struct cluster_msg *m);
 void cluster_sync_snapshot(struct cluster *c, uint32_t from,
 			   const struct cluster_msg *m);
+void cluster_sync_loaded(struct cluster *c, uint32_t from,
+			 const struct cluster_msg *m);
 
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 
 void cluster_msg_hdr_encode(uint8_t *hdr, uint8_t type, uint16_t channel,
-			    uint32_t payload_len, uint64_t seq)
+			    uint32_t payload_len, uint64_t seq, uint64_t inc)
 {
 	cluster_put_u32(hdr, CLUSTER_MSG_MAGIC);
 	hdr[4] = CLUSTER_MSG_VERSION;
@@ -16,11 +16,12 @@ void cluster_msg_hdr_encode(uint8_t *hdr, uint8_t type, uint16_t channel,
 	cluster_put_u16(hdr + 6, channel);
 	cluster_put_u32(hdr + 8, payload_len);
 	cluster_put_u64(hdr + 12, seq);
+	cluster_put_u64(hdr + 20, inc);
 }
 
 size_t cluster_msg_ack_encode(uint8_t *buf, uint64_t index)
 {
-	cluster_msg_hdr_encode(buf, CLUSTER_MSG_ACK, 0, CLUSTER_MSG_ACK_LEN, 0);
+	cluster_msg_hdr_encode(buf, CLUSTER_MSG_ACK, 0, CLUSTER_MSG_ACK_LEN, 0, 0);
 	cluster_put_u64(buf + CLUSTER_MSG_HDR_LEN, index);
 	return CLUSTER_MSG_HDR_LEN + CLUSTER_MSG_ACK_LEN;
 }
@@ -32,12 +33,20 @@ size_t cluster_msg_announce_encode(uint8_t *buf, uint64_t tag,
 	uint8_t *p = buf + CLUSTER_MSG_HDR_LEN;
 
 	cluster_msg_hdr_encode(buf, CLUSTER_MSG_ANNOUNCE, 0,
-			       CLUSTER_MSG_ANNOUNCE_LEN, 0);
+			       CLUSTER_MSG_ANNOUNCE_LEN, 0, 0);
 	cluster_put_u64(p, tag);
 	cluster_put_u64(p + 8, state_epoch);
 	cluster_put_u64(p + 16, seen_epoch);
 	cluster_put_u64(p + 24, index);
 	return CLUSTER_MSG_HDR_LEN + CLUSTER_MSG_ANNOUNCE_LEN;
+}
+
+size_t cluster_msg_loaded_encode(uint8_t *buf, uint64_t tag)
+{
+	cluster_msg_hdr_encode(buf, CLUSTER_MSG_LOADED, 0,
+			       CLUSTER_MSG_LOADED_LEN, 0, 0);
+	cluster_put_u64(buf + CLUSTER_MSG_HDR_LEN, tag);
+	return CLUSTER_MSG_HDR_LEN + CLUSTER_MSG_LOADED_LEN;
 }
 
 size_t cluster_msg_snapshot_hdr_encode(uint8_t *buf, uint64_t tag,
@@ -47,7 +56,7 @@ size_t cluster_msg_snapshot_hdr_encode(uint8_t *buf, uint64_t tag,
 	uint8_t *p = buf + CLUSTER_MSG_HDR_LEN;
 
 	cluster_msg_hdr_encode(buf, CLUSTER_MSG_SNAPSHOT, 0,
-			       CLUSTER_MSG_SNAPSHOT_HDR_LEN + frag_len, 0);
+			       CLUSTER_MSG_SNAPSHOT_HDR_LEN + frag_len, 0, 0);
 	cluster_put_u64(p, tag);
 	cluster_put_u32(p + 8, total);
 	cluster_put_u32(p + 12, offset);
@@ -72,6 +81,7 @@ int cluster_msg_decode(const void *buf, size_t len, struct cluster_msg *m)
 	m->type = b[5];
 	m->channel = cluster_get_u16(b + 6);
 	m->seq = cluster_get_u64(b + 12);
+	m->inc = cluster_get_u64(b + 20);
 	p = b + CLUSTER_MSG_HDR_LEN;
 
 	switch (m->type) {
@@ -109,6 +119,11 @@ int cluster_msg_decode(const void *buf, size_t len, struct cluster_msg *m)
 		    m->len > m->u.snapshot.total - m->u.snapshot.offset ||
 		    (m->len == 0 && m->u.snapshot.total != 0))
 			return -EBADMSG;
+		return 0;
+	case CLUSTER_MSG_LOADED:
+		if (plen != CLUSTER_MSG_LOADED_LEN)
+			return -EBADMSG;
+		m->u.loaded.tag = cluster_get_u64(p);
 		return 0;
 	default:
 		return -EPROTO;

@@ -29,22 +29,26 @@
 #include "cluster/cluster_internal.h"
 #include "cluster/cluster_msg.h"
 
-/* Drops the buffered DATA. void_own: the round did not complete, so no
- * member applies them: the local submitters learn it with -EAGAIN. */
+#define CLUSTER_EPOCH_TAG_BITS 24
+
+/* Drops the buffered DATA. At a view change before the activation no
+ * member of the view applies them (they all drop the same ones at the
+ * same point), so the local submits among them learn -EAGAIN for sure;
+ * when this node alone gives up (own_status -EIO) the others may still
+ * apply them. */
 static void cluster_sync_drop(struct cluster *c, int own_status)
 {
 	struct cluster_buffered *b, *tmp;
 
 	list_for_each_entry_safe(b, tmp, &c->buffered, link) {
-		if (own_status && b->from == c->view.local_id) {
+		if (b->from == c->view.local_id && b->inc == c->inc) {
 			struct cluster_pending *p =
 				cluster_pending_find(c, b->seq);
 
-			if (p && !p->status)
+			if (p && !p->status && !p->resolved)
 				cluster_pending_fail(c, p, own_status);
 		}
-		if (own_status == -EAGAIN)
-			c->stats.voided++;
+		c->stats.voided++;
 		list_del(&b->link);
 		free(b);
 	}
@@ -55,34 +59,20 @@ static void cluster_sync_drop(struct cluster *c, int own_status)
 
 void cluster_sync_view_change(struct cluster *c)
 {
-	switch (c->sync) {
-	case CLUSTER_SYNC_ANNOUNCE:
-		/* Incomplete for everyone: the DATA of this round is void. */
-		cluster_sync_drop(c, -EAGAIN);
-		break;
-	case CLUSTER_SYNC_SNAPSHOT:
-		/* The round completed: the up-to-date members applied the
-		 * buffered DATA. This node lost its chance to follow; its
-		 * own submits keep their index and complete once a later
-		 * snapshot brings the node past it. */
-		cluster_sync_drop(c, 0);
-		break;
-	default:
-		break;
-	}
+	cluster_sync_drop(c, -EAGAIN);
 	c->sync = CLUSTER_SYNC_NONE;
 }
 
 void cluster_sync_abandon(struct cluster *c)
 {
-	if (c->sync == CLUSTER_SYNC_ANNOUNCE ||
-	    c->sync == CLUSTER_SYNC_SNAPSHOT) {
-		/* The others may well apply what this node buffered. */
-		cluster_sync_drop(c, -EIO);
+	struct cluster_pending *p;
+
+	cluster_sync_drop(c, -EIO);
+	if (c->sync != CLUSTER_SYNC_NONE)
 		c->sync = CLUSTER_SYNC_FAILED;
-	} else if (c->sync == CLUSTER_SYNC_DONE) {
-		c->sync = CLUSTER_SYNC_FAILED;
-	}
+	list_for_each_entry(p, &c->pendings, link)
+		if (p->index && !p->status && !p->resolved)
+			p->unresolved = true;
 	cluster_ready_changed(c);
 }
 
@@ -95,8 +85,11 @@ void cluster_sync_start(struct cluster *c)
 
 	c->sync = CLUSTER_SYNC_ANNOUNCE;
 	c->nannounced = 0;
-	for (i = 0; i < c->view.count; i++)
+	c->nsynced = 0;
+	for (i = 0; i < c->view.count; i++) {
 		c->peers[i].announced = false;
+		c->peers[i].synced = false;
+	}
 	iov.iov_len = cluster_msg_announce_encode(buf, c->tag, c->state_epoch,
 						  c->seen_epoch, c->index);
 	r = cluster_send(c, &iov, 1);
@@ -116,20 +109,10 @@ int cluster_sync_buffer(struct cluster *c, uint32_t from,
 	b->from = from;
 	b->channel = m->channel;
 	b->seq = m->seq;
+	b->inc = m->inc;
 	b->len = m->len;
 	memcpy(b->data, m->data, m->len);
 	list_add_tail(&c->buffered, &b->link);
-	if (c->sync == CLUSTER_SYNC_SNAPSHOT) {
-		/* Behind, but the index this message gets is known. */
-		c->round_index++;
-		if (from == c->view.local_id) {
-			struct cluster_pending *p =
-				cluster_pending_find(c, m->seq);
-
-			if (p)
-				p->index = c->round_index;
-		}
-	}
 	return 0;
 }
 
@@ -137,8 +120,9 @@ int cluster_sync_buffer(struct cluster *c, uint32_t from,
 
 /* The canonical bytes of the replicated state:
  *   u64 epoch | u64 index | u32 nmembers | u32 id * nmembers |
+ *   u32 nlineage | (u64 epoch | u64 base) * nlineage |
  *   u32 nchannels | (u16 id | u32 len | bytes) * nchannels
- * channels in id order. */
+ * lineage oldest first, channels in id order. */
 static int cluster_state_build(struct cluster *c, uint8_t **out,
 			       size_t *outlen)
 {
@@ -158,7 +142,7 @@ static int cluster_state_build(struct cluster *c, uint8_t **out,
 		r = -ENOMEM;
 		goto out;
 	}
-	len = 8 + 8 + 4 + 4u * c->nstate_members + 4;
+	len = 8 + 8 + 4 + 4u * c->nstate_members + 4 + 16u * c->nlineage + 4;
 	i = 0;
 	list_for_each_entry(ch, &c->channels, link) {
 		r = ch->ops.save(ch->arg, &datas[i], &lens[i]);
@@ -185,6 +169,12 @@ static int cluster_state_build(struct cluster *c, uint8_t **out,
 	off = 20;
 	for (i = 0; i < c->nstate_members; i++, off += 4)
 		cluster_put_u32(buf + off, c->state_members[i]);
+	cluster_put_u32(buf + off, c->nlineage);
+	off += 4;
+	for (i = 0; i < c->nlineage; i++, off += 16) {
+		cluster_put_u64(buf + off, c->lineage[i].epoch);
+		cluster_put_u64(buf + off + 8, c->lineage[i].base);
+	}
 	cluster_put_u32(buf + off, nch);
 	off += 4;
 	i = 0;
@@ -218,18 +208,27 @@ int cluster_state_save(struct cluster *c, void **data, size_t *len)
 	return r;
 }
 
-/* Checks the whole blob before anything is reset. */
-static int cluster_state_check(const uint8_t *b, size_t len)
+/* Checks the whole blob before anything is reset; returns the offset
+ * of the lineage in *lin_off. */
+static int cluster_state_check(const uint8_t *b, size_t len,
+			       size_t *lin_off)
 {
-	uint32_t n, nch, i;
+	uint32_t n, nch, no, i;
 	size_t off;
 
 	if (len < 20)
 		return -EINVAL;
 	n = cluster_get_u32(b + 16);
-	if (n > CLUSTER_NODES_MAX || len < 20 + 4u * n + 4)
+	if (n > CLUSTER_NODES_MAX || len - 20 < 4u * n + 4)
 		return -EINVAL;
 	off = 20 + 4u * n;
+	*lin_off = off;
+	no = cluster_get_u32(b + off);
+	off += 4;
+	if (no > CLUSTER_LINEAGE_MAX || (len - off) / 16 < no ||
+	    len - off - 16u * no < 4)
+		return -EINVAL;
+	off += 16u * no;
 	nch = cluster_get_u32(b + off);
 	off += 4;
 	for (i = 0; i < nch; i++) {
@@ -249,11 +248,11 @@ static int cluster_state_check(const uint8_t *b, size_t len)
 static int cluster_state_load(struct cluster *c, const uint8_t *b, size_t len)
 {
 	struct cluster_channel *ch;
-	uint32_t n, nch, i;
-	size_t off;
+	uint32_t n, nch, no, i;
+	size_t off, ooff;
 	int r;
 
-	r = cluster_state_check(b, len);
+	r = cluster_state_check(b, len, &ooff);
 	if (r)
 		return r;
 	list_for_each_entry(ch, &c->channels, link)
@@ -264,8 +263,10 @@ static int cluster_state_load(struct cluster *c, const uint8_t *b, size_t len)
 	c->state_epoch = 0;
 	c->index = 0;
 	c->nstate_members = 0;
+	c->nlineage = 0;
 	n = cluster_get_u32(b + 16);
-	off = 20 + 4u * n;
+	no = cluster_get_u32(b + ooff);
+	off = ooff + 4 + 16u * no;
 	nch = cluster_get_u32(b + off);
 	off += 4;
 	for (i = 0; i < nch; i++) {
@@ -288,6 +289,11 @@ static int cluster_state_load(struct cluster *c, const uint8_t *b, size_t len)
 		}
 		off += l;
 	}
+	for (i = 0, off = ooff + 4; i < no; i++, off += 16) {
+		c->lineage[i].epoch = cluster_get_u64(b + off);
+		c->lineage[i].base = cluster_get_u64(b + off + 8);
+	}
+	c->nlineage = no;
 	c->state_epoch = cluster_get_u64(b);
 	c->index = cluster_get_u64(b + 8);
 	c->nstate_members = n;
@@ -298,12 +304,12 @@ static int cluster_state_load(struct cluster *c, const uint8_t *b, size_t len)
 
 /* ---------------------------------------------------------- the round */
 
-/* The state transition of a completed round, then the buffered DATA. */
-static void cluster_sync_finish(struct cluster *c)
+/* The state transition of a completed round: the new epoch, the view
+ * as the channels see it (relative to the previous primary view). */
+static void cluster_sync_transition(struct cluster *c)
 {
 	uint32_t left[CLUSTER_NODES_MAX], joined[CLUSTER_NODES_MAX];
 	uint32_t nleft = 0, njoined = 0, i;
-	struct cluster_buffered *b;
 
 	for (i = 0; i < c->nstate_members; i++)
 		if (!cluster_view_has(&c->view, c->state_members[i]))
@@ -323,18 +329,36 @@ static void cluster_sync_finish(struct cluster *c)
 	c->state_epoch = c->new_epoch;
 	if (c->seen_epoch < c->new_epoch)
 		c->seen_epoch = c->new_epoch;
+	if (c->nlineage == CLUSTER_LINEAGE_MAX) {
+		memmove(&c->lineage[0], &c->lineage[1],
+			(CLUSTER_LINEAGE_MAX - 1) * sizeof(c->lineage[0]));
+		c->nlineage--;
+	}
+	c->lineage[c->nlineage].epoch = c->new_epoch;
+	c->lineage[c->nlineage].base = c->index;
+	c->nlineage++;
+	c->sync = CLUSTER_SYNC_ACTIVATE;
+	cluster_channels_view(c, left, nleft, joined, njoined);
+}
+
+/* Every member holds the round's state: the same point of the order for
+ * all of them. DATA applies from here on, the buffered first. */
+static void cluster_sync_activate(struct cluster *c)
+{
+	struct cluster_buffered *b;
+
 	c->sync = CLUSTER_SYNC_DONE;
 	c->stats.syncs++;
-	cluster_channels_view(c, left, nleft, joined, njoined);
-
 	while (!list_empty(&c->buffered) && c->sync == CLUSTER_SYNC_DONE) {
 		b = list_first_entry(&c->buffered, struct cluster_buffered,
 				     link);
 		list_del(&b->link);
-		cluster_data_apply(c, b->from, b->channel, b->seq, b->data,
-				   b->len);
+		cluster_data_apply(c, b->from, b->channel, b->seq, b->inc,
+				   b->data, b->len);
 		free(b);
 	}
+	if (c->sync == CLUSTER_SYNC_DONE)
+		cluster_pendings_resolve(c);
 	cluster_ready_changed(c);
 }
 
@@ -381,7 +405,6 @@ static void cluster_sync_complete(struct cluster *c)
 	const struct cluster_peer *src = NULL, *me = NULL;
 	uint64_t seen = 0;
 	bool behind = false;
-	struct cluster_buffered *b;
 	uint32_t i;
 
 	/* Peers are sorted by id: a strict > keeps the lowest id on ties. */
@@ -397,19 +420,36 @@ static void cluster_sync_complete(struct cluster *c)
 		if (p->id == c->view.local_id)
 			me = p;
 	}
-	for (i = 0; i < c->view.count; i++)
-		if (c->peers[i].state_epoch != src->state_epoch ||
-		    c->peers[i].index != src->index)
+	c->nsynced = 0;
+	for (i = 0; i < c->view.count; i++) {
+		struct cluster_peer *p = &c->peers[i];
+
+		p->synced = p->state_epoch == src->state_epoch &&
+			    p->index == src->index;
+		if (p->synced)
+			c->nsynced++;
+		else
 			behind = true;
+	}
 	c->source_id = src->id;
 	c->src_epoch = src->state_epoch;
 	c->src_index = src->index;
-	c->new_epoch = seen + 1;
+	/* The round counter in the high bits, this view's tag in the low
+	 * ones: two histories that went through as many rounds (possible
+	 * once restarted nodes, which start from nothing, make up a
+	 * quorum) still never share an epoch. */
+	c->new_epoch = (((seen >> CLUSTER_EPOCH_TAG_BITS) + 1)
+			<< CLUSTER_EPOCH_TAG_BITS) |
+		       (c->tag & ((1ull << CLUSTER_EPOCH_TAG_BITS) - 1));
 
-	if (me->state_epoch == src->state_epoch && me->index == src->index) {
+	if (me->synced) {
+		/* The source saves exactly here, before the transition the
+		 * members behind will run after loading. */
 		if (me == src && behind)
 			cluster_sync_snapshot_send(c);
-		cluster_sync_finish(c);
+		cluster_sync_transition(c);
+		if (c->nsynced == c->view.count)
+			cluster_sync_activate(c);
 		return;
 	}
 	/* Behind: an epoch newer than this node's state exists now, even
@@ -417,17 +457,6 @@ static void cluster_sync_complete(struct cluster *c)
 	if (c->seen_epoch < c->new_epoch)
 		c->seen_epoch = c->new_epoch;
 	c->sync = CLUSTER_SYNC_SNAPSHOT;
-	c->round_index = c->src_index;
-	list_for_each_entry(b, &c->buffered, link) {
-		c->round_index++;
-		if (b->from == c->view.local_id) {
-			struct cluster_pending *p =
-				cluster_pending_find(c, b->seq);
-
-			if (p)
-				p->index = c->round_index;
-		}
-	}
 	LOG_INFO("cluster: node %u behind (epoch %llu index %llu), waiting "
 		 "for node %u's snapshot (epoch %llu index %llu)",
 		 c->view.local_id, (unsigned long long)me->state_epoch,
@@ -503,7 +532,18 @@ void cluster_sync_snapshot(struct cluster *c, uint32_t from,
 	/* Acks below the loaded index mean nothing to anybody now. */
 	c->ack_sent = c->index;
 	c->ack_needed = 0;
-	cluster_sync_finish(c);
+	cluster_sync_transition(c);
+	{
+		uint8_t buf[CLUSTER_MSG_HDR_LEN + CLUSTER_MSG_LOADED_LEN];
+		struct iovec iov = { buf,
+				     cluster_msg_loaded_encode(buf, c->tag) };
+
+		r = cluster_send(c, &iov, 1);
+		if (r) {
+			LOG_ERR("cluster: loaded send: %s", strerror(-r));
+			cluster_sync_abandon(c);
+		}
+	}
 	return;
 
 bad:
@@ -511,4 +551,27 @@ bad:
 		"%u); node %u stays not ready until the next view", from,
 		m->u.snapshot.offset, m->u.snapshot.total, c->view.local_id);
 	cluster_sync_abandon(c);
+}
+
+void cluster_sync_loaded(struct cluster *c, uint32_t from,
+			 const struct cluster_msg *m)
+{
+	uint32_t i;
+
+	if ((c->sync != CLUSTER_SYNC_ACTIVATE &&
+	     c->sync != CLUSTER_SYNC_SNAPSHOT) ||
+	    m->u.loaded.tag != c->tag)
+		return;
+	for (i = 0; i < c->view.count; i++) {
+		struct cluster_peer *p = &c->peers[i];
+
+		if (p->id != from || p->synced)
+			continue;
+		p->synced = true;
+		c->nsynced++;
+	}
+	/* A member behind only loads before its own LOADED, so it is in
+	 * ACTIVATE when the last one arrives. */
+	if (c->nsynced == c->view.count && c->sync == CLUSTER_SYNC_ACTIVATE)
+		cluster_sync_activate(c);
 }

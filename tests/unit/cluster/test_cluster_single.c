@@ -397,8 +397,8 @@ static void test_state_save(void **state)
 	assert_int_equal(cluster_submit(e->ch, &v, 4, rec_done, &d), 0);
 	RUN_UNTIL(e, d.calls == 1);
 	assert_int_equal(cluster_state_save(e->c, &b, &lb), 0);
-	assert_int_equal(la, lb);
-	assert_memory_not_equal(a, b, la);
+	/* The commit index, the origin table and the channel changed. */
+	assert_true(la != lb || memcmp(a, b, la) != 0);
 	free(a);
 	free(b);
 }

@@ -1,0 +1,653 @@
+/*
+ * Ordered commit under seeded random schedules on the sim bus: N cluster
+ * nodes in one process, one base_loop, stepped one bus event at a time.
+ *
+ *   node 1 ... node N (N = 3..5)     each: a test channel whose state is
+ *     |        |                      a hash chain of applied messages,
+ *   [ sim bus: components, views ]    a counter and the set of applied
+ *                                     message ids
+ *
+ * Traffic: submits from ready nodes (random sizes, some larger than the
+ * snapshot fragment size), applies that defer their ack at random, and
+ * membership events: partitions, merges, crashes (cluster_close) and
+ * restarts (a fresh node, same id, empty state), flow control (a small
+ * outbox limit).
+ *
+ * Checked after every step:
+ *   - two ready nodes at the same (epoch, commit index) hold byte-
+ *     identical state (cluster_state_save), whatever their pace;
+ *   - no message is applied twice by one node's state (the channel
+ *     checks its set on every apply);
+ *   - a completion with 0 happens only when every ready node of the
+ *     submitter's view holds the message; a completion with -EAGAIN
+ *     only when no node holds it, and no node ever applies it later;
+ *   - every submit completes exactly once.
+ * At the end of a schedule every node is restarted or merged, the bus
+ * drains, and all nodes hold the same state; every message completed
+ * with 0 is in it unless a crash happened (see docs/cluster-protocol.md).
+ *
+ * On a failure the seed is printed: SIM_SEED=<seed> replays one
+ * schedule, SIM_SEEDS=<count> changes how many run.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_sim.h"
+
+#define SIM_CH 100
+#define MAXN 5
+#define MAXMSG 1024
+#define HELD_MAX 16
+#define HT_SIZE 8192
+
+struct world;
+
+struct tnode {
+	struct world *w;
+	uint32_t id;
+	struct cluster *c;          /* NULL: down */
+	struct cluster_channel *ch;
+	/* replicated state */
+	uint64_t count;
+	uint64_t hash;
+	uint8_t applied[MAXMSG / 8];
+	/* local */
+	struct cluster_apply *held[HELD_MAX];
+	uint32_t nheld;
+};
+
+struct tmsg {
+	uint32_t node;
+	int calls;
+	int status;
+	bool crashed;               /* its node closed before completion */
+};
+
+struct ht_ent {
+	uint64_t epoch, index, hash;
+	bool used;
+};
+
+struct world {
+	uint64_t seed;
+	struct base_loop *loop;
+	struct cluster_sim *sim;
+	uint32_t n;
+	struct tnode nodes[MAXN + 1];
+	struct tmsg msgs[MAXMSG];
+	uint32_t nmsgs;
+	struct ht_ent ht[HT_SIZE];
+	bool crashes;
+	uint64_t completed_ok, completed_again, checks;
+};
+
+static struct world *cur_world;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			print_error("sim_commit: seed %" PRIu64 ": ",       \
+				    cur_world->seed);                      \
+			print_error(__VA_ARGS__);                          \
+			print_error(" [%s:%d: %s]\n", __FILE__, __LINE__,  \
+				    #cond);                                \
+			fail();                                            \
+		}                                                          \
+	} while (0)
+
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static bool has_msg(const struct tnode *t, uint32_t id)
+{
+	return t->applied[id / 8] & (1u << (id % 8));
+}
+
+/* ------------------------------------------------------ test channel */
+
+static int tch_apply(void *arg, const struct cluster_msg_info *mi,
+		     const void *data, size_t len, struct cluster_apply *token)
+{
+	struct tnode *t = arg;
+	uint32_t id;
+
+	CHECK(len >= 4, "node %u: short message", t->id);
+	memcpy(&id, data, 4);
+	CHECK(id < MAXMSG, "node %u: bad id", t->id);
+	CHECK(!has_msg(t, id), "node %u applies message %u twice (index %"
+	      PRIu64 ")", t->id, id, mi->index);
+	CHECK(t->w->msgs[id].status != -EAGAIN,
+	      "node %u applies message %u that completed -EAGAIN", t->id, id);
+	t->applied[id / 8] |= 1u << (id % 8);
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "apply node %u msg %u index %" PRIu64 "\n",
+			t->id, id, mi->index);
+	t->count++;
+	t->hash = fnv(t->hash, &mi->index, sizeof(mi->index));
+	t->hash = fnv(t->hash, data, len);
+	if (mi->local_ctx)
+		CHECK(mi->local_ctx == &t->w->msgs[id] &&
+		      t->w->msgs[id].node == t->id,
+		      "node %u: local_ctx of message %u wrong", t->id, id);
+	if (token && t->nheld < HELD_MAX &&
+	    cluster_sim_rand(t->w->sim) % 6 == 0) {
+		t->held[t->nheld++] = token;
+		return CLUSTER_APPLY_PENDING;
+	}
+	return CLUSTER_APPLY_DONE;
+}
+
+static void tch_view(void *arg, const struct cluster_view *v,
+		     const uint32_t *left, uint32_t nleft,
+		     const uint32_t *joined, uint32_t njoined)
+{
+	struct tnode *t = arg;
+
+	/* Part of the state, so a transition that differs between nodes
+	 * shows up in the byte comparison. */
+	t->hash = fnv(t->hash, "V", 1);
+	t->hash = fnv(t->hash, left, nleft * sizeof(*left));
+	t->hash = fnv(t->hash, "J", 1);
+	t->hash = fnv(t->hash, joined, njoined * sizeof(*joined));
+}
+
+static int tch_save(void *arg, void **data, size_t *len)
+{
+	struct tnode *t = arg;
+	uint8_t *b = malloc(16 + sizeof(t->applied));
+
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, &t->count, 8);
+	memcpy(b + 8, &t->hash, 8);
+	memcpy(b + 16, t->applied, sizeof(t->applied));
+	*data = b;
+	*len = 16 + sizeof(t->applied);
+	return 0;
+}
+
+static int tch_load(void *arg, const void *data, size_t len)
+{
+	struct tnode *t = arg;
+	const uint8_t *b = data;
+
+	if (len != 16 + sizeof(t->applied))
+		return -EINVAL;
+	memcpy(&t->count, b, 8);
+	memcpy(&t->hash, b + 8, 8);
+	memcpy(t->applied, b + 16, sizeof(t->applied));
+	return 0;
+}
+
+static void tch_reset(void *arg)
+{
+	struct tnode *t = arg;
+
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "reset node %u\n", t->id);
+	t->count = 0;
+	t->hash = 0;
+	memset(t->applied, 0, sizeof(t->applied));
+}
+
+static const struct cluster_channel_ops tch_ops = {
+	.id = SIM_CH,
+	.name = "simtest",
+	.apply = tch_apply,
+	.view = tch_view,
+	.save = tch_save,
+	.load = tch_load,
+	.reset = tch_reset,
+};
+
+/* ------------------------------------------------------------- nodes */
+
+static void node_start(struct world *w, uint32_t id)
+{
+	struct tnode *t = &w->nodes[id];
+	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SIM };
+
+	assert_null(t->c);
+	tch_reset(t);
+	t->nheld = 0;
+	assert_int_equal(cluster_sim_bus_create(w->sim, id, &cfg.bus), 0);
+	assert_int_equal(cluster_open(w->loop, &cfg, NULL, &t->c), 0);
+	assert_int_equal(cluster_channel_open(t->c, &tch_ops, t, &t->ch), 0);
+}
+
+static void node_stop(struct world *w, uint32_t id)
+{
+	struct tnode *t = &w->nodes[id];
+	uint32_t i;
+
+	assert_non_null(t->c);
+	for (i = 0; i < w->nmsgs; i++)
+		if (w->msgs[i].node == id && !w->msgs[i].calls)
+			w->msgs[i].crashed = true;
+	cluster_close(t->c); /* the held tokens die with it */
+	t->c = NULL;
+	t->ch = NULL;
+	t->nheld = 0;
+}
+
+static void held_release_one(struct world *w, uint32_t id)
+{
+	struct tnode *t = &w->nodes[id];
+	uint32_t k;
+
+	if (!t->c || !t->nheld)
+		return;
+	k = (uint32_t)(cluster_sim_rand(w->sim) % t->nheld);
+	cluster_apply_done(t->held[k]);
+	t->held[k] = t->held[--t->nheld];
+}
+
+/* -------------------------------------------------------- completions */
+
+static void msg_done(void *ctx, int status)
+{
+	struct tmsg *m = ctx;
+	struct world *w = cur_world;
+	uint32_t id = (uint32_t)(m - w->msgs), i;
+	struct tnode *s = &w->nodes[m->node];
+
+	m->calls++;
+	m->status = status;
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "done msg %u node %u status %d\n", id, m->node,
+			status);
+	CHECK(m->calls == 1, "message %u completes twice", id);
+	if (status == -ESHUTDOWN) {
+		CHECK(m->crashed, "message %u: -ESHUTDOWN without close", id);
+		return;
+	}
+	if (status == 0) {
+		const struct cluster_view *v = cluster_view_get(s->c);
+
+		w->completed_ok++;
+		CHECK(has_msg(s, id), "message %u done but not in its "
+		      "submitter's state", id);
+		for (i = 0; i < v->count; i++) {
+			struct tnode *o = &w->nodes[v->members[i].id];
+
+			if (!o->c || !cluster_is_ready(o->c) ||
+			    cluster_view_get(o->c)->ring_id != v->ring_id)
+				continue;
+			CHECK(has_msg(o, id), "message %u done but node %u "
+			      "of the view does not hold it", id, o->id);
+		}
+		return;
+	}
+	CHECK(status == -EAGAIN, "message %u: status %d", id, status);
+	w->completed_again++;
+	for (i = 1; i <= w->n; i++)
+		CHECK(!w->nodes[i].c || !has_msg(&w->nodes[i], id),
+		      "message %u -EAGAIN but node %u holds it", id, i);
+}
+
+static void submit_random(struct world *w)
+{
+	uint32_t id = 1 + (uint32_t)(cluster_sim_rand(w->sim) % w->n);
+	struct tnode *t = &w->nodes[id];
+	uint8_t buf[900];
+	size_t len;
+	uint32_t mid;
+	int r;
+
+	if (!t->c || w->nmsgs >= MAXMSG)
+		return;
+	mid = w->nmsgs;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, &mid, 4);
+	/* Mostly small; some bigger than a snapshot fragment. */
+	len = 4 + (cluster_sim_rand(w->sim) % 8 == 0
+			   ? cluster_sim_rand(w->sim) % 400
+			   : cluster_sim_rand(w->sim) % 16);
+	buf[4] = (uint8_t)mid;
+	w->msgs[mid].node = id;
+	r = cluster_submit(t->ch, buf, len, msg_done, &w->msgs[mid]);
+	if (r == 0) {
+		if (getenv("SIM_TRACE"))
+			fprintf(stderr, "submit node %u msg %u\n", id, mid);
+		w->nmsgs++;
+		return;
+	}
+	CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
+	      "node %u: submit: %d (ready %d)", id, r,
+	      cluster_is_ready(t->c));
+	memset(&w->msgs[mid], 0, sizeof(w->msgs[mid]));
+}
+
+/* ---------------------------------------------------------- checking */
+
+static void check_states(struct world *w)
+{
+	uint32_t id;
+
+	for (id = 1; id <= w->n; id++) {
+		struct tnode *t = &w->nodes[id];
+		uint64_t epoch = 0, index = 0, h, slot;
+		uint8_t *b;
+		size_t len, k;
+		void *data;
+
+		if (!t->c || !cluster_is_ready(t->c))
+			continue;
+		assert_int_equal(cluster_state_save(t->c, &data, &len), 0);
+		b = data;
+		for (k = 0; k < 8; k++) {
+			epoch = epoch << 8 | b[k];
+			index = index << 8 | b[8 + k];
+		}
+		h = fnv(0xcbf29ce484222325ull, b, len);
+		free(data);
+		w->checks++;
+		slot = (epoch * 0x9e3779b97f4a7c15ull ^ index) % HT_SIZE;
+		for (;;) {
+			struct ht_ent *e = &w->ht[slot];
+
+			if (!e->used) {
+				e->used = true;
+				e->epoch = epoch;
+				e->index = index;
+				e->hash = h;
+				break;
+			}
+			if (e->epoch == epoch && e->index == index) {
+				CHECK(e->hash == h, "node %u: state at epoch %"
+				      PRIu64 " index %" PRIu64 " differs",
+				      id, epoch, index);
+				break;
+			}
+			slot = (slot + 1) % HT_SIZE;
+		}
+	}
+}
+
+/* Runs the loop's ready work (acks, completions) after a bus step. */
+static void settle(struct world *w)
+{
+	while (base_loop_run_ready(w->loop) > 0)
+		;
+	check_states(w);
+}
+
+static void random_partition(struct world *w)
+{
+	uint32_t label[32], i, k = 1 + (uint32_t)(cluster_sim_rand(w->sim) % 3);
+
+	for (i = 0; i < w->n; i++)
+		label[i] = (uint32_t)(cluster_sim_rand(w->sim) % k);
+	cluster_sim_partition(w->sim, label);
+}
+
+static void run_schedule(uint64_t seed, uint32_t steps)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cluster_sim_config sc;
+	uint32_t i, id, step, idle;
+	bool crashes;
+
+	assert_non_null(w);
+	cur_world = w;
+	w->seed = seed;
+	memset(&sc, 0, sizeof(sc));
+	sc.seed = seed;
+	sc.nodes = 3 + (uint32_t)(seed % 3);
+	/* Small messages: snapshots come in several fragments. */
+	sc.max_msg = 256 + (seed / 3) % 1024;
+	if (sc.max_msg < 460)
+		sc.max_msg = 460; /* the largest DATA + header */
+	sc.outbox_limit = (seed / 7) % 3 == 0 ? 2 : 0;
+	w->n = sc.nodes;
+	assert_int_equal(base_loop_create(&w->loop), 0);
+	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
+	for (id = 1; id <= w->n; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+	}
+	/* Some nodes start late: joins in the middle of traffic. */
+	for (id = 1; id <= w->n; id++)
+		if (id <= w->n / 2 + 1 || cluster_sim_rand(w->sim) % 2)
+			node_start(w, id);
+	crashes = cluster_sim_rand(w->sim) % 2;
+
+	for (step = 0; step < steps; step++) {
+		uint64_t r = cluster_sim_rand(w->sim) % 1000;
+
+		if (r < 600) {
+			cluster_sim_step(w->sim);
+		} else if (r < 800) {
+			submit_random(w);
+		} else if (r < 900) {
+			held_release_one(w, 1 + (uint32_t)(cluster_sim_rand(
+						       w->sim) % w->n));
+		} else if (r < 920) {
+			random_partition(w);
+		} else if (r < 945) {
+			cluster_sim_merge(w->sim);
+		} else if (r < 965 && crashes) {
+			id = 1 + (uint32_t)(cluster_sim_rand(w->sim) % w->n);
+			if (w->nodes[id].c) {
+				node_stop(w, id);
+				w->crashes = true;
+			}
+		} else if (r < 990) {
+			id = 1 + (uint32_t)(cluster_sim_rand(w->sim) % w->n);
+			if (!w->nodes[id].c)
+				node_start(w, id);
+		}
+		settle(w);
+	}
+
+	/* Heal: everyone up, one component, drain everything. */
+	for (id = 1; id <= w->n; id++)
+		if (!w->nodes[id].c)
+			node_start(w, id);
+	cluster_sim_merge(w->sim);
+	for (idle = 0; idle < 3;) {
+		bool moved = cluster_sim_step(w->sim);
+
+		for (id = 1; id <= w->n; id++)
+			while (w->nodes[id].nheld) {
+				held_release_one(w, id);
+				moved = true;
+			}
+		if (base_loop_run_ready(w->loop) > 0)
+			moved = true;
+		check_states(w);
+		idle = moved ? 0 : idle + 1;
+	}
+	for (id = 1; id <= w->n; id++) {
+		CHECK(cluster_is_ready(w->nodes[id].c),
+		      "node %u not ready after healing", id);
+		CHECK(w->nodes[id].count == w->nodes[1].count &&
+		      w->nodes[id].hash == w->nodes[1].hash &&
+		      !memcmp(w->nodes[id].applied, w->nodes[1].applied,
+			      sizeof(w->nodes[1].applied)),
+		      "node %u differs from node 1 after healing", id);
+	}
+	for (i = 0; i < w->nmsgs; i++) {
+		struct tmsg *m = &w->msgs[i];
+
+		CHECK(m->calls == 1, "message %u (node %u) completed %d times",
+		      i, m->node, m->calls);
+		if (m->status == 0 && !w->crashes)
+			CHECK(has_msg(&w->nodes[1], i),
+			      "message %u done but lost", i);
+		if (m->status == -EAGAIN)
+			CHECK(!has_msg(&w->nodes[1], i),
+			      "message %u -EAGAIN but applied", i);
+	}
+
+	for (id = 1; id <= w->n; id++)
+		if (w->nodes[id].c)
+			node_stop(w, id);
+	cluster_sim_destroy(w->sim);
+	base_loop_destroy(w->loop);
+	if (getenv("SIM_VERBOSE"))
+		print_message("seed %" PRIu64 ": %u nodes, %u msgs, %" PRIu64
+			      " ok, %" PRIu64 " again, %" PRIu64 " checks\n",
+			      seed, w->n, w->nmsgs, w->completed_ok,
+			      w->completed_again, w->checks);
+	cur_world = NULL;
+	free(w);
+}
+
+static void test_sim_commit_random(void **state)
+{
+	const char *one = getenv("SIM_SEED"), *count = getenv("SIM_SEEDS");
+	uint64_t n = count ? strtoull(count, NULL, 0) : 300, s;
+
+	if (one) {
+		run_schedule(strtoull(one, NULL, 0), 1500);
+		return;
+	}
+	for (s = 1; s <= n; s++)
+		run_schedule(s, 1500);
+	print_message("%" PRIu64 " seeded schedules passed\n", n);
+}
+
+/* A scripted case: a node joins while messages are in flight and gets
+ * a consistent snapshot before it applies anything. */
+static void test_sim_join_mid_traffic(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cluster_sim_config sc = { .nodes = 3, .seed = 42,
+					 .max_msg = 512 };
+	uint32_t id, i;
+
+	assert_non_null(w);
+	cur_world = w;
+	w->seed = 42;
+	w->n = 3;
+	assert_int_equal(base_loop_create(&w->loop), 0);
+	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
+	for (id = 1; id <= 3; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+	}
+	node_start(w, 1);
+	node_start(w, 2);
+	while (cluster_sim_step(w->sim))
+		settle(w);
+	assert_true(cluster_is_ready(w->nodes[1].c));
+	for (i = 0; i < 20; i++)
+		submit_random(w);
+	/* Order half of the traffic, then node 3 joins. */
+	for (i = 0; i < 10; i++) {
+		cluster_sim_sequence(w->sim, 1);
+		cluster_sim_sequence(w->sim, 2);
+	}
+	node_start(w, 3);
+	while (cluster_sim_step(w->sim) || w->nodes[1].nheld ||
+	       w->nodes[2].nheld || w->nodes[3].nheld) {
+		for (id = 1; id <= 3; id++)
+			held_release_one(w, id);
+		settle(w);
+	}
+	settle(w);
+	for (i = 0; i < w->nmsgs; i++) {
+		assert_int_equal(w->msgs[i].calls, 1);
+		assert_int_equal(w->msgs[i].status, 0);
+	}
+	for (id = 1; id <= 3; id++) {
+		assert_true(cluster_is_ready(w->nodes[id].c));
+		assert_int_equal(w->nodes[id].count, w->nmsgs);
+		assert_int_equal(w->nodes[id].hash, w->nodes[1].hash);
+	}
+	assert_true(cluster_stats_get(w->nodes[1].c)->snapshots_sent +
+			    cluster_stats_get(w->nodes[2].c)->snapshots_sent >
+		    0);
+	assert_int_equal(cluster_stats_get(w->nodes[3].c)->snapshots_loaded,
+			 1);
+	for (id = 1; id <= 3; id++)
+		node_stop(w, id);
+	cluster_sim_destroy(w->sim);
+	base_loop_destroy(w->loop);
+	cur_world = NULL;
+	free(w);
+}
+
+/* A minority never applies: its submits complete with -EAGAIN and the
+ * majority's state does not hold them. */
+static void test_sim_minority(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cluster_sim_config sc = { .nodes = 3, .seed = 7 };
+	uint32_t id, label[3] = { 0, 0, 1 };
+	int r;
+
+	assert_non_null(w);
+	cur_world = w;
+	w->seed = 7;
+	w->n = 3;
+	assert_int_equal(base_loop_create(&w->loop), 0);
+	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
+	for (id = 1; id <= 3; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+		node_start(w, id);
+	}
+	while (cluster_sim_step(w->sim))
+		settle(w);
+	assert_true(cluster_is_ready(w->nodes[3].c));
+	/* Node 3 submits, then is cut off before the message is ordered. */
+	w->msgs[0].node = 3;
+	r = cluster_submit(w->nodes[3].ch, "\0\0\0\0", 4, msg_done,
+			   &w->msgs[0]);
+	assert_int_equal(r, 0);
+	w->nmsgs = 1;
+	cluster_sim_partition(w->sim, label);
+	while (cluster_sim_step(w->sim))
+		settle(w);
+	assert_false(cluster_is_ready(w->nodes[3].c));
+	assert_true(cluster_is_ready(w->nodes[1].c));
+	assert_int_equal(w->msgs[0].calls, 1);
+	assert_int_equal(w->msgs[0].status, -EAGAIN);
+	assert_int_equal(cluster_submit(w->nodes[3].ch, "x", 1, msg_done,
+					&w->msgs[1]),
+			 -EAGAIN);
+	cluster_sim_merge(w->sim);
+	while (cluster_sim_step(w->sim))
+		settle(w);
+	assert_true(cluster_is_ready(w->nodes[3].c));
+	assert_false(has_msg(&w->nodes[1], 0));
+	for (id = 1; id <= 3; id++)
+		node_stop(w, id);
+	cluster_sim_destroy(w->sim);
+	base_loop_destroy(w->loop);
+	cur_world = NULL;
+	free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_join_mid_traffic),
+		cmocka_unit_test(test_sim_minority),
+		cmocka_unit_test(test_sim_commit_random),
+	};
+
+	log_set_level(getenv("SIM_VERBOSE") ? LOG_LVL_INFO : LOG_LVL_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
