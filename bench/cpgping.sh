@@ -34,15 +34,16 @@ N=${CPGPING_N:-2000}
 SIZE=${CPGPING_SIZE:-256}
 TPUT=${CPGPING_TPUT_SECONDS:-5}
 KILLS=${CPGPING_KILLS:-3}
-STATE=${CTGT_CLUSTER_DIR:-/run/ctgt-cluster}
+eval "$(bash "$CLUSTER" info)" || exit 1
+STATE=$CLUSTER_STATE
 
 log() { echo "cpgping.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (scripts/cluster.sh)"
 [ -r "$SRC" ] || die "no $SRC (shared/bench/cpgping.c next to the repository)"
-if ip link show dev ctgt-br0 >/dev/null 2>&1 || ip netns list | grep '^ctgt-n' >/dev/null; then
-	die "a cluster is already up: run scripts/cluster.sh down first"
+if [ "$CLUSTER_UP" != no ]; then
+	die "a cluster is already up (bridge $CLUSTER_BRIDGE, namespaces $CLUSTER_NS_PREFIX*): run scripts/cluster.sh down first"
 fi
 
 WORK=$(mktemp -d /tmp/ctgt-cpgping.XXXXXX)

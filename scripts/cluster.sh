@@ -27,6 +27,9 @@
 #   scripts/cluster.sh pid NODE               the anchor pid (the node's corosync):
 #                                             nsenter -t PID -n -m enters the node
 #   scripts/cluster.sh addr NODE              the node's address (its portal host)
+#   scripts/cluster.sh ns NODE                the node's network namespace name
+#   scripts/cluster.sh info                   this instance's names as shell
+#                                             assignments (eval in tests)
 #   scripts/cluster.sh wait                   wait until every running, connected
 #                                             node is in one quorate view
 #
@@ -53,28 +56,39 @@
 # A node's processes are found by their network namespace (`ip netns pids`):
 # whatever a node runs, and whatever that forks, is killed by kill/stop/down.
 #
-# Environment: CTGT_CLUSTER_DIR (state, default /run/ctgt-cluster),
-# CTGT_CLUSTER_TIMEOUT (seconds to wait for a quorate view, default 30),
-# CTGT_CLUSTER_TOKEN (corosync totem token in ms, default 1000).
+# Environment: CTGT_CLUSTER_TIMEOUT (seconds to wait for a quorate view,
+# default 30), CTGT_CLUSTER_TOKEN (corosync totem token in ms, default 1000),
+# CTGT_CLUSTER_ID (default ctgt) and CTGT_CLUSTER_SUBNET (default 10.77.0):
+# several clusters side by side (one per developer on a shared machine), each
+# with its own ID and subnet; the names above are then ID-br0, ID-nI, ID-vI,
+# /run/ID-cluster; CTGT_CLUSTER_DIR (state, default /run/ID-cluster).
 #
 # Exit status: 0 on success; 1 on failure, with a message naming the logs.
 # Root only. Sends traffic only on the bridge it creates.
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-STATE=${CTGT_CLUSTER_DIR:-/run/ctgt-cluster}
+ID=${CTGT_CLUSTER_ID:-ctgt}
+SUBNET=${CTGT_CLUSTER_SUBNET:-10.77.0}
+STATE=${CTGT_CLUSTER_DIR:-/run/$ID-cluster}
 TIMEOUT=${CTGT_CLUSTER_TIMEOUT:-30}
 TOKEN=${CTGT_CLUSTER_TOKEN:-1000}
-BRIDGE=ctgt-br0
-NS_PREFIX=ctgt-n
-VETH_PREFIX=ctgt-v
-SUBNET=10.77.0
+BRIDGE=$ID-br0
+NS_PREFIX=$ID-n
+VETH_PREFIX=$ID-v
 HOST_ADDR=$SUBNET.1
+LOCK=/run/lock/$ID-cluster.lock
 MAX_NODES=5
-CLUSTER_NAME=ctgt
+CLUSTER_NAME=$ID
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 say() { echo "cluster.sh: $*" >&2; }
+
+# interface names are at most 15 bytes: ID-br0, ID-v5
+[[ $ID =~ ^[a-z][a-z0-9]{0,7}$ ]] ||
+	die "CTGT_CLUSTER_ID must be 1-8 lower-case letters and digits, a letter first (got '$ID')"
+[[ $SUBNET =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
+	die "CTGT_CLUSTER_SUBNET must be the first three octets of a /24, like 10.77.0 (got '$SUBNET')"
 
 node_dir() { echo "$STATE/n$1"; }
 node_ns() { echo "$NS_PREFIX$1"; }
@@ -319,7 +333,7 @@ node_init() {
 		[ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && eval "exec $fd>&-" 2>/dev/null
 	done
 	exec 9<"$STATE"
-	mount -t tmpfs -o mode=0755,size=64m "ctgt-n$node-run" /run
+	mount -t tmpfs -o mode=0755,size=64m "$NS_PREFIX$node-run" /run
 	# STATE may live under /run: keep it at the same path (no canonicalising,
 	# or mount would resolve the fd's path in the new /run)
 	if [ ! -d "$STATE/n$node" ]; then
@@ -327,7 +341,7 @@ node_init() {
 		mount -c --bind "/proc/self/fd/9" "$STATE"
 	fi
 	exec 9<&-
-	mount -t tmpfs -o mode=1777,size=256m "ctgt-n$node-shm" /dev/shm
+	mount -t tmpfs -o mode=1777,size=256m "$NS_PREFIX$node-shm" /dev/shm
 	mkdir -p "$nd/lib" "$nd/log"
 	mount --bind "$nd/lib" /var/lib/corosync
 	mount --bind "$nd/log" /var/log/corosync
@@ -409,6 +423,10 @@ cmd_up() {
 	preflight
 	if link_exists "$BRIDGE" || leftovers_ns | grep . >/dev/null; then
 		die "up: a cluster is already (partly) set up (bridge $BRIDGE or namespaces $(leftovers_ns | tr '\n' ' ')); run: $0 down"
+	fi
+	if [ -n "$(ip -4 route show to "$SUBNET.0/24" 2>/dev/null)" ] ||
+		[ -n "$(ip -4 addr show to "$SUBNET.0/24" 2>/dev/null)" ]; then
+		die "up: $SUBNET.0/24 is already in use here (another cluster instance?); set CTGT_CLUSTER_SUBNET"
 	fi
 	rm -rf "$STATE"
 	mkdir -p "$STATE"
@@ -643,6 +661,17 @@ cmd_wait() {
 	settle "$TIMEOUT" "${others[@]}"
 }
 
+# info: the names this instance uses, as shell assignments (also when no
+# cluster is up), for tests: eval "$(scripts/cluster.sh info)"
+cmd_info() {
+	local up=no
+	if link_exists "$BRIDGE" || leftovers_ns | grep . >/dev/null; then up=yes; fi
+	printf 'CLUSTER_ID=%q\nCLUSTER_BRIDGE=%q\nCLUSTER_NS_PREFIX=%q\nCLUSTER_VETH_PREFIX=%q\n' \
+		"$ID" "$BRIDGE" "$NS_PREFIX" "$VETH_PREFIX"
+	printf 'CLUSTER_SUBNET=%q\nCLUSTER_HOST_ADDR=%q\nCLUSTER_STATE=%q\nCLUSTER_UP=%q\n' \
+		"$SUBNET" "$HOST_ADDR" "$STATE" "$up"
+}
+
 preflight() {
 	[ "$(id -u)" = 0 ] || die "must run as root (namespaces, bridge, mounts)"
 	local t missing=
@@ -665,8 +694,8 @@ up|down|kill|stop|restart|partition|heal|spawn|unspawn)
 	# one state-changing command at a time; one lock per machine, as the
 	# namespace and bridge names are (and outside STATE, which down removes)
 	mkdir -p /run/lock
-	exec 8>/run/lock/ctgt-cluster.lock
-	flock -w 120 8 || die "another cluster.sh holds /run/lock/ctgt-cluster.lock for 120 s"
+	exec 8>"$LOCK"
+	flock -w 120 8 || die "another cluster.sh holds $LOCK for 120 s"
 	case $cmd in
 	up) cmd_up "$@" ;;
 	down) cmd_down "$@"; say "down: nothing left" ;;
@@ -684,6 +713,8 @@ exec) cmd_exec "$@" ;;
 wait) cmd_wait ;;
 pid) check_node "${1:-}"; anchor_pid "$1" || die "node $1 is not running ($(node_state "$1"))" ;;
 addr) check_node "${1:-}"; node_addr "$1" ;;
+ns) check_node "${1:-}"; node_ns "$1" ;;
+info) cmd_info ;;
 ''|-h|--help|help) usage ;;
 *) echo "cluster.sh: unknown command '$cmd'" >&2; usage ;;
 esac

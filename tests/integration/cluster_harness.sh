@@ -29,7 +29,11 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cluster=$root/scripts/cluster.sh
-STATE=${CTGT_CLUSTER_DIR:-/run/ctgt-cluster}
+# this instance's names (CTGT_CLUSTER_ID / _SUBNET / _DIR pick another one)
+eval "$(bash "$cluster" info)" || { echo "FAIL harness.info: scripts/cluster.sh info failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+STATE=$CLUSTER_STATE
+NS=$CLUSTER_NS_PREFIX
+NET=$CLUSTER_SUBNET
 CPGPING_SRC=${CPGPING_SRC:-$root/../shared/bench/cpgping.c}
 work=$(mktemp -d /tmp/ctgt-harness.XXXXXX)
 npass=0 nfail=0 nskip=0
@@ -103,8 +107,8 @@ preflight() {
 		it_fail harness.preflight "missing:$missing (run scripts/deps.sh)"
 		return 1
 	fi
-	if ip link show dev ctgt-br0 >/dev/null 2>&1 || ip netns list | grep '^ctgt-n' >/dev/null; then
-		it_fail harness.preflight "a cluster is already up (bridge ctgt-br0 / namespaces ctgt-n*): run scripts/cluster.sh down first"
+	if [ "$(bash "$cluster" info | sed -n 's/^CLUSTER_UP=//p')" != no ]; then
+		it_fail harness.preflight "a cluster is already up (bridge $CLUSTER_BRIDGE / namespaces $NS*): run scripts/cluster.sh down first"
 		return 1
 	fi
 	it_pass harness.preflight "state $STATE"
@@ -149,8 +153,8 @@ check_isolation() {
 		runpid=$(in_node "$i" cat /run/corosync.pid 2>/dev/null)
 		[ "$runpid" = "$pid" ] || bad+="node $i: /run/corosync.pid is '$runpid', want $pid (private /run); "
 		shms+=("$(in_node "$i" stat -c %d:%i /dev/shm 2>/dev/null)")
-		in_node "$i" ip -br addr show eth0 | grep "10\.77\.0\.$((10 + i))/24" >/dev/null ||
-			bad+="node $i: eth0 has no 10.77.0.$((10 + i)); "
+		in_node "$i" ip -br addr show eth0 | grep -F " $NET.$((10 + i))/24" >/dev/null ||
+			bad+="node $i: eth0 has no $NET.$((10 + i)); "
 	done
 	[ "$(printf '%s\n' "${shms[@]}" | sort -u | wc -l)" = 3 ] || bad+="the nodes share a /dev/shm (${shms[*]}); "
 	if [ -z "$bad" ]; then it_pass harness.isolation "own mount ns, /run, /dev/shm, address per node"; else it_fail harness.isolation "$bad"; fi
@@ -165,13 +169,14 @@ while True:
 ' >"$work/portal.log" 2>&1; then
 		local got=''
 		for _ in $(seq 50); do
-			got=$(timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.12/3260 && head -n1 <&3' 2>/dev/null) && [ -n "$got" ] && break
+			# shellcheck disable=SC2016  # ($0 is expanded by the inner bash)
+			got=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/3260" && head -n1 <&3' "$NET.12" 2>/dev/null) && [ -n "$got" ] && break
 			sleep 0.1
 		done
 		if [ "$got" = portal-on-node2 ]; then
-			it_pass harness.portal_reachable "root namespace -> 10.77.0.12:3260 in node 2"
+			it_pass harness.portal_reachable "root namespace -> $NET.12:3260 in node 2"
 		else
-			it_fail harness.portal_reachable "no answer from 10.77.0.12:3260 (a listener spawned in node 2)"
+			it_fail harness.portal_reachable "no answer from $NET.12:3260 (a listener spawned in node 2)"
 			it_log_tail "$STATE/n2/portal.log"
 		fi
 		cl unspawn 2 portal >/dev/null 2>&1
@@ -227,7 +232,7 @@ check_kill_restart() {
 		it_fail harness.kill "scripts/cluster.sh kill 2: ${out//$'\n'/ | }"
 		return
 	fi
-	left=$(ns_pids ctgt-n2 | tr '\n' ' ')
+	left=$(ns_pids "${NS}2" | tr '\n' ' ')
 	if [ -n "$left" ]; then it_fail harness.kill.nothing_left "processes left in node 2: $left"
 	else it_pass harness.kill.nothing_left; fi
 	# how long until the survivors drop node 2 (token + consensus)
@@ -246,10 +251,10 @@ check_kill_restart() {
 	fi
 	spid=$(cat "$STATE/n2/spawn/marker.pid" 2>/dev/null)
 	if [ "$(grep -c started "$marker" 2>/dev/null)" = 2 ] && [ -n "$spid" ] &&
-		ns_pids ctgt-n2 | grep -x "$spid" >/dev/null; then
+		ns_pids "${NS}2" | grep -x "$spid" >/dev/null; then
 		it_pass harness.spawn.rerun_on_restart "started twice, running again as pid $spid in node 2"
 	else
-		it_fail harness.spawn.rerun_on_restart "marker has $(grep -c started "$marker" 2>/dev/null || echo 0) starts (want 2), pid '$spid' in node 2: $(ns_pids ctgt-n2 | grep -cx "${spid:-x}")"
+		it_fail harness.spawn.rerun_on_restart "marker has $(grep -c started "$marker" 2>/dev/null || echo 0) starts (want 2), pid '$spid' in node 2: $(ns_pids "${NS}2" | grep -cx "${spid:-x}")"
 	fi
 }
 
@@ -265,10 +270,10 @@ check_down() {
 	for p in "${pids[@]}"; do
 		[ -d "/proc/$p" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$p/stat" 2>/dev/null)" != Z ] && left+="$p "
 	done
-	if ip netns list | grep '^ctgt-n' >/dev/null; then
-		it_fail harness.down "namespaces left: $(ip netns list | grep '^ctgt-n' | tr '\n' ' ')"
-	elif ip -o link show | grep -E '^[0-9]+: ctgt-' >/dev/null; then
-		it_fail harness.down "bridge or veth left: $(ip -o link show | grep -oE '^[0-9]+: ctgt-[^:@]*' | cut -d' ' -f2 | tr '\n' ' ')"
+	if ip netns list | grep "^${NS}[0-9]" >/dev/null; then
+		it_fail harness.down "namespaces left: $(ip netns list | grep "^${NS}[0-9]" | tr '\n' ' ')"
+	elif ip -o link show | grep -E "^[0-9]+: ($CLUSTER_BRIDGE|${CLUSTER_VETH_PREFIX}[0-9])" >/dev/null; then
+		it_fail harness.down "bridge or veth left: $(ip -o link show | grep -oE "^[0-9]+: ($CLUSTER_BRIDGE|${CLUSTER_VETH_PREFIX}[0-9]+)" | cut -d' ' -f2 | tr '\n' ' ')"
 	elif [ -n "$left" ]; then
 		it_fail harness.down "processes left: $left"
 	elif [ -e "$STATE" ]; then
@@ -298,7 +303,7 @@ check_second_cluster() {
 	apid=$(cl pid 1 2>/dev/null)
 	cl spawn 1 orphan -- sleep 100000 >/dev/null 2>&1
 	spid=$(cat "$STATE/n1/spawn/orphan.pid" 2>/dev/null)
-	ip netns del ctgt-n1 2>/dev/null
+	ip netns del "${NS}1" 2>/dev/null
 	if ! out=$(cl down 2>&1); then
 		it_fail harness.down.after_crash "scripts/cluster.sh down: ${out//$'\n'/ | }"
 		return
