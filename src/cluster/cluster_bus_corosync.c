@@ -1044,10 +1044,8 @@ static void cluster_bus_corosync_stop(struct cluster_bus *bus)
 
 	/* No upcall after this returns, fatal included. */
 	b->stop_pending = true;
-	if (b->fatal_defer.queued) {
-		list_del(&b->fatal_defer.link);
-		b->fatal_defer.queued = false;
-	}
+	if (b->loop)
+		base_defer_cancel(b->loop, &b->fatal_defer);
 	b->fatal_sent = true;
 	b->phase = CLUSTER_BUS_COROSYNC_DEAD;
 	if (b->dispatch_depth == 0)
