@@ -46,9 +46,22 @@ run_build() {
 		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-integration.sum"
 }
 
+# The local cluster harness (scripts/cluster.sh: namespaces, bridge, one
+# corosync per node), once: it does not depend on the build. Its own
+# cluster id and subnet, so a developer's cluster stays untouched.
+run_harness() {
+	echo "=== cluster harness ==="
+	CTGT_CLUSTER_ID=ctgtt CTGT_CLUSTER_SUBNET=10.78.0 \
+		bash tests/integration/cluster_harness.sh 2>&1 | tee "$logdir/harness.log"
+	tail -n 1 "$logdir/harness.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' \
+		>"$logdir/harness.sum" ||
+		echo "0 passed, 1 failed, 0 skipped" >"$logdir/harness.sum"
+}
+
 run_build build normal
 run_build build-asan asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dbuildtype=debug
+run_harness
 
 echo "=== summary (logs in $logdir) ==="
 for f in "$logdir"/*.sum; do printf '%-28s %s\n' "$(basename "$f" .sum)" "$(cat "$f")"; done
