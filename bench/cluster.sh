@@ -23,12 +23,16 @@
 # Ctrl-C).
 #
 # Refuses to run when a cluster is already up (someone may be using it).
+# On a shared machine, run it on a cluster of your own: scripts/cluster.sh
+# takes CTGT_CLUSTER_ID / CTGT_CLUSTER_SUBNET from the environment, e.g.
+#   CTGT_CLUSTER_ID=bench CTGT_CLUSTER_SUBNET=10.79.0 bash bench/cluster.sh
 # About 2 minutes with the defaults on 2 CPUs.
 #
 # Knobs (environment): BENCH_NODES (3), BENCH_SAMPLES (2000), BENCH_REPS
 # (3), BENCH_SIZE (256), BENCH_BUILD (build-release), CPGPING_SRC,
-# BENCH_CLUSTER_SH (a harness with scripts/cluster.sh's commands, e.g. a
-# copy on other namespace names while another cluster is up).
+# BENCH_CLUSTER_SH (another harness with scripts/cluster.sh's commands),
+# and scripts/cluster.sh's own (CTGT_CLUSTER_ID, CTGT_CLUSTER_SUBNET,
+# CTGT_CLUSTER_TOKEN).
 #
 # Exit status: 0 when every run completed; 1 otherwise.
 set -uo pipefail
