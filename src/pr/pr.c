@@ -364,8 +364,13 @@ static void pr_out_register(struct pr_state *st, const struct pr_nexus *n,
 		return;
 	}
 
-	/* SPEC_I_PT: all or none. A TransportID naming a registered nexus,
-	 * the issuing one, or one named earlier in the list is an error. */
+	/* SPEC_I_PT: all or none (SPC-4 6.16.3: "if a registration fails for
+	 * any initiator port ... no registrations shall be made"). A
+	 * TransportID naming an I_T nexus already registered (through this
+	 * port, or through every port with ALL_TG_PT), the issuing one, or one
+	 * named earlier in the list fails the whole list with INVALID FIELD
+	 * IN PARAMETER LIST at that TransportID (SPC-4 5.14.7; LIO skips such
+	 * TransportIDs, SCST rewrites their key: docs/design-notes.md). */
 	uint32_t ntids = req->spec_i_pt ? req->ntids : 0;
 	for (uint32_t i = 0; i < ntids; i++) {
 		const struct pr_tid *t = &req->tids[i];

@@ -1,9 +1,13 @@
 /*
  * The command-vs-reservation conflict check (SPC-4 5.14.2, table 63) as a
- * table: reservation type x role of the issuing nexus x command class.
+ * table: reservation type x role of the issuing nexus x command class;
+ * plus the one SPC-2 rule about persistent-reservation commands: none
+ * runs while a SCSI-2 reservation is held (SPC-2 5.5.1).
  *
  * Deliberately NOT here: which command is in which class (the core's
- * opcode table carries that), SCSI-2 RESERVE/RELEASE, PR OUT service
+ * opcode table carries that), which commands other nexuses may send
+ * under a SCSI-2 reservation (the core's gate, SCSI_OPF_S2_OK rows), the
+ * RESERVE/RELEASE exceptions under PRs (pr_scsi2.c), PR OUT service
  * action rules (pr_out_apply decides those).
  */
 #include "pr/pr.h"
@@ -59,6 +63,16 @@ enum pr_role pr_state_role(const struct pr_state *st, const struct pr_nexus *n)
 enum pr_status pr_check(const struct pr_state *st, const struct pr_nexus *n,
 			enum pr_class cls)
 {
+	/* SPC-2 5.5.1: "If a logical unit has been reserved by any RESERVE
+	 * command and is still reserved by any initiator, all PERSISTENT
+	 * RESERVE IN and all PERSISTENT RESERVE OUT commands shall conflict
+	 * regardless of initiator or service action". The holder included:
+	 * the SCSI-2 gate lets the holder through, this gate does not. (SPC-4
+	 * 5.14.3 only relaxes the other direction, RESERVE/RELEASE under
+	 * PRs; LIO answers the same.) */
+	if (st->s2_reserved &&
+	    (cls == PR_CLASS_PR_IN || cls == PR_CLASS_PR_OUT))
+		return PR_STATUS_RESERVATION_CONFLICT;
 	if (st->type == PR_TYPE_NONE)
 		return PR_STATUS_GOOD;
 	return pr_conflict_allowed(st->type, pr_state_role(st, n), cls) ?

@@ -12,8 +12,18 @@
  *
  * This file holds no logic beyond the lookup: no command is decoded here.
  * F_S2 marks the commands that run while another I_T nexus holds a SCSI-2
- * reservation (SPC-2 5.5.1): INQUIRY, REPORT LUNS, REQUEST SENSE and
- * RELEASE(6/10).
+ * reservation. SPC-2 5.5.1 names INQUIRY, REPORT LUNS, REQUEST SENSE and
+ * RELEASE(6/10) (GOOD without effect from a non-holder, SPC-2 7.17); every
+ * other command SPC-2 knows conflicts, TEST UNIT READY and READ CAPACITY
+ * included. The commands SPC-2 predates get the answer of SPC-4 5.14.2,
+ * table 63, where they are allowed under every reservation type to every
+ * nexus because they only describe the device and its ports: REPORT
+ * TARGET PORT GROUPS (multipath path checkers send it down every path;
+ * SPC-4 5.16), REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK
+ * MANAGEMENT FUNCTIONS. (LIO lets only INQUIRY and RELEASE through, which
+ * fails the ALUA checker of the paths that do not hold the reservation.)
+ * PERSISTENT RESERVE IN/OUT are not F_S2: they conflict for every nexus,
+ * the holder too (SPC-2 5.5.1; pr_check does the holder's side).
  */
 #include <pthread.h>
 
@@ -111,14 +121,14 @@ static const struct scsi_opcode scsi_opcode_table[] = {
 	{ 0xA0, 0, 12, F_UA | F_NOLUN | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT LUNS", spc_report_luns,
 	  { 0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },
-	{ 0xA3, 0x0A, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA3, 0x0A, 12, F_SA | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT TARGET PORT GROUPS", alua_report_tpgs,
 	  { 0xA3, 0xEA, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },
-	{ 0xA3, 0x0C, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA3, 0x0C, 12, F_SA | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT SUPPORTED OPERATION CODES", spc_report_supported_opcodes,
 	  { 0xA3, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0,
 	    CTL } },
-	{ 0xA3, 0x0D, 12, F_SA | F_ALUA, SCSI_PR_ALLOWED, TMO_EMUL,
+	{ 0xA3, 0x0D, 12, F_SA | F_ALUA | F_S2, SCSI_PR_ALLOWED, TMO_EMUL,
 	  "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
 	  spc_report_supported_tmf,
 	  { 0xA3, 0x0D, 0x80, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, CTL } },

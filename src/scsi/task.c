@@ -124,9 +124,11 @@ void scsi_task_finish(struct scsi_task *t)
 
 /* SPC-2 5.5.1: while another I_T nexus holds a SCSI-2 reservation only the
  * rows flagged SCSI_OPF_S2_OK run (INQUIRY, REPORT LUNS, REQUEST SENSE,
- * RELEASE(6/10)); everything else, PERSISTENT RESERVE IN/OUT included
- * (SPC-4 5.14.3), gets RESERVATION CONFLICT. No reservation held: one
- * atomic load, no lock. */
+ * RELEASE(6/10), and the SPC-3/4 reports REPORT TARGET PORT GROUPS, REPORT
+ * SUPPORTED OPERATION CODES / TASK MANAGEMENT FUNCTIONS: opcodes.c says
+ * why); everything else gets RESERVATION CONFLICT. PERSISTENT RESERVE
+ * IN/OUT conflict for the holder as well: the next gate (pr_check) says
+ * so. No reservation held: one atomic load, no lock. */
 enum scsi_sense_reason scsi_lun_check_reservation(struct scsi_task *t,
 						  const struct scsi_opcode *op)
 {

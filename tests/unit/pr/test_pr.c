@@ -1266,6 +1266,161 @@ static void t_scsi2(void **state)
 }
 
 /* --------------------------------------------------------------------- */
+/* Decision: SPEC_I_PT naming an I_T nexus that is already registered.   */
+/*
+ * SPC-4 5.14.7 / 6.16.3: with SPEC_I_PT every named I_T nexus is
+ * registered, all or none ("If a registration fails for any initiator
+ * port ... no registrations shall be made, and the command shall be
+ * terminated with CHECK CONDITION status"); a TransportID naming an I_T
+ * nexus that is already registered is such a failure: the whole list is
+ * refused with INVALID FIELD IN PARAMETER LIST pointing at it (T10
+ * reflector, R. Elliott, 17 Apr 2008: the SPEC_I_PT words "require CHECK
+ * CONDITION status and the register operation is aborted"). LIO skips
+ * such TransportIDs and SCST overwrites their key; ctgt refuses. The I_T
+ * nexus is (TransportID, RTPI): the named ports are registered through the
+ * issuer's port, or through every port with ALL_TG_PT.
+ *
+ *   I1/P1 (issuer A)   I2/P1 (B, registered)   W/P2 (ALL_TG_PT, registered)
+ *                      V/P2 (registered on P2 only)
+ */
+static void t_spec_i_pt_registered(void **state)
+{
+	struct pr_nexus w, v, b_other_isid, v1;
+	struct pr_tid dev_i2 = { 0 };
+	(void)state;
+	t_nexus(&w, "iqn.2026-11.test:w", 5, 2);
+	t_nexus(&v, "iqn.2026-11.test:v", 6, 2);
+	t_nexus(&v1, "iqn.2026-11.test:v", 6, 1);
+	t_nexus(&b_other_isid, "iqn.2026-11.test:i2", 0x42, 1);
+	dev_i2 = NB.tid;
+	dev_i2.format = PR_TID_FORMAT_DEVICE;
+	memset(dev_i2.isid, 0, sizeof(dev_i2.isid));
+
+	static const struct {
+		const char *label;
+		int who;             /* 0 B, 1 i2 by name, 2 W, 3 V, 4 B other
+		                        ISID, 5 the issuer itself */
+		uint8_t flags;       /* byte 20 besides SPEC_I_PT */
+		bool good;
+		int now_registered;  /* -1: none; else index into check[] */
+	} rows[] = {
+		{ "B, registered on P1", 0, 0, false, -1 },
+		{ "i2 by name: covers B on P1", 1, 0, false, -1 },
+		{ "W, ALL_TG_PT through P2: covers P1", 2, 0, false, -1 },
+		{ "V, registered on P2 only: P1 is new", 3, 0, true, 0 },
+		{ "V with ALL_TG_PT: covers P2 where V is", 3, 0x04, false, -1 },
+		{ "B's name, another ISID: another port", 4, 0, true, 1 },
+		{ "the issuer names itself", 5, 0, false, -1 },
+	};
+	const struct pr_tid *tids[] = { &NB.tid, &dev_i2, &w.tid, &v.tid,
+					&b_other_isid.tid, &NA.tid };
+	const struct pr_nexus *check[] = { &v1, &b_other_isid };
+
+	for (size_t i = 0; i < T_ARRAY_SIZE(rows); i++) {
+		struct pr_state st, before;
+		t_state(&st, 8, false);
+		t_state(&before, 8, false);
+		T_EQ(rows[i].label, t_reg(&st, &NB, KEY_B), PR_STATUS_GOOD);
+		T_EQ(rows[i].label, t_out(&st, &w, PR_OUT_REGISTER, 0, 0, 0x77,
+					  0x04, NULL, 0), PR_STATUS_GOOD);
+		T_EQ(rows[i].label, t_reg(&st, &v, 0x66), PR_STATUS_GOOD);
+		assert_int_equal(pr_state_copy(&before, &st), 0);
+
+		enum pr_status got = t_out(&st, &NA, PR_OUT_REGISTER, 0, 0,
+					   KEY_A, rows[i].flags,
+					   tids[rows[i].who], 1);
+		if (rows[i].good) {
+			T_EQ(rows[i].label, got, PR_STATUS_GOOD);
+			T_EQ(rows[i].label, st.generation,
+			     before.generation + 1);
+			T_EQ(rows[i].label, st.nregs, before.nregs + 2);
+			T_EQ(rows[i].label, t_key(&st, &NA), KEY_A);
+			T_EQ(rows[i].label,
+			     t_key(&st, check[rows[i].now_registered]), KEY_A);
+			/* the registrations that were there keep their keys */
+			T_EQ(rows[i].label, t_key(&st, &NB), KEY_B);
+			T_EQ(rows[i].label, t_key(&st, &v), 0x66);
+		} else {
+			t_expect_field(rows[i].label,
+				       PR_REASON_INVALID_FIELD_IN_PARAM_LIST,
+				       false, 28, -1);
+			T_EQ(rows[i].label, pr_state_equal(&st, &before), true);
+			T_EQ(rows[i].label, t_key(&st, &NA), 0);
+		}
+		pr_state_fini(&st);
+		pr_state_fini(&before);
+	}
+}
+
+/* --------------------------------------------------------------------- */
+/* Decision: PERSISTENT RESERVE IN/OUT under a SCSI-2 reservation.       */
+/*
+ * SPC-2 5.5.1: while a logical unit is reserved by RESERVE(6)/(10), "all
+ * PERSISTENT RESERVE IN and all PERSISTENT RESERVE OUT commands shall
+ * conflict regardless of initiator or service action". The SCSI-2 gate
+ * already stops every other nexus (PR IN/OUT are not exempt there);
+ * pr_check stops the holder. Other classes are left to the SCSI-2 gate
+ * (pr_check does not judge them by the SCSI-2 reservation).
+ *
+ *   A = I1/P1 holds RESERVE(6); B = I2/P1; C = I1/P2
+ */
+static void t_scsi2_pr_commands(void **state)
+{
+	struct pr_state st;
+	(void)state;
+	t_state(&st, 4, false);
+
+	static const struct {
+		int who;      /* 0 A (holder), 1 B, 2 C */
+		enum pr_class cls;
+		enum pr_status reserved, released;
+	} rows[] = {
+		{ 0, PR_CLASS_PR_IN, PR_STATUS_RESERVATION_CONFLICT, PR_STATUS_GOOD },
+		{ 0, PR_CLASS_PR_OUT, PR_STATUS_RESERVATION_CONFLICT, PR_STATUS_GOOD },
+		{ 1, PR_CLASS_PR_IN, PR_STATUS_RESERVATION_CONFLICT, PR_STATUS_GOOD },
+		{ 1, PR_CLASS_PR_OUT, PR_STATUS_RESERVATION_CONFLICT, PR_STATUS_GOOD },
+		{ 2, PR_CLASS_PR_IN, PR_STATUS_RESERVATION_CONFLICT, PR_STATUS_GOOD },
+		{ 2, PR_CLASS_PR_OUT, PR_STATUS_RESERVATION_CONFLICT, PR_STATUS_GOOD },
+		/* the SCSI-2 gate's business, not pr_check's */
+		{ 0, PR_CLASS_WRITE, PR_STATUS_GOOD, PR_STATUS_GOOD },
+		{ 0, PR_CLASS_READ, PR_STATUS_GOOD, PR_STATUS_GOOD },
+		{ 1, PR_CLASS_ALLOWED, PR_STATUS_GOOD, PR_STATUS_GOOD },
+		{ 1, PR_CLASS_CONFLICT, PR_STATUS_GOOD, PR_STATUS_GOOD },
+	};
+	const struct pr_nexus *who[] = { &NA, &NB, &NC };
+
+	T_EQ("RESERVE(6) by A", pr_scsi2_reserve(&st, &NA), PR_STATUS_GOOD);
+	for (size_t i = 0; i < T_ARRAY_SIZE(rows); i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "reserved: row %zu", i);
+		T_EQ(label, pr_check(&st, who[rows[i].who], rows[i].cls),
+		     rows[i].reserved);
+	}
+	T_EQ("RELEASE(6) by A", pr_scsi2_release(&st, &NA), PR_STATUS_GOOD);
+	for (size_t i = 0; i < T_ARRAY_SIZE(rows); i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "released: row %zu", i);
+		T_EQ(label, pr_check(&st, who[rows[i].who], rows[i].cls),
+		     rows[i].released);
+	}
+	/* a reset ends the SCSI-2 reservation: PR IN runs again */
+	pr_scsi2_reserve(&st, &NB);
+	T_EQ("B holds: A's PR IN", pr_check(&st, &NA, PR_CLASS_PR_IN),
+	     PR_STATUS_RESERVATION_CONFLICT);
+	pr_scsi2_reset(&st, NULL);
+	T_EQ("after reset: A's PR IN", pr_check(&st, &NA, PR_CLASS_PR_IN),
+	     PR_STATUS_GOOD);
+	/* under a persistent reservation PR IN/OUT stay allowed (table 63) */
+	t_reg(&st, &NA, KEY_A);
+	t_out(&st, &NA, PR_OUT_RESERVE, PR_TYPE_EX_AC, KEY_A, 0, 0, NULL, 0);
+	T_EQ("EX_AC: B's PR IN", pr_check(&st, &NB, PR_CLASS_PR_IN),
+	     PR_STATUS_GOOD);
+	T_EQ("EX_AC: B's PR OUT", pr_check(&st, &NB, PR_CLASS_PR_OUT),
+	     PR_STATUS_GOOD);
+	pr_state_fini(&st);
+}
+
+/* --------------------------------------------------------------------- */
 /* Random walks: invariants after every request, and replay equality.    */
 
 static uint64_t t_rng;
@@ -1445,6 +1600,8 @@ int main(void)
 		cmocka_unit_test(t_read_full_status),
 		cmocka_unit_test(t_determinism),
 		cmocka_unit_test(t_scsi2),
+		cmocka_unit_test(t_spec_i_pt_registered),
+		cmocka_unit_test(t_scsi2_pr_commands),
 		cmocka_unit_test(t_random_walks),
 		cmocka_unit_test(t_decode_random),
 	};
