@@ -22,6 +22,10 @@
 #   badpdu.*   hand-made malformed PDUs (badpdu.py), then iscsi-inq must work
 #   load.*     four iscsi-perf sessions at once, then 32 concurrent logins
 #   daemon.*   SIGTERM: ctgtd exits 0 within a timeout, no sanitizer report
+#   pr.*       persistent-reservation scenarios (pr_scenarios, libiscsi) on a
+#              ctgtd of their own (ports PORT+2/PORT+3, one fresh LUN per
+#              scenario, its own state_dir), including kill -9 and restart
+#              of that ctgtd for APTPL; then SIGTERM as above
 #   smoke.*    ctgtd without -c (the embedded default): iscsi-ls, iscsi-inq
 #
 # Every test prints one line "PASS name", "FAIL name: reason" or
@@ -32,13 +36,16 @@
 # allowed-skips.txt lists the tests that may skip (an unexpected skip is a
 # failure); known-failing.txt lists tests whose failure is tracked by an
 # issue: they run and are reported apart, a failure there does not fail the
-# run, a pass asks for the line to be removed.
+# run, a pass asks for the line to be removed. The pr.* scenarios go through
+# known-failing.txt too (LUN kind "pr"); none may skip except
+# pr.aptpl.persisted when the target reports PTPL_C = 0.
 #
 # Environment:
 #   TARGET=tgt              run the iscsi-test-cu and badpdu suites against
 #                           tgtd (Debian's tgt) set up the same way, as a
 #                           reference (BUILD_DIR is then ignored)
-#   CTGT_TEST_PORT=3260     first portal; the second is PORT+1. The smoke
+#   CTGT_TEST_PORT=3260     first portal; the second is PORT+1, the pr.*
+#                           ctgtd uses PORT+2 and PORT+3. The smoke
 #                           test always uses 3260 (the embedded default).
 #   CTGT_TEST_ONLY=GLOB     only iscsi-test-cu tests matching GLOB
 #                           (e.g. 'ALL.Read1*'), for development
@@ -48,9 +55,10 @@
 #
 # Isolation: when it can (root, util-linux unshare), the runner re-executes
 # itself in a private network namespace with only a loopback interface, so
-# its fixed ports (3260, 3261) never collide with a target or a benchmark
+# its fixed ports (3260-3263) never collide with a target or a benchmark
 # running on the host, and nothing it starts is reachable from outside.
-# Without that, the ports must be free.
+# Without that, the ports must be free. Every ctgtd it starts keeps its
+# state (APTPL files) under the temporary folder (CTGT_STATE_DIR).
 set -uo pipefail
 
 if [ "${CTGT_TEST_NETNS:-1}" != 0 ] && [ -z "${CTGT_IT_IN_NETNS:-}" ] &&
@@ -88,7 +96,13 @@ CHAP_SECRET=it-secret-1234
 LUN_SIZE=$((256 * 1024 * 1024))
 
 ctgtd=$build/src/daemon/ctgtd
+pr_scenarios=$build/tests/integration/pr_scenarios
 work=$(mktemp -d /tmp/ctgt-it.XXXXXX)
+# APTPL files of every ctgtd started here stay in the work folder
+export CTGT_STATE_DIR=$work/state
+PR_PORT1=$((PORT1 + 2))
+PR_PORT2=$((PORT1 + 3))
+PR_IQN=iqn.2026-11.org.ctgt:pr
 npass=0 nfail=0 nskip=0
 daemon_pid=
 daemon_log=
@@ -713,6 +727,144 @@ it_load() {
 	fi
 }
 
+# --- persistent reservations: pr_scenarios on a ctgtd of its own -------------
+
+# One LU per scenario (pr_scenarios --lun-base 0: scenario k on LUN k, 9
+# the SCSI-2 one), RAM except the two APTPL LUs (7: APTPL = 1, 8: APTPL =
+# 0), which are files so the restart finds the same LUs; state_dir in the
+# work folder.
+it_pr_write_config() {   # FILE
+	local luns= i
+	for i in 0 1 3 4 5 6 9; do
+		luns="$luns{ \"lun\": $i, \"backstore\": { \"type\": \"ram\", \"size\": \"16M\" } },"
+	done
+	cat >"$1" <<EOF
+{
+  "node": { "state_dir": "$work/pr-state" },
+  "targets": [
+    {
+      "name": "$PR_IQN",
+      "portal_groups": [
+        { "tag": 1, "rtpi": 1, "portals": ["127.0.0.1:$PR_PORT1"] },
+        { "tag": 2, "rtpi": 2, "portals": ["127.0.0.1:$PR_PORT2"] }
+      ],
+      "acl": { "open_access": true },
+      "luns": [
+        $luns
+        { "lun": 2, "backstore": { "type": "ram", "size": "64M" } },
+        { "lun": 7, "backstore": { "type": "file", "path": "$work/pr-lun7.img", "size": 16777216 } },
+        { "lun": 8, "backstore": { "type": "file", "path": "$work/pr-lun8.img", "size": 16777216 } }
+      ]
+    }
+  ]
+}
+EOF
+}
+
+# it_pr_start NAME: ctgtd with the pr configuration, up on both PR ports.
+pr_starts=0
+it_pr_start() {
+	local name=$1 log=$work/ctgtd-pr.log
+	if [ -e "$log" ]; then
+		pr_starts=$((pr_starts + 1))
+		mv "$log" "$log.$pr_starts"
+	fi
+	daemon_log=$log
+	"$ctgtd" -c "$work/pr.json" >"$log.stdout" 2>"$log" &
+	daemon_pid=$!
+	it_wait_ports "$daemon_pid" "$START_TIMEOUT" "$PR_PORT1" "$PR_PORT2"
+	case $? in
+	0) it_pass "$name" "pid $daemon_pid"; return 0 ;;
+	1) it_fail "$name" "portals $PR_PORT1/$PR_PORT2 not listening after ${START_TIMEOUT}s"
+	   it_log_tail "$log"; kill -KILL "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null ;;
+	2) wait "$daemon_pid"; it_fail "$name" "ctgtd exited with status $? during start-up"
+	   it_log_tail "$log" ;;
+	esac
+	daemon_pid=
+	return 1
+}
+
+# it_pr_run ARGS...: one pr_scenarios process; its PASS/FAIL/SKIP lines go
+# through known-failing.txt (kind "pr"); a scenario that --list names but
+# that printed nothing (crash, timeout) fails; SKIP only where allowed.
+it_pr_run() {
+	local out=$work/pr-out.txt rc line verdict name why reason
+	local -a names
+	mapfile -t names < <("$pr_scenarios" --list "$@" 2>/dev/null)
+	[ "${#names[@]}" -gt 0 ] || { it_fail pr.list "pr_scenarios --list $* named no scenario"; return; }
+	timeout -k 5 300 "$pr_scenarios" --portal1 "127.0.0.1:$PR_PORT1" \
+		--portal2 "127.0.0.1:$PR_PORT2" --target "$PR_IQN" \
+		--ini1 "$INI1" --ini2 "$INI2" --lun-base 0 "$@" >"$out" 2>"$out.err"
+	rc=$?
+	for name in "${names[@]}"; do
+		line=$(grep -m1 -E "^(PASS|FAIL|SKIP) ${name//./\\.}([ :]|\$)" "$out")
+		if [ -z "$line" ]; then
+			verdict=FAIL why="no result (pr_scenarios exit status $rc)"
+		else
+			verdict=${line%% *}
+			why=${line#"$verdict $name"}; why=${why#: }; why=${why# }
+		fi
+		if reason=$(it_list_match "$here/known-failing.txt" "$name" pr); then
+			case $verdict in
+			PASS) echo "PASS $name (now passing: remove from known-failing.txt)"
+			      npass=$((npass + 1)); nowpassing+=("$name [pr]") ;;
+			*) echo "SKIP $name: known failing, $reason: $why"
+			   nskip=$((nskip + 1)) ;;
+			esac
+			continue
+		fi
+		case $verdict in
+		PASS) why=${why#(}; it_pass "$name" "${why%)}" ;;
+		FAIL) it_fail "$name" "$why" ;;
+		SKIP) if [ "$name" = pr.aptpl.persisted ]; then
+				it_skip "$name" "$why"
+			else
+				it_fail "$name" "unexpected skip: $why"
+			fi ;;
+		esac
+	done
+	if [ "$rc" -ge 124 ] || [ -s "$out.err" ]; then
+		echo "    (pr_scenarios $* exit status $rc; stderr:)"
+		it_log_tail "$out.err" 15
+	fi
+}
+
+it_pr() {
+	echo "--- persistent reservations: pr_scenarios on a ctgtd at ports $PR_PORT1/$PR_PORT2 ---"
+	if [ ! -x "$pr_scenarios" ]; then
+		it_fail pr.build "no $pr_scenarios (libiscsi-dev missing at build time?)"
+		return
+	fi
+	local p
+	for p in "$PR_PORT1" "$PR_PORT2"; do
+		if it_port_listening "$p"; then
+			it_fail pr.ports "port $p is already in use by another process"
+			return
+		fi
+	done
+	it_pr_write_config "$work/pr.json"
+	it_pr_start pr.daemon.start || return
+	it_pr_run
+	# APTPL (SPC-4 5.14.5): state set, kill -9, the same ctgtd again
+	it_pr_run --phase aptpl-before --state "$work/pr-aptpl.txt"
+	if ! kill -0 "$daemon_pid" 2>/dev/null; then
+		wait "$daemon_pid"
+		it_fail pr.daemon.alive "ctgtd died during the PR scenarios (exit status $?)"
+		it_log_tail "$daemon_log" 40
+	else
+		kill -KILL "$daemon_pid"
+		wait "$daemon_pid" 2>/dev/null
+	fi
+	daemon_pid=
+	if it_sanitizer_report "$daemon_log"; then
+		it_fail pr.daemon.sanitizer "sanitizer report in the log before kill -9"
+		it_log_tail "$daemon_log" 60
+	fi
+	it_pr_start pr.daemon.restart_after_kill9 || return
+	it_pr_run --phase aptpl-after --state "$work/pr-aptpl.txt"
+	it_daemon_stop pr.daemon.sigterm_exit_0
+}
+
 # --- smoke: the embedded default -------------------------------------------
 
 it_smoke() {
@@ -757,6 +909,136 @@ it_smoke() {
 	it_daemon_stop smoke.stop
 }
 
+# --- control: the control socket and ctgtadm (single cluster backend) -------
+
+# A ctgtd of its own (the single backend, a socket in the work folder, a
+# third port), driven by ctgtadm: status, view, KV set/get/CAS/delete,
+# locks (a waiter times out, a killed holder's lock is released), notify,
+# malformed requests, a socket held by a live ctgtd, SIGTERM.
+it_control() {
+	echo "--- control socket and ctgtadm ---"
+	local adm=$build/tools/ctgtadm sock=$work/ctl.sock cfg=$work/ctl.json
+	local log=$work/ctgtd-ctl.log port=$((PORT1 + 2)) pid out rc ver i holder
+	if [ ! -x "$adm" ]; then
+		it_fail control.build "no ctgtadm at $adm"
+		return
+	fi
+	cat >"$cfg" <<EOF
+{
+  "targets": [ { "name": "$IQN-ctl",
+    "portal_groups": [ { "tag": 1, "rtpi": 1, "portals": ["127.0.0.1:$port"] } ],
+    "luns": [ { "lun": 0, "backstore": { "type": "ram", "size": "16M" } } ] } ],
+  "cluster": { "backend": "single" },
+  "control": { "socket": "$sock" }
+}
+EOF
+	"$ctgtd" -c "$cfg" >"$log.stdout" 2>"$log" &
+	pid=$!
+	for i in $(seq 100); do
+		[ -S "$sock" ] && it_port_listening "$port" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! [ -S "$sock" ] || ! kill -0 "$pid" 2>/dev/null; then
+		it_fail control.start "no control socket $sock (ctgtd log below)"
+		it_log_tail "$log"
+		kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		return
+	fi
+	it_pass control.start "pid $pid, $sock"
+	local A=("$adm" -S "$sock")
+	# it_adm NAME WANT_RC REGEX ARGS...: runs ctgtadm, checks its exit
+	# status and that its output (stdout + stderr) matches REGEX.
+	it_adm() {
+		local name=$1 want=$2 re=$3; shift 3
+		out=$(timeout 20 "${A[@]}" "$@" 2>&1); rc=$?
+		if [ "$rc" != "$want" ]; then
+			it_fail "$name" "ctgtadm $* exited $rc (want $want): ${out//$'\n'/ | }"
+		elif ! grep -qE -- "$re" <<<"$out"; then
+			it_fail "$name" "ctgtadm $*: want /$re/, got: ${out//$'\n'/ | }"
+		else
+			out=${out//$'\n'/ | }
+			it_pass "$name" "${out:0:120}"
+			return 0
+		fi
+		return 1
+	}
+	it_adm control.status 0 '^ctgtd .*pid [0-9]+.*backend single' status
+	it_adm control.view 0 'quorate, ready' view
+	it_adm control.kv.set 0 '^k1: version [0-9]+$' kv set k1 hello &&
+		ver=$(grep -oE '[0-9]+$' <<<"$out")
+	it_adm control.kv.get 0 "^k1 = \"hello\" \\(version ${ver:-?}\\)" kv get k1
+	it_adm control.kv.cas_mismatch 1 "version mismatch \\(the key is at version ${ver:-?}\\)" \
+		kv cas k1 $((${ver:-0} + 7)) nope
+	it_adm control.kv.cas 0 '^k1: version [0-9]+$' kv cas k1 "${ver:-0}" world
+	it_adm control.kv.cas_absent 1 'version mismatch' kv cas k1 0 again
+	it_adm control.kv.json 0 '"value":"world"' --json kv get k1
+	it_adm control.kv.del 0 'deleted' kv del k1
+	it_adm control.kv.get_absent 1 'no such key' kv get k1
+	it_adm control.lock.hold 0 '^released L1$' lock L1 --hold 0
+	# A holds L2 until killed; B times out; A is killed -9; B gets it.
+	"${A[@]}" lock L2 >"$work/ctl-holder.out" 2>&1 &
+	holder=$!
+	for i in $(seq 50); do grep -q granted "$work/ctl-holder.out" && break; sleep 0.1; done
+	it_adm control.lock.waits 1 'not granted within 300 ms' lock L2 --timeout 300 --hold 0
+	kill -KILL "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+	it_adm control.lock.released_on_client_death 0 '^granted L2' lock L2 --timeout 5000 --hold 0
+	it_adm control.lock.shared 0 'granted S' lock S --shared --hold 0
+	it_adm control.notify 0 'acked by 1 member' notify 65280 control-test
+	if grep -q 'notify topic 65280 from node 1 .*control-test' "$log"; then
+		it_pass control.notify.delivered
+	else
+		it_fail control.notify.delivered "no 'notify topic 65280' line in the ctgtd log"
+	fi
+	it_adm control.usage 2 'usage' kv frobnicate
+	out=$(timeout 10 "$adm" -S "$work/no-such.sock" status 2>&1); rc=$?
+	if [ "$rc" = 2 ] && grep -q 'cannot connect' <<<"$out"; then
+		it_pass control.no_daemon "exit 2: $out"
+	else
+		it_fail control.no_daemon "exit $rc (want 2): $out"
+	fi
+	out=$(timeout 10 python3 - "$sock" <<'PYEOF' 2>&1
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1]); s.settimeout(5)
+f = s.makefile('rwb')
+for req in [b'not json', b'{"cmd":"format-disk"}', b'["cmd"]', b'{"cmd":"kv-set","key":"k"}',
+            b'{"cmd":"status","id":42}']:
+    f.write(req + b'\n'); f.flush(); print(f.readline().decode().strip())
+PYEOF
+)
+	if grep -q '"ok":false.*"EINVAL"' <<<"$(sed -n 1p <<<"$out")" &&
+		grep -q '"ENOSYS"' <<<"$(sed -n 2p <<<"$out")" &&
+		grep -q '"EINVAL"' <<<"$(sed -n 3p <<<"$out")" &&
+		grep -q 'exactly one of' <<<"$(sed -n 4p <<<"$out")" &&
+		grep -q '"ok":true.*"id":42' <<<"$(sed -n 5p <<<"$out")"; then
+		it_pass control.malformed "errors answered, the connection kept"
+	else
+		it_fail control.malformed "${out//$'\n'/ | }"
+	fi
+	# Another ctgtd asked for the same socket: exit 1, naming it.
+	sed "s/:$port\"/:$((port + 1))\"/" "$cfg" >"$work/ctl2.json"
+	out=$(timeout 10 "$ctgtd" -c "$work/ctl2.json" 2>&1); rc=$?
+	if [ "$rc" = 1 ] && grep -q "$sock" <<<"$out"; then
+		it_pass control.socket_in_use "exit 1"
+	else
+		it_fail control.socket_in_use "exit $rc (want 1): ${out//$'\n'/ | }"
+	fi
+	it_adm control.after_all 0 'quorate, ready' view
+	kill -TERM "$pid"
+	if ! it_wait_exit "$pid" "$STOP_TIMEOUT"; then
+		it_fail control.stop "no exit within ${STOP_TIMEOUT}s of SIGTERM"
+		it_log_tail "$log"
+	elif [ "$it_rc" != 0 ] || it_sanitizer_report "$log"; then
+		it_fail control.stop "exit status $it_rc, or a sanitizer report"
+		it_log_tail "$log" 40
+	elif [ -e "$sock" ]; then
+		it_fail control.stop "the socket file $sock is still there"
+	else
+		it_pass control.stop "exit 0, socket removed"
+	fi
+}
+
 # --- main ----------------------------------------------------------------------
 
 it_preflight() {
@@ -773,7 +1055,7 @@ it_preflight() {
 		it_fail preflight "no ctgtd at $ctgtd (build first)"
 		return 1
 	fi
-	for t in "$PORT1" "$PORT2"; do
+	for t in "$PORT1" "$PORT2" "$PR_PORT1" "$PR_PORT2"; do
 		if it_port_listening "$t"; then
 			it_fail preflight "port $t is already in use by another process (set CTGT_TEST_PORT)"
 			return 1
@@ -818,7 +1100,9 @@ it_main() {
 	it_load
 	echo "--- shutdown ---"
 	it_daemon_check && it_daemon_stop daemon.sigterm_exit_0
+	it_pr
 	it_smoke
+	it_control
 	echo "(integration tests took $((SECONDS - t0))s)"
 }
 

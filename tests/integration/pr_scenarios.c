@@ -1,0 +1,1909 @@
+/*
+ * Persistent-reservation scenarios against a running ctgtd, over libiscsi:
+ * the sequences real clusters send (fence_scsi, PREEMPT AND ABORT with
+ * writes in flight, REGISTER AND MOVE, SPEC_I_PT, ALL_TG_PT, READ FULL
+ * STATUS, APTPL across a restart), step by step, checking status, sense
+ * (key/ASC/ASCQ, field pointer), keys, reservation and PRgeneration.
+ *
+ * Every PR command is built by hand (CDB and parameter list bytes) and the
+ * PR IN data is decoded here, independently of src/pr, so the target's
+ * encoding is what is under test. One line per scenario on stdout:
+ * "PASS pr.NAME (detail)", "FAIL pr.NAME: step: what", "SKIP pr.NAME:
+ * reason" (run.sh's format); exit status 1 if any scenario failed.
+ *
+ * Deliberately NOT here: starting or killing ctgtd (run.sh does that; the
+ * APTPL scenario runs in two invocations, --phase before/after, around
+ * the restart), the conflict table exhaustively (tests/unit/pr does that
+ * on the pure engine), and anything libiscsi's iscsi-test-cu already
+ * covers command by command.
+ *
+ *   pr_scenarios --portal1 HOST:PORT --portal2 HOST:PORT --target IQN
+ *                --ini1 NAME --ini2 NAME --lun-base N [--only NAME]
+ *                [--phase aptpl-before|aptpl-after --state FILE] [--list]
+ *
+ * --list prints the names of the scenarios the same arguments would run,
+ * so the runner can tell a scenario that printed nothing (a crash).
+ * Scenario k uses LUN lun-base + k (a fresh LUN each; 7 and 8 are the
+ * APTPL ones, 9 the SCSI-2 one); each also clears
+ * what an earlier run may have left (REGISTER AND IGNORE + CLEAR) and
+ * checks generations relative to where it started.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+/* ------------------------------------------------------------ constants */
+
+#define BLOCK 512u
+
+/* SPC-4 6.16.2, table 170 / 6.15.1, table 160 */
+enum { SA_REGISTER = 0, SA_RESERVE, SA_RELEASE, SA_CLEAR, SA_PREEMPT,
+       SA_PREEMPT_ABORT, SA_REGISTER_IGNORE, SA_REGISTER_MOVE };
+enum { IN_READ_KEYS = 0, IN_READ_RESERVATION, IN_REPORT_CAPS,
+       IN_READ_FULL_STATUS };
+/* SPC-4 6.15.3.3, table 165 */
+enum { TYPE_WR_EX = 1, TYPE_EX_AC = 3, TYPE_WR_EX_RO = 5 };
+
+#define ST_GOOD 0x00
+#define ST_CHECK 0x02
+#define ST_CONFLICT 0x18
+#define ST_TASK_ABORTED 0x40
+#define ST_NONE (-1)            /* no response (yet) */
+
+#define SK_ILLEGAL 0x5
+#define SK_UA 0x6
+
+/* ASC/ASCQ as 16 bits (libiscsi's sense.ascq) */
+#define ASC_INVALID_FIELD_PARAM 0x2600
+#define ASC_REGS_PREEMPTED 0x2A05
+#define ASC_RES_PREEMPTED 0x2A03
+#define ASC_CMDS_CLEARED 0x2F00
+
+static const char *o_portal[3], *o_target, *o_ini[3], *o_only, *o_phase,
+	*o_state;
+static int o_lun_base = 0;
+static bool o_list;  /* --list: print the scenario names only */
+static int n_failed;
+
+/* ------------------------------------------------------ failure handling */
+
+static jmp_buf sc_jmp;
+static char sc_msg[1024];
+static const char *sc_step = "setup";
+static int sc_steps;
+
+static void sc_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+static void sc_fail(const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(sc_msg, sizeof(sc_msg), "%s: ", sc_step);
+
+	va_start(ap, fmt);
+	vsnprintf(sc_msg + n, sizeof(sc_msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	longjmp(sc_jmp, 1);
+}
+
+static void sc_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+static void sc_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sc_msg, sizeof(sc_msg), fmt, ap);
+	va_end(ap);
+	longjmp(sc_jmp, 2);
+}
+
+/* A step: names what the following checks are about. */
+static void step(const char *name)
+{
+	sc_step = name;
+	sc_steps++;
+}
+
+#define EQ(what, a, b)                                                    \
+	do {                                                              \
+		long long eq_a_ = (long long)(a), eq_b_ = (long long)(b);  \
+		if (eq_a_ != eq_b_)                                       \
+			sc_fail("%s: %s == %s (0x%llx == 0x%llx)", (what), \
+				#a, #b, eq_a_, eq_b_);                    \
+	} while (0)
+
+/* ------------------------------------------------------------ byte helpers */
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --------------------------------------------------------------- sessions */
+
+/* One I_T nexus: an initiator port (name + ISID) logged in through one
+ * target port. */
+struct sess {
+	const char *label;        /* "A@1" */
+	struct iscsi_context *ctx;
+	const char *name;
+	uint8_t isid[6];
+	int rtpi;
+	int lun;
+};
+
+/* Every open context, for closing after a scenario (its struct sess
+ * lives on the scenario's stack, gone by then). */
+#define MAX_SESS 8
+static struct iscsi_context *sc_ctx[MAX_SESS];
+
+/* libiscsi's iscsi_set_isid_random(): type 80h, 24 random bits, a 16-bit
+ * qualifier. Set explicitly so TransportIDs can name the port. */
+static void sess_isid(struct sess *s, uint32_t rnd, uint16_t qual)
+{
+	s->isid[0] = 0x80;
+	s->isid[1] = (uint8_t)(rnd >> 16);
+	s->isid[2] = (uint8_t)(rnd >> 8);
+	s->isid[3] = (uint8_t)rnd;
+	s->isid[4] = (uint8_t)(qual >> 8);
+	s->isid[5] = (uint8_t)qual;
+}
+
+static void sess_open(struct sess *s, const char *label, int ini, int port,
+		      uint32_t isid_rnd, int lun)
+{
+	memset(s, 0, sizeof(*s));
+	s->label = label;
+	s->name = o_ini[ini];
+	s->rtpi = port;
+	s->lun = lun;
+	sess_isid(s, isid_rnd, (uint16_t)(0x100 + ini));
+	s->ctx = iscsi_create_context(s->name);
+	if (!s->ctx)
+		sc_fail("%s: iscsi_create_context failed", label);
+	for (int i = 0; i < MAX_SESS; i++)
+		if (!sc_ctx[i]) {
+			sc_ctx[i] = s->ctx;
+			break;
+		}
+	iscsi_set_targetname(s->ctx, o_target);
+	iscsi_set_session_type(s->ctx, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(s->ctx, ISCSI_HEADER_DIGEST_NONE);
+	iscsi_set_isid_random(s->ctx, isid_rnd, 0x100u + (unsigned)ini);
+	iscsi_set_noautoreconnect(s->ctx, 1);
+	iscsi_set_timeout(s->ctx, 30);
+	if (iscsi_full_connect_sync(s->ctx, o_portal[port], lun) != 0)
+		sc_fail("%s: login to %s LUN %d failed: %s", label,
+			o_portal[port], lun, iscsi_get_error(s->ctx));
+}
+
+static void sess_ctx_close(struct iscsi_context *ctx)
+{
+	for (int i = 0; i < MAX_SESS; i++)
+		if (sc_ctx[i] == ctx)
+			sc_ctx[i] = NULL;
+	iscsi_logout_sync(ctx);
+	iscsi_destroy_context(ctx);
+}
+
+/* Logs s out (mid-scenario). */
+static void sess_close(struct sess *s)
+{
+	if (s->ctx)
+		sess_ctx_close(s->ctx);
+	s->ctx = NULL;
+}
+
+static void sess_close_all(void)
+{
+	for (int i = 0; i < MAX_SESS; i++)
+		if (sc_ctx[i])
+			sess_ctx_close(sc_ctx[i]);
+}
+
+/* ------------------------------------------------------------- commands */
+
+struct reply {
+	int status;             /* SCSI status, or ST_NONE */
+	int sense_key;
+	int asc;                /* ASC << 8 | ASCQ */
+	bool sksv;              /* sense-key specific: field pointer valid */
+	bool cd;                /* field pointer in the CDB */
+	int field;
+	uint8_t data[8192];
+	int len;                /* data-in bytes received */
+};
+
+static const char *status_name(int st)
+{
+	switch (st) {
+	case ST_GOOD: return "GOOD";
+	case ST_CHECK: return "CHECK CONDITION";
+	case ST_CONFLICT: return "RESERVATION CONFLICT";
+	case ST_TASK_ABORTED: return "TASK ABORTED";
+	case ST_NONE: return "no response";
+	default: return "other";
+	}
+}
+
+static void reply_from_task(struct reply *r, struct scsi_task *t)
+{
+	memset(r, 0, offsetof(struct reply, data));
+	r->status = t->status;
+	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
+		r->sense_key = t->sense.key;
+		r->asc = t->sense.ascq;
+		r->sksv = t->sense.sense_specific;
+		r->cd = t->sense.ill_param_in_cdb;
+		r->field = t->sense.field_pointer;
+	}
+	r->len = 0;
+	if (t->datain.size > 0 && t->datain.data) {
+		r->len = t->datain.size < (int)sizeof(r->data) ?
+			 t->datain.size : (int)sizeof(r->data);
+		memcpy(r->data, t->datain.data, (size_t)r->len);
+	}
+}
+
+/* Runs one command synchronously; a transport error fails the scenario. */
+static void cmd(struct sess *s, const uint8_t *cdb, int cdb_len,
+		const void *out, uint32_t out_len, uint32_t in_len,
+		struct reply *r)
+{
+	struct scsi_task *t;
+	struct iscsi_data d = { .size = out_len, .data = (unsigned char *)out };
+	int dir = out_len ? SCSI_XFER_WRITE :
+		  in_len ? SCSI_XFER_READ : SCSI_XFER_NONE;
+
+	t = scsi_create_task(cdb_len, (unsigned char *)cdb, dir,
+			     (int)(out_len ? out_len : in_len));
+	if (!t)
+		sc_fail("%s: scsi_create_task: out of memory", s->label);
+	if (!iscsi_scsi_command_sync(s->ctx, s->lun, t, out_len ? &d : NULL)) {
+		scsi_free_scsi_task(t);
+		sc_fail("%s: transport error: %s", s->label,
+			iscsi_get_error(s->ctx));
+	}
+	if (t->status == SCSI_STATUS_ERROR || t->status == SCSI_STATUS_CANCELLED ||
+	    t->status == SCSI_STATUS_TIMEOUT) {
+		int st = t->status;
+		scsi_free_scsi_task(t);
+		sc_fail("%s: command 0x%02x: transport status 0x%x: %s",
+			s->label, cdb[0], st, iscsi_get_error(s->ctx));
+	}
+	reply_from_task(r, t);
+	scsi_free_scsi_task(t);
+}
+
+static void expect_status(const struct sess *s, const struct reply *r, int want)
+{
+	if (r->status == want)
+		return;
+	if (r->status == ST_CHECK)
+		sc_fail("%s: %s (sense %x/%02x/%02x), want %s", s->label,
+			status_name(r->status), r->sense_key, r->asc >> 8,
+			r->asc & 0xff, status_name(want));
+	sc_fail("%s: %s (0x%02x), want %s", s->label, status_name(r->status),
+		r->status, status_name(want));
+}
+
+static void expect_sense(const struct sess *s, const struct reply *r, int key,
+			 int asc)
+{
+	if (r->status != ST_CHECK)
+		sc_fail("%s: %s (0x%02x), want CHECK CONDITION %x/%02x/%02x",
+			s->label, status_name(r->status), r->status, key,
+			asc >> 8, asc & 0xff);
+	if (r->sense_key != key || r->asc != asc)
+		sc_fail("%s: sense %x/%02x/%02x, want %x/%02x/%02x", s->label,
+			r->sense_key, r->asc >> 8, r->asc & 0xff, key,
+			asc >> 8, asc & 0xff);
+}
+
+/* PERSISTENT RESERVE OUT (SPC-4 6.16.1, table 169) with a raw list. */
+static void pr_out_raw(struct sess *s, int sa, int type, const uint8_t *param,
+		       uint32_t len, struct reply *r)
+{
+	uint8_t cdb[10] = { 0x5F, (uint8_t)sa, (uint8_t)type };
+
+	put32(cdb + 5, len);
+	cmd(s, cdb, 10, param, len, 0, r);
+}
+
+/* The basic parameter list (SPC-4 6.16.3, table 174): flags is byte 20
+ * (SPEC_I_PT 08h, ALL_TG_PT 04h, APTPL 01h); tids/tids_len: the
+ * TransportID list for SPEC_I_PT. */
+static void pr_out(struct sess *s, int sa, int type, uint64_t key,
+		   uint64_t sa_key, uint8_t flags, const uint8_t *tids,
+		   uint32_t tids_len, struct reply *r)
+{
+	uint8_t p[1024];
+	uint32_t len = 24;
+
+	memset(p, 0, sizeof(p));
+	put64(p, key);
+	put64(p + 8, sa_key);
+	p[20] = flags;
+	if (flags & 0x08) {
+		put32(p + 24, tids_len);
+		memcpy(p + 28, tids, tids_len);
+		len = 28 + tids_len;
+	}
+	pr_out_raw(s, sa, type, p, len, r);
+}
+
+/* pr_out expecting GOOD. */
+static void pr_ok(struct sess *s, int sa, int type, uint64_t key,
+		  uint64_t sa_key, uint8_t flags)
+{
+	struct reply r;
+
+	pr_out(s, sa, type, key, sa_key, flags, NULL, 0, &r);
+	expect_status(s, &r, ST_GOOD);
+}
+
+static void pr_in(struct sess *s, int sa, uint16_t alloc, struct reply *r)
+{
+	uint8_t cdb[10] = { 0x5E, (uint8_t)sa };
+
+	put16(cdb + 7, alloc);
+	cmd(s, cdb, 10, NULL, 0, alloc, r);
+	expect_status(s, r, ST_GOOD);
+}
+
+struct keys {
+	uint32_t gen;
+	int n;
+	uint64_t key[64];
+};
+
+/* READ KEYS (SPC-4 6.15.2) */
+static void read_keys(struct sess *s, struct keys *k)
+{
+	struct reply r;
+
+	pr_in(s, IN_READ_KEYS, 4096, &r);
+	if (r.len < 8)
+		sc_fail("%s: READ KEYS: %d bytes", s->label, r.len);
+	k->gen = get32(r.data);
+	uint32_t addl = get32(r.data + 4);
+	if (addl % 8 || 8 + addl > (uint32_t)r.len)
+		sc_fail("%s: READ KEYS: ADDITIONAL LENGTH %u, %d bytes",
+			s->label, addl, r.len);
+	k->n = (int)(addl / 8);
+	for (int i = 0; i < k->n && i < 64; i++)
+		k->key[i] = get64(r.data + 8 + 8 * i);
+}
+
+static bool keys_has(const struct keys *k, uint64_t key)
+{
+	for (int i = 0; i < k->n; i++)
+		if (k->key[i] == key)
+			return true;
+	return false;
+}
+
+struct resv {
+	uint32_t gen;
+	bool held;
+	uint64_t key;
+	int scope, type;
+};
+
+/* READ RESERVATION (SPC-4 6.15.3) */
+static void read_resv(struct sess *s, struct resv *v)
+{
+	struct reply r;
+
+	pr_in(s, IN_READ_RESERVATION, 256, &r);
+	if (r.len < 8)
+		sc_fail("%s: READ RESERVATION: %d bytes", s->label, r.len);
+	memset(v, 0, sizeof(*v));
+	v->gen = get32(r.data);
+	uint32_t addl = get32(r.data + 4);
+	if (addl == 0)
+		return;
+	if (addl != 16 || r.len < 24)
+		sc_fail("%s: READ RESERVATION: ADDITIONAL LENGTH %u (want 0 or 16)",
+			s->label, addl);
+	v->held = true;
+	v->key = get64(r.data + 8);
+	v->scope = r.data[21] >> 4;
+	v->type = r.data[21] & 0x0f;
+}
+
+/* One READ FULL STATUS descriptor (SPC-4 6.15.5, table 167). */
+struct fs_desc {
+	uint64_t key;
+	bool all_tg_pt, r_holder;
+	int scope, type;
+	uint16_t rtpi;
+	uint8_t tid[256];
+	uint32_t tid_len;
+};
+
+struct full_status {
+	uint32_t gen;
+	uint32_t addl;
+	int n;
+	struct fs_desc d[16];
+};
+
+static void parse_full_status(const struct sess *s, const uint8_t *b,
+			      int len, struct full_status *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	if (len < 8)
+		sc_fail("%s: READ FULL STATUS: %d bytes", s->label, len);
+	fs->gen = get32(b);
+	fs->addl = get32(b + 4);
+	uint32_t end = 8 + fs->addl, off = 8;
+	if (end > (uint32_t)len)
+		end = (uint32_t)len;
+	while (off + 24 <= end && fs->n < 16) {
+		struct fs_desc *d = &fs->d[fs->n++];
+		d->key = get64(b + off);
+		d->all_tg_pt = b[off + 12] & 0x02;
+		d->r_holder = b[off + 12] & 0x01;
+		d->scope = b[off + 13] >> 4;
+		d->type = b[off + 13] & 0x0f;
+		d->rtpi = get16(b + off + 18);
+		d->tid_len = get32(b + off + 20);
+		if (off + 24 + d->tid_len > end || d->tid_len > sizeof(d->tid))
+			sc_fail("%s: READ FULL STATUS: descriptor %d: TransportID"
+				" length %u runs past the data", s->label,
+				fs->n, d->tid_len);
+		memcpy(d->tid, b + off + 24, d->tid_len);
+		off += 24 + d->tid_len;
+	}
+	if (off != 8 + fs->addl && end == 8 + fs->addl)
+		sc_fail("%s: READ FULL STATUS: descriptors end at %u, ADDITIONAL"
+			" LENGTH says %u", s->label, off, 8 + fs->addl);
+}
+
+static void read_full_status(struct sess *s, struct full_status *fs)
+{
+	struct reply r;
+
+	pr_in(s, IN_READ_FULL_STATUS, 8192, &r);
+	parse_full_status(s, r.data, r.len, fs);
+}
+
+/* REPORT CAPABILITIES (SPC-4 6.15.4): byte 2 and 3 flags. */
+struct caps {
+	bool crh, sip_c, atp_c, ptpl_c, tmv, ptpl_a;
+	uint16_t types;
+};
+
+static void report_caps(struct sess *s, struct caps *c)
+{
+	struct reply r;
+
+	pr_in(s, IN_REPORT_CAPS, 8, &r);
+	if (r.len < 8 || get16(r.data) != 8)
+		sc_fail("%s: REPORT CAPABILITIES: %d bytes, LENGTH %u", s->label,
+			r.len, r.len >= 2 ? get16(r.data) : 0);
+	c->crh = r.data[2] & 0x10;
+	c->sip_c = r.data[2] & 0x08;
+	c->atp_c = r.data[2] & 0x04;
+	c->ptpl_c = r.data[2] & 0x01;
+	c->tmv = r.data[3] & 0x80;
+	c->ptpl_a = r.data[3] & 0x01;
+	c->types = get16(r.data + 4);
+}
+
+/* TransportID for iSCSI (SPC-4 7.6.4.6, table 508): format 00b the name,
+ * 01b "name,i,0x<ISID>"; NUL-terminated, padded to a multiple of 4, at
+ * least 24 bytes. Returns its length. */
+static uint32_t tid_build(uint8_t *b, const char *name, const uint8_t *isid)
+{
+	char str[300];
+	size_t n;
+	uint32_t total;
+
+	if (isid)
+		snprintf(str, sizeof(str), "%s,i,0x%02x%02x%02x%02x%02x%02x",
+			 name, isid[0], isid[1], isid[2], isid[3], isid[4],
+			 isid[5]);
+	else
+		snprintf(str, sizeof(str), "%s", name);
+	n = strlen(str);
+	total = (uint32_t)(4 + ((n + 1 + 3) & ~(size_t)3));
+	if (total < 24)
+		total = 24;
+	memset(b, 0, total);
+	b[0] = (uint8_t)((isid ? 0x40 : 0x00) | 0x05);
+	put16(b + 2, (uint16_t)(total - 4));
+	memcpy(b + 4, str, n);
+	return total;
+}
+
+static uint32_t tid_of(uint8_t *b, const struct sess *s)
+{
+	return tid_build(b, s->name, s->isid);
+}
+
+/* The registration (descriptor) for TransportID tid, or fail. */
+static const struct fs_desc *fs_find(const struct full_status *fs,
+				     const uint8_t *tid, uint32_t len,
+				     const char *who)
+{
+	for (int i = 0; i < fs->n; i++)
+		if (fs->d[i].tid_len == len && !memcmp(fs->d[i].tid, tid, len))
+			return &fs->d[i];
+	sc_fail("READ FULL STATUS lists no registration for %s (%d listed)",
+		who, fs->n);
+}
+
+/* WRITE(10) / READ(10) of nblocks at lba; returns the reply. */
+static void io10(struct sess *s, bool write, uint32_t lba, uint16_t nblocks,
+		 struct reply *r)
+{
+	static uint8_t buf[64 * BLOCK];
+	uint8_t cdb[10] = { write ? 0x2A : 0x28 };
+
+	put32(cdb + 2, lba);
+	put16(cdb + 7, nblocks);
+	memset(buf, write ? 0x5A : 0, sizeof(buf));
+	if (write)
+		cmd(s, cdb, 10, buf, nblocks * BLOCK, 0, r);
+	else
+		cmd(s, cdb, 10, NULL, 0, nblocks * BLOCK, r);
+}
+
+static void write_expect(struct sess *s, int want)
+{
+	struct reply r;
+
+	io10(s, true, 8, 8, &r);
+	expect_status(s, &r, want);
+}
+
+static void read_expect(struct sess *s, int want)
+{
+	struct reply r;
+
+	io10(s, false, 8, 8, &r);
+	expect_status(s, &r, want);
+}
+
+static void tur(struct sess *s, struct reply *r)
+{
+	uint8_t cdb[6] = { 0 };
+
+	cmd(s, cdb, 6, NULL, 0, 0, r);
+}
+
+/* Reports and clears this nexus's pending unit attentions (setup only). */
+static void ua_drain(struct sess *s)
+{
+	struct reply r;
+
+	for (int i = 0; i < 8; i++) {
+		tur(s, &r);
+		if (r.status == ST_GOOD)
+			return;
+		if (r.status != ST_CHECK || r.sense_key != SK_UA)
+			sc_fail("%s: TEST UNIT READY: %s", s->label,
+				status_name(r.status));
+	}
+	sc_fail("%s: more than 8 unit attentions pending", s->label);
+}
+
+/* A clean PR state on s's LU: whatever an earlier run left is cleared
+ * (REGISTER AND IGNORE EXISTING KEY, then CLEAR; SPC-4 5.14.11.3), then
+ * READ KEYS must list nothing. Returns the generation to count from. */
+static uint32_t pr_clean(struct sess *s)
+{
+	struct keys k;
+
+	step("clean start: READ KEYS");
+	read_keys(s, &k);
+	if (k.n) {
+		step("clean start: REGISTER AND IGNORE + CLEAR");
+		pr_ok(s, SA_REGISTER_IGNORE, 0, 0, 0xC1EA4, 0);
+		pr_ok(s, SA_CLEAR, 0, 0xC1EA4, 0, 0);
+		read_keys(s, &k);
+		EQ("keys after CLEAR", k.n, 0);
+	}
+	struct resv v;
+	read_resv(s, &v);
+	EQ("reservation held at the start", v.held, 0);
+	return k.gen;
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+#define KEY_A 0xA1A1A1A1A1A1A1A1ull
+#define KEY_B 0xB2B2B2B2B2B2B2B2ull
+#define KEY_M 0x4D4D00000000004Dull
+#define KEY_A2 0xA2A20000000000A2ull
+
+/*
+ * 1. fence_scsi (the cluster fencing agent's sequence):
+ *
+ *   node A (ini1) --- port 1 (RTPI 1) ---+
+ *                                        +--- LU
+ *   node B (ini2) --- port 2 (RTPI 2) ---+
+ *
+ * Both register with REGISTER AND IGNORE EXISTING KEY, A reserves Write
+ * Exclusive - Registrants Only, both write; B fences A with PREEMPT AND
+ * ABORT of A's key: A's next command reports 2A/05 REGISTRATIONS
+ * PREEMPTED (SPC-4 5.14.11.2.4, table 49), then A's writes conflict while
+ * its reads run (table 63, WR_EX_RO, not registered). A unfences by
+ * registering again and can write.
+ */
+static void sc_fence_scsi(int lun)
+{
+	struct sess A, B;
+	struct reply r;
+	struct keys k;
+	struct resv v;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A001, lun);
+	sess_open(&B, "B@2", 2, 2, 0x00B002, lun);
+	ua_drain(&A);
+	uint32_t g0 = pr_clean(&A);
+	ua_drain(&A);
+	ua_drain(&B);
+
+	step("A REGISTER AND IGNORE EXISTING KEY");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY_A, 0);
+	step("B REGISTER AND IGNORE EXISTING KEY");
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY_B, 0);
+	step("READ KEYS after both registered");
+	read_keys(&B, &k);
+	EQ("PRgeneration", k.gen, g0 + 2);
+	EQ("number of keys", k.n, 2);
+	EQ("A's key listed", keys_has(&k, KEY_A), 1);
+	EQ("B's key listed", keys_has(&k, KEY_B), 1);
+
+	step("A RESERVE WR_EX_RO");
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY_A, 0, 0);
+	step("READ RESERVATION after A reserved");
+	read_resv(&B, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key", v.key, KEY_A);
+	EQ("type", v.type, TYPE_WR_EX_RO);
+	EQ("scope", v.scope, 0);
+	EQ("PRgeneration (RESERVE does not count)", v.gen, g0 + 2);
+
+	step("B (registrant) writes under WR_EX_RO");
+	write_expect(&B, ST_GOOD);
+	step("A (holder) writes");
+	write_expect(&A, ST_GOOD);
+
+	step("B PREEMPT AND ABORT A's key");
+	pr_ok(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO, KEY_B, KEY_A, 0);
+	step("READ KEYS after the preemption");
+	read_keys(&B, &k);
+	EQ("PRgeneration", k.gen, g0 + 3);
+	EQ("number of keys", k.n, 1);
+	EQ("only B's key", k.key[0], KEY_B);
+	step("READ RESERVATION after the preemption");
+	read_resv(&B, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key (B took it over)", v.key, KEY_B);
+	EQ("type", v.type, TYPE_WR_EX_RO);
+
+	step("A's first write after the preemption: UA REGISTRATIONS PREEMPTED");
+	io10(&A, true, 8, 8, &r);
+	expect_sense(&A, &r, SK_UA, ASC_REGS_PREEMPTED);
+	step("A writes again: RESERVATION CONFLICT");
+	write_expect(&A, ST_CONFLICT);
+	step("A reads (WR_EX_RO lets everyone read)");
+	read_expect(&A, ST_GOOD);
+	step("A REGISTER with its old key: not registered any more");
+	pr_out(&A, SA_REGISTER, 0, KEY_A, KEY_A, 0, NULL, 0, &r);
+	expect_status(&A, &r, ST_CONFLICT);
+	step("B writes");
+	write_expect(&B, ST_GOOD);
+
+	step("A unfences: REGISTER AND IGNORE EXISTING KEY");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY_A, 0);
+	read_keys(&A, &k);
+	EQ("PRgeneration", k.gen, g0 + 4);
+	EQ("number of keys", k.n, 2);
+	step("A (registrant again) writes");
+	write_expect(&A, ST_GOOD);
+	step("B still holds the reservation");
+	read_resv(&A, &v);
+	EQ("holder key", v.key, KEY_B);
+}
+
+/*
+ * 2. PREEMPT AND ABORT with the victim's writes in flight:
+ *
+ *   victim A (ini1) --- port 1 --+   N x WRITE(10) of 256 KiB, each with
+ *                                |   64 KiB immediate data, waiting for
+ *                                +-- LU (RAM)      the data of their R2T
+ *   B (ini2) ---------- port 2 --+   PREEMPT AND ABORT A's key
+ *
+ * SPC-4 5.14.11.2.4 / SAM-5 5.6: the device server aborts every task of
+ * the preempted I_T nexuses; with TAS = 0 an aborted task gets no status
+ * at all (the victim learns it from 2F/00 COMMANDS CLEARED BY ANOTHER
+ * INITIATOR or, here, 2A/05), with TAS = 1 it ends with TASK ABORTED.
+ *
+ * A sends its N writes and answers none of the R2Ts; once the target has
+ * sent an R2T for every write (bytes in A's receive queue, not read), the
+ * writes are in A's task set, and B sends PREEMPT AND ABORT while A stays
+ * silent: the target must end A's tasks without their data. After B's
+ * GOOD, A is serviced again (its late Data-Out must be discarded, RFC 7143
+ * 11.5.1) and sends a probe (TEST UNIT READY). Per write of A:
+ *   - TAS = 0: no response at all, ever (2 s after the probe);
+ *   - TAS = 1: TASK ABORTED, before the probe's response;
+ *   - never GOOD, RESERVATION CONFLICT or CHECK CONDITION: it was in the
+ *     task set before the preemption, so it is aborted, not completed.
+ * Then A sees 2A/05 REGISTRATIONS PREEMPTED, and its next write conflicts.
+ * N = 24 and 64; TAS set with MODE SELECT (control mode page, SPC-4
+ * 7.5.8).
+ */
+#define PA_MAX 64
+#define PA_BLOCKS 512     /* 256 KiB */
+
+struct pa_io {
+	int status;       /* ST_NONE until the callback */
+	int sense_key, asc;
+	int phase;        /* 0 before B's GOOD, 1 before the probe's
+	                     response, 2 after it */
+};
+
+static struct pa_io pa_io[PA_MAX + 1];
+static int pa_n;  /* writes of this run; pa_io[pa_n] is the probe */
+static bool pa_service_err_ok;
+static int pa_phase;
+static int pa_pending;
+static char pa_err[256];
+
+static void pa_cb(struct iscsi_context *ctx, int status, void *data,
+		  void *priv)
+{
+	struct scsi_task *t = data;
+	struct pa_io *io = priv;
+
+	if (status == SCSI_STATUS_CANCELLED || !t) {
+		if (t)
+			scsi_free_scsi_task(t);
+		return;  /* the context went away */
+	}
+	io->status = t->status;
+	if (status == SCSI_STATUS_ERROR) {
+		snprintf(pa_err, sizeof(pa_err), "%s", iscsi_get_error(ctx));
+		/* libiscsi 1.19 knows no TASK ABORTED: it reports "Unknown
+		 * SCSI status :64." and makes iscsi_service() fail once */
+		if (strstr(pa_err, "status :64")) {
+			io->status = ST_TASK_ABORTED;
+			pa_service_err_ok = true;
+		}
+	}
+	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
+		io->sense_key = t->sense.key;
+		io->asc = t->sense.ascq;
+	}
+	io->phase = pa_phase;
+	pa_pending--;
+	/* responses processed after the probe's, even in the same
+	 * iscsi_service() call, are "after the probe" */
+	if (io == &pa_io[pa_n])
+		pa_phase = 2;
+	scsi_free_scsi_task(t);
+}
+
+/* Services both contexts for up to secs, or until *done. */
+static void pa_service(struct sess *a, struct sess *b, double secs,
+		       const int *done_flag)
+{
+	double end = now_s() + secs;
+
+	while (now_s() < end && !(done_flag && *done_flag)) {
+		struct pollfd pfd[2] = {
+			{ iscsi_get_fd(a->ctx), (short)iscsi_which_events(a->ctx), 0 },
+			{ iscsi_get_fd(b->ctx), (short)iscsi_which_events(b->ctx), 0 },
+		};
+		int n = poll(pfd, 2, 10);
+		if (n < 0 && errno != EINTR)
+			sc_fail("poll: %s", strerror(errno));
+		pa_service_err_ok = false;
+		if (iscsi_service(a->ctx, n > 0 ? pfd[0].revents : 0) < 0 &&
+		    !pa_service_err_ok)
+			sc_fail("%s: iscsi_service: %s", a->label,
+				iscsi_get_error(a->ctx));
+		if (iscsi_service(b->ctx, n > 0 ? pfd[1].revents : 0) < 0)
+			sc_fail("%s: iscsi_service: %s", b->label,
+				iscsi_get_error(b->ctx));
+	}
+}
+
+struct pa_pr {
+	int done;
+	struct reply r;
+};
+
+static void pa_pr_cb(struct iscsi_context *ctx, int status, void *data,
+		     void *priv)
+{
+	struct scsi_task *t = data;
+	struct pa_pr *p = priv;
+
+	(void)ctx;
+	(void)status;
+	if (!t)
+		return;
+	if (status != SCSI_STATUS_CANCELLED)
+		reply_from_task(&p->r, t);
+	p->done = 1;
+	scsi_free_scsi_task(t);
+}
+
+static void pa_set_tas(struct sess *s, bool tas)
+{
+	uint8_t cdb[10] = { 0x5A, 0x08, 0x0A };  /* MODE SENSE(10), DBD */
+	struct reply r;
+
+	put16(cdb + 7, 64);
+	cmd(s, cdb, 10, NULL, 0, 64, &r);
+	expect_status(s, &r, ST_GOOD);
+	uint16_t bdl = get16(r.data + 6);
+	const uint8_t *pg = r.data + 8 + bdl;
+	if (r.len < 8 + bdl + 12 || (pg[0] & 0x3f) != 0x0A)
+		sc_fail("MODE SENSE: no control mode page");
+	uint8_t p[8 + 12];
+	memset(p, 0, 8);
+	memcpy(p + 8, pg, 12);
+	p[8] &= 0x3f;  /* PS is reserved in MODE SELECT */
+	p[8 + 5] = (uint8_t)((p[8 + 5] & ~0x40) | (tas ? 0x40 : 0));
+	uint8_t sel[10] = { 0x55, 0x10 };  /* MODE SELECT(10), PF */
+	put16(sel + 7, sizeof(p));
+	cmd(s, sel, 10, p, sizeof(p), 0, &r);
+	expect_status(s, &r, ST_GOOD);
+	/* read back */
+	cmd(s, cdb, 10, NULL, 0, 64, &r);
+	expect_status(s, &r, ST_GOOD);
+	EQ("TAS read back from the control mode page",
+	   !!(r.data[8 + get16(r.data + 6) + 5] & 0x40), tas);
+}
+
+static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
+			     size_t dlen)
+{
+	static uint8_t buf[PA_BLOCKS * BLOCK];
+	struct sess A, B;
+
+	if (nw > PA_MAX)
+		sc_fail("at most %d writes", PA_MAX);
+	struct reply r;
+	struct keys k;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A011, lun);
+	sess_open(&B, "B@2", 2, 2, 0x00B012, lun);
+	ua_drain(&A);
+	uint32_t g0 = pr_clean(&A);
+	ua_drain(&A);
+	ua_drain(&B);
+	step("set TAS in the control mode page");
+	pa_set_tas(&A, tas);
+	ua_drain(&B);  /* 2A/01 MODE PARAMETERS CHANGED */
+
+	step("A and B register, A reserves WR_EX_RO");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY_A, 0);
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY_B, 0);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY_A, 0, 0);
+
+	step("A queues its writes of 256 KiB");
+	pa_n = nw;
+	memset(buf, 0xA5, sizeof(buf));
+	pa_phase = 0;
+	pa_pending = 0;
+	for (int i = 0; i <= pa_n; i++)
+		pa_io[i] = (struct pa_io){ .status = ST_NONE };
+	for (int i = 0; i < pa_n; i++) {
+		struct iscsi_data d = { .size = sizeof(buf), .data = buf };
+		uint8_t cdb[10] = { 0x2A };
+		put32(cdb + 2, (uint32_t)i * PA_BLOCKS);
+		put16(cdb + 7, PA_BLOCKS);
+		struct scsi_task *t = scsi_create_task(10, cdb, SCSI_XFER_WRITE,
+						       (int)sizeof(buf));
+		if (!t || iscsi_scsi_command_async(A.ctx, A.lun, t, pa_cb, &d,
+						   &pa_io[i]) != 0)
+			sc_fail("A: cannot queue write %d: %s", i,
+				iscsi_get_error(A.ctx));
+		pa_pending++;
+	}
+	/* Let A's commands (and their unsolicited data) leave: service A for
+	 * writing only, so that it neither reads the R2Ts nor sends the
+	 * solicited data. Then leave A alone a while: the target reads the
+	 * commands and holds them waiting for that data when B's PR OUT
+	 * comes. */
+	double t0 = now_s();
+	while (now_s() - t0 < 2.0) {
+		if (!(iscsi_which_events(A.ctx) & POLLOUT))
+			break;
+		struct pollfd pfd = { iscsi_get_fd(A.ctx), POLLOUT, 0 };
+		if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLOUT) &&
+		    iscsi_service(A.ctx, POLLOUT) < 0)
+			sc_fail("A: iscsi_service: %s", iscsi_get_error(A.ctx));
+	}
+	/* The target has every command once each has answered with at
+	 * least one PDU (an R2T, 48 bytes): wait for that many bytes in A's
+	 * receive queue, without reading them. */
+	int pending = 0;
+	double t1 = now_s();
+	while (now_s() - t1 < 5.0) {
+		if (ioctl(iscsi_get_fd(A.ctx), FIONREAD, &pending) < 0)
+			sc_fail("A: FIONREAD: %s", strerror(errno));
+		if (pending >= 48 * pa_n)
+			break;
+		struct timespec tick = { 0, 5 * 1000 * 1000 };
+		nanosleep(&tick, NULL);
+	}
+	if (pending < 48 * pa_n)
+		sc_fail("A: the target answered %d bytes (want an R2T, 48 bytes,"
+			" for each of %d writes) within 5 s", pending, pa_n);
+	if (pa_pending != pa_n)
+		sc_fail("A: %d writes completed before the preemption (none"
+			" should: A withholds their data)", pa_n - pa_pending);
+
+	step("B PREEMPT AND ABORT A's key while A's writes are in flight");
+	uint8_t param[24] = { 0 };
+	put64(param, KEY_B);
+	put64(param + 8, KEY_A);
+	uint8_t pcdb[10] = { 0x5F, SA_PREEMPT_ABORT, TYPE_WR_EX_RO };
+	put32(pcdb + 5, 24);
+	struct iscsi_data pd = { .size = 24, .data = param };
+	struct pa_pr pr = { 0 };
+	struct scsi_task *pt = scsi_create_task(10, pcdb, SCSI_XFER_WRITE, 24);
+	if (!pt || iscsi_scsi_command_async(B.ctx, B.lun, pt, pa_pr_cb, &pd,
+					    &pr) != 0)
+		sc_fail("B: cannot queue PREEMPT AND ABORT");
+	/* A stays silent meanwhile (its R2Ts unanswered): the target must
+	 * end A's tasks without waiting for their data. */
+	pa_service(&B, &B, 30, &pr.done);
+	if (!pr.done)
+		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
+			" sending its solicited data)");
+	expect_status(&B, &pr.r, ST_GOOD);
+
+	step("A's probe after B's GOOD");
+	pa_phase = 1;
+	uint8_t tcdb[6] = { 0 };
+	struct scsi_task *tt = scsi_create_task(6, tcdb, SCSI_XFER_NONE, 0);
+	struct pa_io *probe = &pa_io[pa_n];
+	if (!tt || iscsi_scsi_command_async(A.ctx, A.lun, tt, pa_cb, NULL,
+					    probe) != 0)
+		sc_fail("A: cannot queue TEST UNIT READY");
+	pa_pending++;
+	while (probe->status == ST_NONE) {
+		pa_service(&A, &B, 0.05, NULL);
+		if (now_s() - t0 > 60)
+			sc_fail("A: no status for TEST UNIT READY");
+	}
+	pa_service(&A, &B, 2.0, NULL);
+
+	/* Every write was in A's task set at the preemption (each had its
+	 * R2T): SAM-5 5.6 / SPC-4 5.14.11.2.4 want each aborted, with no
+	 * status (TAS = 0) or TASK ABORTED (TAS = 1), and never completed. */
+	int n_aborted = 0, n_none = 0;
+	bool saw_2a05 = false;
+	for (int i = 0; i < pa_n; i++) {
+		struct pa_io *io = &pa_io[i];
+		switch (io->status) {
+		case ST_NONE:
+			if (tas)
+				sc_fail("write %d: no response with TAS = 1 (want"
+					" TASK ABORTED)", i);
+			n_none++;
+			break;
+		case ST_TASK_ABORTED:
+			if (!tas)
+				sc_fail("write %d: TASK ABORTED with TAS = 0 (want"
+					" no response)", i);
+			if (io->phase == 2)
+				sc_fail("write %d: TASK ABORTED after the PR OUT's"
+					" GOOD", i);
+			n_aborted++;
+			break;
+		case ST_GOOD:
+			sc_fail("write %d: GOOD (%s A's probe): it was not"
+				" aborted", i, io->phase == 2 ? "after" : "before");
+		case ST_CONFLICT:
+			sc_fail("write %d: RESERVATION CONFLICT: it was in the task"
+				" set before the preemption, so it should have been"
+				" aborted", i);
+		case ST_CHECK:
+			sc_fail("write %d: CHECK CONDITION %x/%04x: it should have"
+				" been aborted", i, io->sense_key, io->asc);
+		default:
+			sc_fail("write %d: status 0x%x (%s)", i, io->status, pa_err);
+		}
+	}
+
+	step("A's unit attentions: 2A/05 reported once");
+	if (probe->status == ST_CHECK) {
+		if (probe->sense_key != SK_UA)
+			sc_fail("probe: sense %x/%04x", probe->sense_key,
+				probe->asc);
+		saw_2a05 |= probe->asc == ASC_REGS_PREEMPTED;
+	}
+	for (int i = 0; i < 4; i++) {
+		tur(&A, &r);
+		if (r.status == ST_GOOD)
+			break;
+		expect_status(&A, &r, ST_CHECK);
+		if (r.sense_key != SK_UA)
+			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
+		if (r.asc == ASC_CMDS_CLEARED && tas)
+			sc_fail("A: 2F/00 COMMANDS CLEARED with TAS = 1");
+		saw_2a05 |= r.asc == ASC_REGS_PREEMPTED;
+	}
+	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED", saw_2a05, 1);
+
+	step("A writes after the preemption: RESERVATION CONFLICT");
+	write_expect(&A, ST_CONFLICT);
+	step("READ KEYS: only B");
+	read_keys(&B, &k);
+	EQ("number of keys", k.n, 1);
+	EQ("B's key", k.key[0], KEY_B);
+	EQ("PRgeneration", k.gen, g0 + 3);
+	snprintf(detail, dlen, "TAS=%d: %d writes waiting for data, %d aborted %s",
+		 tas, nw, tas ? n_aborted : n_none,
+		 tas ? "with TASK ABORTED" : "without status");
+	/* leave TAS as configured by default (1) for later users */
+	step("restore TAS = 1");
+	ua_drain(&B);
+	pa_set_tas(&B, true);
+}
+
+/*
+ * 3. REGISTER AND MOVE (SPC-4 5.14.8, 6.16.4):
+ *
+ *   holder A (ini1) --- port 1 (RTPI 1) ---+
+ *                                          +--- LU
+ *   B (ini2) ---------- port 2 (RTPI 2) ---+
+ *
+ * A moves its WR_EX reservation to B's I_T nexus (B's TransportID +
+ * RTPI 2): B, unregistered, is registered with the SERVICE ACTION
+ * RESERVATION KEY and holds; A stays registered (UNREG = 0). Then B moves
+ * it back to A (unregistered by then) with UNREG = 1: B's registration
+ * is gone. A move to an RTPI that does not exist is refused with
+ * ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST and changes nothing.
+ */
+static void move_param(uint8_t *p, uint32_t *len, uint64_t key,
+		       uint64_t sa_key, bool unreg, uint16_t rtpi,
+		       const struct sess *dest)
+{
+	memset(p, 0, 512);
+	put64(p, key);
+	put64(p + 8, sa_key);
+	p[17] = unreg ? 0x02 : 0;
+	put16(p + 18, rtpi);
+	uint32_t tl = tid_of(p + 24, dest);
+	put32(p + 20, tl);
+	*len = 24 + tl;
+}
+
+static void sc_register_move(int lun)
+{
+	struct sess A, B;
+	struct reply r;
+	struct resv v;
+	struct keys k;
+	struct full_status fs;
+	uint8_t p[512], tidA[256], tidB[256];
+	uint32_t len;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A021, lun);
+	sess_open(&B, "B@2", 2, 2, 0x00B022, lun);
+	ua_drain(&A);
+	uint32_t g0 = pr_clean(&A);
+	ua_drain(&A);
+	ua_drain(&B);
+	uint32_t la = tid_of(tidA, &A), lb = tid_of(tidB, &B);
+
+	step("A registers and reserves WR_EX");
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY_A, 0);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX, KEY_A, 0, 0);
+
+	step("B (not registered) cannot move it");
+	move_param(p, &len, KEY_B, KEY_M, false, 1, &A);
+	pr_out_raw(&B, SA_REGISTER_MOVE, TYPE_WR_EX, p, len, &r);
+	expect_status(&B, &r, ST_CONFLICT);
+
+	step("A REGISTER AND MOVE to B@RTPI 2, UNREG = 0");
+	move_param(p, &len, KEY_A, KEY_M, false, 2, &B);
+	pr_out_raw(&A, SA_REGISTER_MOVE, TYPE_WR_EX, p, len, &r);
+	expect_status(&A, &r, ST_GOOD);
+	step("READ RESERVATION after the move");
+	read_resv(&A, &v);
+	EQ("holder key = SERVICE ACTION RESERVATION KEY", v.key, KEY_M);
+	EQ("type", v.type, TYPE_WR_EX);
+	EQ("PRgeneration", v.gen, g0 + 2);
+	step("READ FULL STATUS after the move");
+	read_full_status(&B, &fs);
+	EQ("registrations", fs.n, 2);
+	const struct fs_desc *da = fs_find(&fs, tidA, la, "A");
+	const struct fs_desc *db = fs_find(&fs, tidB, lb, "B");
+	EQ("A's key", da->key, KEY_A);
+	EQ("A R_HOLDER", da->r_holder, 0);
+	EQ("A RTPI", da->rtpi, 1);
+	EQ("B's key", db->key, KEY_M);
+	EQ("B R_HOLDER", db->r_holder, 1);
+	EQ("B type", db->type, TYPE_WR_EX);
+	EQ("B RTPI", db->rtpi, 2);
+	EQ("B ALL_TG_PT", db->all_tg_pt, 0);
+	step("B (new holder) writes, A (registrant of WR_EX) conflicts");
+	write_expect(&B, ST_GOOD);
+	write_expect(&A, ST_CONFLICT);
+	read_expect(&A, ST_GOOD);
+
+	step("A unregisters");
+	pr_ok(&A, SA_REGISTER, 0, KEY_A, 0, 0);
+	step("B REGISTER AND MOVE back to A@RTPI 1, UNREG = 1");
+	move_param(p, &len, KEY_M, KEY_A2, true, 1, &A);
+	pr_out_raw(&B, SA_REGISTER_MOVE, TYPE_WR_EX, p, len, &r);
+	expect_status(&B, &r, ST_GOOD);
+	step("READ FULL STATUS after the move back");
+	read_full_status(&A, &fs);
+	EQ("registrations (B unregistered itself)", fs.n, 1);
+	da = fs_find(&fs, tidA, la, "A");
+	EQ("A's key = SERVICE ACTION RESERVATION KEY", da->key, KEY_A2);
+	EQ("A R_HOLDER", da->r_holder, 1);
+	EQ("A RTPI", da->rtpi, 1);
+	EQ("PRgeneration", fs.gen, g0 + 4);
+	step("B, unregistered, conflicts on REGISTER with its old key");
+	pr_out(&B, SA_REGISTER, 0, KEY_M, KEY_B, 0, NULL, 0, &r);
+	expect_status(&B, &r, ST_CONFLICT);
+	write_expect(&B, ST_CONFLICT);
+
+	step("A moves to an RTPI that does not exist (77)");
+	move_param(p, &len, KEY_A2, KEY_B, false, 77, &B);
+	pr_out_raw(&A, SA_REGISTER_MOVE, TYPE_WR_EX, p, len, &r);
+	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
+	step("nothing changed after the refused move");
+	read_keys(&A, &k);
+	EQ("keys", k.n, 1);
+	EQ("PRgeneration", k.gen, g0 + 4);
+	read_resv(&A, &v);
+	EQ("holder key", v.key, KEY_A2);
+}
+
+/*
+ * 4. SPEC_I_PT (SPC-4 5.14.7, 6.16.3):
+ *
+ *   A  (ini1, ISID a) ---+
+ *   A' (ini1, ISID a') --+--- port 1 (RTPI 1) --- LU
+ *   B  (ini2, ISID b) ---+
+ *
+ * A registers and, in the same command, names B by iSCSI name alone
+ * (format 00b: every ISID of ini2) and A' by name + ISID (format 01b).
+ * All three are registered through port 1 with A's key: READ FULL STATUS
+ * lists the three TransportIDs, B can RESERVE with the key, A' can change
+ * its key. Atomicity: a list with one malformed TransportID is refused
+ * with 05/26/00 pointing into that TransportID, and registers nobody.
+ */
+static void sc_spec_i_pt(int lun)
+{
+	struct sess A, A2, B;
+	struct reply r;
+	struct keys k;
+	struct full_status fs;
+	uint8_t tids[512], tidA[256], tidA2[256], tidBn[256];
+	uint32_t tl, la, la2, lbn;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A031, lun);
+	sess_open(&A2, "A'@1", 1, 1, 0x00A032, lun);
+	sess_open(&B, "B@1", 2, 1, 0x00B033, lun);
+	ua_drain(&A);
+	uint32_t g0 = pr_clean(&A);
+	ua_drain(&A);
+	ua_drain(&A2);
+	ua_drain(&B);
+	la = tid_of(tidA, &A);
+	la2 = tid_of(tidA2, &A2);
+	lbn = tid_build(tidBn, B.name, NULL);
+
+	step("REPORT CAPABILITIES: SIP_C");
+	struct caps c;
+	report_caps(&A, &c);
+	EQ("SIP_C", c.sip_c, 1);
+
+	step("atomicity: a list with a malformed second TransportID");
+	tl = tid_build(tids, B.name, NULL);
+	uint32_t bad_off = tl;
+	tl += tid_of(tids + tl, &A2);
+	tids[bad_off] = 0x41;  /* format 01b, protocol 1 (SPI): not iSCSI */
+	pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
+	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
+	EQ("SKSV", r.sksv, 1);
+	EQ("C/D (parameter list)", r.cd, 0);
+	EQ("FIELD POINTER (the bad TransportID's first byte)", r.field,
+	   28 + bad_off);
+	step("nobody registered after the refused list");
+	read_keys(&A, &k);
+	EQ("keys", k.n, 0);
+	EQ("PRgeneration", k.gen, g0);
+	pr_out(&B, SA_RESERVE, TYPE_WR_EX, KEY_A, 0, 0, NULL, 0, &r);
+	expect_status(&B, &r, ST_CONFLICT);
+
+	step("A REGISTER, SPEC_I_PT: ini2 by name, A' by name + ISID");
+	tl = tid_build(tids, B.name, NULL);
+	tl += tid_of(tids + tl, &A2);
+	pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
+	expect_status(&A, &r, ST_GOOD);
+	step("READ FULL STATUS: three registrations");
+	read_full_status(&A, &fs);
+	EQ("PRgeneration (one command, one increment)", fs.gen, g0 + 1);
+	EQ("registrations", fs.n, 3);
+	const struct fs_desc *d;
+	d = fs_find(&fs, tidA, la, "A (the issuer)");
+	EQ("A key", d->key, KEY_A);
+	EQ("A RTPI", d->rtpi, 1);
+	d = fs_find(&fs, tidBn, lbn, "ini2 by name (format 00b)");
+	EQ("ini2 key", d->key, KEY_A);
+	EQ("ini2 RTPI", d->rtpi, 1);
+	d = fs_find(&fs, tidA2, la2, "A' by name + ISID (format 01b)");
+	EQ("A' key", d->key, KEY_A);
+	EQ("A' RTPI", d->rtpi, 1);
+
+	step("B (ini2, any ISID) is registered: RESERVE with the key");
+	pr_ok(&B, SA_RESERVE, TYPE_WR_EX, KEY_A, 0, 0);
+	write_expect(&B, ST_GOOD);
+	pr_ok(&B, SA_RELEASE, TYPE_WR_EX, KEY_A, 0, 0);
+	step("A' is registered: REGISTER changes its key");
+	pr_ok(&A2, SA_REGISTER, 0, KEY_A, KEY_A2, 0);
+	read_keys(&A, &k);
+	EQ("keys", k.n, 3);
+	EQ("A' new key listed", keys_has(&k, KEY_A2), 1);
+	EQ("PRgeneration", k.gen, g0 + 2);
+
+	step("a registered nexus may not name others (SPEC_I_PT)");
+	tl = tid_build(tids, "iqn.2026-11.org.ctgt:nobody", NULL);
+	pr_out(&A, SA_REGISTER, 0, KEY_A, KEY_A, 0x08, tids, tl, &r);
+	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
+	read_keys(&A, &k);
+	EQ("keys", k.n, 3);
+	EQ("PRgeneration", k.gen, g0 + 2);
+}
+
+/*
+ * 5. ALL_TG_PT (SPC-4 6.16.3):
+ *
+ *   A@1 (ini1, ISID a) --- port 1 (RTPI 1) ---+
+ *                                             +--- LU
+ *   A@2 (ini1, ISID a) --- port 2 (RTPI 2) ---+--- B@2 (ini2)
+ *
+ * A registers through port 1 with ALL_TG_PT = 1: the same initiator port
+ * through port 2 is registered as well (one registration, "as if received
+ * through each target port"): a REGISTER with key 0 through port 2
+ * conflicts, RESERVE with the key works and A writes through both ports;
+ * B, not registered, conflicts. READ FULL STATUS shows one descriptor with
+ * ALL_TG_PT = 1. A@1 and A@2 are logged in one after the other (same
+ * ISID: RFC 7143 allows both at once, see pr.iscsi.same_isid_two_tpgs).
+ */
+static void sc_all_tg_pt(int lun)
+{
+	struct sess A1, A2, B;
+	struct reply r;
+	struct keys k;
+	struct full_status fs;
+	uint8_t tidA[256];
+
+	sess_open(&B, "B@2", 2, 2, 0x00B042, lun);
+	sess_open(&A1, "A@1", 1, 1, 0x00A041, lun);
+	ua_drain(&A1);
+	uint32_t g0 = pr_clean(&A1);
+	ua_drain(&A1);
+	ua_drain(&B);
+	uint32_t la = tid_of(tidA, &A1);
+
+	step("REPORT CAPABILITIES: ATP_C");
+	struct caps c;
+	report_caps(&A1, &c);
+	EQ("ATP_C", c.atp_c, 1);
+
+	step("A@1 REGISTER with ALL_TG_PT");
+	pr_ok(&A1, SA_REGISTER, 0, 0, KEY_A, 0x04);
+	read_keys(&B, &k);
+	EQ("PRgeneration", k.gen, g0 + 1);
+	EQ("keys", k.n, 1);
+	sess_close(&A1);
+
+	sess_open(&A2, "A@2", 1, 2, 0x00A041, lun);
+	ua_drain(&A2);
+	step("A@2 (through port 2) REGISTER with key 0: already registered");
+	pr_out(&A2, SA_REGISTER, 0, 0, KEY_A2, 0, NULL, 0, &r);
+	expect_status(&A2, &r, ST_CONFLICT);
+	step("A@2 RESERVE EX_AC with A's key");
+	pr_ok(&A2, SA_RESERVE, TYPE_EX_AC, KEY_A, 0, 0);
+	step("A@2 writes");
+	write_expect(&A2, ST_GOOD);
+	step("B (not registered) cannot read under EX_AC");
+	read_expect(&B, ST_CONFLICT);
+	step("READ FULL STATUS: one descriptor, ALL_TG_PT = 1");
+	read_full_status(&B, &fs);
+	EQ("registrations", fs.n, 1);
+	const struct fs_desc *d = fs_find(&fs, tidA, la, "A");
+	EQ("ALL_TG_PT", d->all_tg_pt, 1);
+	EQ("R_HOLDER", d->r_holder, 1);
+	EQ("type", d->type, TYPE_EX_AC);
+	EQ("key", d->key, KEY_A);
+	sess_close(&A2);
+
+	sess_open(&A1, "A@1", 1, 1, 0x00A041, lun);
+	ua_drain(&A1);
+	step("A@1 writes: the reservation taken through port 2 holds here");
+	write_expect(&A1, ST_GOOD);
+	step("A@1 RELEASE and unregisters: gone on both ports");
+	pr_ok(&A1, SA_RELEASE, TYPE_EX_AC, KEY_A, 0, 0);
+	pr_ok(&A1, SA_REGISTER, 0, KEY_A, 0, 0);
+	read_keys(&B, &k);
+	EQ("keys", k.n, 0);
+	EQ("PRgeneration", k.gen, g0 + 2);
+	pr_out(&A1, SA_RESERVE, TYPE_EX_AC, KEY_A, 0, 0, NULL, 0, &r);
+	expect_status(&A1, &r, ST_CONFLICT);
+}
+
+/*
+ * 5b. One initiator port through two target ports at once:
+ *
+ *   A@1 (ini1, ISID a) --- TPG 1 (RTPI 1) ---+
+ *                                            +--- LU
+ *   A@2 (ini1, ISID a) --- TPG 2 (RTPI 2) ---+
+ *
+ * RFC 7143 4.4.3 / 10.12.5: a session is named by (ISID, TPGT), so the
+ * second login is a new session, not a reinstatement of the first; both
+ * I_T nexuses stay usable. This is what an ALL_TG_PT registrant with
+ * multipath does.
+ */
+static void sc_same_isid(int lun)
+{
+	struct sess A1, A2;
+	struct reply r;
+
+	sess_open(&A1, "A@1", 1, 1, 0x00A071, lun);
+	ua_drain(&A1);
+	sess_open(&A2, "A@2", 1, 2, 0x00A071, lun);
+	ua_drain(&A2);
+	step("A@1 still logged in after A@2 logged in through TPG 2");
+	tur(&A1, &r);
+	if (r.status == ST_CHECK && r.sense_key == SK_UA)
+		tur(&A1, &r);
+	expect_status(&A1, &r, ST_GOOD);
+	tur(&A2, &r);
+	expect_status(&A2, &r, ST_GOOD);
+}
+
+/*
+ * 6. READ FULL STATUS fields and truncation (SPC-4 6.15.5):
+ *
+ *   A@1 (ini1) --- port 1 (RTPI 1) ---+
+ *                                     +--- LU
+ *   B@2 (ini2) --- port 2 (RTPI 2) ---+
+ *
+ * Each descriptor's key, R_HOLDER, ALL_TG_PT, SCOPE/TYPE (holder only),
+ * RTPI and TransportID bytes match what was registered; with allocation
+ * lengths cut anywhere, the data is a prefix of the full data and
+ * ADDITIONAL LENGTH still gives the full length (SPC-4 4.2.5.6).
+ */
+static void sc_full_status(int lun)
+{
+	struct sess A, B;
+	struct reply r, full;
+	struct full_status fs;
+	uint8_t tidA[256], tidB[256];
+
+	sess_open(&A, "A@1", 1, 1, 0x00A051, lun);
+	sess_open(&B, "B@2", 2, 2, 0x00B052, lun);
+	ua_drain(&A);
+	uint32_t g0 = pr_clean(&A);
+	ua_drain(&A);
+	ua_drain(&B);
+	uint32_t la = tid_of(tidA, &A), lb = tid_of(tidB, &B);
+
+	step("A registers (ALL_TG_PT = 0), B with ALL_TG_PT = 1, B reserves");
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY_A, 0);
+	pr_ok(&B, SA_REGISTER, 0, 0, KEY_B, 0x04);
+	pr_ok(&B, SA_RESERVE, TYPE_WR_EX_RO, KEY_B, 0, 0);
+
+	step("READ FULL STATUS, whole");
+	pr_in(&A, IN_READ_FULL_STATUS, 8192, &full);
+	parse_full_status(&A, full.data, full.len, &fs);
+	EQ("PRgeneration", fs.gen, g0 + 2);
+	EQ("registrations", fs.n, 2);
+	EQ("ADDITIONAL LENGTH", fs.addl, 2 * 24 + la + lb);
+	EQ("bytes returned", full.len, 8 + 2 * 24 + la + lb);
+	const struct fs_desc *d = fs_find(&fs, tidA, la, "A");
+	EQ("A key", d->key, KEY_A);
+	EQ("A R_HOLDER", d->r_holder, 0);
+	EQ("A ALL_TG_PT", d->all_tg_pt, 0);
+	EQ("A RTPI", d->rtpi, 1);
+	EQ("A TransportID: iSCSI, format 01b", d->tid[0], 0x45);
+	d = fs_find(&fs, tidB, lb, "B");
+	EQ("B key", d->key, KEY_B);
+	EQ("B R_HOLDER", d->r_holder, 1);
+	EQ("B ALL_TG_PT", d->all_tg_pt, 1);
+	EQ("B SCOPE", d->scope, 0);
+	EQ("B TYPE", d->type, TYPE_WR_EX_RO);
+
+	step("READ FULL STATUS with short allocation lengths");
+	static const uint16_t cuts[] = { 8, 9, 15, 31, 32, 33, 40, 60 };
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		uint16_t a = cuts[i];
+		if (a > full.len)
+			continue;
+		pr_in(&A, IN_READ_FULL_STATUS, a, &r);
+		EQ("bytes returned = allocation length", r.len, a);
+		EQ("prefix of the full data", memcmp(r.data, full.data, a), 0);
+		EQ("ADDITIONAL LENGTH unchanged by truncation",
+		   get32(r.data + 4), fs.addl);
+	}
+	step("READ KEYS with allocation length 12: ADDITIONAL LENGTH 16");
+	pr_in(&A, IN_READ_KEYS, 12, &r);
+	EQ("bytes returned", r.len, 12);
+	EQ("ADDITIONAL LENGTH", get32(r.data + 4), 16);
+}
+
+/*
+ * 7. APTPL across a restart (SPC-4 5.14.5): two invocations around a
+ * kill -9 and restart of ctgtd with the same configuration.
+ *
+ *   A@1 (ini1) --- port 1 ---+--- LU p (APTPL = 1: must survive)
+ *   B@2 (ini2) --- port 2 ---+--- LU v (APTPL = 0: must not survive)
+ *
+ * before: on LU v, A and B register (APTPL = 0), A reserves; on LU p the
+ * same with APTPL = 1 (if REPORT CAPABILITIES says PTPL_C = 1). The
+ * expected state (keys, holder, type, generation) goes to --state.
+ * after: LU p reports the same keys, reservation and generation, PTPL_A
+ * = 1; LU v has no registrations and no reservation.
+ */
+struct aptpl_state {
+	int ptpl_c;
+	uint32_t gen;
+	int nkeys;
+	uint64_t keys[2];
+	uint64_t holder;
+	int type;
+};
+
+static void aptpl_setup(int lun, bool aptpl, struct aptpl_state *out)
+{
+	struct sess A, B;
+	struct keys k;
+	struct resv v;
+	char lab[2][16];
+
+	snprintf(lab[0], sizeof(lab[0]), "A@1/LUN%d", lun);
+	snprintf(lab[1], sizeof(lab[1]), "B@2/LUN%d", lun);
+	sess_open(&A, lab[0], 1, 1, 0x00A061, lun);
+	sess_open(&B, lab[1], 2, 2, 0x00B062, lun);
+	ua_drain(&A);
+	pr_clean(&A);
+	ua_drain(&B);
+	step(aptpl ? "APTPL=1: A and B register, A reserves WR_EX_RO"
+		   : "APTPL=0: A and B register, A reserves WR_EX_RO");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY_A, aptpl ? 0x01 : 0);
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY_B, aptpl ? 0x01 : 0);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY_A, 0, 0);
+	read_keys(&A, &k);
+	read_resv(&A, &v);
+	out->gen = k.gen;
+	out->nkeys = k.n;
+	out->keys[0] = k.n > 0 ? k.key[0] : 0;
+	out->keys[1] = k.n > 1 ? k.key[1] : 0;
+	out->holder = v.key;
+	out->type = v.type;
+	if (aptpl) {
+		struct caps c;
+		report_caps(&A, &c);
+		EQ("PTPL_A after APTPL = 1", c.ptpl_a, 1);
+	}
+	sess_close_all();
+}
+
+static void sc_aptpl_before(int lun_p, int lun_v)
+{
+	struct aptpl_state p = { 0 }, v = { 0 };
+	struct sess A;
+	struct caps c;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A060, lun_p);
+	step("REPORT CAPABILITIES");
+	report_caps(&A, &c);
+	sess_close_all();
+	p.ptpl_c = c.ptpl_c;
+	if (!p.ptpl_c) {
+		/* SPC-4 6.16.3: APTPL = 1 without support is refused */
+		struct reply r;
+		sess_open(&A, "A@1", 1, 1, 0x00A060, lun_p);
+		ua_drain(&A);
+		pr_clean(&A);
+		step("PTPL_C = 0: REGISTER with APTPL = 1 is refused");
+		pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x01, NULL, 0, &r);
+		expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
+		struct keys k;
+		read_keys(&A, &k);
+		EQ("keys after the refused REGISTER", k.n, 0);
+		sess_close_all();
+	}
+	aptpl_setup(lun_v, false, &v);
+	if (p.ptpl_c)
+		aptpl_setup(lun_p, true, &p);
+	FILE *f = fopen(o_state, "w");
+	if (!f)
+		sc_fail("cannot write %s: %s", o_state, strerror(errno));
+	fprintf(f, "%d %u %d %" PRIx64 " %" PRIx64 " %" PRIx64 " %d\n",
+		p.ptpl_c, p.gen, p.nkeys, p.keys[0], p.keys[1], p.holder,
+		p.type);
+	fclose(f);
+}
+
+/* after the restart; *skip set when PTPL_C was 0 (only LU v checked) */
+static void sc_aptpl_after_v(int lun_v)
+{
+	struct sess A;
+	struct keys k;
+	struct resv v;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A063, lun_v);
+	step("APTPL=0 LU after the restart: READ KEYS");
+	read_keys(&A, &k);
+	EQ("registrations left", k.n, 0);
+	read_resv(&A, &v);
+	EQ("reservation left", v.held, 0);
+	step("APTPL=0 LU: writes run (no reservation)");
+	write_expect(&A, ST_GOOD);
+}
+
+static void sc_aptpl_after_p(int lun_p)
+{
+	struct aptpl_state p = { 0 };
+	struct sess A, B;
+	struct keys k;
+	struct resv v;
+	struct caps c;
+	FILE *f = fopen(o_state, "r");
+
+	if (!f)
+		sc_fail("cannot read %s: %s", o_state, strerror(errno));
+	int n = fscanf(f, "%d %u %d %" SCNx64 " %" SCNx64 " %" SCNx64 " %d",
+		       &p.ptpl_c, &p.gen, &p.nkeys, &p.keys[0], &p.keys[1],
+		       &p.holder, &p.type);
+	fclose(f);
+	if (n != 7)
+		sc_fail("%s: malformed", o_state);
+	if (!p.ptpl_c)
+		sc_skip("APTPL not supported by target (PTPL_C=0)");
+	sess_open(&A, "A@1", 1, 1, 0x00A061, lun_p);
+	sess_open(&B, "B@2", 2, 2, 0x00B062, lun_p);
+	step("APTPL=1 LU after the restart: READ KEYS");
+	read_keys(&A, &k);
+	EQ("PRgeneration", k.gen, p.gen);
+	EQ("keys", k.n, p.nkeys);
+	EQ("first key listed", keys_has(&k, p.keys[0]), 1);
+	EQ("second key listed", keys_has(&k, p.keys[1]), 1);
+	step("APTPL=1 LU after the restart: READ RESERVATION");
+	read_resv(&A, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key", v.key, p.holder);
+	EQ("type", v.type, p.type);
+	step("REPORT CAPABILITIES: PTPL_A");
+	report_caps(&A, &c);
+	EQ("PTPL_A", c.ptpl_a, 1);
+	step("the restored registrations act: B writes, A still holds");
+	ua_drain(&B);
+	write_expect(&B, ST_GOOD);
+	step("clean up: CLEAR");
+	pr_ok(&A, SA_CLEAR, 0, KEY_A, 0, 0);
+}
+
+/*
+ * 8. Commands under another nexus's SCSI-2 reservation (SPC-2 5.5.1):
+ *
+ *   holder A (ini1) --- port 1 (RTPI 1) ---+
+ *                                          +--- LU, RESERVE(6) by A
+ *   other  B (ini2) --- port 2 (RTPI 2) ---+
+ *
+ * B may send what SPC-2 5.5.1 exempts (INQUIRY, REPORT LUNS, REQUEST
+ * SENSE, RELEASE: GOOD without effect) and the SPC-3/4 reports that SPC-4
+ * table 63 allows to everyone (REPORT TARGET PORT GROUPS, REPORT
+ * SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS);
+ * everything else conflicts, TEST UNIT READY and READ CAPACITY included.
+ * PERSISTENT RESERVE IN/OUT conflict for both, the holder too ("regardless
+ * of initiator or service action"). After A's RELEASE all of it runs.
+ */
+struct s2_cmd {
+	const char *label;
+	uint8_t cdb[12];
+	int cdb_len;
+	uint32_t in_len;
+	bool pr_out;         /* a 24-byte REGISTER parameter list */
+	int want;
+};
+
+static void s2_run(struct sess *s, const struct s2_cmd *c)
+{
+	uint8_t param[24] = { 0 };
+	struct reply r;
+	char name[96];
+
+	put64(param + 8, KEY_B);
+	snprintf(name, sizeof(name), "%s: %s", s->label, c->label);
+	step(name);
+	cmd(s, c->cdb, c->cdb_len, c->pr_out ? param : NULL,
+	    c->pr_out ? 24 : 0, c->in_len, &r);
+	expect_status(s, &r, c->want);
+}
+
+static void sc_scsi2_reserve(int lun)
+{
+	struct sess A, B;
+	struct reply r;
+	struct keys k;
+
+	sess_open(&A, "A@1", 1, 1, 0x00A081, lun);
+	sess_open(&B, "B@2", 2, 2, 0x00B082, lun);
+	ua_drain(&A);
+	pr_clean(&A);
+	ua_drain(&A);
+	ua_drain(&B);
+
+	static const uint8_t reserve6[6] = { 0x16 }, release6[6] = { 0x17 };
+	static const struct s2_cmd other[] = {
+		{ "INQUIRY", { 0x12, 0, 0, 0, 96 }, 6, 96, false, ST_GOOD },
+		{ "REPORT LUNS", { 0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0 }, 12, 256,
+		  false, ST_GOOD },
+		{ "REQUEST SENSE", { 0x03, 0, 0, 0, 18 }, 6, 18, false, ST_GOOD },
+		{ "REPORT TARGET PORT GROUPS",
+		  { 0xA3, 0x0A, 0, 0, 0, 0, 0, 0, 1, 0 }, 12, 256, false,
+		  ST_GOOD },
+		{ "REPORT SUPPORTED OPERATION CODES",
+		  { 0xA3, 0x0C, 0, 0, 0, 0, 0, 0, 0x10, 0 }, 12, 4096, false,
+		  ST_GOOD },
+		{ "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
+		  { 0xA3, 0x0D, 0, 0, 0, 0, 0, 0, 0, 16 }, 12, 16, false,
+		  ST_GOOD },
+		{ "TEST UNIT READY", { 0 }, 6, 0, false, ST_CONFLICT },
+		{ "READ CAPACITY(10)", { 0x25 }, 10, 8, false, ST_CONFLICT },
+		{ "READ(10)", { 0x28, 0, 0, 0, 0, 8, 0, 0, 1 }, 10, 512, false,
+		  ST_CONFLICT },
+		{ "MODE SENSE(6)", { 0x1A, 0x08, 0x3F, 0, 255 }, 6, 255, false,
+		  ST_CONFLICT },
+		{ "PERSISTENT RESERVE IN (READ KEYS)",
+		  { 0x5E, 0, 0, 0, 0, 0, 0, 1, 0 }, 10, 256, false,
+		  ST_CONFLICT },
+		{ "PERSISTENT RESERVE OUT (REGISTER)",
+		  { 0x5F, 0, 0, 0, 0, 0, 0, 0, 24 }, 10, 0, true, ST_CONFLICT },
+		{ "RESERVE(6)", { 0x16 }, 6, 0, false, ST_CONFLICT },
+		{ "RELEASE(6) (not the holder: no effect)", { 0x17 }, 6, 0,
+		  false, ST_GOOD },
+		{ "TEST UNIT READY after its RELEASE", { 0 }, 6, 0, false,
+		  ST_CONFLICT },
+	};
+	static const struct s2_cmd holder[] = {
+		{ "READ(10)", { 0x28, 0, 0, 0, 0, 8, 0, 0, 1 }, 10, 512, false,
+		  ST_GOOD },
+		{ "TEST UNIT READY", { 0 }, 6, 0, false, ST_GOOD },
+		{ "PERSISTENT RESERVE IN (READ KEYS)",
+		  { 0x5E, 0, 0, 0, 0, 0, 0, 1, 0 }, 10, 256, false,
+		  ST_CONFLICT },
+		{ "PERSISTENT RESERVE OUT (REGISTER)",
+		  { 0x5F, 0, 0, 0, 0, 0, 0, 0, 24 }, 10, 0, true, ST_CONFLICT },
+		{ "RESERVE(6) again", { 0x16 }, 6, 0, false, ST_GOOD },
+	};
+
+	step("A RESERVE(6)");
+	cmd(&A, reserve6, 6, NULL, 0, 0, &r);
+	expect_status(&A, &r, ST_GOOD);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		s2_run(&B, &other[i]);
+	for (size_t i = 0; i < sizeof(holder) / sizeof(holder[0]); i++)
+		s2_run(&A, &holder[i]);
+	step("A RELEASE(6)");
+	cmd(&A, release6, 6, NULL, 0, 0, &r);
+	expect_status(&A, &r, ST_GOOD);
+	step("B after the RELEASE: TEST UNIT READY, READ KEYS");
+	tur(&B, &r);
+	expect_status(&B, &r, ST_GOOD);
+	read_keys(&B, &k);
+	EQ("keys", k.n, 0);
+}
+
+/* ------------------------------------------------------------------ main */
+
+typedef void (*sc_fn)(int lun);
+
+static bool sc_selected(const char *name)
+{
+	return !o_only || !strcmp(o_only, name) ||
+	       (!strncmp(name, "pr.", 3) && !strcmp(o_only, name + 3));
+}
+
+/* Runs one scenario and prints its line. 0 pass, 1 fail, 2 skip. */
+static int sc_run(const char *name, void (*fn)(void *), void *arg,
+		  const char *detail)
+{
+	int rc;
+
+	if (!sc_selected(name))
+		return 0;
+	if (o_list) {
+		printf("%s\n", name);
+		return 0;
+	}
+	sc_step = "setup";
+	sc_steps = 0;
+	sc_msg[0] = 0;
+	rc = setjmp(sc_jmp);
+	if (rc == 0)
+		fn(arg);
+	sess_close_all();
+	if (rc == 1) {
+		printf("FAIL %s: %s\n", name, sc_msg);
+		n_failed++;
+	} else if (rc == 2) {
+		printf("SKIP %s: %s\n", name, sc_msg);
+	} else if (detail && *detail) {
+		printf("PASS %s (%d steps; %s)\n", name, sc_steps, detail);
+	} else {
+		printf("PASS %s (%d steps)\n", name, sc_steps);
+	}
+	fflush(stdout);
+	return rc;
+}
+
+struct sc_call {
+	sc_fn fn;
+	int lun;
+	bool tas;
+	int nw;
+	char detail[200];
+};
+
+static void sc_call_plain(void *arg)
+{
+	struct sc_call *c = arg;
+	c->fn(c->lun);
+}
+
+static void sc_call_pa(void *arg)
+{
+	struct sc_call *c = arg;
+	sc_preempt_abort(c->lun, c->tas, c->nw, c->detail, sizeof(c->detail));
+}
+
+static void sc_call_aptpl_before(void *arg)
+{
+	struct sc_call *c = arg;
+	sc_aptpl_before(c->lun, c->lun + 1);
+}
+
+static void sc_call_aptpl_after_v(void *arg)
+{
+	struct sc_call *c = arg;
+	sc_aptpl_after_v(c->lun + 1);
+}
+
+static void sc_call_aptpl_after_p(void *arg)
+{
+	struct sc_call *c = arg;
+	sc_aptpl_after_p(c->lun);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: pr_scenarios --portal1 H:P --portal2 H:P --target IQN"
+		" --ini1 NAME --ini2 NAME [--lun-base N] [--only NAME]\n"
+		"       [--phase aptpl-before|aptpl-after --state FILE] [--list]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--list")) {
+			o_list = true;
+			continue;
+		}
+		if (!v)
+			usage();
+		if (!strcmp(a, "--portal1")) o_portal[1] = v;
+		else if (!strcmp(a, "--portal2")) o_portal[2] = v;
+		else if (!strcmp(a, "--target")) o_target = v;
+		else if (!strcmp(a, "--ini1")) o_ini[1] = v;
+		else if (!strcmp(a, "--ini2")) o_ini[2] = v;
+		else if (!strcmp(a, "--lun-base")) o_lun_base = atoi(v);
+		else if (!strcmp(a, "--only")) o_only = v;
+		else if (!strcmp(a, "--phase")) o_phase = v;
+		else if (!strcmp(a, "--state")) o_state = v;
+		else usage();
+		i++;
+	}
+	if (!o_list && (!o_portal[1] || !o_portal[2] || !o_target ||
+			!o_ini[1] || !o_ini[2]))
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	struct sc_call c = { 0 };
+	int b = o_lun_base;
+
+	if (o_phase) {
+		if (!o_state && !o_list)
+			usage();
+		/* APTPL: LU b+7 keeps APTPL = 1 state, b+8 APTPL = 0 */
+		c.lun = b + 7;
+		if (!strcmp(o_phase, "aptpl-before")) {
+			sc_run("pr.aptpl.setup", sc_call_aptpl_before, &c,
+			       NULL);
+		} else if (!strcmp(o_phase, "aptpl-after")) {
+			sc_run("pr.aptpl.not_persisted", sc_call_aptpl_after_v,
+			       &c, "APTPL=0 state gone after kill -9 + restart");
+			sc_run("pr.aptpl.persisted", sc_call_aptpl_after_p, &c,
+			       "same keys, reservation and PRgeneration after"
+			       " kill -9 + restart");
+		} else {
+			usage();
+		}
+		return n_failed ? 1 : 0;
+	}
+
+	c.fn = sc_fence_scsi; c.lun = b + 1;
+	sc_run("pr.fence_scsi", sc_call_plain, &c, NULL);
+	c.lun = b + 2; c.tas = false; c.nw = 24; c.detail[0] = 0;
+	sc_run("pr.preempt_abort.inflight_tas0", sc_call_pa, &c, c.detail);
+	c.lun = b + 2; c.tas = false; c.nw = 64; c.detail[0] = 0;
+	sc_run("pr.preempt_abort.inflight_tas0_qd64", sc_call_pa, &c, c.detail);
+	c.lun = b + 2; c.tas = true; c.nw = 24; c.detail[0] = 0;
+	sc_run("pr.preempt_abort.inflight_tas1", sc_call_pa, &c, c.detail);
+	c.fn = sc_register_move; c.lun = b + 3;
+	sc_run("pr.register_and_move", sc_call_plain, &c, NULL);
+	c.fn = sc_spec_i_pt; c.lun = b + 4;
+	sc_run("pr.spec_i_pt", sc_call_plain, &c, NULL);
+	c.fn = sc_all_tg_pt; c.lun = b + 5;
+	sc_run("pr.all_tg_pt", sc_call_plain, &c, NULL);
+	c.fn = sc_full_status; c.lun = b + 6;
+	sc_run("pr.read_full_status", sc_call_plain, &c, NULL);
+	c.fn = sc_scsi2_reserve; c.lun = b + 9;
+	sc_run("pr.scsi2.reserve_exempt_commands", sc_call_plain, &c, NULL);
+	c.fn = sc_same_isid; c.lun = b + 6;
+	sc_run("pr.iscsi.same_isid_two_tpgs", sc_call_plain, &c, NULL);
+	return n_failed ? 1 : 0;
+}
