@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/loop.h"
@@ -67,6 +68,8 @@ struct cluster_locks {
 	                               cluster_locks_loop() */
 	struct base_defer defer;
 	struct base_timer poll;     /* quorum poll while requests wait */
+	struct base_defer sweep_defer;
+	bool sweep_pending;         /* a round completed: sweep when ready */
 	bool stale;                 /* table reset, load not yet done */
 };
 
@@ -84,6 +87,19 @@ struct cluster_lock_sub {
 };
 
 void cluster_locks_ready(struct cluster_locks *lm, bool ready);
+static void cluster_locks_sweep(struct cluster_locks *lm);
+static void cluster_locks_poll_arm(struct cluster_locks *lm);
+
+/* An op that gives something back could not be submitted (the node is
+ * not ready, or out of memory): the sweep retries it once ops flow. */
+static void cluster_locks_later(struct cluster_locks *lm, const char *what,
+				const char *name, int r)
+{
+	LOG_DEBUG("cluster lock: %s of %s: %d; retried when ready", what,
+		  name, r);
+	lm->sweep_pending = true;
+	cluster_locks_poll_arm(lm);
+}
 
 /* The loop deferred callbacks run on. cluster.h has no accessor for the
  * service's loop; every call into this file is on that loop's thread, and
@@ -95,6 +111,26 @@ static struct base_loop *cluster_locks_loop(struct cluster_locks *lm)
 	if (!lm->loop)
 		lm->loop = base_loop_current();
 	return lm->loop;
+}
+
+/* The first request id of this incarnation. Ids must never repeat for a
+ * node id: a node that crashes and comes back before a primary view saw
+ * it go finds its old entries in the table, and a reused id would match
+ * them. Wall-clock nanoseconds keep incarnations of different processes
+ * apart (far fewer than 10^9 requests a second); the static floor keeps
+ * incarnations inside one process (tests) 2^32 ids apart. */
+static uint64_t cluster_locks_first_id(void)
+{
+	static uint64_t floor_id;
+	struct timespec ts;
+	uint64_t id;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	id = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (id < floor_id)
+		id = floor_id;
+	floor_id = id + (1ull << 32);
+	return id;
 }
 
 static uint32_t cluster_locks_self(const struct cluster_locks *lm)
@@ -214,25 +250,34 @@ static int cluster_locks_submit_simple(struct cluster_locks *lm,
 	return cluster_locks_submit(lm, &op);
 }
 
+/* Submits a release or cache-release of e and marks it: an entry with a
+ * release on its way is never taken from the cache, nor given back a
+ * second time. */
+static void cluster_locks_give_back(struct cluster_locks *lm,
+				    struct cluster_lock_entry *e,
+				    enum cluster_lock_op_type type)
+{
+	int r;
+
+	if (e->local_release_sent)
+		return;
+	r = cluster_locks_submit_simple(lm, type, e->res->name, e->res->nlen,
+					e->req_id);
+	if (r)
+		cluster_locks_later(lm, type == CLUSTER_LOCK_OP_RELEASE ?
+				    "release" : "cache-release",
+				    e->res->name, r);
+	else
+		e->local_release_sent = true;
+}
+
 /* Gives up an idle cached entry that blocks a waiter, once. */
 static void cluster_locks_cache_yield(struct cluster_locks *lm,
 				      struct cluster_lock_entry *e)
 {
-	int r;
-
-	if (e->local_user || e->local_release_sent ||
-	    !cluster_lock_entry_blocks(e))
+	if (e->local_user || !cluster_lock_entry_blocks(e))
 		return;
-	r = cluster_locks_submit_simple(lm, CLUSTER_LOCK_OP_CACHE_RELEASE,
-					e->res->name, e->res->nlen,
-					e->req_id);
-	if (r)
-		/* not ready: the others drop the entry when they see
-		 * this node go; else the next blocking op retries */
-		LOG_WARN("cluster lock: cache-release of %s: %d",
-			 e->res->name, r);
-	else
-		e->local_release_sent = true;
+	cluster_locks_give_back(lm, e, CLUSTER_LOCK_OP_CACHE_RELEASE);
 }
 
 static void cluster_locks_sub_done(void *ctx, int status)
@@ -262,6 +307,9 @@ static void cluster_locks_sub_done(void *ctx, int status)
 						CLUSTER_LOCK_OP_CANCEL ?
 						CLUSTER_LOCK_ST_DEFER_CANCEL :
 						CLUSTER_LOCK_ST_DEFER_AGAIN);
+				if (sub->type == CLUSTER_LOCK_OP_CANCEL)
+					cluster_locks_later(lm, "cancel",
+							    sub->name, status);
 				break;
 			case CLUSTER_LOCK_OP_CACHE_RELEASE:
 				e = cluster_lock_table_find(&lm->tab,
@@ -269,12 +317,21 @@ static void cluster_locks_sub_done(void *ctx, int status)
 					cluster_locks_self(lm), sub->req_id);
 				if (e)
 					e->local_release_sent = false;
+				cluster_locks_later(lm, "cache-release",
+						    sub->name, status);
 				break;
 			case CLUSTER_LOCK_OP_RELEASE:
+				/* voided by a round that did not complete:
+				 * the entry may still be there */
+				e = cluster_lock_table_find(&lm->tab,
+					sub->name, sub->nlen,
+					cluster_locks_self(lm), sub->req_id);
+				if (e)
+					e->local_release_sent = false;
+				cluster_locks_later(lm, "release", sub->name,
+						    status);
 				break;
 			}
-			LOG_DEBUG("cluster lock: op %d on %s failed: %d",
-				  (int)sub->type, sub->name, status);
 		}
 	}
 	free(sub);
@@ -282,7 +339,8 @@ static void cluster_locks_sub_done(void *ctx, int status)
 
 static void cluster_locks_poll_arm(struct cluster_locks *lm)
 {
-	if (lm->loop && !lm->poll.armed && !list_empty(&lm->waiting))
+	if (lm->loop && !lm->poll.armed &&
+	    (!list_empty(&lm->waiting) || lm->sweep_pending))
 		base_timer_start(lm->loop, &lm->poll, CLUSTER_LOCKS_POLL_MS);
 }
 
@@ -292,6 +350,7 @@ static void cluster_locks_poll_run(struct base_timer *t)
 
 	if (!cluster_view_get(lm->c)->quorate)
 		cluster_locks_ready(lm, false);
+	cluster_locks_sweep(lm);
 	cluster_locks_poll_arm(lm);
 }
 
@@ -323,13 +382,8 @@ static void cluster_locks_result(struct cluster_locks *lm,
 		} else if (!e->cached) {
 			/* nobody wants it any more (its request failed or
 			 * was cancelled locally): give it back */
-			int r = cluster_locks_submit_simple(lm,
-				CLUSTER_LOCK_OP_RELEASE, e->res->name,
-				e->res->nlen, e->req_id);
-			if (r)
-				LOG_WARN("cluster lock: release of an "
-					 "orphaned grant on %s: %d",
-					 e->res->name, r);
+			cluster_locks_give_back(lm, e,
+						CLUSTER_LOCK_OP_RELEASE);
 		}
 		/* a cached one without a user is simply idle in cache */
 	}
@@ -359,8 +413,8 @@ static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 
 	if (lm->stale)
 		cluster_locks_relink(lm);
-
 	cluster_locks_loop(lm);
+	cluster_locks_sweep(lm);
 	if (cluster_lock_op_decode(data, len, &op)) {
 		LOG_WARN("cluster lock: malformed op (%zu bytes) from node %u "
 			 "at index %llu applied as a no-op", len, mi->from,
@@ -369,6 +423,11 @@ static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 	}
 	cluster_lock_table_apply(&lm->tab, mi->from, &op, &res);
 	local = mi->from == cluster_locks_self(lm);
+	LOG_DEBUG("cluster lock: node %u applies index %llu: op %d from %u "
+		  "req %llu on %.*s: %d", cluster_locks_self(lm),
+		  (unsigned long long)mi->index, (int)op.type, mi->from,
+		  (unsigned long long)op.req_id, (int)op.nlen, op.name,
+		  res.status);
 	if (res.status == -ENOMEM)
 		LOG_ERR("cluster lock: out of memory applying index %llu: "
 			"this node's lock table now differs from the "
@@ -414,12 +473,18 @@ static bool cluster_locks_in_flight(const struct cluster_locks *lm,
 
 /* This node's entries that no local user stands behind: a release that
  * could not be sent (the node was not ready), a request whose user was
- * told -EAGAIN or -ECANCELED. Given back now that ops flow again (the
- * view callback runs when a round completes, just before the node is
- * ready); an idle cached entry that blocks someone is given up. */
+ * told -EAGAIN or -ECANCELED. Given back once ops flow again: the view
+ * callback runs when a round completes but before the node may submit,
+ * so it only marks the sweep pending; the sweep runs at the first apply,
+ * loop turn, acquire or poll that finds the node ready. An idle cached
+ * entry that blocks someone is given up too. */
 static void cluster_locks_sweep(struct cluster_locks *lm)
 {
 	uint32_t self = cluster_locks_self(lm);
+
+	if (!lm->sweep_pending || !cluster_is_ready(lm->c))
+		return;
+	lm->sweep_pending = false;
 
 	for (uint32_t i = 0; i < lm->tab.nres; i++) {
 		struct cluster_lock_res *r = lm->tab.res[i];
@@ -427,9 +492,8 @@ static void cluster_locks_sweep(struct cluster_locks *lm)
 
 		list_for_each_entry(e, &r->entries, link) {
 			bool used;
-			int rc;
 
-			if (e->node != self)
+			if (e->node != self || e->local_release_sent)
 				continue;
 			if (e->granted && e->cached) {
 				cluster_locks_cache_yield(lm, e);
@@ -438,15 +502,9 @@ static void cluster_locks_sweep(struct cluster_locks *lm)
 			used = e->granted ?
 				cluster_locks_find(&lm->held, e->req_id) :
 				cluster_locks_find(&lm->waiting, e->req_id);
-			if (used)
-				continue;
-			rc = cluster_locks_submit_simple(lm,
-				CLUSTER_LOCK_OP_RELEASE, r->name, r->nlen,
-				e->req_id);
-			if (rc)
-				LOG_WARN("cluster lock: release of an "
-					 "orphaned entry on %s: %d", r->name,
-					 rc);
+			if (!used)
+				cluster_locks_give_back(lm, e,
+						CLUSTER_LOCK_OP_RELEASE);
 		}
 	}
 }
@@ -467,7 +525,15 @@ static void cluster_locks_view(void *arg, const struct cluster_view *v,
 		cluster_lock_table_node_left(&lm->tab, left[i], &res);
 		cluster_locks_result(lm, &res);
 	}
-	cluster_locks_sweep(lm);
+	lm->sweep_pending = true;
+	if (lm->loop)
+		base_defer(lm->loop, &lm->sweep_defer);
+}
+
+static void cluster_locks_sweep_run(struct base_defer *d)
+{
+	cluster_locks_sweep(container_of(d, struct cluster_locks,
+					 sweep_defer));
 }
 
 /* After the table was replaced (state transfer) or emptied: local
@@ -478,6 +544,7 @@ static void cluster_locks_view(void *arg, const struct cluster_view *v,
 static void cluster_locks_relink(struct cluster_locks *lm)
 {
 	struct cluster_lock *lk, *tmp;
+	struct cluster_lock_sub *sub;
 
 	lm->stale = false;
 	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
@@ -491,6 +558,17 @@ static void cluster_locks_relink(struct cluster_locks *lm)
 		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
 		if (e && e->cached)
 			e->local_user = lk;
+	}
+	list_for_each_entry(sub, &lm->subs, link) {
+		struct cluster_lock_entry *e;
+		if (sub->type != CLUSTER_LOCK_OP_RELEASE &&
+		    sub->type != CLUSTER_LOCK_OP_CACHE_RELEASE)
+			continue;
+		e = cluster_lock_table_find(&lm->tab, sub->name, sub->nlen,
+					    cluster_locks_self(lm),
+					    sub->req_id);
+		if (e)
+			e->local_release_sent = true;
 	}
 	list_for_each_entry_safe(lk, tmp, &lm->deferred, priv_link) {
 		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
@@ -545,7 +623,13 @@ void cluster_locks_ready(struct cluster_locks *lm, bool ready)
 {
 	struct cluster_lock *lk, *tmp;
 
-	if (!lm || ready || cluster_view_get(lm->c)->quorate)
+	if (!lm)
+		return;
+	if (ready) {
+		cluster_locks_sweep(lm);
+		return;
+	}
+	if (cluster_view_get(lm->c)->quorate)
 		return;
 	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
 		cluster_locks_defer(lm, lk,
@@ -605,6 +689,7 @@ int cluster_lock_acquire(struct cluster *c, struct cluster_lock *lk)
 	if (!cluster_is_ready(c))
 		return -EAGAIN;
 	list_init(&lk->priv_link);
+	cluster_locks_sweep(lm);
 
 	e = cluster_locks_loop(lm) ? cluster_locks_cache_find(lm, lk) : NULL;
 	if (e) {
@@ -635,7 +720,6 @@ void cluster_lock_release(struct cluster *c, struct cluster_lock *lk)
 {
 	struct cluster_locks *lm = c ? cluster_locks_of(c) : NULL;
 	struct cluster_lock_entry *e;
-	int r;
 
 	if (!lm || !lk)
 		return;
@@ -658,11 +742,7 @@ void cluster_lock_release(struct cluster *c, struct cluster_lock *lk)
 		cluster_locks_cache_yield(lm, e);
 		return;
 	}
-	r = cluster_locks_submit_simple(lm, CLUSTER_LOCK_OP_RELEASE,
-					e->res->name, e->res->nlen, e->req_id);
-	if (r)
-		LOG_WARN("cluster lock: release of %s: %d (the cluster "
-			 "drops it when this node leaves)", lk->name, r);
+	cluster_locks_give_back(lm, e, CLUSTER_LOCK_OP_RELEASE);
 }
 
 void cluster_lock_cancel(struct cluster *c, struct cluster_lock *lk)
@@ -678,9 +758,10 @@ void cluster_lock_cancel(struct cluster *c, struct cluster_lock *lk)
 						lk->name, strlen(lk->name),
 						lk->priv_id)) {
 			/* the request's grant, if it comes, finds no user
-			 * and is released */
+			 * and is released; an entry left waiting is swept */
 			cluster_locks_defer(lm, lk,
 					    CLUSTER_LOCK_ST_DEFER_CANCEL);
+			cluster_locks_later(lm, "cancel", lk->name, -EAGAIN);
 			return;
 		}
 		lk->priv_state = CLUSTER_LOCK_ST_CANCELLING;
@@ -720,6 +801,7 @@ int cluster_locks_attach(struct cluster *c, struct cluster_locks **out)
 	if (!lm)
 		return -ENOMEM;
 	lm->c = c;
+	lm->next_req_id = cluster_locks_first_id();
 	cluster_lock_table_init(&lm->tab);
 	list_init(&lm->waiting);
 	list_init(&lm->held);
@@ -727,6 +809,7 @@ int cluster_locks_attach(struct cluster *c, struct cluster_locks **out)
 	list_init(&lm->subs);
 	base_defer_init(&lm->defer, cluster_locks_defer_run);
 	base_timer_init(&lm->poll, cluster_locks_poll_run);
+	base_defer_init(&lm->sweep_defer, cluster_locks_sweep_run);
 	lm->loop = base_loop_current();
 	r = cluster_channel_open(c, &ops, lm, &lm->ch);
 	if (r) {
@@ -746,6 +829,7 @@ void cluster_locks_detach(struct cluster_locks *lm)
 		return;
 	if (lm->loop) {
 		base_defer_cancel(lm->loop, &lm->defer);
+		base_defer_cancel(lm->loop, &lm->sweep_defer);
 		base_timer_stop(lm->loop, &lm->poll);
 	}
 	/* Outstanding requests and queued callbacks end with -ESHUTDOWN

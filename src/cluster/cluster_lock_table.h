@@ -53,7 +53,8 @@ struct cluster_lock_entry {
 	/* local to the owner node: never saved, never compared; the lock
 	 * manager's bookkeeping for cached entries */
 	void *local_user;        /* the struct cluster_lock using it */
-	bool local_release_sent; /* cache-release submitted */
+	bool local_release_sent; /* a release / cache-release of it is
+	                            on its way */
 };
 
 /* One resource name and its entries in commit order. */

@@ -1,0 +1,664 @@
+/*
+ * The lock manager under seeded random schedules on the sim bus: N nodes
+ * (3..5) in one process, one base_loop, stepped one bus event at a time,
+ * each node with a few lock users taking shared / exclusive, named and
+ * range locks on two resources, cached or not, releasing, cancelling,
+ * re-taking from the cache; partitions, merges, crashes and restarts.
+ *
+ *   node 1: users u0..u5   node 2: users ...   node N: users ...
+ *        \                    |                    /
+ *         [ sim bus: components, views, total order ]
+ *                 resources "r0" [0, 32) and "r1" (whole)
+ *
+ * Checked after every step:
+ *   - two ready nodes at the same (epoch, commit index) hold byte-
+ *     identical state;
+ *   - every ready node's lock table loads (so it keeps the table's
+ *     invariants: no two granted conflicting entries, nothing grantable
+ *     left waiting) and holds no entry of a node outside its view (a
+ *     departed node's locks are released);
+ *   - no two users hold conflicting locks at once, across all nodes. A
+ *     node cut off in a minority component, or whose component loses
+ *     quorum, loses its locks at that moment as far as the oracle is
+ *     concerned (the others may grant them on once they see it go; its
+ *     users are told through cluster_events: the view is not quorate):
+ *     those users' locks are "revoked" and not counted;
+ *   - every callback fires once per acquire, never inside the call,
+ *     with 0 / -ECANCELED (after a cancel) / -EAGAIN / -ESHUTDOWN (close).
+ * At the end everyone is restarted or merged, the users release what
+ * they hold, the bus drains: every request has completed, no entry waits
+ * in any table, and all nodes hold the same state.
+ *
+ * SIM_SEED=<seed> replays one schedule, SIM_SEEDS=<count> sets how many.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/list.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_lock_table.h"
+#include "cluster/cluster_sim.h"
+
+#define MAXN 5
+#define USERS 6
+#define HT_SIZE 8192
+
+enum { U_FREE, U_WAITING, U_CANCELLING, U_HELD };
+
+struct world;
+struct tnode;
+
+struct tuser {
+	struct cluster_lock lk;
+	struct tnode *t;
+	int state;
+	bool revoked;      /* the oracle no longer counts this lock */
+	bool in_call;      /* inside acquire / cancel */
+};
+
+struct tnode {
+	struct world *w;
+	uint32_t id;
+	struct cluster *c;       /* NULL: down */
+	struct tuser users[USERS];
+	bool minority;           /* oracle: not in a quorate component */
+};
+
+struct ht_ent {
+	uint64_t epoch, index, hash;
+	bool used;
+};
+
+struct world {
+	uint64_t seed;
+	struct base_loop *loop;
+	struct cluster_sim *sim;
+	uint32_t n;
+	uint32_t label[MAXN];
+	struct tnode nodes[MAXN + 1];
+	struct ht_ent ht[HT_SIZE];
+	uint64_t grants, waits, cancels, agains, revokes, checks, cached_hits;
+};
+
+static struct world *cur_world;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			print_error("sim_lock: seed %" PRIu64 ": ",         \
+				    cur_world->seed);                      \
+			print_error(__VA_ARGS__);                          \
+			print_error(" [%s:%d: %s]\n", __FILE__, __LINE__,  \
+				    #cond);                                \
+			fail();                                            \
+		}                                                          \
+	} while (0)
+
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void trace(const struct tuser *u, const char *what, int v)
+{
+	if (getenv("SIM_TRACE"))
+		fprintf(stderr, "node %u user %td %s %d: %s %" PRIu64 "+%"
+			PRIu64 " %s req %" PRIu64 "\n", u->t->id,
+			u - u->t->users, what, v, u->lk.name, u->lk.start,
+			u->lk.len, u->lk.mode ? "X" : "S", u->lk.priv_id);
+}
+
+static uint64_t rnd(struct world *w, uint64_t n)
+{
+	return cluster_sim_rand(w->sim) % n;
+}
+
+/* ---------------------------------------------------------------- oracle */
+
+/* Recomputes which up nodes sit in a quorate component (more than half
+ * of the configured N up with the same label); a node that drops out of
+ * one loses its locks now. */
+static void oracle_update(struct world *w)
+{
+	for (uint32_t id = 1; id <= w->n; id++) {
+		struct tnode *t = &w->nodes[id];
+		uint32_t size = 0;
+
+		if (!t->c)
+			continue;
+		for (uint32_t o = 1; o <= w->n; o++)
+			if (w->nodes[o].c && w->label[o - 1] == w->label[id - 1])
+				size++;
+		t->minority = size * 2 <= w->n;
+		if (!t->minority)
+			continue;
+		for (int u = 0; u < USERS; u++)
+			if (t->users[u].state == U_HELD &&
+			    !t->users[u].revoked) {
+				t->users[u].revoked = true;
+				w->revokes++;
+			}
+	}
+}
+
+static bool lk_conflict(const struct cluster_lock *a,
+			const struct cluster_lock *b)
+{
+	if (strcmp(a->name, b->name))
+		return false;
+	if (a->mode != CLUSTER_LOCK_EXCLUSIVE &&
+	    b->mode != CLUSTER_LOCK_EXCLUSIVE)
+		return false;
+	if (a->len == 0 || b->len == 0)
+		return true;
+	return a->start < b->start + b->len && b->start < a->start + a->len;
+}
+
+static void check_holders(struct world *w)
+{
+	struct tuser *held[MAXN * USERS];
+	uint32_t n = 0;
+
+	for (uint32_t id = 1; id <= w->n; id++)
+		for (int u = 0; u < USERS; u++) {
+			struct tuser *x = &w->nodes[id].users[u];
+			if (w->nodes[id].c && x->state == U_HELD &&
+			    !x->revoked)
+				held[n++] = x;
+		}
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t j = i + 1; j < n; j++)
+			CHECK(!lk_conflict(&held[i]->lk, &held[j]->lk),
+			      "node %u user %td (%s %" PRIu64 "+%" PRIu64
+			      " %s) and node %u user %td (%s %" PRIu64 "+%"
+			      PRIu64 " %s) hold conflicting locks",
+			      held[i]->t->id, held[i] - held[i]->t->users,
+			      held[i]->lk.name, held[i]->lk.start,
+			      held[i]->lk.len,
+			      held[i]->lk.mode ? "X" : "S", held[j]->t->id,
+			      held[j] - held[j]->t->users, held[j]->lk.name,
+			      held[j]->lk.start, held[j]->lk.len,
+			      held[j]->lk.mode ? "X" : "S");
+}
+
+/* The lock channel's part of a state blob: u16 id 2, u32 len, then the
+ * table, which opens with "CLKT". */
+static const uint8_t *lock_part(const uint8_t *b, size_t len, size_t *plen)
+{
+	for (size_t p = 6; p + 4 <= len; p++) {
+		size_t l;
+		if (memcmp(b + p, "CLKT", 4) || b[p - 6] != 0 || b[p - 5] != 2)
+			continue;
+		l = (size_t)b[p - 4] << 24 | (size_t)b[p - 3] << 16 |
+		    (size_t)b[p - 2] << 8 | b[p - 1];
+		if (l <= len - p) {
+			*plen = l;
+			return b + p;
+		}
+	}
+	return NULL;
+}
+
+static void check_states(struct world *w)
+{
+	for (uint32_t id = 1; id <= w->n; id++) {
+		struct tnode *t = &w->nodes[id];
+		uint64_t epoch = 0, index = 0, h, slot;
+		const uint8_t *part;
+		size_t len, plen;
+		uint8_t *b;
+		void *data;
+
+		if (!t->c || !cluster_is_ready(t->c))
+			continue;
+		assert_int_equal(cluster_state_save(t->c, &data, &len), 0);
+		b = data;
+		for (int k = 0; k < 8; k++) {
+			epoch = epoch << 8 | b[k];
+			index = index << 8 | b[8 + k];
+		}
+		h = fnv(0xcbf29ce484222325ull, b, len);
+
+		/* the table is sound and holds only members' entries */
+		part = lock_part(b, len, &plen);
+		CHECK(part, "node %u: no lock table in the state", id);
+		struct cluster_lock_table tab;
+		cluster_lock_table_init(&tab);
+		CHECK(cluster_lock_table_load(&tab, part, plen) == 0,
+		      "node %u: its lock table breaks the invariants", id);
+		const struct cluster_view *v = cluster_view_get(t->c);
+		for (uint32_t r = 0; r < tab.nres; r++) {
+			struct cluster_lock_entry *e;
+			list_for_each_entry(e, &tab.res[r]->entries, link) {
+				bool member = false;
+				for (uint32_t m = 0; m < v->count; m++)
+					member |= v->members[m].id == e->node;
+				CHECK(member, "node %u: entry of node %u, "
+				      "not in the view", id, e->node);
+			}
+		}
+		cluster_lock_table_reset(&tab);
+		free(data);
+
+		w->checks++;
+		slot = (epoch * 0x9e3779b97f4a7c15ull ^ index) % HT_SIZE;
+		for (;;) {
+			struct ht_ent *e = &w->ht[slot];
+			if (!e->used) {
+				*e = (struct ht_ent){ epoch, index, h, true };
+				break;
+			}
+			if (e->epoch == epoch && e->index == index) {
+				CHECK(e->hash == h, "node %u: state at epoch %"
+				      PRIu64 " index %" PRIu64 " differs",
+				      id, epoch, index);
+				break;
+			}
+			slot = (slot + 1) % HT_SIZE;
+		}
+	}
+	check_holders(w);
+}
+
+/* ------------------------------------------------------------- callbacks */
+
+static void user_cb(struct cluster_lock *lk, int status)
+{
+	struct tuser *u = container_of(lk, struct tuser, lk);
+	struct world *w = u->t->w;
+
+	trace(u, "cb", status);
+	CHECK(!u->in_call, "node %u: callback inside the call", u->t->id);
+	CHECK(u->state == U_WAITING || u->state == U_CANCELLING,
+	      "node %u: callback (%d) in state %d", u->t->id, status,
+	      u->state);
+	switch (status) {
+	case 0:
+		u->state = U_HELD;
+		/* granted on a node cut off: the others may already have
+		 * dropped it; the oracle does not count it */
+		u->revoked = u->t->minority || !u->t->c;
+		w->grants++;
+		break;
+	case -ECANCELED:
+		CHECK(u->state == U_CANCELLING, "node %u: -ECANCELED without "
+		      "cancel", u->t->id);
+		u->state = U_FREE;
+		w->cancels++;
+		break;
+	case -EAGAIN:
+		u->state = U_FREE;
+		w->agains++;
+		break;
+	case -ESHUTDOWN:
+		u->state = U_FREE;
+		break;
+	default:
+		CHECK(0, "node %u: status %d", u->t->id, status);
+	}
+}
+
+/* Users stop relying on their locks when their node's view is not
+ * quorate, and let them go. */
+static void node_view(void *arg, const struct cluster_view *v,
+		      const uint32_t *left, uint32_t nleft,
+		      const uint32_t *joined, uint32_t njoined)
+{
+	struct tnode *t = arg;
+
+	if (v->quorate)
+		return;
+	for (int u = 0; u < USERS; u++)
+		if (t->users[u].state == U_HELD) {
+			trace(&t->users[u], "view-release", 0);
+			cluster_lock_release(t->c, &t->users[u].lk);
+			t->users[u].state = U_FREE;
+		}
+}
+
+/* ------------------------------------------------------------------ nodes */
+
+static void node_start(struct world *w, uint32_t id)
+{
+	struct tnode *t = &w->nodes[id];
+	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SIM };
+	struct cluster_events ev = { .view = node_view, .arg = t };
+
+	assert_null(t->c);
+	for (int u = 0; u < USERS; u++) {
+		memset(&t->users[u], 0, sizeof(t->users[u]));
+		t->users[u].t = t;
+	}
+	assert_int_equal(cluster_sim_bus_create(w->sim, id, &cfg.bus), 0);
+	assert_int_equal(cluster_open(w->loop, &cfg, &ev, &t->c), 0);
+	oracle_update(w);
+}
+
+static void node_stop(struct world *w, uint32_t id)
+{
+	struct tnode *t = &w->nodes[id];
+
+	assert_non_null(t->c);
+	cluster_close(t->c);  /* waiting users get -ESHUTDOWN */
+	t->c = NULL;
+	for (int u = 0; u < USERS; u++) {
+		CHECK(t->users[u].state == U_FREE ||
+		      t->users[u].state == U_HELD,
+		      "node %u user %d: state %d after close", id, u,
+		      t->users[u].state);
+		t->users[u].state = U_FREE;
+	}
+	oracle_update(w);
+}
+
+/* One user action on a random node, run inside a turn of the loop (as
+ * every call of the service is). */
+static void user_act(void *arg)
+{
+	struct world *w = arg;
+	uint32_t id = 1 + (uint32_t)rnd(w, w->n);
+	struct tnode *t = &w->nodes[id];
+	struct tuser *u = &t->users[rnd(w, USERS)];
+	uint64_t before;
+	int r;
+
+	if (!t->c)
+		return;
+	switch (u->state) {
+	case U_FREE: {
+		bool whole = rnd(w, 4) == 0;
+		snprintf(u->lk.name, sizeof(u->lk.name), "r%d",
+			 whole ? 1 : 0);
+		u->lk.start = whole ? 0 : rnd(w, 28);
+		u->lk.len = whole ? 0 : 1 + rnd(w, 6);
+		if (!whole && rnd(w, 8) == 0)
+			u->lk.len = 0;  /* a whole-resource lock on r0 */
+		u->lk.mode = rnd(w, 3) ? CLUSTER_LOCK_EXCLUSIVE
+				       : CLUSTER_LOCK_SHARED;
+		u->lk.flags = rnd(w, 2) ? CLUSTER_LOCK_CACHE : 0;
+		u->lk.cb = user_cb;
+		u->revoked = false;
+		before = cluster_stats_get(t->c)->submitted;
+		u->in_call = true;
+		r = cluster_lock_acquire(t->c, &u->lk);
+		u->in_call = false;
+		trace(u, "acquire", r);
+		if (r == 0) {
+			u->state = U_WAITING;
+			w->waits++;
+			if (cluster_stats_get(t->c)->submitted == before)
+				w->cached_hits++;
+		} else {
+			CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
+			      "node %u: acquire: %d", id, r);
+		}
+		break;
+	}
+	case U_WAITING:
+		if (rnd(w, 3) == 0) {
+			u->state = U_CANCELLING;
+			trace(u, "cancel", 0);
+			u->in_call = true;
+			cluster_lock_cancel(t->c, &u->lk);
+			u->in_call = false;
+		}
+		break;
+	case U_HELD:
+		trace(u, "release", 0);
+		cluster_lock_release(t->c, &u->lk);
+		u->state = U_FREE;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A probe: user x takes and (in drain) drops a shared lock on a third
+ * resource, from inside the loop. */
+static void probe_act(void *arg)
+{
+	struct tuser *x = arg;
+
+	memset(&x->lk, 0, sizeof(x->lk));
+	snprintf(x->lk.name, sizeof(x->lk.name), "probe");
+	x->lk.mode = CLUSTER_LOCK_SHARED;
+	x->lk.cb = user_cb;
+	x->revoked = false;
+	CHECK(x->state == U_FREE, "probe: user busy");
+	CHECK(cluster_lock_acquire(x->t->c, &x->lk) == 0, "probe refused");
+	x->state = U_WAITING;
+}
+
+/* Steps the bus, releases whatever users hold and turns the loop until
+ * nothing moves and nobody waits (for at least 300 ms of real time when
+ * poll: the lock manager's poll runs every 100 ms). */
+static void drain(struct world *w, bool poll)
+{
+	uint64_t t0 = base_now_ms(), quiet = base_now_ms();
+	uint32_t idle = 0;
+
+	for (;;) {
+		bool moved = cluster_sim_step(w->sim), waiting = false;
+
+		for (uint32_t id = 1; id <= w->n; id++)
+			for (int u = 0; u < USERS; u++) {
+				struct tuser *x = &w->nodes[id].users[u];
+				if (x->state == U_HELD) {
+					cluster_lock_release(w->nodes[id].c,
+							     &x->lk);
+					x->state = U_FREE;
+					moved = true;
+				}
+				waiting |= x->state == U_WAITING ||
+					   x->state == U_CANCELLING;
+			}
+		if (base_loop_run_ready(w->loop) > 0)
+			moved = true;
+		check_states(w);
+		if (moved) {
+			idle = 0;
+			quiet = base_now_ms();
+			continue;
+		}
+		if (!waiting && ++idle >= 5 &&
+		    (!poll || base_now_ms() - quiet >= 300))
+			break;
+		if (base_now_ms() - t0 > 5000)
+			break;
+		if (waiting || poll)
+			usleep(1000);
+	}
+}
+
+static void settle(struct world *w)
+{
+	while (base_loop_run_ready(w->loop) > 0)
+		;
+	check_states(w);
+}
+
+static void random_partition(struct world *w)
+{
+	uint32_t k = 1 + (uint32_t)rnd(w, 3);
+
+	for (uint32_t i = 0; i < w->n; i++)
+		w->label[i] = (uint32_t)rnd(w, k);
+	cluster_sim_partition(w->sim, w->label);
+	oracle_update(w);
+}
+
+static void merge(struct world *w)
+{
+	memset(w->label, 0, sizeof(w->label));
+	cluster_sim_merge(w->sim);
+	oracle_update(w);
+}
+
+static void run_schedule(uint64_t seed, uint32_t steps)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cluster_sim_config sc = { 0 };
+	uint32_t id, step;
+	bool crashes;
+
+	assert_non_null(w);
+	cur_world = w;
+	w->seed = seed;
+	if (getenv("SIM_TRACE"))
+		log_set_level(LOG_LVL_DEBUG);
+	sc.seed = seed;
+	sc.nodes = 3 + (uint32_t)(seed % 3);
+	sc.max_msg = 512 + (seed / 3) % 1024;
+	w->n = sc.nodes;
+	assert_int_equal(base_loop_create(&w->loop), 0);
+	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
+	for (id = 1; id <= w->n; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+	}
+	for (id = 1; id <= w->n; id++)
+		if (id <= w->n / 2 + 1 || rnd(w, 2))
+			node_start(w, id);
+	crashes = rnd(w, 2);
+
+	for (step = 0; step < steps; step++) {
+		uint64_t r = rnd(w, 1000);
+
+		if (r < 550) {
+			cluster_sim_step(w->sim);
+		} else if (r < 940) {
+			assert_int_equal(base_loop_post(w->loop, user_act, w),
+					 0);
+		} else if (r < 955) {
+			random_partition(w);
+		} else if (r < 975) {
+			merge(w);
+		} else if (r < 985 && crashes) {
+			id = 1 + (uint32_t)rnd(w, w->n);
+			if (w->nodes[id].c)
+				node_stop(w, id);
+		} else {
+			id = 1 + (uint32_t)rnd(w, w->n);
+			if (!w->nodes[id].c)
+				node_start(w, id);
+		}
+		settle(w);
+	}
+
+	/* Heal: everyone up, one component; users release what they get
+	 * and stop asking; drain. */
+	for (id = 1; id <= w->n; id++)
+		if (!w->nodes[id].c)
+			node_start(w, id);
+	merge(w);
+	drain(w, false);
+	/* A node that could not give something back while it was not
+	 * ready retries at its next acquire, apply or poll (100 ms of real
+	 * time). Most schedules poke every node with a probe lock; one in
+	 * eight waits for the poll instead. */
+	if (seed % 8) {
+		for (id = 1; id <= w->n; id++) {
+			struct tuser *x = &w->nodes[id].users[0];
+			assert_int_equal(base_loop_post(w->loop, probe_act,
+							x), 0);
+		}
+		drain(w, false);
+	} else {
+		drain(w, true);
+	}
+	for (id = 1; id <= w->n; id++) {
+		CHECK(cluster_is_ready(w->nodes[id].c),
+		      "node %u not ready after healing", id);
+		for (int u = 0; u < USERS; u++)
+			CHECK(w->nodes[id].users[u].state == U_FREE,
+			      "node %u user %d still in state %d after "
+			      "healing", id, u, w->nodes[id].users[u].state);
+	}
+	{
+		void *d1;
+		size_t l1;
+		const uint8_t *part;
+		size_t plen;
+		assert_int_equal(cluster_state_save(w->nodes[1].c, &d1, &l1),
+				 0);
+		for (id = 2; id <= w->n; id++) {
+			void *d;
+			size_t l;
+			assert_int_equal(cluster_state_save(w->nodes[id].c, &d,
+							    &l), 0);
+			CHECK(l == l1 && !memcmp(d, d1, l),
+			      "node %u differs from node 1 after healing", id);
+			free(d);
+		}
+		part = lock_part(d1, l1, &plen);
+		struct cluster_lock_table tab;
+		cluster_lock_table_init(&tab);
+		assert_int_equal(cluster_lock_table_load(&tab, part, plen), 0);
+		for (uint32_t r = 0; r < tab.nres; r++) {
+			struct cluster_lock_entry *e;
+			list_for_each_entry(e, &tab.res[r]->entries, link)
+				CHECK(e->granted && e->cached,
+				      "after healing: an entry of node %u "
+				      "(req %" PRIu64 ") that is %s", e->node,
+				      e->req_id,
+				      e->granted ? "granted, not cached"
+						 : "waiting");
+		}
+		cluster_lock_table_reset(&tab);
+		free(d1);
+	}
+
+	for (id = 1; id <= w->n; id++)
+		if (w->nodes[id].c)
+			node_stop(w, id);
+	cluster_sim_destroy(w->sim);
+	base_loop_destroy(w->loop);
+	if (getenv("SIM_VERBOSE"))
+		print_message("seed %" PRIu64 ": %u nodes, %" PRIu64
+			      " requests, %" PRIu64 " grants (%" PRIu64
+			      " from cache), %" PRIu64 " cancelled, %" PRIu64
+			      " -EAGAIN, %" PRIu64 " revoked, %" PRIu64
+			      " checks\n", seed, w->n, w->waits, w->grants,
+			      w->cached_hits, w->cancels, w->agains,
+			      w->revokes, w->checks);
+	cur_world = NULL;
+	free(w);
+}
+
+static void test_sim_lock_random(void **state)
+{
+	const char *one = getenv("SIM_SEED"), *count = getenv("SIM_SEEDS");
+	uint64_t n = count ? strtoull(count, NULL, 0) : 200;
+
+	if (one) {
+		run_schedule(strtoull(one, NULL, 0), 2000);
+		return;
+	}
+	for (uint64_t s = 1; s <= n; s++)
+		run_schedule(s, 2000);
+	print_message("%" PRIu64 " seeded lock schedules passed\n", n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_lock_random),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
