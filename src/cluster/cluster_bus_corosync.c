@@ -147,6 +147,10 @@ struct cluster_bus_corosync {
 	size_t pend_mn;
 	struct cpg_address pend_jl[CLUSTER_BUS_COROSYNC_PROCS_MAX];
 	size_t pend_jn;
+	/* the last confchg's joined and left entries (for ring_id) */
+	struct cpg_address pend_chg[CLUSTER_BUS_COROSYNC_PROCS_MAX];
+	size_t pend_chgn;
+	struct cpg_ring_id view_ring;   /* ring of the last reported view */
 
 	/* the current view and its counted processes */
 	struct cluster_view view;
@@ -485,7 +489,8 @@ static int cluster_bus_corosync_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b);
+static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b,
+					  bool sync);
 
 static void cluster_bus_corosync_deliver_cb(cpg_handle_t h,
 					    const struct cpg_name *g,
@@ -504,7 +509,8 @@ static void cluster_bus_corosync_deliver_cb(cpg_handle_t h,
 		 * Should it happen, the message must not precede its view. */
 		LOG_WARN("cluster corosync: a message arrived before the "
 			 "totem confchg; reporting the view now");
-		cluster_bus_corosync_view_emit(b);
+		cluster_bus_corosync_view_emit(b, b->sync_pending);
+		b->sync_pending = false;
 		if (b->phase != CLUSTER_BUS_COROSYNC_JOINED)
 			return;
 	}
@@ -602,44 +608,68 @@ static bool cluster_bus_corosync_count(struct cluster_bus_corosync *b,
 	return local_ok;
 }
 
-/* The view's agreed identity (cluster_view.ring_id): the totem ring and
- * the counted processes, hashed (FNV-1a). The ring alone is not enough: a
- * ctgt process that restarts while its node stays in the ring changes the
- * view but not the ring; the pids tell those views apart. */
+static uint64_t cluster_bus_corosync_fnv(uint64_t h, uint64_t w)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		h = (h ^ ((w >> (8 * i)) & 0xff)) * 1099511628211ull;
+	return h;
+}
+
+/* The view's agreed identity (cluster_view.ring_id), hashed (FNV-1a):
+ *  - the totem ring: a view reported at the end of a corosync sync has a
+ *    ring no earlier view had;
+ *  - the counted processes (nodeid, pid): a ctgt that restarts while its
+ *    node stays in the ring makes a view with a new pid;
+ *  - for a view made by a process join or leave (no sync), that confchg's
+ *    joined and left processes, which every member receives alike: two
+ *    views of the same processes in the same ring ({1,2} -> {1,2,3} ->
+ *    {1,2} when a ctgt on node 3 starts and stops) differ by it. A folded
+ *    sync leaves them out: members see different confchgs during a sync. */
 static uint64_t cluster_bus_corosync_ring_id(const struct cluster_bus_corosync *b,
-					     const uint32_t *ids, uint32_t n)
+					     const uint32_t *ids, uint32_t n,
+					     bool sync)
 {
 	uint64_t h = 1469598103934665603ull;
-	uint64_t words[2] = { b->ring.seq, b->ring.nodeid };
 	uint32_t i, k;
 
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < 8; i++)
-			h = (h ^ ((words[k] >> (8 * i)) & 0xff)) *
-			    1099511628211ull;
+	h = cluster_bus_corosync_fnv(h, b->ring.seq);
+	h = cluster_bus_corosync_fnv(h, b->ring.nodeid);
 	for (k = 0; k < n; k++) {
 		uint32_t pid = 0;
 
 		for (i = 0; i < b->ncounted; i++)
 			if (b->counted[i].nodeid == ids[k])
 				pid = b->counted[i].pid;
-		words[0] = ((uint64_t)ids[k] << 32) | pid;
-		for (i = 0; i < 8; i++)
-			h = (h ^ ((words[0] >> (8 * i)) & 0xff)) *
-			    1099511628211ull;
+		h = cluster_bus_corosync_fnv(h, ((uint64_t)ids[k] << 32) | pid);
 	}
+	if (!sync)
+		for (k = 0; k < b->pend_chgn; k++)
+			h = cluster_bus_corosync_fnv(h,
+				((uint64_t)b->pend_chg[k].nodeid << 32 |
+				 b->pend_chg[k].pid) ^
+				((uint64_t)b->pend_chg[k].reason << 60));
 	return h ? h : 1;
 }
 
-/* Turns the folded configuration change into a view upcall. */
-static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b)
+/* Turns the folded configuration change into a view upcall. sync: it
+ * ends a corosync sync (a new ring). A view is reported when the counted
+ * processes changed, or at a new ring even with the same ones (a node cut
+ * off and back within one sync missed messages: the service must run its
+ * round), or when the quorate flag changes. */
+static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b,
+					  bool sync)
 {
 	struct cluster_view *v = &b->view;
-	uint32_t ids[CLUSTER_NODES_MAX], i, votes = 0;
+	struct cluster_bus_corosync_proc before[CLUSTER_NODES_MAX];
+	uint32_t ids[CLUSTER_NODES_MAX], i, j, nbefore, votes = 0;
 	bool changed, unknown = false;
 	uint64_t ring_id;
 
 	b->pend = false;
+	nbefore = b->ncounted;
+	memcpy(before, b->counted, nbefore * sizeof(before[0]));
 	/* Our own leave (cpg_leave/finalize) is not a view to report. */
 	if (!cluster_bus_corosync_addr_in(b->pend_ml, b->pend_mn, b->local_id,
 					  b->local_pid))
@@ -665,11 +695,19 @@ static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b)
 		cluster_bus_corosync_nodes_load(b);
 		cluster_bus_corosync_threshold_update(b);
 	}
-	ring_id = cluster_bus_corosync_ring_id(b, ids, b->ncounted);
-	changed = !b->have_view || v->count != b->ncounted ||
-		  v->ring_id != ring_id;
-	for (i = 0; !changed && i < b->ncounted; i++)
-		changed = v->members[i].id != ids[i];
+	ring_id = cluster_bus_corosync_ring_id(b, ids, b->ncounted, sync);
+	changed = !b->have_view || nbefore != b->ncounted ||
+		  (sync && (b->ring.seq != b->view_ring.seq ||
+			    b->ring.nodeid != b->view_ring.nodeid));
+	for (i = 0; !changed && i < b->ncounted; i++) {
+		bool found = false;
+
+		for (j = 0; j < nbefore; j++)
+			if (before[j].nodeid == b->counted[i].nodeid &&
+			    before[j].pid == b->counted[i].pid)
+				found = true;
+		changed = !found;
+	}
 
 	for (i = 0; i < b->ncounted; i++) {
 		const struct cluster_bus_corosync_node *n =
@@ -682,6 +720,7 @@ static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b)
 
 	v->local_id = b->local_id;
 	v->ring_id = ring_id;
+	b->view_ring = b->ring;
 	v->count = b->ncounted;
 	for (i = 0; i < b->ncounted; i++) {
 		const struct cluster_bus_corosync_node *n =
@@ -745,6 +784,11 @@ static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
 	b->pend_mn = mn;
 	for (i = 0; i < jn && b->pend_jn < CLUSTER_BUS_COROSYNC_PROCS_MAX; i++)
 		b->pend_jl[b->pend_jn++] = jl[i];
+	b->pend_chgn = 0;
+	for (i = 0; i < jn && b->pend_chgn < CLUSTER_BUS_COROSYNC_PROCS_MAX; i++)
+		b->pend_chg[b->pend_chgn++] = jl[i];
+	for (i = 0; i < ln && b->pend_chgn < CLUSTER_BUS_COROSYNC_PROCS_MAX; i++)
+		b->pend_chg[b->pend_chgn++] = ll[i];
 	for (i = 0; i < jn; i++)
 		if (jl[i].reason == CPG_REASON_NODEUP)
 			b->sync_pending = true;
@@ -756,7 +800,7 @@ static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
 	 * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF sends it right after). */
 	if (!b->ring_known || b->sync_pending)
 		return;
-	cluster_bus_corosync_view_emit(b);
+	cluster_bus_corosync_view_emit(b, false);
 }
 
 static void cluster_bus_corosync_totem_cb(cpg_handle_t h,
@@ -764,6 +808,7 @@ static void cluster_bus_corosync_totem_cb(cpg_handle_t h,
 					  uint32_t n, const uint32_t *members)
 {
 	struct cluster_bus_corosync *b = NULL;
+	bool sync;
 
 	(void)members;
 	if (cpg_context_get(h, (void **)&b) != CS_OK || !b)
@@ -772,11 +817,13 @@ static void cluster_bus_corosync_totem_cb(cpg_handle_t h,
 		return;
 	LOG_DEBUG("cluster corosync: totem ring %" PRIu32 ".%" PRIu64
 		  " with %" PRIu32 " node(s)", ring.nodeid, ring.seq, n);
+	sync = b->sync_pending;
+
 	b->ring = ring;
 	b->ring_known = true;
 	b->sync_pending = false;
 	if (b->pend)
-		cluster_bus_corosync_view_emit(b);
+		cluster_bus_corosync_view_emit(b, sync);
 }
 
 static void cluster_bus_corosync_writable_fire(struct cluster_bus_corosync *b)

@@ -196,8 +196,9 @@ static void bus_smoke_on_view(void *arg, const struct cluster_view *v,
 	struct bus_smoke *s = arg;
 	uint32_t i;
 
-	printf("view: local %" PRIu32 " %s, %" PRIu32 " member(s):",
-	       v->local_id, v->quorate ? "quorate" : "NOT quorate", v->count);
+	printf("view: id %016" PRIx64 " local %" PRIu32 " %s, %" PRIu32
+	       " member(s):", v->ring_id, v->local_id,
+	       v->quorate ? "quorate" : "NOT quorate", v->count);
 	for (i = 0; i < v->count; i++)
 		printf(" %" PRIu32 "%s%s", v->members[i].id,
 		       v->members[i].name[0] ? "/" : "", v->members[i].name);
