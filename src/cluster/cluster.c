@@ -393,8 +393,13 @@ static bool cluster_pending_complete(struct cluster *c,
 {
 	uint32_t i;
 
-	if (p->status || p->resolved)
+	if (p->status)
 		return true;
+	/* Resolved from the state: the lineage put it in this history's
+	 * numbering, so the local side effects of its apply (if this node
+	 * applied it and has not loaded since) are waited for as usual. */
+	if (p->resolved)
+		return cluster_local_done(c) >= p->index;
 	/* Only an active view completes: its members all hold the state
 	 * (DONE implies every member synced), so what they acked survives
 	 * any later view that intersects this one. */

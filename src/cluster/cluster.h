@@ -108,7 +108,10 @@ int cluster_open(struct base_loop *loop, const struct cluster_config *cfg,
 
 /* Leaves the group and frees everything, channels still open included.
  * Every outstanding completion (submit, KV, lock, notify) fires with
- * -ESHUTDOWN inside this call: the one exception to the rule above. */
+ * -ESHUTDOWN inside this call: the one exception to the rule above.
+ * May be called from a submit completion; not from apply, view, ready or
+ * load callbacks. Apply tokens still held die with it: do not call
+ * cluster_apply_done() after close. */
 void cluster_close(struct cluster *c);
 
 uint32_t cluster_local_id(const struct cluster *c);
@@ -150,7 +153,13 @@ struct cluster_channel_ops {
 		     const void *data, size_t len, struct cluster_apply *token);
 
 	/* Membership, in order with apply (may be NULL). Departed nodes'
-	 * locks, SCSI-2 reservations... are released here. */
+	 * locks, SCSI-2 reservations... are released here. Part of the
+	 * replicated state: it runs once per sync round of a quorate view
+	 * (before any DATA of the view is applied), with left/joined
+	 * relative to the previous primary view's members, the same on
+	 * every member whatever views each saw in between; on a member
+	 * that loads a snapshot it runs right after the load.
+	 * (docs/cluster-protocol.md) */
 	void (*view)(void *arg, const struct cluster_view *v,
 		     const uint32_t *left, uint32_t nleft,
 		     const uint32_t *joined, uint32_t njoined);
@@ -173,7 +182,13 @@ void cluster_channel_close(struct cluster_channel *ch);
 
 /* Completion of a submit: 0 when every member of the delivery view has
  * applied the message; -EAGAIN when the node is not in a quorate view (no
- * member applied it; retry later); -ESHUTDOWN on close. */
+ * member applied it; retry later); -ESHUTDOWN on close.
+ * After a view change interrupts it: 0 once the node's next synced view
+ * holds a state that contains the message (that state may have been
+ * loaded from a snapshot and moved on since the local apply); -EAGAIN if
+ * it does not (no member of the surviving history applied it); -EIO if
+ * this node could not follow the sync round (out of memory, snapshot
+ * refused: the outcome is unknown here). */
 typedef void (*cluster_done_fn)(void *ctx, int status);
 
 /* Submits data (at most CLUSTER_MSG_MAX bytes) for ordered commit on ch.
