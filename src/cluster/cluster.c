@@ -1,7 +1,6 @@
 /*
- * The cluster service's protocol engine: ordered commit with acks, the
- * sync round (state transfer) on every view change, quorum, channels,
- * notify, and the opening of a backend. docs/cluster-protocol.md is the
+ * The cluster service's protocol engine: ordered commit with acks,
+ * quorum, channels, views, and the opening of a backend. docs/cluster-protocol.md is the
  * long form; in short:
  *
  *   - DATA messages are applied in delivery order by every synced member
@@ -15,7 +14,8 @@
  *     view is delivered, the one with the highest (epoch, index) (lowest
  *     id on ties) is the source; members behind get its SNAPSHOT.
  *
- * Deliberately NOT here: the wire layout (cluster_msg.c), transports
+ * Deliberately NOT here: the wire layout (cluster_msg.c), the sync round
+ * (cluster_sync.c), notify (cluster_notify.c), transports
  * (cluster_bus_*.c, cluster_sim.c), and the KV store and lock manager
  * (cluster_kv*.c, cluster_lock*.c: channels like any other user).
  */
@@ -739,64 +739,6 @@ uint32_t cluster_local_id(const struct cluster *c)
 	return c->view.local_id;
 }
 
-/* -------------------------------------------------------------- notify */
-
-static int cluster_notify_apply(void *arg, const struct cluster_msg_info *mi,
-				const void *data, size_t len,
-				struct cluster_apply *token)
-{
-	struct cluster *c = arg;
-	struct cluster_notify_handler *h, *tmp;
-	uint16_t topic;
-
-	if (len < 2) {
-		LOG_WARN("cluster: short notify from node %u ignored",
-			 mi->from);
-		return CLUSTER_APPLY_DONE;
-	}
-	topic = cluster_get_u16(data);
-	list_for_each_entry_safe(h, tmp, &c->notify_handlers, link)
-		if (h->topic == topic)
-			return h->cb(h, mi, (const uint8_t *)data + 2,
-				     len - 2, token);
-	return CLUSTER_APPLY_DONE;
-}
-
-/* Notify keeps no replicated state. */
-static int cluster_notify_save(void *arg, void **data, size_t *len)
-{
-	*data = NULL;
-	*len = 0;
-	return 0;
-}
-
-static int cluster_notify_load(void *arg, const void *data, size_t len)
-{
-	return len ? -EINVAL : 0;
-}
-
-void cluster_notify_register(struct cluster *c,
-			     struct cluster_notify_handler *h)
-{
-	list_add_tail(&c->notify_handlers, &h->link);
-}
-
-void cluster_notify_unregister(struct cluster *c,
-			       struct cluster_notify_handler *h)
-{
-	list_del(&h->link);
-}
-
-int cluster_notify_send(struct cluster *c, uint16_t topic, const void *data,
-			size_t len, cluster_done_fn done, void *ctx)
-{
-	uint8_t t[2];
-	struct iovec iov[2] = { { t, 2 }, { (void *)data, len } };
-
-	cluster_put_u16(t, topic);
-	return cluster_submitv(c->notify_ch, iov, 2, done, ctx);
-}
-
 /* -------------------------------------------------------------- opening */
 
 struct cluster_kv *cluster_kv_of(struct cluster *c)
@@ -850,13 +792,6 @@ static int cluster_bus_make(const struct cluster_config *cfg,
 int cluster_open(struct base_loop *loop, const struct cluster_config *cfg,
 		 const struct cluster_events *ev, struct cluster **out)
 {
-	static const struct cluster_channel_ops notify_ops = {
-		.id = CLUSTER_CH_NOTIFY,
-		.name = "notify",
-		.apply = cluster_notify_apply,
-		.save = cluster_notify_save,
-		.load = cluster_notify_load,
-	};
 	struct cluster *c;
 	int r;
 
@@ -888,7 +823,7 @@ int cluster_open(struct base_loop *loop, const struct cluster_config *cfg,
 		free(c);
 		return r;
 	}
-	r = cluster_channel_open(c, &notify_ops, c, &c->notify_ch);
+	r = cluster_notify_attach(c);
 	if (r)
 		goto fail;
 #ifdef CTGT_CLUSTER_HAVE_SERVICES

@@ -177,6 +177,9 @@ bool cluster_view_has(const struct cluster_view *v, uint32_t id);
 int cluster_submitv(struct cluster_channel *ch, const struct iovec *data,
 		    int datacnt, cluster_done_fn done, void *ctx);
 
+/* cluster_notify.c */
+int cluster_notify_attach(struct cluster *c);
+
 /* cluster_sync.c */
 void cluster_sync_start(struct cluster *c);
 void cluster_sync_view_change(struct cluster *c);
