@@ -27,6 +27,8 @@
 #              scenario, its own state_dir), including kill -9 and restart
 #              of that ctgtd for APTPL; then SIGTERM as above
 #   smoke.*    ctgtd without -c (the embedded default): iscsi-ls, iscsi-inq
+#   control.*  the control socket and ctgtadm on a ctgtd of its own (single
+#              cluster backend, port PORT+4, socket in the work folder)
 #
 # Every test prints one line "PASS name", "FAIL name: reason" or
 # "SKIP name: reason"; the last line is "N passed, N failed, N skipped" (the
@@ -911,14 +913,14 @@ it_smoke() {
 
 # --- control: the control socket and ctgtadm (single cluster backend) -------
 
-# A ctgtd of its own (the single backend, a socket in the work folder, a
-# third port), driven by ctgtadm: status, view, KV set/get/CAS/delete,
+# A ctgtd of its own (the single backend, a socket in the work folder, port
+# PORT+4: PORT+2/+3 are pr.*'s), driven by ctgtadm: status, view, KV set/get/CAS/delete,
 # locks (a waiter times out, a killed holder's lock is released), notify,
 # malformed requests, a socket held by a live ctgtd, SIGTERM.
 it_control() {
 	echo "--- control socket and ctgtadm ---"
 	local adm=$build/tools/ctgtadm sock=$work/ctl.sock cfg=$work/ctl.json
-	local log=$work/ctgtd-ctl.log port=$((PORT1 + 2)) pid out rc ver i holder
+	local log=$work/ctgtd-ctl.log port=$((PORT1 + 4)) pid out rc ver i holder
 	if [ ! -x "$adm" ]; then
 		it_fail control.build "no ctgtadm at $adm"
 		return
