@@ -20,27 +20,30 @@
  *  - Quorum. A view is quorate when the votes of its member NODES reach the
  *    threshold; votes per node come from cmap nodelist.node.X.quorum_votes
  *    (default 1). The threshold is the larger of votequorum's `quorum` and
- *    a strict majority of the configured votes (quorum.expected_votes, or
- *    the sum over the nodelist). Both only depend on the configuration
- *    that every node shares, so every member of a view computes the same
- *    flag at the same point of the order, which votequorum's own flag (a
- *    separate IPC stream, not ordered with CPG) cannot give. The majority
- *    floor means two_node, last_man_standing and auto_tie_breaker never
- *    lower ctgt's threshold: ctgt has no fencing of its own, and a storage
- *    target serving persistent reservations on both halves of a split is
- *    the one failure it must not have. A threshold change notified by
- *    votequorum takes effect at the next view (never in the middle of one:
- *    members would not agree on where). votequorum's own quorate flag is
- *    tracked and a disagreement is logged.
+ *    a strict majority of the expected votes (the largest of
+ *    quorum.expected_votes, the sum over the nodelist and votequorum's
+ *    expected votes; none known: no view is quorate). These depend on the
+ *    configuration every node shares, so every member of a view computes
+ *    the same flag at the same point of the order, which votequorum's own
+ *    flag (a separate IPC stream, not ordered with CPG) cannot give. The
+ *    majority floor means two_node, last_man_standing and
+ *    auto_tie_breaker never lower ctgt's threshold: ctgt has no fencing of
+ *    its own, and a storage target serving persistent reservations on both
+ *    halves of a split is the one failure it must not have. A threshold
+ *    change notified by votequorum (corosync-quorumtool -e 5 on 3 nodes:
+ *    2 -> 3 votes, measured) takes effect at the next view, never in the
+ *    middle of one (members would not agree where). votequorum's own
+ *    quorate flag is tracked and a disagreement is logged.
  *  - Views are the CPG group, not the corosync membership: a node whose
  *    corosync runs without ctgt brings no votes to ctgt (it holds none of
  *    the replicated state).
  *  - Views and rings: CPG's configuration changes during a corosync sync
  *    are folded into one view reported at the totem confchg that ends the
  *    sync (the confchg callback below says why), so every member reports
- *    the same views; ring_id hashes the totem ring with the counted
- *    processes (a restarted ctgt on a node that stayed in the ring makes
- *    a new view with the same ring).
+ *    the same views; ring_id never repeats (cluster_bus_corosync_ring_id
+ *    says how). Measured on 3 nodes: join, leave, restart of a ctgt,
+ *    partition and heal of a node: the same views with the same ids on
+ *    every member.
  *  - One ctgt per node. If two processes of one nodeid are in the group,
  *    the node counts once: the process that was already counted stays
  *    counted; otherwise one that did not just join; otherwise the lowest
@@ -339,9 +342,22 @@ static const struct cluster_bus_corosync_node *cluster_bus_corosync_node_find(
 static void cluster_bus_corosync_threshold_update(
 	struct cluster_bus_corosync *b)
 {
-	uint32_t majority = b->cfg_expected / 2 + 1;
-	uint32_t t = majority;
+	uint32_t expected = b->cfg_expected, majority, t;
 
+	if (b->vq_known && b->vq_expected > expected)
+		expected = b->vq_expected;
+	if (expected == 0) {
+		/* No nodelist and no votequorum answer yet: a majority of
+		 * nothing would make any lone node quorate. Nothing is. */
+		if (b->threshold != UINT32_MAX)
+			LOG_ERR("cluster corosync: no expected votes (no "
+				"nodelist in cmap, no votequorum): no view "
+				"is quorate");
+		b->threshold = UINT32_MAX;
+		return;
+	}
+	majority = expected / 2 + 1;
+	t = majority;
 	if (b->vq_known && b->vq_quorum > t)
 		t = b->vq_quorum;
 	if (b->vq_known && b->vq_quorum && b->vq_quorum < majority)
@@ -349,9 +365,9 @@ static void cluster_bus_corosync_threshold_update(
 			 " votes, below the majority %" PRIu32 " of %" PRIu32
 			 " configured votes (two_node/last_man_standing?); "
 			 "ctgt keeps the majority",
-			 b->vq_quorum, majority, b->cfg_expected);
+			 b->vq_quorum, majority, expected);
 	if (t != b->threshold) {
-		if (b->threshold)
+		if (b->threshold && b->threshold != UINT32_MAX)
 			LOG_INFO("cluster corosync: quorum threshold %" PRIu32
 				 " -> %" PRIu32 " votes (from the next view)",
 				 b->threshold, t);
