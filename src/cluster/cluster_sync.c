@@ -346,9 +346,16 @@ static void cluster_sync_transition(struct cluster *c)
 static void cluster_sync_activate(struct cluster *c)
 {
 	struct cluster_buffered *b;
+	uint32_t i;
 
 	c->sync = CLUSTER_SYNC_DONE;
 	c->stats.syncs++;
+	/* Acks count from here: a member acks only while active, and every
+	 * ACK sent before its ANNOUNCE is ordered before this point, so what
+	 * was acked before (perhaps in another history) is forgotten. The
+	 * submits that wait for acks are all delivered in this view. */
+	for (i = 0; i < c->view.count; i++)
+		c->peers[i].acked = 0;
 	while (!list_empty(&c->buffered) && c->sync == CLUSTER_SYNC_DONE) {
 		b = list_first_entry(&c->buffered, struct cluster_buffered,
 				     link);
