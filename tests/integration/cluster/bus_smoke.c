@@ -18,8 +18,9 @@
  *   -i MS       pause between submits (default 0)
  *   -q          do not print every apply
  *
- * Exit status: 0 when every submit completed with 0; 1 otherwise (the
- * failing status is printed). Deliberately not a test with assertions:
+ * A commit that completes with -EAGAIN (a view change came first: no
+ * member applied it) is submitted again. Exit status: 0 when every commit
+ * completed with 0; 1 otherwise (the failing status is printed). Deliberately not a test with assertions:
  * the harness scripts compare the printed views and state checksums.
  */
 #include <errno.h>
@@ -139,6 +140,15 @@ static void bus_smoke_done(void *ctx, int status)
 {
 	struct bus_smoke *s = ctx;
 
+	if (status == -EAGAIN) {
+		/* Not applied anywhere (the view changed before it was
+		 * committed): the same commit again, later in the order. */
+		printf("commit %d: not committed (view change), again\n",
+		       s->done + 1);
+		s->sent--;
+		base_timer_start(s->loop, &s->next, 50);
+		return;
+	}
 	s->done++;
 	if (status != 0) {
 		printf("commit %d: %s\n", s->done, strerror(-status));
