@@ -6,16 +6,17 @@
 #   bash tests/integration/cluster/bus_smoke.sh
 #
 # Brings up 3 nodes (scripts/cluster.sh up 3), runs bus_smoke on each
-# (node 1 submits 300 commits, 10 ms apart; nodes 2 and 3 only apply), and
-# meanwhile: cuts node 3 off and heals it, then restarts bus_smoke on node 2
-# (a new process on a node that stays in the ring). Then checks:
+# (node 1 submits 500 commits, 30 ms apart; nodes 2 and 3 only apply), and
+# meanwhile: cuts node 3 off and heals it, restarts bus_smoke on node 2 (a
+# new process on a node that stays in the ring), kills node 3 (corosync and
+# all, kill -9) and restarts it. Then checks:
 #   views     every view id is reported with the same members by every
 #             node that reports it, and no node reports an id twice
 #   minority  node 3 alone was not quorate
 #   commits   node 1's 300 commits all completed with status 0
 #   state     the channel's apply count and digest are the same on all
-#             three nodes at the end (node 2's second process and node 3
-#             caught up through the service's state transfer)
+#             three nodes at the end (node 2's second process and node 3's
+#             after the restart caught up through the state transfer)
 # One PASS/FAIL line per check, exit 1 on a failure. About 30 s.
 #
 # bus_smoke comes from the build directory BUILD (default build/; ninja
@@ -29,7 +30,7 @@ ROOT=$(pwd)
 CLUSTER="$ROOT/scripts/cluster.sh"
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-COMMITS=300
+COMMITS=500
 
 log() { echo "bus_smoke.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -70,12 +71,14 @@ STATE=$(bash "$CLUSTER" status | sed -n 's/.*state \([^,]*\), token.*/\1/p')
 for i in 2 3; do
 	bash "$CLUSTER" spawn "$i" smoke -- "$SMOKE" -n 0 -q >/dev/null || die "bus_smoke did not start on node $i"
 done
-bash "$CLUSTER" spawn 1 smoke -- "$SMOKE" -m 3 -n "$COMMITS" -i 10 -q >/dev/null || die "bus_smoke did not start on node 1"
+bash "$CLUSTER" spawn 1 smoke -- "$SMOKE" -m 3 -n "$COMMITS" -i 30 -q >/dev/null || die "bus_smoke did not start on node 1"
 sleep 1
 bash "$CLUSTER" partition 3 >/dev/null 2>&1 || log "partition 3 failed"
 bash "$CLUSTER" heal 3 >/dev/null 2>&1 || log "heal 3 failed"
 bash "$CLUSTER" unspawn 2 smoke
 bash "$CLUSTER" spawn 2 smoke -- "$SMOKE" -n 0 -q >/dev/null || die "bus_smoke did not restart on node 2"
+bash "$CLUSTER" kill 3 >/dev/null 2>&1 || log "kill 3 failed"
+bash "$CLUSTER" restart 3 >/dev/null 2>&1 || log "restart 3 failed"   # re-runs its bus_smoke
 
 # node 1 prints its state when its last commit completed
 for _ in $(seq 600); do
@@ -120,6 +123,8 @@ bad=$(grep '^commit [0-9]*:' "$WORK/n1.log" | grep -vc 'not committed')
 applied1=$(sed -n 's/^state: .* applied \([0-9]*\) digest \([0-9a-f]*\)$/\1 \2/p' "$WORK/n1.log" | tail -n1)
 check "commits: node 1's $COMMITS commits completed with status 0, each applied once" \
 	"$([ "$bad" = 0 ] && [ "${applied1%% *}" = "$COMMITS" ] && echo 0 || echo 1)" "$bad failed; final state: ${applied1:-none}"
+retries=$(grep -c 'not committed' "$WORK/n1.log")
+echo "     ($retries commit(s) voided by a view change and submitted again)"
 for i in 2 3; do
 	s=$(sed -n 's/^state: .* applied \([0-9]*\) digest \([0-9a-f]*\)$/\1 \2/p' "$WORK/n$i.log" | tail -n1)
 	check "state: node $i applied the same as node 1 ($applied1)" \
