@@ -1,0 +1,525 @@
+#!/usr/bin/env bash
+# Cluster integration tests: ctgtd on real corosync, three nodes on this
+# machine (scripts/cluster.sh), driven through ctgtadm on each node.
+#
+#   bash tests/integration/cluster.sh [BUILD_DIR]        (default: build)
+#
+# In this order: up 3; ctgtd (corosync backend, one small RAM LUN on the
+# node's address) spawned on every node; every node sees 3 members,
+# quorate and ready; ordered commit across nodes (a KV set on node 1 is
+# read on nodes 2 and 3 with the same version); a CAS conflict; locks
+# across nodes (an exclusive lock makes another node wait until it is
+# released, shared locks coexist, disjoint ranges coexist and overlapping
+# ones wait); notify from node 2 acked by all 3 and logged on each; kill -9
+# of node 3 while nodes 1 and 2 run loops of KV sets (every set completes,
+# the survivors agree on every key and version, node 3's lock is
+# released); restart of node 3 (state transfer gives it every key with the
+# same versions); partition of node 3 (not quorate, not ready, its KV set
+# fails with a clear error; nodes 1 and 2 stay quorate and serve); heal
+# (node 3 ready again, with the keys set meanwhile); ctgtd stops cleanly
+# on every node (exit 0, no sanitizer report); down.
+#
+# Every check prints "PASS name", "FAIL name: reason" or "SKIP name:
+# reason"; the last line is "N passed, N failed, N skipped". Exit status 1
+# if anything failed. Everything SKIPs, with the reason, when the harness,
+# corosync or a ctgtd built with the corosync backend is missing (never a
+# silent pass).
+#
+# It runs a cluster instance of its own (CTGT_CLUSTER_ID=ctgtcl, subnet
+# 10.77.41 unless set), so a developer's cluster "ctgt" is left alone; it
+# refuses to run when its instance is already up. Root only. About 60 s.
+#
+# Environment: CTGT_CLUSTER_ID, CTGT_CLUSTER_SUBNET, CTGT_CLUSTER_DIR,
+# CTGT_CLUSTER_TIMEOUT as for scripts/cluster.sh; CTGT_TEST_KEEP=1 keeps the
+# work folder and the node logs.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+harness=$root/scripts/cluster.sh
+
+build=${1:-build}
+[ -d "$build" ] || [ ! -d "$root/$build" ] || build=$root/$build
+build=$(cd "$build" 2>/dev/null && pwd || echo "$build")
+ctgtd=$build/src/daemon/ctgtd
+adm=$build/tools/ctgtadm
+
+export CTGT_CLUSTER_ID=${CTGT_CLUSTER_ID:-ctgtcl}
+export CTGT_CLUSTER_SUBNET=${CTGT_CLUSTER_SUBNET:-10.77.41}
+IQN=iqn.2026-11.org.ctgt:cluster
+N=3
+CRASH_SETS=150     # per surviving node; enough to outlast failure detection
+
+work=$(mktemp -d /tmp/ctgt-cluster-it.XXXXXX)
+npass=0 nfail=0 nskip=0
+cluster_up=
+failed_names=()
+STATE=
+
+it_pass() { echo "PASS $1${2:+ ($2)}"; npass=$((npass + 1)); }
+it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); failed_names+=("$1"); }
+it_skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
+
+it_log_tail() {   # FILE [LINES]: indented, so it never reads as a result line
+	[ -s "$1" ] || { echo "    (log $1 is empty)"; return; }
+	echo "    --- last ${2:-20} lines of $1 ---"
+	tail -n "${2:-20}" "$1" | sed 's/^/    | /'
+}
+
+it_sanitizer_report() {   # LOG: 0 if ASan/UBSan/LSan reported something
+	grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)Sanitizer' "$1" 2>/dev/null
+}
+
+it_cleanup() {
+	local j
+	for j in $(jobs -p); do kill "$j" 2>/dev/null; done
+	if [ -n "$cluster_up" ]; then
+		if [ -n "${CTGT_TEST_KEEP:-}" ]; then
+			bash "$harness" down --keep-logs >/dev/null 2>&1
+			echo "    (node logs kept in $STATE/n*/, work folder $work)"
+		else
+			bash "$harness" down >/dev/null 2>&1 || echo "    (cleanup: scripts/cluster.sh down failed)"
+		fi
+	fi
+	[ -n "${CTGT_TEST_KEEP:-}" ] || rm -rf "$work"
+}
+trap it_cleanup EXIT
+trap 'exit 130' INT TERM
+
+it_summary() {
+	if [ "${#failed_names[@]}" -gt 0 ]; then
+		echo "failed: ${failed_names[*]}" | fmt -w 100
+	fi
+	echo "$npass passed, $nfail failed, $nskip skipped"
+}
+
+# All the checks below, skipped with one reason.
+it_skip_all() {
+	local t
+	for t in cluster.up cluster.ctgtd.start cluster.view cluster.kv.ordered \
+		cluster.kv.cas_conflict cluster.lock.exclusive_waits cluster.lock.shared \
+		cluster.lock.ranges cluster.notify cluster.crash.sets_complete \
+		cluster.crash.survivors_agree cluster.crash.lock_released cluster.rejoin \
+		cluster.rejoin.state_transfer cluster.partition.minority \
+		cluster.partition.majority_serves cluster.heal cluster.stop; do
+		it_skip "$t" "$1"
+	done
+}
+
+# --- helpers -------------------------------------------------------------------
+
+cl() { bash "$harness" "$@"; }
+
+# adm NODE ARGS...: ctgtadm on NODE (its ctgtd's default socket, in the
+# node's private /run)
+adm() {
+	local node=$1; shift
+	timeout 60 bash "$harness" exec "$node" -- "$adm" "$@"
+}
+
+# view_is NODE REGEX: ctgtadm view on NODE matches (one line: the two
+# lines of the view joined with " | ")
+view_get() { adm "$1" view 2>&1 | paste -sd'|' - | sed 's/|/ | /g'; }
+
+# wait_view NODE REGEX TIMEOUT: 0 once NODE's view matches; the last view
+# in $view_last
+wait_view() {
+	local deadline=$((SECONDS + $3))
+	while :; do
+		view_last=$(view_get "$1")
+		grep -qE -- "$2" <<<"$view_last" && return 0
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.3
+	done
+}
+
+# json_field JSON KEY: a scalar field of one JSON line (ctgtadm --json)
+json_field() {
+	python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2" 2>/dev/null
+}
+
+# dump NODE KEY...: "key version value" per key, read on NODE in one exec
+dump() {
+	local node=$1; shift
+	timeout 60 bash "$harness" exec "$node" -- bash -c '
+		adm=$1; shift
+		for k in "$@"; do
+			out=$("$adm" --json kv get "$k" 2>/dev/null)
+			echo "$k $(sed -n "s/.*\"value\":\"\([^\"]*\)\".*\"version\":\([0-9]*\).*/\2 \1/p" <<<"$out")"
+		done' _ "$adm" "$@"
+}
+
+node_log() { echo "$STATE/n$1/ctgtd.log"; }
+
+# --- preflight -------------------------------------------------------------------
+
+it_preflight() {
+	local t missing=
+	if [ "$(id -u)" != 0 ]; then
+		it_skip_all "needs root (network namespaces)"
+		return 1
+	fi
+	if [ ! -f "$harness" ]; then
+		it_skip_all "scripts/cluster.sh (the local cluster harness) is not in the tree"
+		return 1
+	fi
+	for t in corosync corosync-quorumtool nsenter unshare ip python3 timeout; do
+		command -v "$t" >/dev/null || missing="$missing $t"
+	done
+	if [ -n "$missing" ]; then
+		it_skip_all "missing tools:$missing (run scripts/deps.sh)"
+		return 1
+	fi
+	if [ ! -x "$ctgtd" ] || [ ! -x "$adm" ]; then
+		it_skip_all "no ctgtd/ctgtadm in $build (build first)"
+		return 1
+	fi
+	# The corosync backend is compiled in only with the corosync client
+	# libraries; without it the binary does not link libcpg.
+	if ! ldd "$ctgtd" 2>/dev/null | grep -q libcpg; then
+		it_skip_all "$ctgtd was built without the corosync backend (libcpg-dev etc. missing at build time)"
+		return 1
+	fi
+	eval "$(cl info)" || { it_skip_all "scripts/cluster.sh info failed"; return 1; }
+	STATE=$CLUSTER_STATE
+	if [ "$CLUSTER_UP" != no ]; then
+		it_fail cluster.preflight "cluster instance $CTGT_CLUSTER_ID is already up ($STATE): not touching it (scripts/cluster.sh down with CTGT_CLUSTER_ID=$CTGT_CLUSTER_ID)"
+		return 1
+	fi
+	return 0
+}
+
+# --- the scenario ------------------------------------------------------------------
+
+it_up() {
+	local out t0=$SECONDS i
+	if ! out=$(cl up "$N" 2>&1); then
+		cluster_up=1   # partly: down cleans up
+		it_fail cluster.up "scripts/cluster.sh up $N: ${out//$'\n'/ | }"
+		return 1
+	fi
+	cluster_up=1
+	it_pass cluster.up "$N nodes in $((SECONDS - t0)) s"
+	for i in $(seq "$N"); do
+		cat >"$work/n$i.json" <<EOF
+{
+  "threads": 1,
+  "node": { "port_group": $i },
+  "cluster": { "backend": "corosync", "group": "ctgt" },
+  "targets": [ { "name": "$IQN",
+    "portal_groups": [ { "tag": 1, "rtpi": $i, "portals": ["$(cl addr "$i"):3260"] } ],
+    "luns": [ { "lun": 0, "backstore": { "type": "ram", "size": "16M" } } ] } ]
+}
+EOF
+		mkdir -p "$work/state$i"
+		if ! out=$(cl spawn "$i" ctgtd -- env "CTGT_STATE_DIR=$work/state$i" "$ctgtd" -c "$work/n$i.json" 2>&1); then
+			it_fail cluster.ctgtd.start "node $i: ${out//$'\n'/ | }"
+			it_log_tail "$(node_log "$i")"
+			return 1
+		fi
+	done
+	it_pass cluster.ctgtd.start "ctgtd spawned on nodes 1-$N"
+}
+
+it_view() {
+	local i bad=
+	for i in $(seq "$N"); do
+		wait_view "$i" "local node $i, view [0-9]+: quorate, ready \\| members \\(3\\): 1 node1, 2 node2, 3 node3" 30 ||
+			bad+="node $i: $view_last; "
+	done
+	if [ -z "$bad" ]; then
+		it_pass cluster.view "every node: 3 members, quorate, ready"
+	else
+		it_fail cluster.view "$bad"
+		for i in $(seq "$N"); do it_log_tail "$(node_log "$i")" 10; done
+		return 1
+	fi
+}
+
+it_kv() {
+	local out v d2 d3
+	out=$(adm 1 --json kv set color blue 2>&1)
+	v=$(json_field "$out" version)
+	d2=$(dump 2 color) d3=$(dump 3 color)
+	if [ -n "$v" ] && [ "$d2" = "color $v blue" ] && [ "$d3" = "color $v blue" ]; then
+		it_pass cluster.kv.ordered "set on node 1 at version $v; nodes 2 and 3 read it at $v"
+	else
+		it_fail cluster.kv.ordered "node 1 set: $out; node 2: '$d2'; node 3: '$d3'"
+	fi
+	# Two CAS from the same version on two nodes: one wins, the other is
+	# refused with the winner's version.
+	local o2 o3 rc2 rc3 v2
+	o2=$(adm 2 --json kv cas color "$v" red 2>&1); rc2=$?
+	o3=$(adm 3 kv cas color "$v" green 2>&1); rc3=$?
+	v2=$(json_field "$o2" version)
+	if [ "$rc2" = 0 ] && [ "$rc3" = 1 ] &&
+		grep -q "version mismatch (the key is at version $v2)" <<<"$o3" &&
+		[ "$(dump 1 color)" = "color $v2 red" ]; then
+		it_pass cluster.kv.cas_conflict "node 2 won at version $v2; node 3: ${o3}"
+	else
+		it_fail cluster.kv.cas_conflict "node 2 (rc $rc2): $o2; node 3 (rc $rc3): $o3; node 1 reads: $(dump 1 color)"
+	fi
+}
+
+# bg_lock NODE TAG ARGS...: ctgtadm lock in the background, output in
+# $work/TAG.out; the job's pid in $bg_pid
+bg_lock() {
+	local node=$1 tag=$2; shift 2
+	adm "$node" lock "$@" >"$work/$tag.out" 2>&1 &
+	bg_pid=$!
+}
+
+wait_granted() {   # TAG TIMEOUT_S
+	local i
+	for i in $(seq $(($2 * 10))); do
+		grep -q '^granted' "$work/$1.out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+it_locks() {
+	local p1 p2 rc out t0 waited
+	# exclusive: node 1 holds L for 3 s; node 2 asks and waits
+	bg_lock 1 l1 L --hold 3; p1=$bg_pid
+	if ! wait_granted l1 10; then
+		it_fail cluster.lock.exclusive_waits "node 1 never got L: $(cat "$work/l1.out")"
+		wait "$p1"
+	else
+		t0=$(date +%s%N)
+		bg_lock 2 l2 L --timeout 20000 --hold 0; p2=$bg_pid
+		sleep 1
+		if grep -q granted "$work/l2.out"; then
+			it_fail cluster.lock.exclusive_waits "node 2 got L while node 1 held it"
+		fi
+		wait "$p1"; wait "$p2"; rc=$?
+		waited=$((($(date +%s%N) - t0) / 1000000))
+		if [ "$rc" = 0 ] && grep -q '^granted L' "$work/l2.out" && grep -q '^released L' "$work/l1.out" &&
+			[ "$waited" -ge 1500 ]; then
+			it_pass cluster.lock.exclusive_waits "node 2 granted after node 1 released (waited ${waited} ms)"
+		elif [ "$nfail" = 0 ] || ! grep -q granted "$work/l2.out"; then
+			it_fail cluster.lock.exclusive_waits "node 2 (rc $rc, ${waited} ms): $(cat "$work/l2.out"); node 1: $(cat "$work/l1.out")"
+		fi
+	fi
+	# shared: node 3 holds S shared; node 1 gets it shared at once, node 2
+	# cannot get it exclusive
+	bg_lock 3 s3 S --shared --hold 4; p1=$bg_pid
+	if wait_granted s3 10; then
+		out=$(adm 1 lock S --shared --timeout 3000 --hold 0 2>&1); rc=$?
+		local out2 rc2
+		out2=$(adm 2 lock S --timeout 1000 --hold 0 2>&1); rc2=$?
+		if [ "$rc" = 0 ] && [ "$rc2" = 1 ] && grep -q ETIMEDOUT <<<"$out2"; then
+			it_pass cluster.lock.shared "shared on nodes 3 and 1 together; exclusive on node 2 waits (timed out)"
+		else
+			it_fail cluster.lock.shared "node 1 shared (rc $rc): $out; node 2 exclusive (rc $rc2): $out2"
+		fi
+	else
+		it_fail cluster.lock.shared "node 3 never got S shared: $(cat "$work/s3.out")"
+	fi
+	wait "$p1"
+	# ranges: node 1 holds R [0, 100); [100, 200) on node 2 is granted,
+	# [50, 150) on node 3 waits
+	bg_lock 1 r1 R --range 0 100 --hold 4; p1=$bg_pid
+	if wait_granted r1 10; then
+		out=$(adm 2 lock R --range 100 100 --timeout 3000 --hold 0 2>&1); rc=$?
+		local out3 rc3
+		out3=$(adm 3 lock R --range 50 100 --timeout 1000 --hold 0 2>&1); rc3=$?
+		if [ "$rc" = 0 ] && [ "$rc3" = 1 ] && grep -q ETIMEDOUT <<<"$out3"; then
+			it_pass cluster.lock.ranges "[0,100) on node 1 and [100,200) on node 2 together; [50,150) on node 3 waits"
+		else
+			it_fail cluster.lock.ranges "node 2 [100,200) (rc $rc): $out; node 3 [50,150) (rc $rc3): $out3"
+		fi
+	else
+		it_fail cluster.lock.ranges "node 1 never got R [0,100): $(cat "$work/r1.out")"
+	fi
+	wait "$p1"
+}
+
+it_notify() {
+	local out rc i bad=
+	out=$(adm 2 notify 65280 "hello-from-2-$$" 2>&1); rc=$?
+	sleep 0.2
+	for i in $(seq "$N"); do
+		grep -q "notify topic 65280 from node 2 .*hello-from-2-$$" "$(node_log "$i")" || bad+=" $i"
+	done
+	if [ "$rc" = 0 ] && grep -q 'acked by 3 member' <<<"$out" && [ -z "$bad" ]; then
+		it_pass cluster.notify "$out; logged on nodes 1-3"
+	else
+		it_fail cluster.notify "rc $rc: $out; not logged on node(s):${bad:- none}"
+	fi
+}
+
+# A loop of KV sets on NODE (keys PREFIX.1..COUNT), in one exec; EAGAIN
+# (the node is not ready for a moment while the view changes) is retried,
+# anything else is a failure. Prints "done RETRIES" or "FAIL ...".
+set_loop() {
+	local node=$1 prefix=$2 count=$3
+	timeout 120 bash "$harness" exec "$node" -- bash -c '
+		adm=$1 prefix=$2 count=$3 retries=0
+		for i in $(seq "$count"); do
+			for try in $(seq 100); do
+				out=$("$adm" --json kv set "$prefix.$i" "v$i" 2>&1); rc=$?
+				[ "$rc" = 0 ] && break
+				grep -q EAGAIN <<<"$out" || { echo "FAIL $prefix.$i: rc $rc: $out"; exit 1; }
+				retries=$((retries + 1)); sleep 0.1
+			done
+			[ "$rc" = 0 ] || { echo "FAIL $prefix.$i: still EAGAIN after 100 tries"; exit 1; }
+		done
+		echo "done $retries"' _ "$adm" "$prefix" "$count"
+}
+
+KEYS_CRASH=()
+it_crash() {
+	local pa pb ra rb pk out rc t0 i d1 d2
+	# node 3 holds K until it dies
+	bg_lock 3 k3 K; pk=$bg_pid
+	if ! wait_granted k3 10; then
+		it_fail cluster.crash.lock_released "node 3 never got K: $(cat "$work/k3.out")"
+	fi
+	set_loop 1 a "$CRASH_SETS" >"$work/loop-a.out" 2>&1 & pa=$!
+	set_loop 2 b "$CRASH_SETS" >"$work/loop-b.out" 2>&1 & pb=$!
+	sleep 1
+	t0=$SECONDS
+	cl kill 3 >/dev/null 2>&1 || it_fail cluster.crash.kill "scripts/cluster.sh kill 3 failed"
+	wait "$pa"; ra=$?
+	wait "$pb"; rb=$?
+	wait "$pk" 2>/dev/null
+	if [ "$ra" = 0 ] && [ "$rb" = 0 ] && grep -q '^done' "$work/loop-a.out" && grep -q '^done' "$work/loop-b.out"; then
+		it_pass cluster.crash.sets_complete "$((2 * CRASH_SETS)) sets on nodes 1 and 2, the loops ending $((SECONDS - t0)) s after node 3 was killed; EAGAIN retries: $(cut -d' ' -f2 "$work/loop-a.out") + $(cut -d' ' -f2 "$work/loop-b.out")"
+	else
+		it_fail cluster.crash.sets_complete "node 1 loop (rc $ra): $(cat "$work/loop-a.out"); node 2 loop (rc $rb): $(cat "$work/loop-b.out")"
+	fi
+	KEYS_CRASH=(color)
+	for i in $(seq "$CRASH_SETS"); do KEYS_CRASH+=("a.$i" "b.$i"); done
+	d1=$(dump 1 "${KEYS_CRASH[@]}")
+	d2=$(dump 2 "${KEYS_CRASH[@]}")
+	if [ "$d1" = "$d2" ] && [ "$(grep -c ' [0-9][0-9]* v[0-9]*$' <<<"$d1")" = $((2 * CRASH_SETS)) ]; then
+		it_pass cluster.crash.survivors_agree "nodes 1 and 2: $((2 * CRASH_SETS + 1)) keys, same versions"
+	else
+		it_fail cluster.crash.survivors_agree "$(diff <(echo "$d1") <(echo "$d2") | head -5 | paste -sd' ' -)"
+	fi
+	if wait_view 1 "members \\(2\\): 1 node1, 2 node2" 20; then
+		out=$(adm 1 lock K --timeout 15000 --hold 0 2>&1); rc=$?
+		if [ "$rc" = 0 ]; then
+			it_pass cluster.crash.lock_released "node 3's K granted to node 1 (view: $view_last)"
+		else
+			it_fail cluster.crash.lock_released "node 1 lock K (rc $rc): $out"
+		fi
+	else
+		it_fail cluster.crash.lock_released "node 1 never saw the 2-member view: $view_last"
+	fi
+}
+
+it_rejoin() {
+	local out d1 d3 t0=$SECONDS
+	if ! out=$(cl restart 3 2>&1); then
+		it_fail cluster.rejoin "scripts/cluster.sh restart 3: ${out//$'\n'/ | }"
+		return 1
+	fi
+	if wait_view 3 "local node 3, view [0-9]+: quorate, ready \\| members \\(3\\)" 30; then
+		it_pass cluster.rejoin "node 3 back and ready in $((SECONDS - t0)) s"
+	else
+		it_fail cluster.rejoin "node 3: $view_last"
+		it_log_tail "$(node_log 3)" 15
+		return 1
+	fi
+	d1=$(dump 1 "${KEYS_CRASH[@]}")
+	d3=$(dump 3 "${KEYS_CRASH[@]}")
+	if [ "$d1" = "$d3" ] && [ "$(grep -c ' [0-9][0-9]* v[0-9]*$' <<<"$d3")" = $((2 * CRASH_SETS)) ]; then
+		it_pass cluster.rejoin.state_transfer "node 3 has all $((2 * CRASH_SETS + 1)) keys with node 1's versions"
+	else
+		it_fail cluster.rejoin.state_transfer "node 1 vs node 3: $(diff <(echo "$d1") <(echo "$d3") | head -5 | paste -sd' ' -)"
+	fi
+}
+
+it_partition() {
+	local out rc o1 v1 d2
+	if ! out=$(cl partition 3 2>&1); then
+		it_fail cluster.partition.minority "scripts/cluster.sh partition 3: ${out//$'\n'/ | }"
+		return 1
+	fi
+	if wait_view 3 "NOT quorate, NOT ready" 20; then
+		out=$(adm 3 kv set p.minority x 2>&1); rc=$?
+		if [ "$rc" = 1 ] && grep -q 'not ready' <<<"$out" && grep -q EAGAIN <<<"$out"; then
+			it_pass cluster.partition.minority "node 3: $view_last; its kv set: $out"
+		else
+			it_fail cluster.partition.minority "node 3 kv set (rc $rc, want 1 with EAGAIN): $out"
+		fi
+	else
+		it_fail cluster.partition.minority "node 3 still: $view_last"
+	fi
+	if wait_view 1 "quorate, ready \\| members \\(2\\): 1 node1, 2 node2" 20; then
+		o1=$(adm 1 --json kv set p.1 during-partition 2>&1)
+		v1=$(json_field "$o1" version)
+		d2=$(dump 2 p.1)
+		if [ -n "$v1" ] && [ "$d2" = "p.1 $v1 during-partition" ]; then
+			it_pass cluster.partition.majority_serves "nodes 1-2 quorate; p.1 set at version $v1 and read on node 2"
+		else
+			it_fail cluster.partition.majority_serves "node 1 set: $o1; node 2 reads: $d2"
+		fi
+	else
+		it_fail cluster.partition.majority_serves "node 1: $view_last"
+	fi
+}
+
+it_heal() {
+	local out d1 d3
+	if ! out=$(cl heal 3 2>&1); then
+		it_fail cluster.heal "scripts/cluster.sh heal 3: ${out//$'\n'/ | }"
+		return 1
+	fi
+	if wait_view 3 "quorate, ready \\| members \\(3\\)" 30; then
+		d1=$(dump 1 p.1 color "a.$CRASH_SETS" "b.$CRASH_SETS")
+		d3=$(dump 3 p.1 color "a.$CRASH_SETS" "b.$CRASH_SETS")
+		if [ "$d1" = "$d3" ] && grep -q '^p.1 [0-9]* during-partition$' <<<"$d3" &&
+			[ "$(dump 3 p.minority)" = "p.minority " ]; then
+			it_pass cluster.heal "node 3 ready, has p.1 (${d3%%$'\n'*}); its refused set left nothing"
+		else
+			it_fail cluster.heal "node 1: ${d1//$'\n'/; } vs node 3: ${d3//$'\n'/; }; p.minority on 3: $(dump 3 p.minority)"
+		fi
+	else
+		it_fail cluster.heal "node 3: $view_last"
+		it_log_tail "$(node_log 3)" 15
+	fi
+}
+
+it_stop() {
+	local i bad=
+	for i in $(seq "$N"); do
+		cl unspawn "$i" ctgtd >/dev/null 2>&1 || bad+=" node $i: unspawn failed;"
+		if it_sanitizer_report "$(node_log "$i")"; then
+			bad+=" node $i: sanitizer report;"
+			it_log_tail "$(node_log "$i")" 40
+		elif ! grep -q 'INFO stopped' "$(node_log "$i")"; then
+			bad+=" node $i: no clean stop in the log;"
+			it_log_tail "$(node_log "$i")" 10
+		fi
+	done
+	if [ -z "$bad" ]; then
+		it_pass cluster.stop "SIGTERM: ctgtd stopped cleanly on every node"
+	else
+		it_fail cluster.stop "$bad"
+	fi
+	if cl down >/dev/null 2>&1; then
+		cluster_up=
+	fi
+}
+
+it_main() {
+	local t0=$SECONDS
+	echo "=== cluster integration tests (ctgtd on corosync, $N nodes, instance $CTGT_CLUSTER_ID) ==="
+	it_preflight || return
+	it_up || return
+	it_view || return
+	it_kv
+	it_locks
+	it_notify
+	it_crash
+	it_rejoin && it_partition && it_heal
+	it_stop
+	echo "(cluster tests took $((SECONDS - t0)) s)"
+}
+
+it_main
+it_summary
+[ "$nfail" = 0 ]
