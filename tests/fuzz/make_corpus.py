@@ -107,3 +107,71 @@ write("aptpl", "four-regs-ex-ac-ro", b"\1" + aptpl_image(
     [(0x10 + i, 1 + i % 2, i == 3,
       tid("iqn.2026-11.test:n%u" % i, "80000000000%u" % i)) for i in range(4)],
     gen=0xFFFFFFFF, epoch=0xFFFFFFFFFFFFFFFF, rtype=6, holder=2))
+
+
+# lu_repl messages and snapshots (src/scsi/lu_repl.h, version 1), for
+# fuzz_lu_repl: a mode byte (0: 2-byte-length framed messages, 1: one
+# snapshot), then the bytes. The harness's ports are RTPIs 1..5 and its
+# LU holds 4 registrations with PTPL_C and CRH.
+def lu_repl_corpus():
+    def nexus(rtpi, t):
+        return struct.pack(">HH", rtpi, len(t)) + t
+
+    def msg(mtype, body):
+        return bytes([1, mtype, 0, 0]) + body
+
+    def pr_out(nx, sa, rtype, key, sa_key, flags=0, move_rtpi=0, tids=()):
+        scope_type = rtype if sa in (1, 2, 4, 5, 7) else 0
+        body = nx + struct.pack(">BBBBQQHH", sa, 0, scope_type, flags, key,
+                                sa_key, move_rtpi, len(tids))
+        for off, t in tids:
+            body += struct.pack(">HH", off, len(t)) + t
+        return msg(1, body)
+
+    def frames(*msgs):
+        return b"\0" + b"".join(struct.pack(">H", len(m)) + m for m in msgs)
+
+    def snapshot(regs, gen=0, rtype=0, holder=0xFFFFFFFF, aptpl=False,
+                 s2=None, resets=0, epoch=0):
+        flags = (1 if aptpl else 0) | (2 if s2 else 0)
+        b = b"CTLU" + struct.pack(">HHIB3sQQIIIBBBB", 1, 0, 4, 3, b"\0" * 3,
+                                  resets, epoch, gen, len(regs), holder,
+                                  rtype, 0, flags, 0)
+        if s2:
+            b += nexus(*s2)
+        for key, rtpi, all_tg_pt, t in regs:
+            b += struct.pack(">QHBBH", key, rtpi, 1 if all_tg_pt else 0, 0,
+                             len(t)) + t
+        return b"\1" + b
+
+    A = tid("iqn.2026-11.test:i1", "00023d000001")
+    B = tid("iqn.2026-11.test:i2", "00023d000002")
+    D = tid("iqn.2026-11.test:device")
+    KA, KB = 0xAAAA0000000000A1, 0xBBBB0000000000B2
+    a1, b4 = nexus(1, A), nexus(4, B)
+    write("lu_repl", "register-reserve-preempt-abort", frames(
+        pr_out(a1, 0, 0, 0, KA), pr_out(b4, 0, 0, 0, KB, flags=1),
+        pr_out(a1, 1, 1, KA, 0), pr_out(b4, 5, 3, KB, KA)))
+    write("lu_repl", "scsi2-reset-nexus-loss", frames(
+        msg(2, a1), msg(2, b4), msg(3, b4), msg(4, b4), msg(2, b4),
+        msg(5, b4)))
+    write("lu_repl", "register-and-move", frames(
+        pr_out(a1, 0, 0, 0, KA), pr_out(a1, 1, 1, KA, 0),
+        pr_out(a1, 7, 1, KA, KB, flags=8, move_rtpi=9, tids=[(24, B)]),
+        pr_out(a1, 7, 1, KA, KB, flags=8, move_rtpi=4, tids=[(24, B)])))
+    write("lu_repl", "spec-i-pt-all-tg-pt", frames(
+        pr_out(a1, 0, 0, 0, KA, flags=2 | 4,
+               tids=[(28, D), (28 + len(D), B)]),
+        pr_out(b4, 1, 7, KA, 0)))
+    write("lu_repl", "node-left", frames(
+        msg(2, nexus(3, A)),
+        msg(6, struct.pack(">IHH", 2, 2, 0) + struct.pack(">HH", 3, 4))))
+    write("lu_repl", "snapshot-scsi2", snapshot([], s2=(2, A), resets=3))
+    write("lu_repl", "snapshot-wr-ex-aptpl", snapshot(
+        [(KA, 1, False, A), (KB, 4, True, B)], gen=2, rtype=1, holder=0,
+        aptpl=True, epoch=7))
+    write("lu_repl", "snapshot-ex-ac-ar", snapshot(
+        [(KA, 1, True, A), (KB, 4, False, D)], gen=9, rtype=8))
+
+
+lu_repl_corpus()
