@@ -269,6 +269,9 @@ static void cluster_locks_give_back(struct cluster_locks *lm,
 				    e->res->name, r);
 	else
 		e->local_release_sent = true;
+	LOG_DEBUG("cluster lock: node %u gives back req %llu on %s (%d): %d",
+		  cluster_locks_self(lm), (unsigned long long)e->req_id,
+		  e->res->name, (int)type, r);
 }
 
 /* Gives up an idle cached entry that blocks a waiter, once. */
@@ -285,8 +288,26 @@ static void cluster_locks_sub_done(void *ctx, int status)
 	struct cluster_lock_sub *sub = ctx;
 	struct cluster_locks *lm = sub->lm;
 
+	LOG_DEBUG("cluster lock: op %d req %llu on %s done: %d",
+		  (int)sub->type, (unsigned long long)sub->req_id, sub->name,
+		  status);
+
 	if (lm) {
 		list_del(&sub->link);
+		if (!status && sub->type == CLUSTER_LOCK_OP_REQUEST &&
+		    !lm->stale) {
+			/* applied everywhere, yet not in the table while
+			 * its user still waits: a state transfer dropped
+			 * it (this node had left the primary view) */
+			struct cluster_lock *lk = cluster_locks_find(
+				&lm->waiting, sub->req_id);
+			if (lk && !cluster_locks_entry_of(lm, lk))
+				cluster_locks_defer(lm, lk,
+					lk->priv_state ==
+					CLUSTER_LOCK_ST_CANCELLING ?
+					CLUSTER_LOCK_ST_DEFER_CANCEL :
+					CLUSTER_LOCK_ST_DEFER_AGAIN);
+		}
 		if (status) {
 			struct cluster_lock *lk;
 			struct cluster_lock_entry *e;
@@ -446,6 +467,13 @@ static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 				CLUSTER_LOCK_ST_DEFER_CANCEL :
 				CLUSTER_LOCK_ST_DEFER_AGAIN);
 	}
+	if (local && op.type == CLUSTER_LOCK_OP_REQUEST && res.status == 0 &&
+	    !res.entry->granted &&
+	    !cluster_locks_find(&lm->waiting, op.req_id)) {
+		/* its user gave up while the request was on its way (a
+		 * cancel that could not be sent): nobody will wait for it */
+		cluster_locks_give_back(lm, res.entry, CLUSTER_LOCK_OP_RELEASE);
+	}
 	if (local && op.type == CLUSTER_LOCK_OP_CANCEL && res.status == 0) {
 		struct cluster_lock *lk = cluster_locks_find(&lm->waiting,
 							     op.req_id);
@@ -485,6 +513,7 @@ static void cluster_locks_sweep(struct cluster_locks *lm)
 	if (!lm->sweep_pending || !cluster_is_ready(lm->c))
 		return;
 	lm->sweep_pending = false;
+	LOG_DEBUG("cluster lock: node %u sweeps", self);
 
 	for (uint32_t i = 0; i < lm->tab.nres; i++) {
 		struct cluster_lock_res *r = lm->tab.res[i];
@@ -528,6 +557,7 @@ static void cluster_locks_view(void *arg, const struct cluster_view *v,
 	lm->sweep_pending = true;
 	if (lm->loop)
 		base_defer(lm->loop, &lm->sweep_defer);
+	cluster_locks_poll_arm(lm);
 }
 
 static void cluster_locks_sweep_run(struct base_defer *d)
@@ -547,13 +577,29 @@ static void cluster_locks_relink(struct cluster_locks *lm)
 	struct cluster_lock_sub *sub;
 
 	lm->stale = false;
-	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link)
-		if (!cluster_locks_entry_of(lm, lk) &&
-		    !cluster_locks_in_flight(lm, lk->priv_id))
+	list_for_each_entry_safe(lk, tmp, &lm->waiting, priv_link) {
+		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
+
+		LOG_DEBUG("cluster lock: node %u relinks req %llu: %s",
+			  cluster_locks_self(lm),
+			  (unsigned long long)lk->priv_id,
+			  !e ? "gone" : e->granted ? "granted" : "waiting");
+
+		if (e && e->granted) {
+			/* granted inside the snapshot: this node never
+			 * applied the op that granted it (a cancel lost the
+			 * race: the grant wins, as in an apply) */
+			if (e->cached)
+				e->local_user = lk;
+			cluster_locks_defer(lm, lk,
+					    CLUSTER_LOCK_ST_DEFER_GRANT);
+		} else if (!e && !cluster_locks_in_flight(lm, lk->priv_id)) {
 			cluster_locks_defer(lm, lk,
 				lk->priv_state == CLUSTER_LOCK_ST_CANCELLING ?
 				CLUSTER_LOCK_ST_DEFER_CANCEL :
 				CLUSTER_LOCK_ST_DEFER_AGAIN);
+		}
+	}
 	list_for_each_entry(lk, &lm->held, priv_link) {
 		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
 		if (e && e->cached)
@@ -574,10 +620,10 @@ static void cluster_locks_relink(struct cluster_locks *lm)
 		struct cluster_lock_entry *e = cluster_locks_entry_of(lm, lk);
 		if (lk->priv_state != CLUSTER_LOCK_ST_DEFER_GRANT)
 			continue;
-		if (e)
-			e->local_user = lk;
-		else
+		if (!e)
 			lk->priv_state = CLUSTER_LOCK_ST_DEFER_AGAIN;
+		else if (e->cached)
+			e->local_user = lk;
 	}
 }
 
