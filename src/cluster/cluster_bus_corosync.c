@@ -65,7 +65,8 @@
  *  - Flow control: cpg_mcast_joined returns CS_ERR_TRY_AGAIN when the IPC
  *    ring or totem's queue is full; send() then returns -EAGAIN and
  *    writable() follows after the next dispatch (our own deliveries drain
- *    the queue) or a 1 ms timer, whichever comes first.
+ *    the queue) or a timer, whichever comes first: 1 ms, doubling up to
+ *    16 ms while the refusals last (a sync refuses every mcast).
  *  - Fatal: any dispatch error, an fd hangup, or CS_ERR_BAD_HANDLE /
  *    CS_ERR_LIBRARY from a call means corosync went away (a library
  *    handle never recovers): the fds leave the loop and fatal() is
@@ -92,6 +93,7 @@
 #define CLUSTER_BUS_COROSYNC_RETRY_MS 100
 #define CLUSTER_BUS_COROSYNC_START_MS 60000
 #define CLUSTER_BUS_COROSYNC_WRITABLE_MS 1
+#define CLUSTER_BUS_COROSYNC_WRITABLE_MAX_MS 16
 /* CPG group members handled per configuration change: one ctgt per node
  * plus room for duplicates we only log. */
 #define CLUSTER_BUS_COROSYNC_PROCS_MAX (2 * CLUSTER_NODES_MAX)
@@ -165,6 +167,7 @@ struct cluster_bus_corosync {
 	struct base_timer writable_timer;
 	struct base_defer fatal_defer;
 	bool want_writable;
+	uint32_t writable_delay_ms;   /* current retry delay after TRY_AGAIN */
 	bool fatal_queued, fatal_sent;
 	int fatal_err;
 
@@ -771,8 +774,9 @@ static void cluster_bus_corosync_view_emit(struct cluster_bus_corosync *b,
  * ring: every member reports the same views. A process join or leave
  * (JOIN, LEAVE, PROCDOWN: a totem message, no sync) is reported at once
  * with the current ring. No application message is delivered during a
- * sync (corosync refuses mcasts then with TRY_AGAIN), so folding moves
- * no message to another view. */
+ * sync (exec/main.c turns IPC flow control on while sync_in_process:
+ * mcasts get TRY_AGAIN), so folding moves no message to another view; the
+ * deliver callback still reports a pending view first should one come. */
 static void cluster_bus_corosync_confchg_cb(cpg_handle_t h,
 					    const struct cpg_name *g,
 					    const struct cpg_address *ml,
@@ -1078,13 +1082,24 @@ static int cluster_bus_corosync_send(struct cluster_bus *bus,
 	}
 	rc = cpg_mcast_joined(b->cpg, CPG_TYPE_AGREED, iov,
 			      (unsigned int)iovcnt);
-	if (rc == CS_OK)
+	if (rc == CS_OK) {
+		b->writable_delay_ms = 0;
 		return 0;
+	}
 	if (rc == CS_ERR_TRY_AGAIN) {
+		/* 1, 2, 4 ... 16 ms while it lasts: during a corosync sync
+		 * every mcast is refused for a few hundred ms, and each try
+		 * is an IPC round trip to a corosync that is busy. */
+		b->writable_delay_ms = b->writable_delay_ms ?
+			b->writable_delay_ms * 2 :
+			CLUSTER_BUS_COROSYNC_WRITABLE_MS;
+		if (b->writable_delay_ms > CLUSTER_BUS_COROSYNC_WRITABLE_MAX_MS)
+			b->writable_delay_ms =
+				CLUSTER_BUS_COROSYNC_WRITABLE_MAX_MS;
 		b->want_writable = true;
 		if (!b->writable_timer.armed)
 			base_timer_start(b->loop, &b->writable_timer,
-					 CLUSTER_BUS_COROSYNC_WRITABLE_MS);
+					 b->writable_delay_ms);
 		return -EAGAIN;
 	}
 	if (cluster_bus_corosync_is_gone(rc)) {
