@@ -1,18 +1,20 @@
 /*
  * The cluster service's protocol engine: ordered commit with acks,
- * quorum, channels, views, and the opening of a backend. docs/cluster-protocol.md is the
- * long form; in short:
+ * quorum, channels, views, and the opening of a backend.
+ * docs/cluster-protocol.md is the long form; in short:
  *
- *   - DATA messages are applied in delivery order by every synced member
- *     of a quorate view; each gets the next commit index.
+ *   - DATA messages are applied in delivery order by every member of an
+ *     active (quorate, synced) view; each gets the next commit index.
  *   - members ack cumulatively (one ACK per loop turn, and only when a
  *     message of another node was applied: submitters are the only ones
- *     who wait on acks); a submitter completes when every member of the
- *     delivery view has acked (or left) and its own apply is done.
- *   - on a view change every member buffers DATA and multicasts
- *     ANNOUNCE(tag, epoch, index); once every member's ANNOUNCE of this
- *     view is delivered, the one with the highest (epoch, index) (lowest
- *     id on ties) is the source; members behind get its SNAPSHOT.
+ *     who wait on acks); a submitter completes when every other member
+ *     of the delivery view has acked and its own apply is done. A view
+ *     change in between defers the answer to the next activation, which
+ *     decides it from the state's lineage.
+ *   - on a view change every member buffers DATA and runs a sync round
+ *     (cluster_sync.c): ANNOUNCE, the source's SNAPSHOT for members
+ *     behind, LOADED; the view activates when every member holds the
+ *     round's state.
  *
  * Deliberately NOT here: the wire layout (cluster_msg.c), the sync round
  * (cluster_sync.c), notify (cluster_notify.c), transports
