@@ -17,7 +17,6 @@
 #include "scsi/lu_repl.h"
 
 #define LU_REPL_MAGIC "CTLU"
-#define LU_REPL_SAVE_HDR 48u
 #define LU_REPL_CFG_PTPL_C 0x01u
 #define LU_REPL_CFG_CRH 0x02u
 #define LU_REPL_ST_APTPL 0x01u
@@ -69,6 +68,7 @@ bool lu_repl_equal(const struct lu_repl *a, const struct lu_repl *b)
 {
 	return a->lun_resets == b->lun_resets &&
 	       a->aptpl_epoch == b->aptpl_epoch &&
+	       a->aptpl_generation == b->aptpl_generation &&
 	       pr_state_equal(&a->pr, &b->pr);
 }
 
@@ -128,7 +128,7 @@ static void lu_repl_apply_pr_out(struct lu_repl *lu, const struct lu_repl_msg *m
 	    (was_aptpl || st->aptpl)) {
 		fx->persist = true;
 		fx->persist_epoch = ++lu->aptpl_epoch;
-		fx->persist_generation = st->generation;
+		fx->persist_generation = lu->aptpl_generation = st->generation;
 	}
 }
 
@@ -285,6 +285,7 @@ int lu_repl_save(const struct lu_repl *lu, void **data, size_t *len)
 	lu_repl_wr_be(&w, 0, 3);
 	lu_repl_wr_be(&w, lu->lun_resets, 8);
 	lu_repl_wr_be(&w, lu->aptpl_epoch, 8);
+	lu_repl_wr_be(&w, lu->aptpl_generation, 4);
 	lu_repl_wr_be(&w, st->generation, 4);
 	lu_repl_wr_be(&w, st->nregs, 4);
 	lu_repl_wr_be(&w, st->holder, 4);
@@ -437,6 +438,7 @@ int lu_repl_load(struct lu_repl *lu, const void *data, size_t len)
 		return rc;
 	sc.lun_resets = lu_repl_rd_be(&r, 8);
 	sc.aptpl_epoch = lu_repl_rd_be(&r, 8);
+	sc.aptpl_generation = (uint32_t)lu_repl_rd_be(&r, 4);
 	sc.pr.generation = (uint32_t)lu_repl_rd_be(&r, 4);
 	nregs = (uint32_t)lu_repl_rd_be(&r, 4);
 	sc.pr.holder = (uint32_t)lu_repl_rd_be(&r, 4);
@@ -486,6 +488,7 @@ int lu_repl_load(struct lu_repl *lu, const void *data, size_t len)
 		if (!rc) {
 			lu->lun_resets = sc.lun_resets;
 			lu->aptpl_epoch = sc.aptpl_epoch;
+			lu->aptpl_generation = sc.aptpl_generation;
 		}
 	}
 	lu_repl_fini(&sc);

@@ -82,6 +82,10 @@ struct lu_repl {
 	 * this LU's history, RESERVE and RELEASE included (which leave
 	 * PRgeneration alone). */
 	uint64_t aptpl_epoch;
+	/* PRgeneration of that last image: a node that joins compares
+	 * (aptpl_epoch, aptpl_generation) with its own file's
+	 * (pr_aptpl_peek) and writes the current image when they differ. */
+	uint32_t aptpl_generation;
 };
 
 /*
@@ -143,11 +147,11 @@ bool lu_repl_equal(const struct lu_repl *a, const struct lu_repl *b);
  * Snapshot (state transfer), version 1, big-endian, canonical:
  *   0 4 "CTLU"   4 2 version   6 2 reserved (0)
  *   8 4 max_regs   12 1 flags (bit 0 PTPL_C, bit 1 CRH)   13 3 reserved
- *  16 8 LUN resets   24 8 APTPL epoch   32 4 PRgeneration
- *  36 4 registrations N   40 4 holder (FFFFFFFFh: none)
- *  44 1 type   45 1 scope   46 1 flags (bit 0 APTPL, bit 1 SCSI-2
- *  reserved)   47 1 reserved
- *  48   the SCSI-2 holder nexus when reserved: 2 RTPI, 2 TransportID
+ *  16 8 LUN resets   24 8 APTPL epoch   32 4 APTPL generation
+ *  36 4 PRgeneration   40 4 registrations N   44 4 holder (FFFFFFFFh:
+ *  none)   48 1 type   49 1 scope   50 1 flags (bit 0 APTPL, bit 1
+ *  SCSI-2 reserved)   51 1 reserved
+ *  52   the SCSI-2 holder nexus when reserved: 2 RTPI, 2 TransportID
  *       length T, T bytes (pr_tid_encode)
  *       N registrations: 8 key, 2 RTPI, 1 flags (bit 0 ALL_TG_PT),
  *       1 reserved, 2 T, T bytes TransportID

@@ -333,14 +333,10 @@ static uint32_t port_dir_groups_all(const struct port_dir *d,
 uint32_t port_dir_groups(const struct port_dir *d, struct port_dir_group *out,
 			 uint32_t max)
 {
-	struct port_dir_group *g = malloc(PORT_DIR_PORTS_MAX * sizeof(*g));
-	uint32_t ng;
+	struct port_dir_group g[PORT_DIR_PORTS_MAX];   /* ~11 KiB */
+	uint32_t ng = port_dir_groups_all(d, g);
 
-	if (!g)
-		return 0;
-	ng = port_dir_groups_all(d, g);
-	memcpy(out, g, (ng < max ? ng : max) * sizeof(*g));
-	free(g);
+	memcpy(out, g, (ng < max ? ng : max) * sizeof(g[0]));
 	return ng;
 }
 
@@ -375,20 +371,14 @@ int port_dir_rtpg_build(const struct port_dir *d, unsigned format,
 			uint8_t transition_s, bool all_unavailable,
 			uint8_t *buf, uint32_t alloc_len, uint32_t *full_len)
 {
-	struct port_dir_group *g;
-	uint8_t *data;
+	struct port_dir_group g[PORT_DIR_PORTS_MAX];   /* ~11 KiB */
+	uint8_t data[PORT_DIR_RTPG_MAX];                /* ~3 KiB */
 	uint32_t ng, n;
 
 	/* SPC-4 6.27.1, table 163: PARAMETER DATA FORMAT 000b / 001b */
 	if (format > 1)
 		return -EINVAL;
-	g = malloc(PORT_DIR_PORTS_MAX * sizeof(*g));
-	data = calloc(1, PORT_DIR_RTPG_MAX);
-	if (!g || !data) {
-		free(g);
-		free(data);
-		return -ENOMEM;
-	}
+	memset(data, 0, sizeof(data));
 	ng = port_dir_groups_all(d, g);
 	n = format == 1 ? 8 : 4;
 	for (uint32_t i = 0; i < ng; i++) {
@@ -421,8 +411,6 @@ int port_dir_rtpg_build(const struct port_dir *d, unsigned format,
 		n = alloc_len;
 	if (n)
 		memcpy(buf, data, n);
-	free(data);
-	free(g);
 	return (int)n;
 }
 

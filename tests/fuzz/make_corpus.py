@@ -134,9 +134,10 @@ def lu_repl_corpus():
     def snapshot(regs, gen=0, rtype=0, holder=0xFFFFFFFF, aptpl=False,
                  s2=None, resets=0, epoch=0):
         flags = (1 if aptpl else 0) | (2 if s2 else 0)
-        b = b"CTLU" + struct.pack(">HHIB3sQQIIIBBBB", 1, 0, 4, 3, b"\0" * 3,
-                                  resets, epoch, gen, len(regs), holder,
-                                  rtype, 0, flags, 0)
+        b = b"CTLU" + struct.pack(">HHIB3sQQIIIIBBBB", 1, 0, 4, 3,
+                                  b"\0" * 3, resets, epoch, gen if epoch
+                                  else 0, gen, len(regs), holder, rtype, 0,
+                                  flags, 0)
         if s2:
             b += nexus(*s2)
         for key, rtpi, all_tg_pt, t in regs:

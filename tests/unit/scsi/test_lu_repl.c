@@ -614,6 +614,7 @@ static void test_aptpl_persist(void **state)
 	fx = t_pr(&A1, PR_OUT_RELEASE, PR_TYPE_WR_EX, KEY_A, 0, 0);
 	assert_false(fx->persist);   /* 0 and was 0 */
 	T_EQ("state epoch", nodes[2].lu.aptpl_epoch, 3);
+	T_EQ("state generation", nodes[2].lu.aptpl_generation, 3);
 }
 
 /* Without PTPL_C nothing is persisted, and APTPL 1 is refused. */
@@ -857,16 +858,16 @@ static void test_snapshot_join_and_rejects(void **state)
 	bad[0] = 'X';
 	T_EQ("magic", lu_repl_load(&nodes[2].lu, bad, len), -EINVAL);
 	memcpy(bad, s, len);
-	bad[44] = 2;               /* reservation type 2 */
+	bad[48] = 2;               /* reservation type 2 */
 	T_EQ("type", lu_repl_load(&nodes[2].lu, bad, len), -EINVAL);
 	memcpy(bad, s, len);
-	bad[43] = 5;               /* holder 5 of 1 registration */
+	bad[47] = 5;               /* holder 5 of 1 registration */
 	T_EQ("holder", lu_repl_load(&nodes[2].lu, bad, len), -EINVAL);
 	memcpy(bad, s, len);
-	bad[46] = 0x01;            /* APTPL without PTPL_C */
+	bad[50] = 0x01;            /* APTPL without PTPL_C */
 	T_EQ("aptpl", lu_repl_load(&nodes[2].lu, bad, len), -EINVAL);
 	memcpy(bad, s, len);
-	memset(bad + 48, 0, 8);    /* the registration's key: 0 */
+	memset(bad + 52, 0, 8);    /* the registration's key: 0 */
 	T_EQ("key", lu_repl_load(&nodes[2].lu, bad, len), -EINVAL);
 	T_EQ("nothing loaded", nodes[2].lu.pr.nregs, 0);
 	free(bad);
