@@ -101,11 +101,28 @@ static void config_cluster_obj_parse(struct config_msgs *m,
 				     struct json_object *obj,
 				     struct config_cluster *cl)
 {
-	static const char *const keys[] = { "backend", "group", NULL };
+	static const char *const keys[] = { "backend", "group", "join_timeout",
+		NULL };
+	struct json_object *v;
 	const char *s;
 	size_t i, n;
+	int64_t t;
 
-	config_cluster_keys_check(m, obj, "cluster", keys, "backend, group");
+	config_cluster_keys_check(m, obj, "cluster", keys,
+				  "backend, group, join_timeout");
+	if (json_object_object_get_ex(obj, "join_timeout", &v)) {
+		t = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || t < 1 ||
+		    t > (int64_t)CONFIG_CLUSTER_JOIN_TIMEOUT_MAX)
+			config_msg_add(m, false, NULL,
+				       "cluster.join_timeout: must be an integer "
+				       "1..%u (seconds), got %.48s",
+				       CONFIG_CLUSTER_JOIN_TIMEOUT_MAX,
+				       json_object_to_json_string_ext(v,
+						JSON_C_TO_STRING_PLAIN));
+		else
+			cl->join_timeout_s = (unsigned)t;
+	}
 	if (config_cluster_string_get(m, obj, "cluster", "backend", 32,
 				      &s) == 1) {
 		n = sizeof(config_cluster_backends) /
@@ -188,6 +205,7 @@ int config_cluster_parse(struct json_object *root, struct config *c,
 	c->cluster.backend = CLUSTER_BACKEND_SINGLE;
 	snprintf(c->cluster.group, sizeof(c->cluster.group), "%s",
 		 CONFIG_CLUSTER_GROUP_DEFAULT);
+	c->cluster.join_timeout_s = CONFIG_CLUSTER_JOIN_TIMEOUT_DEFAULT;
 	c->control.enabled = true;
 	c->control.socket_set = false;
 	snprintf(c->control.socket, sizeof(c->control.socket), "%s",

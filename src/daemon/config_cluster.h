@@ -21,12 +21,17 @@ struct json_object;
 
 #define CONFIG_CLUSTER_GROUP_DEFAULT "ctgt"
 #define CONFIG_CLUSTER_GROUP_MAX 64u       /* corosync allows 128 */
+#define CONFIG_CLUSTER_JOIN_TIMEOUT_DEFAULT 60u  /* seconds */
+#define CONFIG_CLUSTER_JOIN_TIMEOUT_MAX 3600u
 #define CONFIG_CONTROL_SOCKET_DEFAULT "/run/ctgt/ctgtd.sock"
 #define CONFIG_CONTROL_SOCKET_MAX 107u     /* sun_path minus the NUL */
 
 struct config_cluster {
 	enum cluster_backend_kind backend;  /* SINGLE or COROSYNC */
 	char group[CONFIG_CLUSTER_GROUP_MAX + 1];
+	/* Seconds ctgtd waits at start for its first view (the backend
+	 * retries meanwhile) before it gives up and exits 1. */
+	unsigned join_timeout_s;
 };
 
 struct config_control {

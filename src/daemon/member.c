@@ -4,8 +4,11 @@
  * readiness change (one line each), and closes both at shutdown.
  *
  * Choices (docs/config.md, "cluster" and "control"):
- *   - a cluster backend that cannot start (corosync not running) is fatal:
- *     ctgtd exits 1 and a supervisor restarts it; no retry loop here;
+ *   - member_start() returns only once the node has its first view (any
+ *     view, quorate or not): the backend retries a corosync that is not
+ *     up yet; after cluster.join_timeout seconds without a view, or when
+ *     the backend cannot start at all, ctgtd exits 1 and a supervisor
+ *     restarts it;
  *   - the default control socket held by another live ctgtd is a warning
  *     (ctgtd runs without one); an explicit one is an error.
  *
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/loop.h"
@@ -38,6 +42,8 @@ struct member {
 	char group[CONFIG_CLUSTER_GROUP_MAX + 1];
 	char socket[CONFIG_CONTROL_SOCKET_MAX + 1];
 	bool control_enabled;
+	unsigned join_timeout_s;
+	bool viewed;                  /* the first view arrived (under lock) */
 	bool socket_strict;           /* explicit path: in use is an error */
 	struct cluster_notify_handler notify[CONTROL_NOTIFY_TOPICS];
 	bool notify_on;
@@ -52,12 +58,18 @@ static void member_view_cb(void *arg, const struct cluster_view *v,
 			   const uint32_t *left, uint32_t nleft,
 			   const uint32_t *joined, uint32_t njoined)
 {
+	struct member *m = arg;
 	char list[1024], ids[256];
 	size_t n = 0;
 	uint32_t i;
 	int r;
 
-	(void)arg;
+	pthread_mutex_lock(&m->lock);
+	if (!m->viewed) {
+		m->viewed = true;
+		pthread_cond_broadcast(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
 	list[0] = '\0';
 	for (i = 0; i < v->count && n < sizeof(list); i++) {
 		r = snprintf(list + n, sizeof(list) - n, "%s%u%s%s",
@@ -254,6 +266,46 @@ static void member_destroy(struct member *m)
 	free(m);
 }
 
+/* Waits for the first view: serving before this node knows whether it
+ * is in the primary component would serve nothing useful, and a backend
+ * that never gets a view (corosync down) is a start failure. */
+static int member_view_wait(struct member *m)
+{
+	uint64_t t0 = base_now_ms(), now;
+	uint64_t deadline = t0 + 1000ull * m->join_timeout_s, step;
+	struct timespec ts;
+	bool said = false;
+	int r;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->viewed && (now = base_now_ms()) < deadline) {
+		/* Say once, after a moment, what the start waits for. */
+		if (!said && now - t0 >= 2000) {
+			said = true;
+			LOG_INFO("cluster: waiting for the first view (up to "
+				 "%u s)", m->join_timeout_s);
+		}
+		step = deadline - now < 500 ? deadline - now : 500;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(step / 1000);
+		ts.tv_nsec += (long)(step % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+	}
+	r = m->viewed ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&m->lock);
+	if (r)
+		LOG_ERR("cluster: no membership view after %u s (backend %s, "
+			"group \"%s\")%s: not serving", m->join_timeout_s,
+			config_cluster_backend_name(m->backend), m->group,
+			m->backend == CLUSTER_BACKEND_COROSYNC ?
+			"; is corosync running?" : "");
+	return r;
+}
+
 int member_start(const struct config *c, const char *control_path,
 		 struct member **out)
 {
@@ -267,6 +319,7 @@ int member_start(const struct config *c, const char *control_path,
 	m->backend = c->cluster.backend;
 	snprintf(m->group, sizeof(m->group), "%s", c->cluster.group);
 	m->control_enabled = c->control.enabled || control_path;
+	m->join_timeout_s = c->cluster.join_timeout_s;
 	m->socket_strict = c->control.socket_set || control_path;
 	snprintf(m->socket, sizeof(m->socket), "%s",
 		 control_path ? control_path : c->control.socket);
@@ -286,6 +339,11 @@ int member_start(const struct config *c, const char *control_path,
 	err = member_step_wait(m, member_open_on_loop, m);
 	if (err)
 		goto fail;
+	err = member_view_wait(m);
+	if (err) {
+		member_stop(m);
+		return err;
+	}
 	*out = m;
 	return 0;
 fail:

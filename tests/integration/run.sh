@@ -1026,6 +1026,21 @@ PYEOF
 	else
 		it_fail control.socket_in_use "exit $rc (want 1): ${out//$'\n'/ | }"
 	fi
+	# corosync chosen, none reachable (the private network namespace has
+	# no corosync): a clear error and exit 1 once join_timeout is over.
+	if [ -n "${CTGT_IT_IN_NETNS:-}" ]; then
+		sed -e 's/"backend": "single"/"backend": "corosync", "join_timeout": 2/' \
+			-e "s|$sock|$work/ctl-coro.sock|" -e "s/:$port\"/:$((port + 1))\"/" \
+			"$cfg" >"$work/ctl-coro.json"
+		out=$(timeout 20 "$ctgtd" -c "$work/ctl-coro.json" 2>&1); rc=$?
+		if [ "$rc" = 1 ] && grep -qE 'is corosync running|built without it' <<<"$out"; then
+			it_pass control.corosync_unavailable "exit 1: $(grep -m1 -E 'corosync running|without it' <<<"$out" | cut -c1-120)"
+		else
+			it_fail control.corosync_unavailable "exit $rc (want 1): ${out//$'\n'/ | }"
+		fi
+	else
+		it_skip control.corosync_unavailable "not in a private network namespace (a corosync may be reachable)"
+	fi
 	it_adm control.after_all 0 'quorate, ready' view
 	kill -TERM "$pid"
 	if ! it_wait_exit "$pid" "$STOP_TIMEOUT"; then
