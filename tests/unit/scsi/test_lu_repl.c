@@ -261,6 +261,34 @@ static void t_pr_msg(struct lu_repl_msg *m, const struct pr_nexus *n,
 	assert_true(pr_out_decode(cdb, param, len, &m->req, &res));
 }
 
+/* REGISTER with SPEC_I_PT: n registers itself and tids[0, ntids) with
+ * SERVICE ACTION RESERVATION KEY sa_key (flags: byte 20 besides 08h). */
+static void t_spec_msg(struct lu_repl_msg *m, const struct pr_nexus *n,
+		       uint64_t sa_key, uint8_t flags,
+		       const struct pr_tid *const *tids, uint32_t ntids)
+{
+	uint8_t cdb[10] = { 0x5f, PR_OUT_REGISTER, 0 }, param[1024];
+	struct pr_result res = { 0 };
+	uint32_t len = 28;
+
+	memset(param, 0, sizeof(param));
+	t_put64(param + 8, sa_key);
+	param[20] = (uint8_t)(flags | 0x08);
+	for (uint32_t i = 0; i < ntids; i++) {
+		int k = pr_tid_encode(tids[i], param + len,
+				      sizeof(param) - len);
+
+		assert_true(k > 0);
+		len += (uint32_t)k;
+	}
+	t_put32(param + 24, len - 28);
+	t_put32(cdb + 5, len);
+	memset(m, 0, sizeof(*m));
+	m->type = LU_REPL_MSG_PR_OUT;
+	m->nexus = *n;
+	assert_true(pr_out_decode(cdb, param, len, &m->req, &res));
+}
+
 static const struct lu_repl_effects *t_pr(const struct pr_nexus *n,
 					  uint8_t sa, uint8_t type,
 					  uint64_t key, uint64_t sa_key,
@@ -630,6 +658,32 @@ static void test_aptpl_unsupported(void **state)
 	assert_false(fx->persist);
 }
 
+/* A message of a type the decoder never produces changes nothing. */
+static void test_unknown_type_is_a_no_op(void **state)
+{
+	const struct lu_repl_effects *fx;
+	struct lu_repl_msg m;
+	size_t l0, l1;
+	uint8_t *before, *after;
+
+	(void)state;
+	t_pr(&A1, PR_OUT_REGISTER, 0, 0, KEY_A, 0);
+	t_simple(LU_REPL_MSG_NEXUS_LOSS, &A1);
+	before = t_save(&nodes[0].lu, &l0);
+	memset(&m, 0, sizeof(m));
+	m.type = 0x7f;
+	m.nexus = A1;
+	lu_repl_apply(&nodes[0].lu, &m, port_dir_port_exists, dir,
+		      &nodes[0].fx);
+	fx = &nodes[0].fx;
+	T_EQ("status", fx->pr.status, PR_STATUS_CHECK_CONDITION);
+	after = t_save(&nodes[0].lu, &l1);
+	T_EQ("unchanged", l0, l1);
+	assert_memory_equal(before, after, l0);
+	free(before);
+	free(after);
+}
+
 /* ----------------------------------------------------------------- codec */
 
 /* One of each message type, with something in every field. */
@@ -965,7 +1019,15 @@ static void test_random_determinism(void **state)
 			uint8_t flags = (uint8_t)(t_rand() % 8 == 0 ? 0x04 : 0) |
 					(uint8_t)(t_rand() % 5 == 0 ? 0x01 : 0);
 
-			if (sa == PR_OUT_REGISTER_AND_MOVE) {
+			if (sa == PR_OUT_REGISTER && t_rand() % 6 == 0) {
+				const struct pr_tid *tids[2] = {
+					&t_rand_nexus()->tid,
+					&t_rand_nexus()->tid,
+				};
+
+				t_spec_msg(&m, n, t_rand_key(), flags, tids,
+					   1 + t_rand() % 2);
+			} else if (sa == PR_OUT_REGISTER_AND_MOVE) {
 				const struct pr_nexus *d = t_rand_nexus();
 
 				t_pr_msg(&m, n, sa, type, t_rand_key(),
@@ -1030,6 +1092,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_aptpl_persist,
 						t_setup_aptpl, t_teardown),
 		cmocka_unit_test_setup_teardown(test_aptpl_unsupported,
+						t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_type_is_a_no_op,
 						t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_codec_round_trip_and_truncation, t_setup,
