@@ -1,21 +1,26 @@
 /*
- * libFuzzer harness: the clustered LU's message decoder (src/scsi/
- * lu_repl_msg.c) and snapshot loader (lu_repl.c), and the state both
- * drive. The input is one mode byte, then:
- *   mode bit 0 clear: a sequence of messages as the cluster delivers them,
- *     each a 2-byte big-endian length and that many bytes;
- *   mode bit 0 set: one snapshot (lu_repl_load input).
- * Nothing may crash or read out of bounds (every message is copied to a
- * buffer of its exact size). A refused message leaves a zeroed value; an
- * accepted one encodes back to exactly its bytes (one value, one
+ * libFuzzer harness: the clustered device's decoders, the LU messages
+ * (src/scsi/lu_repl_msg.c), the LU snapshot loader (lu_repl.c), the port
+ * directory's ANNOUNCE decoder and snapshot loader (port_dir.c), and the
+ * state they drive. The input is one mode byte, then by mode & 3:
+ *   0: LU messages as the cluster delivers them, each a 2-byte big-endian
+ *      length and that many bytes;
+ *   1: one LU snapshot (lu_repl_load input);
+ *   2: ANNOUNCE messages, framed the same way;
+ *   3: one port directory snapshot (port_dir_load input).
+ * Nothing may crash or read out of bounds (every input is copied to a
+ * buffer of its exact size). A refused LU message leaves a zeroed value;
+ * an accepted one encodes back to exactly its bytes (one value, one
  * encoding) and is applied to two states, which must stay equal, as must
- * a third rebuilt from the first's snapshot. A refused snapshot leaves the
- * state as it was; an accepted one saves back to exactly its bytes.
+ * a third rebuilt from the first's snapshot; announcements likewise, on
+ * two directories. A refused snapshot leaves the state as it was; an
+ * accepted one saves back to exactly its bytes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "scsi/lu_repl.h"
+#include "scsi/port_dir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -132,6 +137,105 @@ static void fuzz_lu_repl_load(const uint8_t *data, size_t size,
 	free(img);
 }
 
+/* Two directories fed the same announcements stay byte-identical, and a
+ * third loaded from the first's bytes saves the same bytes. */
+static void fuzz_lu_repl_dir_same(struct port_dir *a, struct port_dir *b)
+{
+	struct port_dir *c = NULL;
+	void *s1 = NULL, *s2 = NULL, *s3 = NULL;
+	size_t l1 = 0, l2 = 0, l3 = 0;
+
+	if (port_dir_save(a, &s1, &l1) != 0 || port_dir_save(b, &s2, &l2) != 0 ||
+	    l1 != l2 || memcmp(s1, s2, l1) != 0)
+		abort();
+	if (port_dir_create(&c) == 0) {
+		if (port_dir_load(c, s1, l1) != 0 ||
+		    port_dir_save(c, &s3, &l3) != 0 || l3 != l1 ||
+		    memcmp(s3, s1, l1) != 0)
+			abort();
+		port_dir_destroy(c);
+	}
+	free(s3);
+	free(s2);
+	free(s1);
+}
+
+static void fuzz_lu_repl_announces(const uint8_t *data, size_t size)
+{
+	struct port_dir *a = NULL, *b = NULL;
+	struct port_dir_announce *m = malloc(sizeof(*m));
+	uint8_t *out = malloc(PORT_DIR_ANNOUNCE_MAX);
+	size_t pos = 0;
+	uint32_t n = 0;
+
+	if (!m || !out || port_dir_create(&a) != 0 ||
+	    port_dir_create(&b) != 0)
+		goto out;
+	while (size - pos >= 2) {
+		size_t len = (size_t)data[pos] << 8 | data[pos + 1];
+		struct port_dir_result ra, rb;
+		uint8_t *msg;
+		ssize_t k;
+
+		pos += 2;
+		if (len > size - pos)
+			len = size - pos;
+		msg = malloc(len ? len : 1);
+		if (!msg)
+			break;
+		memcpy(msg, data + pos, len);
+		pos += len;
+		if (port_dir_announce_decode(msg, len, m) != 0) {
+			free(msg);
+			/* every fourth refused frame: a node leaves */
+			if (++n % 4 == 0 && len >= 8) {
+				uint32_t node = (uint32_t)data[pos - 1] % 4;
+
+				if (port_dir_node_left(a, node) !=
+				    port_dir_node_left(b, node))
+					abort();
+			}
+			continue;
+		}
+		k = port_dir_announce_encode(m, out, PORT_DIR_ANNOUNCE_MAX);
+		if (k < 0 || (size_t)k != len || memcmp(out, msg, len) != 0)
+			abort();
+		free(msg);
+		if (port_dir_announce(a, m, &ra) != port_dir_announce(b, m, &rb) ||
+		    memcmp(&ra, &rb, sizeof(ra)) != 0)
+			abort();
+		fuzz_lu_repl_dir_same(a, b);
+	}
+out:
+	port_dir_destroy(b);
+	port_dir_destroy(a);
+	free(out);
+	free(m);
+}
+
+static void fuzz_lu_repl_dir_load(const uint8_t *data, size_t size)
+{
+	struct port_dir *a = NULL;
+	uint8_t *img = malloc(size ? size : 1);
+	void *s = NULL;
+	size_t l = 0;
+
+	if (!img || port_dir_create(&a) != 0)
+		goto out;
+	memcpy(img, data, size);
+	if (port_dir_load(a, img, size) == 0) {
+		if (port_dir_save(a, &s, &l) != 0 || l != size ||
+		    memcmp(s, img, size) != 0)
+			abort();
+	} else if (port_dir_count(a) != 0) {
+		abort();     /* half-loaded */
+	}
+out:
+	free(s);
+	port_dir_destroy(a);
+	free(img);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pr_config cfg = { .max_regs = FUZZ_LU_REPL_MAX_REGS,
@@ -146,6 +250,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	data++;
 	size--;
+	if ((mode & 3) == 2) {
+		fuzz_lu_repl_announces(data, size);
+		return 0;
+	}
+	if ((mode & 3) == 3) {
+		fuzz_lu_repl_dir_load(data, size);
+		return 0;
+	}
 	if (lu_repl_init(&a, &cfg) != 0)
 		return 0;
 	if (lu_repl_init(&b, &cfg) != 0) {

@@ -174,5 +174,35 @@ def lu_repl_corpus():
     write("lu_repl", "snapshot-ex-ac-ar", snapshot(
         [(KA, 1, True, A), (KB, 4, False, D)], gen=9, rtype=8))
 
+    # port directory (src/scsi/port_dir.h, version 1): mode 2, framed
+    # ANNOUNCE messages; mode 3, one directory snapshot
+    def port_rec(node, rtpi, group, tpg, target, portals, live=False):
+        r = struct.pack(">IHHHBBB", node, rtpi, group, tpg, 1 if live else 0,
+                        len(portals), len(target)) + target.encode()
+        for p in portals:
+            r += bytes([len(p)]) + p.encode()
+        return r
+
+    def announce(node, group, rtpis):
+        recs = b"".join(port_rec(node, r, group, i + 1,
+                                 "iqn.2026-11.test:t%u" % node,
+                                 ["192.168.0.%u:3260" % node])
+                        for i, r in enumerate(rtpis))
+        return bytes([1, 1, 0, 0]) + struct.pack(">IHH", node, len(rtpis),
+                                                 0) + recs
+
+    def framed(mode, *msgs):
+        return bytes([mode]) + b"".join(struct.pack(">H", len(m)) + m
+                                        for m in msgs)
+
+    write("lu_repl", "announce-two-nodes-clash", framed(
+        2, announce(1, 1, [1, 2]), announce(2, 2, [3, 4]),
+        announce(3, 3, [4, 5]), announce(3, 2, [5]), announce(2, 2, [3])))
+    write("lu_repl", "port-dir-snapshot", b"\3" + b"CTPD" + struct.pack(
+        ">HHI", 1, 0, 3) + port_rec(1, 1, 1, 1, "iqn.2026-11.test:t1",
+                                    ["10.0.0.1:3260", "[fd00::1]:3260"], True)
+        + port_rec(1, 2, 1, 2, "iqn.2026-11.test:t1", [], True)
+        + port_rec(2, 3, 2, 1, "iqn.2026-11.test:t2", ["10.0.0.2:3260"]))
+
 
 lu_repl_corpus()
