@@ -52,7 +52,6 @@ struct control {
 	/* The reaper: kills failed connections, frees idle dead ones and
 	 * resumes stalled ones, outside every connection's callbacks. */
 	struct base_timer kick;
-	bool closing;
 };
 
 struct control_conn {
@@ -70,8 +69,6 @@ struct control_conn {
 	bool stalled;                 /* complete lines left unparsed */
 	bool close_after_flush;       /* a fatal error reply is queued */
 };
-
-static void control_conn_input(struct control_conn *c);
 
 static void control_kick(struct control *ctl)
 {
@@ -261,6 +258,9 @@ static void control_conn_cb(struct base_fd *f, uint32_t events)
 		return;
 	if (events & EPOLLOUT) {
 		control_conn_flush(c);
+		/* Replies drained: lines held back may go on. */
+		if (c->stalled)
+			control_kick(c->ctl);
 		control_conn_events_set(c);
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -479,7 +479,6 @@ void control_close(struct control *ctl)
 	list_for_each_entry_safe(c, tmp, &ctl->conns, link)
 		if (c->s.pending == 0)
 			control_conn_free(c);
-	ctl->closing = true;
 }
 
 void control_free(struct control *ctl)
