@@ -101,11 +101,13 @@ static void cluster_locks_later(struct cluster_locks *lm, const char *what,
 	cluster_locks_poll_arm(lm);
 }
 
-/* The loop deferred callbacks run on. cluster.h has no accessor for the
- * service's loop; every call into this file is on that loop's thread, and
- * inside a turn of it base_loop_current() names it. Taken the first time
- * it is seen; without it the cache fast path is skipped (requests then
- * take the ordered path) and nothing else changes. */
+/* The loop deferred callbacks, the sweep and the poll run on. cluster.h
+ * has no accessor for the service's loop; every call into this file is
+ * on that loop's thread, and inside a turn of it base_loop_current()
+ * names it. Taken the first time it is seen (attach, apply, view, load,
+ * acquire: a daemon applies inside its loop, so from the first apply on).
+ * Until then the cache fast path is skipped, queued callbacks fire at
+ * once, and nothing polls. */
 static struct base_loop *cluster_locks_loop(struct cluster_locks *lm)
 {
 	if (!lm->loop)
@@ -121,7 +123,7 @@ static struct base_loop *cluster_locks_loop(struct cluster_locks *lm)
  * incarnations inside one process (tests) 2^32 ids apart. */
 static uint64_t cluster_locks_first_id(void)
 {
-	static uint64_t floor_id;
+	static uint64_t floor_id;  /* clusters open on one thread at a time */
 	struct timespec ts;
 	uint64_t id;
 
