@@ -709,9 +709,246 @@ static void test_sim_lock_random(void **state)
 	print_message("%" PRIu64 " seeded lock schedules passed\n", n);
 }
 
+/* ------------------------------------------------------ scripted cases */
+
+static struct world *world_new(uint32_t n, uint64_t seed)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cluster_sim_config sc = { .nodes = n, .seed = seed };
+
+	assert_non_null(w);
+	cur_world = w;
+	w->seed = seed;
+	w->n = n;
+	assert_int_equal(base_loop_create(&w->loop), 0);
+	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
+	for (uint32_t id = 1; id <= n; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+		node_start(w, id);
+	}
+	return w;
+}
+
+static void world_free(struct world *w)
+{
+	for (uint32_t id = 1; id <= w->n; id++)
+		if (w->nodes[id].c)
+			node_stop(w, id);
+	cluster_sim_destroy(w->sim);
+	base_loop_destroy(w->loop);
+	cur_world = NULL;
+	free(w);
+}
+
+/* Until the bus and the loop are quiet; nothing is released. ms > 0:
+ * keep turning the loop that long (real time, for the poll). */
+static void run(struct world *w, uint64_t ms)
+{
+	uint64_t t0 = base_now_ms();
+
+	for (;;) {
+		bool moved = cluster_sim_step(w->sim);
+		if (base_loop_run_ready(w->loop) > 0)
+			moved = true;
+		check_states(w);
+		if (moved)
+			continue;
+		if (base_now_ms() - t0 >= ms)
+			break;
+		usleep(1000);
+	}
+}
+
+static struct tuser *take(struct world *w, uint32_t id, int u,
+			  const char *name, uint64_t start, uint64_t len,
+			  enum cluster_lock_mode mode, unsigned flags)
+{
+	struct tuser *x = &w->nodes[id].users[u];
+
+	memset(&x->lk, 0, sizeof(x->lk));
+	snprintf(x->lk.name, sizeof(x->lk.name), "%s", name);
+	x->lk.start = start;
+	x->lk.len = len;
+	x->lk.mode = mode;
+	x->lk.flags = flags;
+	x->lk.cb = user_cb;
+	x->revoked = false;
+	x->in_call = true;
+	assert_int_equal(cluster_lock_acquire(w->nodes[id].c, &x->lk), 0);
+	x->in_call = false;
+	x->state = U_WAITING;
+	return x;
+}
+
+static void drop(struct world *w, struct tuser *x)
+{
+	assert_int_equal(x->state, U_HELD);
+	cluster_lock_release(w->nodes[x->t->id].c, &x->lk);
+	x->state = U_FREE;
+}
+
+/* The entries of node `owner` in node id's table (granted / cached
+ * counted apart). */
+static void count_entries(struct world *w, uint32_t id, uint32_t owner,
+			  uint32_t *granted, uint32_t *cached,
+			  uint32_t *waiting)
+{
+	struct cluster_lock_table tab;
+	const uint8_t *part;
+	size_t l, plen;
+	void *d;
+
+	*granted = *cached = *waiting = 0;
+	assert_int_equal(cluster_state_save(w->nodes[id].c, &d, &l), 0);
+	part = lock_part(d, l, &plen);
+	cluster_lock_table_init(&tab);
+	assert_int_equal(cluster_lock_table_load(&tab, part, plen), 0);
+	for (uint32_t r = 0; r < tab.nres; r++) {
+		struct cluster_lock_entry *e;
+		list_for_each_entry(e, &tab.res[r]->entries, link) {
+			if (e->node != owner)
+				continue;
+			if (!e->granted)
+				(*waiting)++;
+			else if (e->cached)
+				(*cached)++;
+			else
+				(*granted)++;
+		}
+	}
+	cluster_lock_table_reset(&tab);
+	free(d);
+}
+
+/*   node 1: waits for X r0      node 2: holds X r0, crashes
+ *   node 3: a bystander
+ * The departed holder's lock is released and node 1 gets it. */
+static void test_sim_lock_holder_crash(void **state)
+{
+	struct world *w = world_new(3, 11);
+	struct tuser *a, *b;
+	uint32_t g, c, q;
+
+	run(w, 0);
+	b = take(w, 2, 0, "r0", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
+	run(w, 0);
+	assert_int_equal(b->state, U_HELD);
+	a = take(w, 1, 0, "r0", 0, 8, CLUSTER_LOCK_SHARED, 0);
+	run(w, 0);
+	assert_int_equal(a->state, U_WAITING);
+	node_stop(w, 2);
+	run(w, 0);
+	assert_int_equal(a->state, U_HELD);
+	for (uint32_t id = 1; id <= 3; id += 2) {
+		count_entries(w, id, 2, &g, &c, &q);
+		assert_int_equal(g + c + q, 0);
+	}
+	drop(w, a);
+	run(w, 0);
+	world_free(w);
+}
+
+/*   node 1: caches X r0 [0,10), re-takes [2,4) with no traffic
+ *   node 2: asks S [5,6): node 1 gives the cached lock up
+ * then node 1 asks again and waits for node 2. */
+static void test_sim_lock_cache_across_nodes(void **state)
+{
+	struct world *w = world_new(3, 12);
+	struct tuser *a, *b;
+	uint32_t g, c, q;
+	uint64_t before;
+
+	run(w, 0);
+	a = take(w, 1, 0, "r0", 0, 10, CLUSTER_LOCK_EXCLUSIVE,
+		 CLUSTER_LOCK_CACHE);
+	run(w, 0);
+	assert_int_equal(a->state, U_HELD);
+	drop(w, a);
+	run(w, 0);
+	count_entries(w, 3, 1, &g, &c, &q);
+	assert_int_equal(c, 1);  /* still cached, seen by everyone */
+
+	before = cluster_stats_get(w->nodes[1].c)->submitted;
+	a = take(w, 1, 0, "r0", 2, 2, CLUSTER_LOCK_EXCLUSIVE, 0);
+	assert_int_equal(a->state, U_WAITING);  /* not inside the call */
+	run(w, 0);
+	assert_int_equal(a->state, U_HELD);
+	assert_int_equal(cluster_stats_get(w->nodes[1].c)->submitted, before);
+
+	/* node 2 asks while node 1 uses it: node 2 waits; node 1's
+	 * release gives the cached entry up */
+	b = take(w, 2, 0, "r0", 5, 1, CLUSTER_LOCK_SHARED, 0);
+	run(w, 0);
+	assert_int_equal(b->state, U_WAITING);
+	drop(w, a);
+	run(w, 0);
+	assert_int_equal(b->state, U_HELD);
+	count_entries(w, 2, 1, &g, &c, &q);
+	assert_int_equal(g + c + q, 0);
+
+	/* node 1 again: X overlaps node 2's S: it waits, then gets it */
+	a = take(w, 1, 0, "r0", 0, 10, CLUSTER_LOCK_EXCLUSIVE,
+		 CLUSTER_LOCK_CACHE);
+	run(w, 0);
+	assert_int_equal(a->state, U_WAITING);
+	drop(w, b);
+	run(w, 0);
+	assert_int_equal(a->state, U_HELD);
+	drop(w, a);
+	run(w, 0);
+	world_free(w);
+}
+
+/*   {node 1, node 2} | {node 3}
+ * node 3 waits for a lock node 1 holds when the partition cuts it off:
+ * its request fails with -EAGAIN (found by the quorum poll); the
+ * majority drops node 3's entries; after the merge node 3 holds the
+ * majority's state and can lock again. */
+static void test_sim_lock_minority(void **state)
+{
+	struct world *w = world_new(3, 13);
+	static const uint32_t label[3] = { 0, 0, 1 };
+	struct tuser *a, *c3;
+	uint32_t g, c, q;
+
+	run(w, 0);
+	a = take(w, 1, 0, "r0", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
+	run(w, 0);
+	c3 = take(w, 3, 0, "r0", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
+	run(w, 0);
+	assert_int_equal(c3->state, U_WAITING);
+	memcpy(w->label, label, sizeof(label));
+	cluster_sim_partition(w->sim, w->label);
+	oracle_update(w);
+	run(w, 400);
+	assert_int_equal(c3->state, U_FREE);
+	assert_true(w->agains >= 1);
+	count_entries(w, 1, 3, &g, &c, &q);
+	assert_int_equal(g + c + q, 0);
+
+	memset(w->label, 0, sizeof(w->label));
+	cluster_sim_merge(w->sim);
+	oracle_update(w);
+	run(w, 0);
+	assert_true(cluster_is_ready(w->nodes[3].c));
+	c3 = take(w, 3, 0, "r0", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
+	run(w, 0);
+	assert_int_equal(c3->state, U_WAITING);
+	drop(w, a);
+	run(w, 0);
+	assert_int_equal(c3->state, U_HELD);
+	drop(w, c3);
+	run(w, 0);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_lock_holder_crash),
+		cmocka_unit_test(test_sim_lock_cache_across_nodes),
+		cmocka_unit_test(test_sim_lock_minority),
 		cmocka_unit_test(test_sim_lock_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
