@@ -506,9 +506,100 @@ static void test_sim_kv_random(void **state)
 	print_message("%" PRIu64 " seeded KV schedules passed\n", n);
 }
 
+/* A 100 KiB value, then a node joins: it receives the value in the
+ * snapshot and its own ops work on top of it (the random schedules cover
+ * snapshots cut in fragments).
+ *
+ *   node 1, node 2: up, set "k0" = 100 KiB      node 3: joins later */
+static void test_sim_kv_big_value_join(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cluster_sim_config sc = { .nodes = 3, .seed = 5,
+					 .max_msg = 160 * 1024 };
+	size_t big = 100 * 1024;
+	struct kop *m;
+	const void *val;
+	size_t len;
+	uint64_t ver;
+
+	assert_non_null(w);
+	cur_world = w;
+	w->seed = 5;
+	w->n = 3;
+	assert_int_equal(base_loop_create(&w->loop), 0);
+	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
+	for (uint32_t id = 1; id <= 3; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+	}
+	node_start(w, 1);
+	node_start(w, 2);
+	while (cluster_sim_step(w->sim))
+		settle(w);
+	settle(w);
+	assert_true(cluster_is_ready(w->nodes[1].c));
+
+	m = &w->ops[w->nops++];
+	m->w = w;
+	m->node = 1;
+	m->type = OP_SET;
+	m->key = 0;
+	m->len = big;
+	m->val = malloc(big);
+	assert_non_null(m->val);
+	for (size_t i = 0; i < big; i++)
+		m->val[i] = (uint8_t)(i * 13 + (i >> 10));
+	assert_int_equal(cluster_kv_set(w->nodes[1].c, "k0", m->val, big,
+					op_done, m), 0);
+	while (cluster_sim_step(w->sim) || !m->calls)
+		settle(w);
+	assert_int_equal(m->status, 0);
+
+	node_start(w, 3);
+	while (cluster_sim_step(w->sim))
+		settle(w);
+	settle(w);
+	assert_true(cluster_is_ready(w->nodes[3].c));
+	assert_int_equal(cluster_stats_get(w->nodes[3].c)->snapshots_loaded,
+			 1);
+	assert_int_equal(cluster_kv_get(w->nodes[3].c, "k0", &val, &len,
+					&ver), 0);
+	assert_int_equal(len, big);
+	assert_int_equal(ver, m->version);
+	assert_memory_equal(val, m->val, big);
+
+	/* node 3 changes it by compare-and-set on the version it got */
+	m = &w->ops[w->nops++];
+	m->w = w;
+	m->node = 3;
+	m->type = OP_CAS;
+	m->key = 0;
+	m->expect = ver;
+	m->len = 3;
+	m->val = malloc(3);
+	memcpy(m->val, "new", 3);
+	assert_int_equal(cluster_kv_cas(w->nodes[3].c, "k0", ver, m->val, 3,
+					op_done, m), 0);
+	while (cluster_sim_step(w->sim) || !m->calls)
+		settle(w);
+	assert_int_equal(m->status, 0);
+	for (uint32_t id = 1; id <= 3; id++)
+		check_visible(&w->nodes[id], m, 1);
+
+	for (uint32_t id = 1; id <= 3; id++)
+		node_stop(w, id);
+	for (uint32_t i = 0; i < w->nops; i++)
+		free(w->ops[i].val);
+	cluster_sim_destroy(w->sim);
+	base_loop_destroy(w->loop);
+	cur_world = NULL;
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_kv_big_value_join),
 		cmocka_unit_test(test_sim_kv_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
