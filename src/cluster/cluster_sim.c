@@ -318,6 +318,13 @@ uint32_t cluster_sim_backlog(const struct cluster_sim *s, uint32_t id)
 	return s->nodes[id].outbox_len + s->nodes[id].queue_len;
 }
 
+uint32_t cluster_sim_queued(const struct cluster_sim *s, uint32_t id)
+{
+	if (!cluster_sim_node_up(s, id))
+		return 0;
+	return s->nodes[id].queue_len;
+}
+
 bool cluster_sim_sequence(struct cluster_sim *s, uint32_t id)
 {
 	struct sim_node *n = &s->nodes[id];

@@ -71,6 +71,9 @@ bool cluster_sim_deliver(struct cluster_sim *s, uint32_t id);
 bool cluster_sim_node_up(const struct cluster_sim *s, uint32_t id);
 /* Events waiting in node id's outbox and queue. */
 uint32_t cluster_sim_backlog(const struct cluster_sim *s, uint32_t id);
+/* Events ordered for node id and not yet delivered to it (0: it has
+ * caught up with everything its components ordered). */
+uint32_t cluster_sim_queued(const struct cluster_sim *s, uint32_t id);
 
 /* The sim's seeded generator, for the test's own choices. */
 uint64_t cluster_sim_rand(struct cluster_sim *s);

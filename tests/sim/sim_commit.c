@@ -91,6 +91,7 @@ struct world {
 	struct tmsg msgs[MAXMSG];
 	uint32_t nmsgs;
 	struct ht_ent ht[HT_SIZE];
+	uint8_t done_ok[MAXMSG / 8]; /* messages completed with 0 */
 	bool crashes;
 	uint64_t completed_ok, completed_again, checks;
 };
@@ -299,6 +300,7 @@ static void msg_done(void *ctx, int status)
 		const struct cluster_view *v = cluster_view_get(s->c);
 
 		w->completed_ok++;
+		w->done_ok[id / 8] |= 1u << (id % 8);
 		CHECK(has_msg(s, id), "message %u done but not in its "
 		      "submitter's state", id);
 		for (i = 0; i < v->count; i++) {
@@ -379,6 +381,16 @@ static void check_states(struct world *w)
 		h = fnv(0xcbf29ce484222325ull, b, len);
 		free(data);
 		w->checks++;
+		/* Until a crash, every completed commit is in every state a
+		 * ready node holds, now and later, once it has caught up with
+		 * what was ordered for it (a node still delivering an old
+		 * view's messages holds a prefix). */
+		for (k = 0; k < sizeof(w->done_ok) && !w->crashes &&
+			    !cluster_sim_queued(w->sim, id);
+		     k++)
+			CHECK(!(w->done_ok[k] & ~t->applied[k]),
+			      "node %u is ready without a completed commit "
+			      "(around message %zu)", id, k * 8);
 		slot = (epoch * 0x9e3779b97f4a7c15ull ^ index) % HT_SIZE;
 		for (;;) {
 			struct ht_ent *e = &w->ht[slot];
