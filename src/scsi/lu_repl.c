@@ -217,6 +217,44 @@ void lu_repl_apply(struct lu_repl *lu, const struct lu_repl_msg *m,
 	}
 }
 
+/* ------------------------------------------------------ per-nexus effects */
+
+static bool lu_repl_fx_is_issuer(const struct lu_repl_effects *fx,
+				 const struct pr_nexus *n)
+{
+	return fx->has_issuer && fx->issuer.rtpi == n->rtpi &&
+	       pr_tid_equal(&fx->issuer.tid, &n->tid);
+}
+
+uint32_t lu_repl_effects_ua_for(const struct lu_repl_effects *fx,
+				const struct pr_nexus *n)
+{
+	uint32_t mask = 0;
+
+	if (fx->ua_all)
+		mask |= 1u << fx->ua_all_kind;
+	if (lu_repl_fx_is_issuer(fx, n))
+		return mask;
+	for (uint32_t i = 0; i < fx->pr.ua_count && i < fx->pr.ua_cap; i++)
+		if (pr_target_match(&fx->pr.ua[i], n))
+			mask |= 1u << fx->pr.ua[i].kind;
+	return mask;
+}
+
+bool lu_repl_effects_abort_for(const struct lu_repl_effects *fx,
+			       const struct pr_nexus *n)
+{
+	if (fx->abort_all)
+		return true;
+	if (lu_repl_fx_is_issuer(fx, n))
+		return false;
+	for (uint32_t i = 0; i < fx->pr.abort_count && i < fx->pr.abort_cap;
+	     i++)
+		if (pr_target_match(&fx->pr.aborts[i], n))
+			return true;
+	return false;
+}
+
 /* ------------------------------------------------------------- snapshot */
 
 struct lu_repl_wr {

@@ -20,11 +20,12 @@
  *     build a struct lu_repl_msg, lu_repl_msg_encode, cluster_submit;
  *   channel apply (every node): lu_repl_msg_decode (malformed: no-op,
  *     logged, the same everywhere), lu_repl_apply(lu, msg, port_dir_port_
- *     exists, dir, &fx); then for its own nexuses: raise fx UAs (skipping
- *     fx.issuer when has_issuer), abort fx aborts / everything when
- *     fx.abort_all, write pr_aptpl_encode(&lu->pr, fx.persist_epoch) when
- *     fx.persist; ack; the issuing node answers from fx (status, reason,
- *     field) once every member acked;
+ *     exists, dir, &fx); then for each of its own I_T_L nexuses n of the
+ *     LU: raise lu_repl_effects_ua_for(&fx, n), abort n's tasks when
+ *     lu_repl_effects_abort_for(&fx, n); write pr_aptpl_encode(&lu->pr,
+ *     fx.persist_epoch) when fx.persist; ack when all that is done; the
+ *     issuing node answers from fx (status, reason, field) once every
+ *     member acked;
  *   view with departed nodes: apply LU_REPL_MSG_NODE_LEFT per departed
  *     node with port_dir_node_rtpis (before port_dir_node_left);
  *   save / load / reset: lu_repl_save / lu_repl_load / lu_repl_reset.
@@ -139,6 +140,22 @@ void lu_repl_effects_reset(struct lu_repl_effects *fx);
 void lu_repl_apply(struct lu_repl *lu, const struct lu_repl_msg *m,
 		   lu_repl_port_fn port_exists, void *port_arg,
 		   struct lu_repl_effects *fx);
+
+/*
+ * What the effects mean for one I_T nexus n of this node (the glue walks
+ * its own I_T_L nexuses of the LU with these):
+ * lu_repl_effects_ua_for: the UAs to raise on n, a mask of
+ *   (1u << enum lu_repl_ua): the listed targets covering n, except when n
+ *   is the issuer (SPC-4 5.14.11: never the PR OUT's own nexus); with
+ *   ua_all, ua_all_kind for every nexus.
+ * lu_repl_effects_abort_for: whether to abort n's tasks of the LU: every
+ *   nexus with abort_all; else the abort targets covering n, never the
+ *   issuer (SPC-4 5.14.11.2.4: PREEMPT AND ABORT spares its own nexus).
+ */
+uint32_t lu_repl_effects_ua_for(const struct lu_repl_effects *fx,
+				const struct pr_nexus *n);
+bool lu_repl_effects_abort_for(const struct lu_repl_effects *fx,
+			       const struct pr_nexus *n);
 
 /* Whether a and b hold the same state. */
 bool lu_repl_equal(const struct lu_repl *a, const struct lu_repl *b);

@@ -458,6 +458,15 @@ static void test_all_tg_pt_covers_every_node(void **state)
 	assert_true(pr_target_match(&fx->pr.ua[0], &A3));
 	assert_false(pr_target_match(&fx->pr.ua[0], &B4));
 	T_EQ("no aborts", fx->pr.abort_count, 0);
+	/* what each node raises on its own nexuses: node 1 on A1, node 2
+	 * on A3; nothing on the issuer B4 nor on B2 */
+	T_EQ("A1", lu_repl_effects_ua_for(fx, &A1),
+	     1u << LU_REPL_UA_REGISTRATIONS_PREEMPTED);
+	T_EQ("A3", lu_repl_effects_ua_for(fx, &A3),
+	     1u << LU_REPL_UA_REGISTRATIONS_PREEMPTED);
+	T_EQ("B4", lu_repl_effects_ua_for(fx, &B4), 0);
+	T_EQ("B2", lu_repl_effects_ua_for(fx, &B2), 0);
+	assert_false(lu_repl_effects_abort_for(fx, &A3));
 	assert_true(pr_state_is_holder(t_pr_state(), &B4));
 }
 
@@ -483,6 +492,15 @@ static void test_preempt_and_abort(void **state)
 	assert_false(pr_target_match(&fx->pr.aborts[0], &B2));
 	assert_false(pr_target_match(&fx->pr.aborts[0], &C5));
 	assert_false(fx->abort_all);
+	assert_true(lu_repl_effects_abort_for(fx, &A1));
+	assert_false(lu_repl_effects_abort_for(fx, &A3)); /* other port */
+	assert_false(lu_repl_effects_abort_for(fx, &B2));
+	assert_false(lu_repl_effects_abort_for(fx, &C5)); /* the issuer */
+	T_EQ("A1 UA", lu_repl_effects_ua_for(fx, &A1),
+	     1u << LU_REPL_UA_REGISTRATIONS_PREEMPTED);
+	T_EQ("B2 UA", lu_repl_effects_ua_for(fx, &B2),
+	     1u << LU_REPL_UA_RESERVATIONS_RELEASED);
+	T_EQ("C5 UA", lu_repl_effects_ua_for(fx, &C5), 0);
 	assert_true(fx->has_issuer);
 	assert_true(pr_tid_equal(&fx->issuer.tid, &C5.tid));
 	T_EQ("issuer port", fx->issuer.rtpi, 5);
@@ -519,6 +537,11 @@ static void test_lun_reset(void **state)
 	T_EQ("UA kind", fx->ua_all_kind, LU_REPL_UA_LUN_RESET);
 	assert_true(fx->abort_all);
 	T_EQ("no listed UAs", fx->pr.ua_count, 0);
+	/* every node: 29/03 and abort on every nexus, the issuer's too */
+	T_EQ("A1", lu_repl_effects_ua_for(fx, &A1), 1u << LU_REPL_UA_LUN_RESET);
+	T_EQ("B4", lu_repl_effects_ua_for(fx, &B4), 1u << LU_REPL_UA_LUN_RESET);
+	assert_true(lu_repl_effects_abort_for(fx, &B4));
+	assert_true(lu_repl_effects_abort_for(fx, &C5));
 	assert_false(t_pr_state()->s2_reserved);
 	T_EQ("resets", nodes[0].lu.lun_resets, 1);
 
