@@ -343,8 +343,10 @@ static const struct pr_state *t_pr_state(void)
 /* ------------------------------------------------------------ scenarios */
 
 /*
- *   A1 (node 1) and B4 (node 2) register; A1 reserves WRITE EXCLUSIVE;
- *   B4 cannot reserve; writes from B4 conflict on every node.
+ *   I1 --RTPI 1-- node 1          node 2 --RTPI 4-- I2
+ *   A1: REGISTER KEY_A            B4: REGISTER KEY_B
+ *   A1: RESERVE WR_EX             B4: RESERVE -> RESERVATION CONFLICT
+ *   every node: writes from B4 conflict, from A1 pass.
  */
 static void test_pr_out_through_two_nodes(void **state)
 {
@@ -379,10 +381,11 @@ static void test_pr_out_through_two_nodes(void **state)
 }
 
 /*
- *   A1 (node 1) holds WR_EX and moves it to I2 through RTPI 4 (node 2):
- *   accepted, the new holder is I2/RTPI 4. A move to RTPI 9 (no such
- *   port on any node) is CHECK CONDITION, INVALID FIELD IN PARAMETER
- *   LIST at byte 18, as spc_pr.c answers it; the state is unchanged.
+ *   I1 --RTPI 1-- node 1 (holder, WR_EX)
+ *        REGISTER AND MOVE to I2 via RTPI 9 -> no such port: CHECK
+ *        CONDITION, 05/26/00 at parameter byte 18 (as spc_pr.c), unchanged
+ *        REGISTER AND MOVE to I2 via RTPI 4 --> node 2: I2/RTPI 4 holds
+ *   node 3 leaves; I2 moves to I3 via RTPI 5 (known, unavailable): GOOD
  */
 static void test_register_and_move_to_other_node(void **state)
 {
@@ -432,9 +435,11 @@ static void test_register_and_move_to_other_node(void **state)
 }
 
 /*
- *   A1 registers with ALL_TG_PT through node 1: the registration covers
- *   I1 on every port of every node, so A3 (node 2) reserves with KEY_A.
- *   B4 preempts: the UA REGISTRATIONS PREEMPTED target covers A1 and A3.
+ *          +--RTPI 1-- node 1
+ *   I1 ----+                       REGISTER ALL_TG_PT via RTPI 1: one
+ *          +--RTPI 3-- node 2      registration for I1 on every port
+ *   A3 (node 2) reserves with KEY_A. B4 (node 2) preempts KEY_A: the UA
+ *   REGISTRATIONS PREEMPTED covers A1 (node 1 raises it) and A3 (node 2).
  */
 static void test_all_tg_pt_covers_every_node(void **state)
 {
@@ -471,9 +476,10 @@ static void test_all_tg_pt_covers_every_node(void **state)
 }
 
 /*
- *   A1 (node 1) holds WR_EX, B2 (node 1) registered, C5 (node 3) issues
- *   PREEMPT AND ABORT of KEY_A: abort targets = the preempted nexus A1
- *   only; UA to A1; the issuer C5 is the one nexus skipped.
+ *   node 1: A1 (holder, WR_EX), B2 (registered)     node 3: C5 (registered)
+ *   C5: PREEMPT AND ABORT KEY_A, type EX_AC
+ *     aborts: A1 only (not A3: other port; not C5: the issuer)
+ *     UAs:    A1 2A/05 registrations preempted, B2 2A/04 (type changed)
  */
 static void test_preempt_and_abort(void **state)
 {
@@ -514,10 +520,10 @@ static void test_preempt_and_abort(void **state)
 }
 
 /*
- *   A1 holds a SCSI-2 reservation (RESERVE(6) through node 1), A1 and B4
- *   are PR-registered. B4 sends LOGICAL UNIT RESET through node 2: the
- *   SCSI-2 reservation ends, the PRs stay, every node raises 29/03 on
- *   every I_T nexus of the LU and aborts every task of the LU.
+ *   I1 --RTPI 1-- node 1: RESERVE(6)     node 2 --RTPI 4-- I2: LUN RESET
+ *   -> SCSI-2 reservation ends; on every node, every I_T nexus of the LU
+ *      (the issuer's too): 29/03 and its tasks aborted. Then with PRs
+ *      held, a second reset (via A3) leaves them as they are.
  */
 static void test_lun_reset(void **state)
 {
@@ -555,12 +561,12 @@ static void test_lun_reset(void **state)
 }
 
 /*
- *   B4 reserves (SCSI-2) through node 2: A1 and B2 (the same initiator
- *   port as B4, through node 1) conflict. Node 1 leaves: nothing. Node 2
- *   leaves: its RTPIs 3, 4 come from the port directory; the SCSI-2
- *   reservation held through RTPI 4 ends and C5 (node 3) can reserve.
- *   A PR registration through a departed node's port stays (SPC-4
- *   5.14.1: registrations survive I_T nexus loss).
+ *   node 1 (RTPI 1,2)      node 2 (RTPI 3,4)       node 3 (RTPI 5)
+ *   A1, B2: conflict       B4: RESERVE(6) held     C5
+ *   node 1 leaves  -> nothing (NODE_LEFT{1, RTPIs 1,2})
+ *   node 2 leaves  -> NODE_LEFT{2, RTPIs 3,4}: the reservation ends
+ *   C5 reserves; C5 registers; node 3 leaves -> the registration stays
+ *   (SPC-4 5.14.1: registrations survive I_T nexus loss).
  */
 static void test_scsi2_released_when_node_leaves(void **state)
 {
