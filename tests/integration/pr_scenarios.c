@@ -232,11 +232,14 @@ static void sess_close(struct sess *s)
 	s->ctx = NULL;
 }
 
+static void pa_tasks_free(void);
+
 static void sess_close_all(void)
 {
 	for (int i = 0; i < MAX_SESS; i++)
 		if (sc_ctx[i])
 			sess_ctx_close(sc_ctx[i]);
+	pa_tasks_free();
 }
 
 /* ------------------------------------------------------------- commands */
@@ -780,6 +783,8 @@ static void sc_fence_scsi(int lun)
 #define PA_BLOCKS 512     /* 256 KiB */
 
 struct pa_io {
+	struct scsi_task *task;  /* ours until freed (libiscsi may cancel it
+	                            with no task pointer) */
 	int status;       /* ST_NONE until the callback */
 	int sense_key, asc;
 	int phase;        /* 0 before B's GOOD, 1 before the probe's
@@ -796,9 +801,11 @@ static char pa_err[256];
 static void pa_cb(struct iscsi_context *ctx, int status, void *data,
 		  void *priv)
 {
-	struct scsi_task *t = data;
 	struct pa_io *io = priv;
+	struct scsi_task *t = data ? data : io->task;
 
+	if (t == io->task)
+		io->task = NULL;
 	if (status == SCSI_STATUS_CANCELLED || !t) {
 		if (t)
 			scsi_free_scsi_task(t);
@@ -827,6 +834,29 @@ static void pa_cb(struct iscsi_context *ctx, int status, void *data,
 	scsi_free_scsi_task(t);
 }
 
+struct pa_pr {
+	struct scsi_task *task;
+	int done;
+	struct reply r;
+};
+
+static struct pa_pr pa_pr_cur;  /* B's PREEMPT AND ABORT */
+
+/* Tasks the target never answered (aborted with TAS = 0) and libiscsi
+ * dropped at logout without handing them back: ours to free. */
+static void pa_tasks_free(void)
+{
+	for (int i = 0; i <= PA_MAX; i++)
+		if (pa_io[i].task) {
+			scsi_free_scsi_task(pa_io[i].task);
+			pa_io[i].task = NULL;
+		}
+	if (pa_pr_cur.task) {
+		scsi_free_scsi_task(pa_pr_cur.task);
+		pa_pr_cur.task = NULL;
+	}
+}
+
 /* Services both contexts for up to secs, or until *done. */
 static void pa_service(struct sess *a, struct sess *b, double secs,
 		       const int *done_flag)
@@ -852,19 +882,14 @@ static void pa_service(struct sess *a, struct sess *b, double secs,
 	}
 }
 
-struct pa_pr {
-	int done;
-	struct reply r;
-};
-
 static void pa_pr_cb(struct iscsi_context *ctx, int status, void *data,
 		     void *priv)
 {
-	struct scsi_task *t = data;
 	struct pa_pr *p = priv;
+	struct scsi_task *t = data ? data : p->task;
 
 	(void)ctx;
-	(void)status;
+	p->task = NULL;
 	if (!t)
 		return;
 	if (status != SCSI_STATUS_CANCELLED)
@@ -941,8 +966,11 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 		put16(cdb + 7, PA_BLOCKS);
 		struct scsi_task *t = scsi_create_task(10, cdb, SCSI_XFER_WRITE,
 						       (int)sizeof(buf));
-		if (!t || iscsi_scsi_command_async(A.ctx, A.lun, t, pa_cb, &d,
-						   &pa_io[i]) != 0)
+		if (!t)
+			sc_fail("A: scsi_create_task: out of memory");
+		pa_io[i].task = t;
+		if (iscsi_scsi_command_async(A.ctx, A.lun, t, pa_cb, &d,
+					     &pa_io[i]) != 0)
 			sc_fail("A: cannot queue write %d: %s", i,
 				iscsi_get_error(A.ctx));
 		pa_pending++;
@@ -988,26 +1016,31 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 	uint8_t pcdb[10] = { 0x5F, SA_PREEMPT_ABORT, TYPE_WR_EX_RO };
 	put32(pcdb + 5, 24);
 	struct iscsi_data pd = { .size = 24, .data = param };
-	struct pa_pr pr = { 0 };
+	struct pa_pr *prp = &pa_pr_cur;
+	memset(prp, 0, sizeof(*prp));
 	struct scsi_task *pt = scsi_create_task(10, pcdb, SCSI_XFER_WRITE, 24);
-	if (!pt || iscsi_scsi_command_async(B.ctx, B.lun, pt, pa_pr_cb, &pd,
-					    &pr) != 0)
+	if (!pt)
+		sc_fail("B: scsi_create_task: out of memory");
+	prp->task = pt;
+	if (iscsi_scsi_command_async(B.ctx, B.lun, pt, pa_pr_cb, &pd, prp) != 0)
 		sc_fail("B: cannot queue PREEMPT AND ABORT");
 	/* A stays silent meanwhile (its R2Ts unanswered): the target must
 	 * end A's tasks without waiting for their data. */
-	pa_service(&B, &B, 30, &pr.done);
-	if (!pr.done)
+	pa_service(&B, &B, 30, &prp->done);
+	if (!prp->done)
 		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
 			" sending its solicited data)");
-	expect_status(&B, &pr.r, ST_GOOD);
+	expect_status(&B, &prp->r, ST_GOOD);
 
 	step("A's probe after B's GOOD");
 	pa_phase = 1;
 	uint8_t tcdb[6] = { 0 };
 	struct scsi_task *tt = scsi_create_task(6, tcdb, SCSI_XFER_NONE, 0);
 	struct pa_io *probe = &pa_io[pa_n];
-	if (!tt || iscsi_scsi_command_async(A.ctx, A.lun, tt, pa_cb, NULL,
-					    probe) != 0)
+	if (!tt)
+		sc_fail("A: scsi_create_task: out of memory");
+	probe->task = tt;
+	if (iscsi_scsi_command_async(A.ctx, A.lun, tt, pa_cb, NULL, probe) != 0)
 		sc_fail("A: cannot queue TEST UNIT READY");
 	pa_pending++;
 	while (probe->status == ST_NONE) {
@@ -1215,8 +1248,10 @@ static void sc_register_move(int lun)
  * (format 00b: every ISID of ini2) and A' by name + ISID (format 01b).
  * All three are registered through port 1 with A's key: READ FULL STATUS
  * lists the three TransportIDs, B can RESERVE with the key, A' can change
- * its key. Atomicity: a list with one malformed TransportID is refused
- * with 05/26/00 pointing into that TransportID, and registers nobody.
+ * its key. Atomicity: a list with one malformed TransportID, or one naming
+ * an I_T nexus that is already registered (SPC-4 5.14.7, 6.16.3: all or
+ * none; docs/design-notes.md), is refused with 05/26/00 pointing at that
+ * TransportID, and registers nobody.
  */
 static void sc_spec_i_pt(int lun)
 {
@@ -1261,6 +1296,25 @@ static void sc_spec_i_pt(int lun)
 	EQ("PRgeneration", k.gen, g0);
 	pr_out(&B, SA_RESERVE, TYPE_WR_EX, KEY_A, 0, 0, NULL, 0, &r);
 	expect_status(&B, &r, ST_CONFLICT);
+
+	step("a list naming an I_T nexus already registered: refused whole");
+	pr_ok(&B, SA_REGISTER, 0, 0, KEY_B, 0);
+	tl = tid_of(tids, &A2);
+	bad_off = tl;
+	tl += tid_of(tids + tl, &B);
+	pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
+	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
+	EQ("SKSV", r.sksv, 1);
+	EQ("FIELD POINTER (B's TransportID)", r.field, 28 + bad_off);
+	read_keys(&A, &k);
+	EQ("keys (B's only)", k.n, 1);
+	EQ("B's key", k.key[0], KEY_B);
+	EQ("PRgeneration (B's REGISTER only)", k.gen, g0 + 1);
+	pr_out(&A2, SA_REGISTER, 0, KEY_A, KEY_A2, 0, NULL, 0, &r);
+	expect_status(&A2, &r, ST_CONFLICT);
+	step("B unregisters");
+	pr_ok(&B, SA_REGISTER, 0, KEY_B, 0, 0);
+	g0 += 2;
 
 	step("A REGISTER, SPEC_I_PT: ini2 by name, A' by name + ISID");
 	tl = tid_build(tids, B.name, NULL);
