@@ -395,6 +395,8 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 	sc.nodes = 3 + (uint32_t)(seed % 3);
 	/* room for the largest op; snapshots come in fragments */
 	sc.max_msg = 3500 + (seed / 3) % 4096;
+	/* flow control now and then: send() pushes back */
+	sc.outbox_limit = (seed / 7) % 3 == 0 ? 2 : 0;
 	w->n = sc.nodes;
 	assert_int_equal(base_loop_create(&w->loop), 0);
 	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
