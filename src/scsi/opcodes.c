@@ -14,16 +14,17 @@
  * F_S2 marks the commands that run while another I_T nexus holds a SCSI-2
  * reservation. SPC-2 5.5.1 names INQUIRY, REPORT LUNS, REQUEST SENSE and
  * RELEASE(6/10) (GOOD without effect from a non-holder, SPC-2 7.17); every
- * other command SPC-2 knows conflicts, TEST UNIT READY and READ CAPACITY
- * included. The commands SPC-2 predates get the answer of SPC-4 5.14.2,
- * table 63, where they are allowed under every reservation type to every
- * nexus because they only describe the device and its ports: REPORT
- * TARGET PORT GROUPS (multipath path checkers send it down every path;
- * SPC-4 5.16), REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED TASK
- * MANAGEMENT FUNCTIONS. (LIO lets only INQUIRY and RELEASE through, which
- * fails the ALUA checker of the paths that do not hold the reservation.)
- * PERSISTENT RESERVE IN/OUT are not F_S2: they conflict for every nexus,
- * the holder too (SPC-2 5.5.1; pr_check does the holder's side).
+ * other command that existed then conflicts, TEST UNIT READY and READ
+ * CAPACITY included. Commands newer than SPC-2 get the answer of SPC-4
+ * 5.14.2, table 63, where they are allowed under every reservation type
+ * to every nexus because they only describe the device and its ports:
+ * REPORT TARGET PORT GROUPS (multipath path checkers send it down every
+ * path; SPC-4 5.16), REPORT SUPPORTED OPERATION CODES and REPORT SUPPORTED
+ * TASK MANAGEMENT FUNCTIONS. (LIO lets only INQUIRY and RELEASE through,
+ * which fails the ALUA checker of the paths that do not hold the
+ * reservation.) PERSISTENT RESERVE IN/OUT are not F_S2: they conflict for
+ * every nexus, the holder too (SPC-2 5.5.1; pr_check does the holder's
+ * side).
  */
 #include <pthread.h>
 
