@@ -144,6 +144,7 @@ struct cluster {
 	/* Submits and the send queue. */
 	uint64_t next_seq;
 	struct list_head pendings;
+	struct cluster_pending *pending_hint; /* last found; see _find */
 	struct list_head outq;
 	struct base_defer flush_defer;
 
