@@ -530,9 +530,18 @@ static void cluster_locks_sweep(struct cluster_locks *lm)
 				cluster_locks_cache_yield(lm, e);
 				continue;
 			}
-			used = e->granted ?
-				cluster_locks_find(&lm->held, e->req_id) :
-				cluster_locks_find(&lm->waiting, e->req_id);
+			/* a grant found in a loaded snapshot may still
+			 * wait in the deferred list for its callback */
+			if (e->granted) {
+				struct cluster_lock *d = cluster_locks_find(
+					&lm->deferred, e->req_id);
+				used = cluster_locks_find(&lm->held,
+							  e->req_id) ||
+				       (d && d->priv_state ==
+					CLUSTER_LOCK_ST_DEFER_GRANT);
+			} else
+				used = cluster_locks_find(&lm->waiting,
+							  e->req_id);
 			if (!used)
 				cluster_locks_give_back(lm, e,
 						CLUSTER_LOCK_OP_RELEASE);
@@ -684,9 +693,17 @@ void cluster_locks_ready(struct cluster_locks *lm, bool ready)
 			lk->priv_state == CLUSTER_LOCK_ST_CANCELLING ?
 			CLUSTER_LOCK_ST_DEFER_CANCEL :
 			CLUSTER_LOCK_ST_DEFER_AGAIN);
-	list_for_each_entry(lk, &lm->deferred, priv_link)
-		if (lk->priv_state == CLUSTER_LOCK_ST_DEFER_GRANT)
-			lk->priv_state = CLUSTER_LOCK_ST_DEFER_AGAIN;
+	list_for_each_entry(lk, &lm->deferred, priv_link) {
+		struct cluster_lock_entry *e;
+
+		if (lk->priv_state != CLUSTER_LOCK_ST_DEFER_GRANT)
+			continue;
+		/* the user will not hold it: the cached entry is idle */
+		e = cluster_locks_entry_of(lm, lk);
+		if (e && e->local_user == lk)
+			e->local_user = NULL;
+		lk->priv_state = CLUSTER_LOCK_ST_DEFER_AGAIN;
+	}
 }
 
 /* ------------------------------------------------------------- cluster.h */
