@@ -405,6 +405,55 @@ static void test_lock_cache(void **state)
 	cluster_lock_release(e->c, &b.lk);
 }
 
+/* A cancel that comes after the grant in the order: the grant wins, the
+ * callback fires once with 0, and the lock is released as usual. */
+static void test_lock_cancel_raced(void **state)
+{
+	struct env *e = *state;
+	struct lk_rec a, b;
+
+	lk_init(&a, "race", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
+	assert_int_equal(cluster_lock_acquire(e->c, &a.lk), 0);
+	cluster_lock_cancel(e->c, &a.lk);  /* request and cancel in flight */
+	RUN_UNTIL(e, a.calls == 1);
+	env_spin(e);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.status, 0);
+	/* it is held: another request waits until the release */
+	lk_init(&b, "race", 0, 0, CLUSTER_LOCK_SHARED, 0);
+	assert_int_equal(cluster_lock_acquire(e->c, &b.lk), 0);
+	env_spin(e);
+	assert_int_equal(b.calls, 0);
+	cluster_lock_release(e->c, &a.lk);
+	RUN_UNTIL(e, b.calls == 1);
+	assert_int_equal(b.status, 0);
+	cluster_lock_release(e->c, &b.lk);
+}
+
+/* Before the node is ready nothing is sent: -EAGAIN, no callback. */
+static void test_not_ready(void **state)
+{
+	struct base_loop *loop;
+	struct cluster *c;
+	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SINGLE };
+	struct lk_rec a;
+	struct kv_rec r = { 0 };
+
+	(void)state;
+	assert_int_equal(base_loop_create(&loop), 0);
+	assert_int_equal(cluster_open(loop, &cfg, NULL, &c), 0);
+	assert_false(cluster_is_ready(c));
+	lk_init(&a, "x", 0, 0, CLUSTER_LOCK_SHARED, 0);
+	assert_int_equal(cluster_lock_acquire(c, &a.lk), -EAGAIN);
+	assert_int_equal(cluster_kv_set(c, "k", "v", 1, kv_done, &r),
+			 -EAGAIN);
+	assert_int_equal(cluster_kv_get(c, "k", NULL, NULL, NULL), -ENOENT);
+	cluster_close(c);
+	base_loop_destroy(loop);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(r.calls, 0);
+}
+
 /* close with a waiting lock and KV ops in flight: each completion fires
  * exactly once with -ESHUTDOWN (ASan catches a second use). */
 static void test_close_shutdown(void **state)
@@ -442,6 +491,9 @@ int main(void)
 						env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_cache, env_setup,
 						env_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_cancel_raced,
+						env_setup, env_teardown),
+		cmocka_unit_test(test_not_ready),
 		cmocka_unit_test_setup_teardown(test_close_shutdown, env_setup,
 						env_teardown),
 	};
