@@ -243,8 +243,9 @@ static void cluster_lock_table_remove(struct cluster_lock_table *t,
 	free(e);
 }
 
-/* The grant rule, then the cached entries that block a waiter. Run on
- * every resource an op touched; r may be freed here when it is empty. */
+/* The grant rule over a whole resource, then every cached entry that
+ * blocks a waiter: after a node left (several entries at once). r may
+ * be freed here when it is empty. */
 static void cluster_lock_res_settle(struct cluster_lock_table *t,
 				    struct cluster_lock_res *r,
 				    struct cluster_lock_result *res)
@@ -263,6 +264,54 @@ static void cluster_lock_res_settle(struct cluster_lock_table *t,
 	}
 	list_for_each_entry(e, &r->entries, link)
 		if (e->granted && e->cached && cluster_lock_entry_blocks(e))
+			list_add_tail(&res->blockers, &e->block_link);
+}
+
+/* After a request appended e (the last entry of its resource): only e can
+ * become granted (the others' blockers did not change), and only cached
+ * entries that conflict with e can newly block a waiter. O(n). */
+static void cluster_lock_res_settle_request(struct cluster_lock_entry *e,
+					    struct cluster_lock_result *res)
+{
+	struct cluster_lock_entry *g;
+
+	if (cluster_lock_entry_grantable(e)) {
+		/* nothing waits behind the last entry */
+		e->granted = true;
+		list_add_tail(&res->granted, &e->grant_link);
+		return;
+	}
+	list_for_each_entry(g, &e->res->entries, link)
+		if (g->granted && g->cached && cluster_lock_entry_conflict(g, e))
+			list_add_tail(&res->blockers, &g->block_link);
+}
+
+/* After one entry (gone, a copy) left r: a waiting entry that did not
+ * conflict with it is still blocked by what blocked it (an earlier
+ * waiter that gets granted now still conflicts with it), so only the
+ * waiters that conflicted with gone are candidates, in order. Blockers:
+ * the newly granted cached entries with a waiter behind them. O(k n) for
+ * k such waiters instead of a full pass. */
+static void cluster_lock_res_settle_remove(struct cluster_lock_table *t,
+					   struct cluster_lock_res *r,
+					   const struct cluster_lock_entry *gone,
+					   struct cluster_lock_result *res)
+{
+	struct cluster_lock_entry *e;
+
+	if (r->count == 0) {
+		cluster_lock_table_drop_res(t, r);
+		return;
+	}
+	list_for_each_entry(e, &r->entries, link) {
+		if (!e->granted && cluster_lock_entry_conflict(e, gone) &&
+		    cluster_lock_entry_grantable(e)) {
+			e->granted = true;
+			list_add_tail(&res->granted, &e->grant_link);
+		}
+	}
+	list_for_each_entry(e, &res->granted, grant_link)
+		if (e->cached && cluster_lock_entry_blocks(e))
 			list_add_tail(&res->blockers, &e->block_link);
 }
 
@@ -352,7 +401,7 @@ static int cluster_lock_table_request(struct cluster_lock_table *t,
 	r->count++;
 	t->nentries++;
 	res->entry = e;
-	cluster_lock_res_settle(t, r, res);
+	cluster_lock_res_settle_request(e, res);
 	return 0;
 }
 
@@ -360,7 +409,7 @@ int cluster_lock_table_apply(struct cluster_lock_table *t, uint32_t node,
 			     const struct cluster_lock_op *op,
 			     struct cluster_lock_result *res)
 {
-	struct cluster_lock_entry *e;
+	struct cluster_lock_entry *e, gone;
 	struct cluster_lock_res *r;
 
 	cluster_lock_result_init(res);
@@ -386,8 +435,9 @@ int cluster_lock_table_apply(struct cluster_lock_table *t, uint32_t node,
 		return res->status;
 	}
 	r = e->res;
+	gone = *e;
 	cluster_lock_table_remove(t, e);
-	cluster_lock_res_settle(t, r, res);
+	cluster_lock_res_settle_remove(t, r, &gone, res);
 	return 0;
 }
 

@@ -101,8 +101,13 @@ struct cluster_lock_result {
 	/* REQUEST: the new entry; CANCEL: NULL once removed */
 	struct cluster_lock_entry *entry;
 	struct list_head granted;   /* newly granted, via grant_link */
-	struct list_head blockers;  /* cached granted entries that block
-	                               a waiter, via block_link */
+	/* cached granted entries that this op made block a waiter, via
+	 * block_link: those a new waiting request conflicts with, newly
+	 * granted ones with a conflicting waiter behind them; after a
+	 * node left, every blocking cached entry of the resources it
+	 * touched. An entry named once stays blocking until its owner
+	 * gives it up (cluster_lock_entry_blocks() tells). */
+	struct list_head blockers;
 };
 
 void cluster_lock_table_init(struct cluster_lock_table *t);
