@@ -4,7 +4,9 @@
  * (framing of requests, errors, the table), then on a real single-backend
  * cluster service: KV set/get/CAS/delete, locks held per session and
  * released when the session closes, timeouts, unlock of a waiting lock,
- * notify.
+ * notify. Last, the server (control.c) over a real socket: stale and
+ * live socket files, pipelined requests split across writes, an oversized
+ * request, a client that goes away holding a lock.
  *
  *   session A --\
  *                +-- control_cmd --> cluster (single backend, node 1)
@@ -18,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -434,6 +439,151 @@ static void test_shutdown(void **state)
 	assert_int_equal(e->a.n, 2);
 }
 
+
+/* ------------------------------------------------------------ the server */
+
+static void t_sock_path(char *buf, size_t size)
+{
+	snprintf(buf, size, "/tmp/ctgt-test-control-%ld/ctl.sock",
+		 (long)getpid());
+}
+
+static int t_client(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void t_send(int fd, const char *s)
+{
+	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL),
+			 (ssize_t)strlen(s));
+}
+
+/* Turns the loop until fd has n newline-terminated lines (or EOF); they
+ * are returned in buf. */
+static size_t t_read_lines(struct t_env *e, int fd, unsigned n, char *buf,
+			   size_t size, bool *eof)
+{
+	size_t len = 0;
+	unsigned lines = 0;
+	ssize_t r;
+	int i;
+
+	*eof = false;
+	for (i = 0; i < 5000 && lines < n && !*eof; i++) {
+		if (base_loop_run_ready(e->loop) == 0)
+			usleep(1000);
+		while ((r = recv(fd, buf + len, size - 1 - len,
+				 MSG_DONTWAIT)) > 0) {
+			for (ssize_t k = 0; k < r; k++)
+				lines += buf[len + (size_t)k] == '\n';
+			len += (size_t)r;
+		}
+		if (r == 0)
+			*eof = true;
+	}
+	buf[len] = '\0';
+	return lines;
+}
+
+static void test_server(void **state)
+{
+	struct t_env *e = *state;
+	struct control *ctl, *ctl2;
+	char path[108], dir[108], buf[65536], *big;
+	struct stat st;
+	bool eof;
+	int c1, c2, fd;
+	size_t n;
+
+	t_sock_path(path, sizeof(path));
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	/* a stale socket file (nobody listens) is replaced; the directory
+	 * is created */
+	mkdir(dir, 0755);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	close(fd);
+	assert_int_equal(control_open(&e->env, path, &ctl), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* a live one is not taken over */
+	assert_int_equal(control_open(&e->env, path, &ctl2), -EADDRINUSE);
+
+	/* two requests in one write, a third split across two */
+	c1 = t_client(path);
+	t_send(c1, "{\"cmd\":\"status\",\"id\":1}\n\n{\"cmd\":\"view\",\"id\":2}\n"
+	       "{\"cmd\":\"kv-set\",\"key\":\"s\",");
+	assert_int_equal(t_read_lines(e, c1, 2, buf, sizeof(buf), &eof), 2);
+	assert_non_null(strstr(buf, "\"id\":1"));
+	assert_non_null(strstr(buf, "\"local_id\":1"));
+	t_send(c1, "\"value\":\"v\",\"id\":3}\r\n");
+	assert_int_equal(t_read_lines(e, c1, 1, buf, sizeof(buf), &eof), 1);
+	assert_non_null(strstr(buf, "\"ok\":true,\"key\":\"s\""));
+
+	/* c1 takes a lock and goes away; c2 waits for it and gets it */
+	t_send(c1, "{\"cmd\":\"lock\",\"lock_id\":\"x\",\"name\":\"L\"}\n");
+	assert_int_equal(t_read_lines(e, c1, 1, buf, sizeof(buf), &eof), 1);
+	assert_non_null(strstr(buf, "\"granted\":true"));
+	c2 = t_client(path);
+	t_send(c2, "{\"cmd\":\"lock\",\"lock_id\":\"y\",\"name\":\"L\"}\n");
+	assert_int_equal(t_read_lines(e, c2, 1, buf, sizeof(buf), &eof), 0);
+	close(c1);
+	assert_int_equal(t_read_lines(e, c2, 1, buf, sizeof(buf), &eof), 1);
+	assert_non_null(strstr(buf, "\"lock_id\":\"y\",\"granted\":true"));
+
+	/* a request line beyond the limit: an error, then the connection
+	 * is closed; the other connections are not affected */
+	c1 = t_client(path);
+	n = CONTROL_REQUEST_MAX + 4096;
+	big = malloc(n);
+	assert_non_null(big);
+	memset(big, 'a', n);
+	for (size_t off = 0; off < n;) {
+		ssize_t r = send(c1, big + off, n - off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (r > 0)
+			off += (size_t)r;
+		else if (base_loop_run_ready(e->loop) == 0)
+			usleep(1000);
+		if (r < 0 && errno != EAGAIN)
+			break;
+	}
+	free(big);
+	t_read_lines(e, c1, 2, buf, sizeof(buf), &eof);
+	assert_non_null(strstr(buf, "\"EMSGSIZE\""));
+	assert_true(eof);
+	close(c1);
+	t_send(c2, "{\"cmd\":\"status\"}\n");
+	assert_int_equal(t_read_lines(e, c2, 1, buf, sizeof(buf), &eof), 1);
+	assert_non_null(strstr(buf, "\"ok\":true"));
+
+	/* close with a client still connected (holding y): the file goes,
+	 * the client sees EOF */
+	control_close(ctl);
+	assert_int_equal(stat(path, &st), -1);
+	t_read_lines(e, c2, 1, buf, sizeof(buf), &eof);
+	assert_true(eof);
+	close(c2);
+	cluster_close(e->c);
+	e->c = NULL;
+	control_free(ctl);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +602,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notify, t_setup_cluster,
 						t_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, t_setup_cluster,
+						t_teardown),
+		cmocka_unit_test_setup_teardown(test_server, t_setup_cluster,
 						t_teardown),
 	};
 
