@@ -266,8 +266,13 @@ enum pr_class {
 	PR_CLASS_READ,          /* conflicts with Exclusive Access types */
 	PR_CLASS_WRITE,         /* conflicts with every type */
 	PR_CLASS_CONFLICT,      /* like WRITE (MODE SELECT, RESERVE, ...) */
-	PR_CLASS_PR_IN,         /* always allowed */
-	PR_CLASS_PR_OUT,        /* allowed here; pr_out_apply decides */
+	PR_CLASS_PR_IN,         /* never conflicts with a persistent
+	                           reservation (SPC-4 5.14.2, table 63);
+	                           conflicts while a SCSI-2 RESERVE is held
+	                           by any nexus, the holder too (SPC-2
+	                           5.5.1, pr_check) */
+	PR_CLASS_PR_OUT,        /* the same SCSI-2 rule; otherwise allowed
+	                           here and pr_out_apply decides */
 	PR_CLASS_COUNT
 };
 
