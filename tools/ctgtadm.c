@@ -291,9 +291,11 @@ static int ctgtadm_status(struct json_object *o)
 		return ctgtadm_failed(o);
 	if (!ctgtadm.json)
 		printf("ctgtd %s, pid %" PRId64 ", up %" PRId64 " s, cluster "
-		       "backend %s, group %s\n", ctgtadm_str(o, "version"),
+		       "backend %s, group %s, %s\n", ctgtadm_str(o, "version"),
 		       ctgtadm_int(o, "pid"), ctgtadm_int(o, "uptime_s"),
-		       ctgtadm_str(o, "backend"), ctgtadm_str(o, "group"));
+		       ctgtadm_str(o, "backend"), ctgtadm_str(o, "group"),
+		       strcmp(ctgtadm_str(o, "ready"), "true") ? "NOT ready" :
+		       "ready");
 	json_object_put(o);
 	return CTGTADM_OK;
 }

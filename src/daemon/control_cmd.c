@@ -406,6 +406,33 @@ static void control_value_put(struct json_object *o, const void *val,
 
 /* ------------------------------------------------------------ commands */
 
+/* The protocol engine's counters, for an operator wondering whether
+ * commits flow (docs/control.md). */
+static void control_stats_put(struct json_object *o, struct cluster *c)
+{
+	const struct cluster_stats *st = cluster_stats_get(c);
+	struct json_object *j = json_object_new_object();
+	const struct {
+		const char *name;
+		uint64_t v;
+	} rows[] = {
+		{ "submitted", st->submitted }, { "applied", st->applied },
+		{ "rejected", st->rejected }, { "voided", st->voided },
+		{ "acks_sent", st->acks_sent },
+		{ "send_queued", st->send_queued }, { "syncs", st->syncs },
+		{ "snapshots_sent", st->snapshots_sent },
+		{ "snapshots_loaded", st->snapshots_loaded },
+	};
+	size_t i;
+
+	json_object_object_add(o, "ready",
+			       json_object_new_boolean(cluster_is_ready(c)));
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
+		json_object_object_add(j, rows[i].name,
+				       json_object_new_int64((int64_t)rows[i].v));
+	json_object_object_add(o, "cluster_stats", j);
+}
+
 static void control_cmd_status(struct control_req *r, struct json_object *req)
 {
 	const struct control_env *env = r->s->env;
@@ -422,6 +449,8 @@ static void control_cmd_status(struct control_req *r, struct json_object *req)
 	if (env->group)
 		json_object_object_add(o, "group",
 				       json_object_new_string(env->group));
+	if (env->cluster)
+		control_stats_put(o, env->cluster);
 	control_reply_send(r, o);
 }
 

@@ -411,6 +411,29 @@ static void test_locks(void **state)
 	assert_true(e->b.idle);
 }
 
+static void test_lock_cache(void **state)
+{
+	struct t_env *e = *state;
+	struct json_object *o, *st;
+
+	/* a cached lock taken, released, taken again: granted both times
+	 * (the second time from the node's cache) */
+	t_req(&e->a, "{\"cmd\":\"lock\",\"lock_id\":\"c\",\"name\":\"C\","
+	      "\"cache\":true}");
+	t_expect_ok(e, &e->a);
+	t_req(&e->a, "{\"cmd\":\"unlock\",\"lock_id\":\"c\"}");
+	t_expect_ok(e, &e->a);
+	t_req(&e->a, "{\"cmd\":\"lock\",\"lock_id\":\"c\",\"name\":\"C\","
+	      "\"cache\":true,\"timeout_ms\":2000}");
+	t_expect_ok(e, &e->a);
+	/* status with a cluster: ready and the engine's counters */
+	t_req(&e->b, "{\"cmd\":\"status\"}");
+	o = t_expect_ok(e, &e->b);
+	assert_string_equal(t_str(o, "ready"), "true");
+	assert_true(json_object_object_get_ex(o, "cluster_stats", &st));
+	assert_true(t_int(st, "applied") >= 1);
+}
+
 static void test_notify(void **state)
 {
 	struct t_env *e = *state;
@@ -599,6 +622,8 @@ int main(void)
 						t_teardown),
 		cmocka_unit_test_setup_teardown(test_locks, t_setup_cluster,
 						t_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_cache,
+						t_setup_cluster, t_teardown),
 		cmocka_unit_test_setup_teardown(test_notify, t_setup_cluster,
 						t_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, t_setup_cluster,
