@@ -9,8 +9,9 @@
  *     up yet; after cluster.join_timeout seconds without a view, or when
  *     the backend cannot start at all, ctgtd exits 1 and a supervisor
  *     restarts it;
- *   - the default control socket held by another live ctgtd is a warning
- *     (ctgtd runs without one); an explicit one is an error.
+ *   - the default control socket failing (held by another live ctgtd,
+ *     no rights to /run) is a warning: ctgtd runs without one; an
+ *     explicit one (control.socket, -S) failing is an error.
  *
  * Deliberately not here: what the control commands do (control_cmd.c),
  * and any SCSI use of the cluster (issue 5 wires that through
@@ -223,10 +224,14 @@ static void member_open_on_loop(void *arg)
 		return;
 	}
 	err = control_open(&m->env, m->socket, &m->control);
-	if (err == -EADDRINUSE && !m->socket_strict) {
-		LOG_WARN("control: %s is in use by another ctgtd: running "
-			 "without a control socket (set control.socket or "
-			 "-S)", m->socket);
+	if (err && !m->socket_strict) {
+		/* The default path is a convenience: a second ctgtd on the
+		 * host, or one run without the rights to /run, still starts. */
+		LOG_WARN("control: %s: %s: running without a control socket "
+			 "(set control.socket or -S)", m->socket,
+			 err == -EADDRINUSE ? "in use by another ctgtd" :
+			 strerror(-err));
+		m->control = NULL;
 		err = 0;
 	} else if (err) {
 		LOG_ERR("control: cannot listen on %s: %s", m->socket,
