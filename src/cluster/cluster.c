@@ -111,6 +111,11 @@ static void cluster_ready_update(struct cluster *c)
 		 c->view.local_id, r ? "ready" : "not ready",
 		 (unsigned long long)c->state_epoch,
 		 (unsigned long long)c->index);
+#ifdef CTGT_CLUSTER_HAVE_SERVICES
+	/* Out of the quorate view, waiting lock requests fail; back in,
+	 * the lock manager gives back what nobody stands behind. */
+	cluster_locks_ready(c->locks, r);
+#endif
 	if (c->ev.ready && !c->closing)
 		c->ev.ready(c->ev.arg, r);
 }
@@ -761,6 +766,11 @@ const struct cluster_view *cluster_view_get(const struct cluster *c)
 uint32_t cluster_local_id(const struct cluster *c)
 {
 	return c->view.local_id;
+}
+
+struct base_loop *cluster_loop(const struct cluster *c)
+{
+	return c->loop;
 }
 
 /* -------------------------------------------------------------- opening */

@@ -116,6 +116,9 @@ void cluster_close(struct cluster *c);
 
 uint32_t cluster_local_id(const struct cluster *c);
 
+/* The loop the service lives on (cluster_open's). */
+struct base_loop *cluster_loop(const struct cluster *c);
+
 /* --------------------------------------------------------------- channels */
 
 /* A channel is a user of ordered commit with its own replicated state:

@@ -16,10 +16,8 @@
  * as soon as no local user holds it.
  *
  * Losing the quorate view: outstanding requests fail with -EAGAIN. The
- * channel sees no callback for a view that is not quorate, so the manager
- * learns it from cluster_locks_ready() when cluster.c calls it, and else
- * from a poll of the view while requests wait (every
- * CLUSTER_LOCKS_POLL_MS). A state transfer that drops this node's waiting
+ * channel sees no callback for a view that is not quorate, so cluster.c
+ * tells the manager through cluster_locks_ready(). A state transfer that drops this node's waiting
  * entries fails them too. A sync round inside a quorate view (a node
  * joins) fails nothing: the entries are replicated state and survive it.
  * Granted locks are NOT revoked here: the other members drop them when
@@ -64,16 +62,12 @@ struct cluster_locks {
 	struct list_head held;      /* HELD */
 	struct list_head deferred;  /* DEFER_*: callbacks to fire */
 	struct list_head subs;      /* submitted ops not completed */
-	struct base_loop *loop;     /* for deferred callbacks; see
-	                               cluster_locks_loop() */
+	struct base_loop *loop;     /* the service's: deferred callbacks */
 	struct base_defer defer;
-	struct base_timer poll;     /* quorum poll while requests wait */
 	struct base_defer sweep_defer;
 	bool sweep_pending;         /* a round completed: sweep when ready */
 	bool stale;                 /* table reset, load not yet done */
 };
-
-#define CLUSTER_LOCKS_POLL_MS 100
 
 /* One submitted op until the engine completes it (exactly once, also
  * after a detach; lm is NULL once detached). */
@@ -86,9 +80,7 @@ struct cluster_lock_sub {
 	char name[CLUSTER_LOCK_NAME_MAX + 1];
 };
 
-void cluster_locks_ready(struct cluster_locks *lm, bool ready);
 static void cluster_locks_sweep(struct cluster_locks *lm);
-static void cluster_locks_poll_arm(struct cluster_locks *lm);
 
 /* An op that gives something back could not be submitted (the node is
  * not ready, or out of memory): the sweep retries it once ops flow. */
@@ -98,21 +90,6 @@ static void cluster_locks_later(struct cluster_locks *lm, const char *what,
 	LOG_DEBUG("cluster lock: %s of %s: %d; retried when ready", what,
 		  name, r);
 	lm->sweep_pending = true;
-	cluster_locks_poll_arm(lm);
-}
-
-/* The loop deferred callbacks, the sweep and the poll run on. cluster.h
- * has no accessor for the service's loop; every call into this file is
- * on that loop's thread, and inside a turn of it base_loop_current()
- * names it. Taken the first time it is seen (attach, apply, view, load,
- * acquire: a daemon applies inside its loop, so from the first apply on).
- * Until then the cache fast path is skipped, queued callbacks fire at
- * once, and nothing polls. */
-static struct base_loop *cluster_locks_loop(struct cluster_locks *lm)
-{
-	if (!lm->loop)
-		lm->loop = base_loop_current();
-	return lm->loop;
 }
 
 /* The first request id of this incarnation. Ids must never repeat for a
@@ -191,21 +168,15 @@ static void cluster_locks_defer_run(struct base_defer *d)
 	}
 }
 
-/* Queues lk's callback with the status its state says. Without a loop
- * (never seen one) it fires now: only possible when the caller is not
- * itself inside an acquire. */
+/* Queues lk's callback with the status its state says; it fires from
+ * the loop, never inside the caller's stack. */
 static void cluster_locks_defer(struct cluster_locks *lm,
 				struct cluster_lock *lk, uint32_t state)
 {
-	struct base_loop *loop = cluster_locks_loop(lm);
-
 	list_del(&lk->priv_link);
 	lk->priv_state = state;
 	list_add_tail(&lm->deferred, &lk->priv_link);
-	if (loop)
-		base_defer(loop, &lm->defer);
-	else
-		cluster_locks_defer_run(&lm->defer);
+	base_defer(lm->loop, &lm->defer);
 }
 
 /* ------------------------------------------------------------ submitting */
@@ -360,23 +331,6 @@ static void cluster_locks_sub_done(void *ctx, int status)
 	free(sub);
 }
 
-static void cluster_locks_poll_arm(struct cluster_locks *lm)
-{
-	if (lm->loop && !lm->poll.armed &&
-	    (!list_empty(&lm->waiting) || lm->sweep_pending))
-		base_timer_start(lm->loop, &lm->poll, CLUSTER_LOCKS_POLL_MS);
-}
-
-static void cluster_locks_poll_run(struct base_timer *t)
-{
-	struct cluster_locks *lm = container_of(t, struct cluster_locks, poll);
-
-	if (!cluster_view_get(lm->c)->quorate)
-		cluster_locks_ready(lm, false);
-	cluster_locks_sweep(lm);
-	cluster_locks_poll_arm(lm);
-}
-
 /* ----------------------------------------------------------------- apply */
 
 /* Turns one table result into this node's callbacks and cache-releases.
@@ -436,7 +390,6 @@ static int cluster_locks_apply(void *arg, const struct cluster_msg_info *mi,
 
 	if (lm->stale)
 		cluster_locks_relink(lm);
-	cluster_locks_loop(lm);
 	cluster_locks_sweep(lm);
 	if (cluster_lock_op_decode(data, len, &op)) {
 		LOG_WARN("cluster lock: malformed op (%zu bytes) from node %u "
@@ -506,7 +459,7 @@ static bool cluster_locks_in_flight(const struct cluster_locks *lm,
  * told -EAGAIN or -ECANCELED. Given back once ops flow again: the view
  * callback runs when a round completes but before the node may submit,
  * so it only marks the sweep pending; the sweep runs at the first apply,
- * loop turn, acquire or poll that finds the node ready. An idle cached
+ * loop turn, acquire or readiness change that finds the node ready. An idle cached
  * entry that blocks someone is given up too. */
 static void cluster_locks_sweep(struct cluster_locks *lm)
 {
@@ -556,7 +509,6 @@ static void cluster_locks_view(void *arg, const struct cluster_view *v,
 	struct cluster_locks *lm = arg;
 	struct cluster_lock_result res;
 
-	cluster_locks_loop(lm);
 	if (lm->stale)
 		cluster_locks_relink(lm);
 	for (uint32_t i = 0; i < nleft; i++) {
@@ -566,9 +518,7 @@ static void cluster_locks_view(void *arg, const struct cluster_view *v,
 		cluster_locks_result(lm, &res);
 	}
 	lm->sweep_pending = true;
-	if (lm->loop)
-		base_defer(lm->loop, &lm->sweep_defer);
-	cluster_locks_poll_arm(lm);
+	base_defer(lm->loop, &lm->sweep_defer);
 }
 
 static void cluster_locks_sweep_run(struct base_defer *d)
@@ -649,7 +599,6 @@ static int cluster_locks_load(void *arg, const void *data, size_t len)
 	struct cluster_locks *lm = arg;
 	int r;
 
-	cluster_locks_loop(lm);
 	r = cluster_lock_table_load(&lm->tab, data, len);
 	if (r) {
 		LOG_ERR("cluster lock: state transfer refused (%zu bytes): %d",
@@ -667,13 +616,11 @@ static void cluster_locks_reset(void *arg)
 	/* cluster.c resets every channel right before it loads a
 	 * snapshot: the requests are judged against the loaded table,
 	 * not the empty one (see relink) */
-	cluster_locks_loop(lm);
 	cluster_lock_table_reset(&lm->tab);
 	lm->stale = true;
 }
 
-/* cluster_is_ready() changed (for cluster.c to call; the poll stands in
- * until it does). Out of the quorate view: every outstanding request
+/* cluster_is_ready() changed (cluster.c calls it). Out of the quorate view: every outstanding request
  * fails with -EAGAIN; granted locks stay with their users (see the
  * opening comment). */
 void cluster_locks_ready(struct cluster_locks *lm, bool ready)
@@ -756,7 +703,7 @@ int cluster_lock_acquire(struct cluster *c, struct cluster_lock *lk)
 	list_init(&lk->priv_link);
 	cluster_locks_sweep(lm);
 
-	e = cluster_locks_loop(lm) ? cluster_locks_cache_find(lm, lk) : NULL;
+	e = cluster_locks_cache_find(lm, lk);
 	if (e) {
 		e->local_user = lk;
 		lk->priv_id = e->req_id;
@@ -777,7 +724,6 @@ int cluster_lock_acquire(struct cluster *c, struct cluster_lock *lk)
 	lk->priv_id = op.req_id;
 	lk->priv_state = CLUSTER_LOCK_ST_WAITING;
 	list_add_tail(&lm->waiting, &lk->priv_link);
-	cluster_locks_poll_arm(lm);
 	return 0;
 }
 
@@ -873,9 +819,8 @@ int cluster_locks_attach(struct cluster *c, struct cluster_locks **out)
 	list_init(&lm->deferred);
 	list_init(&lm->subs);
 	base_defer_init(&lm->defer, cluster_locks_defer_run);
-	base_timer_init(&lm->poll, cluster_locks_poll_run);
 	base_defer_init(&lm->sweep_defer, cluster_locks_sweep_run);
-	lm->loop = base_loop_current();
+	lm->loop = cluster_loop(c);
 	r = cluster_channel_open(c, &ops, lm, &lm->ch);
 	if (r) {
 		free(lm);
@@ -892,11 +837,8 @@ void cluster_locks_detach(struct cluster_locks *lm)
 
 	if (!lm)
 		return;
-	if (lm->loop) {
-		base_defer_cancel(lm->loop, &lm->defer);
-		base_defer_cancel(lm->loop, &lm->sweep_defer);
-		base_timer_stop(lm->loop, &lm->poll);
-	}
+	base_defer_cancel(lm->loop, &lm->defer);
+	base_defer_cancel(lm->loop, &lm->sweep_defer);
 	/* Outstanding requests and queued callbacks end with -ESHUTDOWN
 	 * here (cluster_close's exception); a queued grant too, as its
 	 * entry goes away with the table. Held locks just stop existing. */

@@ -28,6 +28,8 @@ int cluster_kv_attach(struct cluster *c, struct cluster_kv **out);
 void cluster_kv_detach(struct cluster_kv *kv);
 int cluster_locks_attach(struct cluster *c, struct cluster_locks **out);
 void cluster_locks_detach(struct cluster_locks *lm);
+/* cluster_is_ready() changed: called by cluster.c (lm may be NULL). */
+void cluster_locks_ready(struct cluster_locks *lm, bool ready);
 
 /* The attached services of c (cluster.c keeps the pointers). */
 struct cluster_kv *cluster_kv_of(struct cluster *c);
