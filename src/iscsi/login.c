@@ -118,6 +118,19 @@ const struct iscsi_login_result *iscsi_login_result(const struct iscsi_login *l)
 	return &l->res;
 }
 
+bool iscsi_login_same_session(const struct iscsi_login_result *r,
+			      const char *initiator, const uint8_t isid[6],
+			      const struct iscsi_target_config *target,
+			      const struct iscsi_tpg_config *tpg)
+{
+	/* iSCSI names compare case-insensitively (RFC 3722 stringprep
+	 * folds case); TPGs by tag within the same target. */
+	return r->type == ISCSI_SESSION_NORMAL && r->target && r->tpg &&
+	       r->target == target && tpg && r->tpg->tag == tpg->tag &&
+	       memcmp(r->isid, isid, 6) == 0 &&
+	       strcasecmp(r->initiator_name, initiator) == 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* responses */
 

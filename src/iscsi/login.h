@@ -76,4 +76,14 @@ enum iscsi_login_step iscsi_login_step(struct iscsi_login *l,
 /* Valid after ISCSI_LOGIN_DONE. */
 const struct iscsi_login_result *iscsi_login_result(const struct iscsi_login *l);
 
+/* Does the leading login r name the existing normal session of initiator
+ * + isid through target's portal group tpg? RFC 7143 4.4.3 / 6.3.5: a
+ * session is identified by initiator name, ISID, target name and TPGT, so
+ * a match (TSIH 0) is a reinstatement, while the same initiator port through
+ * another TPG is another session (another I_T nexus, SAM-5 4.6). */
+bool iscsi_login_same_session(const struct iscsi_login_result *r,
+			      const char *initiator, const uint8_t isid[6],
+			      const struct iscsi_target_config *target,
+			      const struct iscsi_tpg_config *tpg);
+
 #endif

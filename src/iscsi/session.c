@@ -169,10 +169,11 @@ uint16_t iscsi_session_bind(void *arg, const struct iscsi_login_result *r,
 		struct iscsi_session *o;
 
 		list_for_each_entry(o, &iscsi_fabric.sessions, reg_link) {
-			if (o->type == ISCSI_SESSION_NORMAL &&
-			    o->target == r->target && !o->dead &&
-			    memcmp(o->isid, r->isid, 6) == 0 &&
-			    strcasecmp(o->initiator, r->initiator_name) == 0) {
+			/* same initiator port through the same TPG only:
+			 * another TPG is another session (RFC 7143 4.4.3) */
+			if (o->type == ISCSI_SESSION_NORMAL && !o->dead &&
+			    iscsi_login_same_session(r, o->initiator, o->isid,
+						     o->target, o->tpg)) {
 				old = o;
 				break;
 			}

@@ -1368,8 +1368,9 @@ static void sc_spec_i_pt(int lun)
  * through each target port"): a REGISTER with key 0 through port 2
  * conflicts, RESERVE with the key works and A writes through both ports;
  * B, not registered, conflicts. READ FULL STATUS shows one descriptor with
- * ALL_TG_PT = 1. A@1 and A@2 are logged in one after the other (same
- * ISID: RFC 7143 allows both at once, see pr.iscsi.same_isid_two_tpgs).
+ * ALL_TG_PT = 1. A@1 and A@2 (same ISID, two TPGs: two sessions, two
+ * I_T nexuses, RFC 7143 4.4.3) are logged in at the same time, as a
+ * multipath initiator is.
  */
 static void sc_all_tg_pt(int lun)
 {
@@ -1397,7 +1398,6 @@ static void sc_all_tg_pt(int lun)
 	read_keys(&B, &k);
 	EQ("PRgeneration", k.gen, g0 + 1);
 	EQ("keys", k.n, 1);
-	sess_close(&A1);
 
 	sess_open(&A2, "A@2", 1, 2, 0x00A041, lun);
 	ua_drain(&A2);
@@ -1418,12 +1418,13 @@ static void sc_all_tg_pt(int lun)
 	EQ("R_HOLDER", d->r_holder, 1);
 	EQ("type", d->type, TYPE_EX_AC);
 	EQ("key", d->key, KEY_A);
-	sess_close(&A2);
 
-	sess_open(&A1, "A@1", 1, 1, 0x00A041, lun);
+	step("A@1, still logged in, writes: the reservation taken through"
+	     " port 2 holds here");
 	ua_drain(&A1);
-	step("A@1 writes: the reservation taken through port 2 holds here");
 	write_expect(&A1, ST_GOOD);
+	step("A@2 still logged in too");
+	write_expect(&A2, ST_GOOD);
 	step("A@1 RELEASE and unregisters: gone on both ports");
 	pr_ok(&A1, SA_RELEASE, TYPE_EX_AC, KEY_A, 0, 0);
 	pr_ok(&A1, SA_REGISTER, 0, KEY_A, 0, 0);
@@ -1432,6 +1433,9 @@ static void sc_all_tg_pt(int lun)
 	EQ("PRgeneration", k.gen, g0 + 2);
 	pr_out(&A1, SA_RESERVE, TYPE_EX_AC, KEY_A, 0, 0, NULL, 0, &r);
 	expect_status(&A1, &r, ST_CONFLICT);
+	step("A@1 logs out: A@2's session (another I_T nexus) goes on");
+	sess_close(&A1);
+	write_expect(&A2, ST_GOOD);
 }
 
 /*

@@ -912,6 +912,56 @@ static void test_login_random(void **state)
 	}
 }
 
+/* RFC 7143 4.4.3 / 6.3.5: which existing session a leading login names.
+ *
+ *   init1 (ISID i) --- TPG 3 ---+
+ *                               +--- target disk
+ *   init1 (ISID i) --- TPG 4 ---+     (and a second target, other)
+ *
+ * The same initiator port through TPG 3 again is a reinstatement; through
+ * TPG 4, with another ISID or to another target it is another session. */
+static void test_login_same_session(void **state)
+{
+	static struct iscsi_portal_config portal4 = { "192.0.2.2", 3261 };
+	static struct iscsi_tpg_config tpg4 = { 4, NULL, 1, &portal4 };
+	static struct iscsi_target_config other;
+	static const uint8_t isid2[6] = { 0x80, 0x12, 0x34, 0x56, 0x00, 0x02 };
+	struct iscsi_login_result r = { 0 };
+
+	(void)state;
+	r.type = ISCSI_SESSION_NORMAL;
+	snprintf(r.initiator_name, sizeof(r.initiator_name), "%s", INIT1);
+	memcpy(r.isid, test_isid, 6);
+	r.target = &target;
+	r.tpg = &tpg;
+
+	/* same name (any case), ISID, target and TPG: reinstatement */
+	assert_true(iscsi_login_same_session(&r, INIT1, test_isid, &target,
+					     &tpg));
+	assert_true(iscsi_login_same_session(&r, "IQN.2026-01.TEST:INIT1",
+					     test_isid, &target, &tpg));
+	/* another TPG: another session, another I_T nexus */
+	assert_false(iscsi_login_same_session(&r, INIT1, test_isid, &target,
+					      &tpg4));
+	r.tpg = &tpg4;
+	assert_false(iscsi_login_same_session(&r, INIT1, test_isid, &target,
+					      &tpg));
+	assert_true(iscsi_login_same_session(&r, INIT1, test_isid, &target,
+					     &tpg4));
+	r.tpg = &tpg;
+	/* another ISID, initiator or target */
+	assert_false(iscsi_login_same_session(&r, INIT1, isid2, &target,
+					      &tpg));
+	assert_false(iscsi_login_same_session(&r, EVIL, test_isid, &target,
+					      &tpg));
+	assert_false(iscsi_login_same_session(&r, INIT1, test_isid, &other,
+					      &tpg));
+	/* discovery sessions are never reinstated by a normal login */
+	r.type = ISCSI_SESSION_DISCOVERY;
+	assert_false(iscsi_login_same_session(&r, INIT1, test_isid, &target,
+					      &tpg));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -937,6 +987,7 @@ int main(void)
 		T(test_login_auth_method_order),
 		T(test_login_identity_repeated),
 		T(test_login_random),
+		T(test_login_same_session),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
