@@ -54,7 +54,7 @@ static void iscsi_cmd_retire(struct iscsi_task *t)
 		return;
 	if (t->state == ISCSI_TASK_DATA_WAIT && t->write) {
 		/* Data-Out may still be on its way: remember to drop it */
-		c->ended_itt[c->ended_next++ % ISCSI_ENDED_ITTS] = t->itt;
+		iscsi_ended_add(&c->ended, t->itt);
 	}
 	t->state = ISCSI_TASK_RESPONDING;
 	if (t->counted && c->sess)
@@ -437,17 +437,13 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 	struct iscsi_task *t = iscsi_cmd_find(c, itt);
 
 	if (!t || t->state != ISCSI_TASK_DATA_WAIT) {
-		unsigned i;
-
 		/* Data for a task that ended (aborted, failed) before all its
 		 * data came is discarded (RFC 7143 11.5.1); data for a task
 		 * that never was is an invalid field (11.17.1). */
-		for (i = 0; i < ISCSI_ENDED_ITTS; i++) {
-			if (c->ended_itt[i] == itt) {
-				LOG_DEBUG("iscsi %s: Data-Out for ended itt "
-					  "0x%08x dropped", c->peer, itt);
-				return;
-			}
+		if (iscsi_ended_has(&c->ended, itt)) {
+			LOG_DEBUG("iscsi %s: Data-Out for ended itt 0x%08x "
+				  "dropped", c->peer, itt);
+			return;
 		}
 		iscsi_conn_reject(c, bhs, ISCSI_REJECT_INVALID_PDU_FIELD);
 		return;

@@ -63,6 +63,7 @@ static void iscsi_conn_reap_cb(struct base_defer *d)
 	LOG_INFO("iscsi %s: connection freed", c->peer);
 	free(c->rx_data);
 	free(c->stage);
+	iscsi_ended_fini(&c->ended);
 	free(c);
 	pthread_mutex_lock(&iscsi_fabric.lock);
 	iscsi_fabric_conn_gone_locked();
@@ -769,7 +770,7 @@ struct iscsi_conn *iscsi_conn_create(int fd, struct iscsi_loop_ctx *lctx,
 	c->rx_max_dsl = ISCSI_LOGIN_MAX_DSL;
 	c->ping_ttt = ISCSI_RSVD_TAG;
 	c->text_ttt = ISCSI_RSVD_TAG;
-	memset(c->ended_itt, 0xff, sizeof(c->ended_itt));
+	iscsi_ended_init(&c->ended, 0); /* sized at session bind */
 	iscsi_params_default(&c->params);
 	base_timer_init(&c->timer, iscsi_conn_timer_cb);
 	base_defer_init(&c->reap, iscsi_conn_reap_cb);

@@ -32,6 +32,7 @@
 #include "base/list.h"
 #include "base/loop.h"
 #include "iscsi/cmdsn.h"
+#include "iscsi/ended.h"
 #include "iscsi/iscsi.h"
 #include "iscsi/login.h"
 #include "iscsi/param.h"
@@ -44,7 +45,6 @@
 #define ISCSI_MAX_DSL_CAP (16u << 20)    /* never buffer more than this */
 #define ISCSI_TEXT_MAX_BYTES (64u << 10) /* Text request/response cap */
 #define ISCSI_MAX_R2T_SLOTS 8u           /* outstanding R2Ts per task */
-#define ISCSI_ENDED_ITTS 32u             /* remembered for late Data-Out */
 #define ISCSI_CONN_BUF_BUDGET (128u << 20) /* task buffers per connection */
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u    /* a login must finish in this */
 #define ISCSI_CONN_STAGE_SIZE (64u << 10) /* rx read-ahead per connection */
@@ -201,8 +201,7 @@ struct iscsi_conn {
 	size_t buf_bytes;                 /* task buffers allocated */
 	unsigned n_tmfs;                  /* scsi_tmf with done() pending */
 	struct list_head held;            /* out-of-order commands (pdus) */
-	uint32_t ended_itt[ISCSI_ENDED_ITTS]; /* writes ended before their data */
-	unsigned ended_next;
+	struct iscsi_ended ended;         /* writes ended before their data */
 
 	/* text continuation (RFC 7143 11.10.2) */
 	uint8_t *text_req;

@@ -207,6 +207,10 @@ uint16_t iscsi_session_bind(void *arg, const struct iscsi_login_result *r,
 	s->target = r->target;
 	s->tpg = r->tpg;
 	iscsi_cmdsn_init(&s->win, r->cmdsn, iscsi_fabric.g.max_cmds_per_session);
+	/* late Data-Out of every command the window admits (ended.h) */
+	iscsi_ended_fini(&c->ended);
+	iscsi_ended_init(&c->ended,
+			 iscsi_ended_cap(iscsi_fabric.g.max_cmds_per_session));
 	list_add_tail(&iscsi_fabric.sessions, &s->reg_link);
 	s->registered = true;
 	pthread_mutex_unlock(&iscsi_fabric.lock);

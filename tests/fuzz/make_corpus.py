@@ -206,3 +206,72 @@ def lu_repl_corpus():
 
 
 lu_repl_corpus()
+
+
+def cluster_corpus():
+    """fuzz_cluster: mode byte, then a wire message (0), runs of KV ops
+    (1) or lock ops (3) framed as [u8 node][u16 length][op], or a saved
+    KV map (2) / lock table (4). Formats: src/cluster/cluster_msg.h,
+    cluster_kv_state.h, cluster_lock_table.h."""
+    def hdr(mtype, channel, payload, seq=1, inc=0x1234):
+        return struct.pack(">IBBHIQQ", 0x43544743, 1, mtype, channel,
+                           len(payload), seq, inc) + payload
+
+    write("cluster", "msg-data", b"\0" + hdr(1, 16, b"hello"))
+    write("cluster", "msg-ack", b"\0" + hdr(2, 0, struct.pack(">Q", 7)))
+    write("cluster", "msg-announce", b"\0" + hdr(3, 0, struct.pack(
+        ">QQQQ", 0xabc, 3 << 24 | 5, 3 << 24 | 5, 42)))
+    write("cluster", "msg-snapshot", b"\0" + hdr(4, 0, struct.pack(
+        ">QII", 0xabc, 10, 0) + b"0123456789"))
+    write("cluster", "msg-loaded", b"\0" + hdr(5, 0, struct.pack(">Q", 9)))
+
+    def kv_op(otype, key, val=b"", expect=0):
+        return struct.pack(">BBHIQ", 1, otype, len(key), len(val),
+                           expect) + key + val
+
+    def chunk(node, op):
+        return struct.pack(">BH", node, len(op)) + op
+
+    write("cluster", "kv-ops", b"\1" + chunk(1, kv_op(1, b"a", b"one")) +
+          chunk(1, kv_op(1, b"b", b"two")) +
+          chunk(2, kv_op(2, b"a", b"three", expect=1)) +
+          chunk(2, kv_op(2, b"c", b"new", expect=0)) +
+          chunk(1, kv_op(3, b"b")))
+
+    def kv_map(ents):
+        out = b"CKVS" + struct.pack(">HHI", 1, 0, len(ents))
+        for key, val, ver in sorted(ents):
+            out += struct.pack(">HHIQ", len(key), 0, len(val), ver) + key + val
+        return out
+
+    write("cluster", "kv-map", b"\2" + kv_map([(b"a", b"one", 1),
+                                               (b"lun/1", b"x" * 300, 9)]))
+
+    def lock_op(otype, req, name, start=0, length=0, mode=1, cache=False):
+        return struct.pack(">BBBBHHQQQ", 1, otype, mode, 1 if cache else 0,
+                           len(name), 0, req, start, length) + name
+
+    write("cluster", "lock-ops", b"\3" +
+          chunk(1, lock_op(1, 1, b"lun", 0, 8, mode=1)) +
+          chunk(2, lock_op(1, 1, b"lun", 4, 8, mode=0)) +
+          chunk(3, lock_op(1, 1, b"lun", 100, 8, mode=1, cache=True)) +
+          chunk(1, lock_op(2, 1, b"lun")) +
+          chunk(3, b"") +
+          chunk(2, lock_op(3, 1, b"lun")) +
+          chunk(4, lock_op(1, 2, b"name", mode=0)))
+
+    def lock_table(resources):
+        out = b"CLKT" + struct.pack(">HHI", 1, 0, len(resources))
+        for name, ents in sorted(resources):
+            out += struct.pack(">HHI", len(name), 0, len(ents)) + name
+            for node, mode, flags, req, start, length in ents:
+                out += struct.pack(">IBBHQQQ", node, mode, flags, 0, req,
+                                   start, length)
+        return out
+
+    write("cluster", "lock-table", b"\4" + lock_table([
+        (b"lun", [(1, 1, 1, 1, 0, 8), (2, 0, 0, 1, 4, 8),
+                  (3, 1, 3, 1, 100, 8)])]))
+
+
+cluster_corpus()
