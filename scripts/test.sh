@@ -44,6 +44,26 @@ run_build() {
 	tail -n 1 "$logdir/$name-integration.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' \
 		>"$logdir/$name-integration.sum" ||
 		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-integration.sum"
+	run_cluster "$dir" "$name"
+}
+
+# Three nodes on real corosync (scripts/cluster.sh), each test on a
+# cluster instance of its own: the service through its own client
+# (bus_smoke: views, commits and state across a partition, a restart and a
+# kill -9), then ctgtd members driven with ctgtadm (cluster.sh).
+run_cluster() {
+	local dir=$1 name=$2
+	echo "--- $name: cluster tests ---"
+	CTGT_CLUSTER_ID=ctgtbs CTGT_CLUSTER_SUBNET=10.78.1 BUILD=$dir \
+		bash tests/integration/cluster/bus_smoke.sh 2>&1 | tee "$logdir/$name-bus.log"
+	awk '/^PASS / {p++} /^FAIL / {f++} /^SKIP / {s++}
+	     END {if (p + f + s == 0) f = 1; printf "%d passed, %d failed, %d skipped\n", p, f, s}' \
+		"$logdir/$name-bus.log" >"$logdir/$name-bus.sum"
+	CTGT_CLUSTER_ID=ctgtcl CTGT_CLUSTER_SUBNET=10.78.2 \
+		bash tests/integration/cluster.sh "$dir" 2>&1 | tee "$logdir/$name-cluster.log"
+	tail -n 1 "$logdir/$name-cluster.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' \
+		>"$logdir/$name-cluster.sum" ||
+		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-cluster.sum"
 }
 
 # The local cluster harness (scripts/cluster.sh: namespaces, bridge, one

@@ -111,11 +111,9 @@ static void cluster_ready_update(struct cluster *c)
 		 c->view.local_id, r ? "ready" : "not ready",
 		 (unsigned long long)c->state_epoch,
 		 (unsigned long long)c->index);
-#ifdef CTGT_CLUSTER_HAVE_SERVICES
 	/* Out of the quorate view, waiting lock requests fail; back in,
 	 * the lock manager gives back what nobody stands behind. */
 	cluster_locks_ready(c->locks, r);
-#endif
 	if (c->ev.ready && !c->closing)
 		c->ev.ready(c->ev.arg, r);
 }
@@ -809,11 +807,8 @@ static int cluster_bus_make(const struct cluster_config *cfg,
 	case CLUSTER_BACKEND_SINGLE:
 		return cluster_bus_single_create(out);
 	case CLUSTER_BACKEND_COROSYNC:
-#ifdef CTGT_HAVE_COROSYNC
+		/* -ENOTSUP when built without corosync (cluster_bus_none.c) */
 		return cluster_bus_corosync_create(out);
-#else
-		return -ENOTSUP;
-#endif
 	case CLUSTER_BACKEND_SIM:
 		if (!cfg->bus)
 			return -EINVAL;
@@ -860,14 +855,12 @@ int cluster_open(struct base_loop *loop, const struct cluster_config *cfg,
 	r = cluster_notify_attach(c);
 	if (r)
 		goto fail;
-#ifdef CTGT_CLUSTER_HAVE_SERVICES
 	r = cluster_kv_attach(c, &c->kv);
 	if (r)
 		goto fail;
 	r = cluster_locks_attach(c, &c->locks);
 	if (r)
 		goto fail;
-#endif
 	r = c->bus->ops->start(c->bus, loop, cfg->group ? cfg->group : "ctgt",
 			       &c->up);
 	if (r)
@@ -892,14 +885,12 @@ void cluster_close(struct cluster *c)
 		return;
 	/* Users' completions first, while the service still looks alive
 	 * to them; then nothing may come in. */
-#ifdef CTGT_CLUSTER_HAVE_SERVICES
 	if (c->locks)
 		cluster_locks_detach(c->locks);
 	c->locks = NULL;
 	if (c->kv)
 		cluster_kv_detach(c->kv);
 	c->kv = NULL;
-#endif
 	c->closing = true;
 	if (c->bus_started)
 		c->bus->ops->stop(c->bus);
