@@ -107,7 +107,8 @@ static void cluster_ready_update(struct cluster *c)
 	if (r == c->ready)
 		return;
 	c->ready = r;
-	LOG_INFO("cluster: node %u %s (epoch %llu, index %llu)",
+	/* users log readiness in their own terms (cluster_events) */
+	LOG_DEBUG("cluster: node %u %s (epoch %llu, index %llu)",
 		 c->view.local_id, r ? "ready" : "not ready",
 		 (unsigned long long)c->state_epoch,
 		 (unsigned long long)c->index);
@@ -708,7 +709,7 @@ static void cluster_bus_view(void *arg, const struct cluster_view *nv)
 		if (p->index && !p->status && !p->resolved)
 			p->unresolved = true;
 
-	LOG_INFO("cluster: view %llu: %u members, %squorate",
+	LOG_DEBUG("cluster: view %llu: %u members, %squorate",
 		 (unsigned long long)c->view.seq, nv->count,
 		 nv->quorate ? "" : "not ");
 	if (c->ev.view)
@@ -754,6 +755,8 @@ static void cluster_bus_fatal(void *arg, int err)
 			p->status = -EIO;
 	cluster_ready_update(c);
 	cluster_flush_schedule(c);
+	if (c->ev.fatal && !c->closing)
+		c->ev.fatal(c->ev.arg, err);
 }
 
 const struct cluster_view *cluster_view_get(const struct cluster *c)

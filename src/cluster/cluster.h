@@ -98,6 +98,10 @@ struct cluster_events {
 		     const uint32_t *joined, uint32_t njoined);
 	/* cluster_is_ready() changed. */
 	void (*ready)(void *arg, bool ready);
+	/* The backend failed for good (corosync went away): the node stays
+	 * not ready from now on; a daemon exits so that its supervisor
+	 * restarts it and it rejoins (may be NULL). */
+	void (*fatal)(void *arg, int err);
 	void *arg;
 };
 

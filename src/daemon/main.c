@@ -419,6 +419,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1); /* the cluster failed: member.c */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -453,7 +454,8 @@ int main(int argc, char **argv)
 		err = sigwait(&set, &sig);
 	} while (err == EINTR);
 	LOG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" :
-		 sig == SIGTERM ? "SIGTERM" : "signal");
+		 sig == SIGTERM ? "SIGTERM" :
+		 sig == SIGUSR1 ? "cluster failure" : "signal");
 
 	main_watchdog.signals = set;
 	watchdog_on = pthread_create(&watchdog, NULL, main_watchdog_run,
@@ -474,7 +476,7 @@ int main(int argc, char **argv)
 	if (watchdog_on)
 		pthread_join(watchdog, NULL);
 	LOG_INFO("stopped");
-	status = 0;
+	status = sig == SIGUSR1 ? 1 : 0;
 	goto out;
 
 fail_start:

@@ -21,10 +21,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/loop.h"
@@ -106,6 +108,17 @@ static void member_ready_cb(void *arg, bool ready)
 	else
 		LOG_WARN("cluster: not ready (no quorum or state transfer "
 			 "pending): clustered state is not served");
+}
+
+/* The cluster backend failed for good: a node that can never be ready
+ * again must not sit there looking alive. main() takes SIGUSR1 as "shut
+ * down cleanly and exit 1", so a supervisor restarts ctgtd. */
+static void member_fatal_cb(void *arg, int err)
+{
+	(void)arg;
+	LOG_ERR("cluster: the backend failed (%s): shutting down",
+		strerror(-err));
+	kill(getpid(), SIGUSR1);
 }
 
 /* Admin topics (CONTROL_NOTIFY_TOPIC_FIRST..): each node logs what it
@@ -194,6 +207,7 @@ static void member_open_on_loop(void *arg)
 
 	ev.view = member_view_cb;
 	ev.ready = member_ready_cb;
+	ev.fatal = member_fatal_cb;
 	ev.arg = m;
 	err = cluster_open(m->loop, &cc, &ev, &m->cluster);
 	if (err) {
