@@ -82,16 +82,48 @@ void iscsi_cmd_abort_local(struct iscsi_task *t)
 	iscsi_cmd_retire(t);
 }
 
-void iscsi_cmd_abort_unsubmitted(struct iscsi_conn *c, uint64_t lun,
-				 bool all_luns)
+static void iscsi_cmd_respond(struct iscsi_task *t);
+
+/* A task still collecting its write data, aborted by another I_T nexus's
+ * command or TMF with TAS = 1: TASK ABORTED status, no sense data (SAM-5
+ * 5.6, SPC-4 7.5.8 control mode page). It is answered at once, not after
+ * the data the R2Ts already asked for: that data is discarded when it
+ * comes (retire() remembers the ITT, RFC 7143 11.5.1). */
+static void iscsi_cmd_abort_status(struct iscsi_task *t)
+{
+	LOG_DEBUG("iscsi %s: task itt 0x%08x aborted before submission: "
+		  "TASK ABORTED", t->conn->peer, t->itt);
+	t->st.aborted = true;
+	t->st.status = SCSI_STATUS_TASK_ABORTED;
+	t->st.sense_len = 0;
+	t->st.data_len = 0;
+	t->st.xfer_len = 0;
+	iscsi_cmd_respond(t);
+}
+
+unsigned iscsi_cmd_abort_unsubmitted(struct iscsi_conn *c, int lun_id,
+				     bool all_luns, bool quiet)
 {
 	struct iscsi_task *t, *tmp;
+	unsigned n = 0;
 
-	/* retire() may free t; tmp stays valid because only t is freed */
-	list_for_each_entry_safe(t, tmp, &c->tasks, link)
-		if (t->state == ISCSI_TASK_DATA_WAIT &&
-		    (all_luns || t->st.lun == lun))
+	/* retire() may free t; tmp stays valid because only t is freed,
+	 * unless answering t closed the connection: the close has aborted
+	 * every other waiting task itself (quietly), so stop there. */
+	list_for_each_entry_safe(t, tmp, &c->tasks, link) {
+		if (t->state != ISCSI_TASK_DATA_WAIT ||
+		    (!all_luns && scsi_task_lun_id(t->st.lun) != lun_id))
+			continue;
+		n++;
+		if (quiet || c->state == ISCSI_CONN_CLOSING) {
 			iscsi_cmd_abort_local(t);
+			continue;
+		}
+		iscsi_cmd_abort_status(t);
+		if (c->state == ISCSI_CONN_CLOSING)
+			break;
+	}
+	return n;
 }
 
 /* ------------------------------------------------------------------ */

@@ -111,7 +111,7 @@ void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 	c->text_req = c->text_rsp = NULL;
 	/* Tasks still waiting for Data-Out never reached the core; tasks
 	 * with the core are freed by their done() (RFC 7143 6.3.5.1). */
-	iscsi_cmd_abort_unsubmitted(c, 0, true);
+	iscsi_cmd_abort_unsubmitted(c, -1, true, true);
 	if (c->rx_task) {
 		struct iscsi_task *t = c->rx_task;
 

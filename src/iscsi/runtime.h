@@ -365,12 +365,15 @@ void iscsi_cmd_rx_data_out(struct iscsi_conn *c, const uint8_t *bhs,
 			   const uint8_t *data, uint32_t data_len,
 			   bool digest_error);
 struct iscsi_task *iscsi_cmd_find(struct iscsi_conn *c, uint32_t itt);
-/* Drops a not-yet-submitted task without a response (ABORT TASK, LUN
- * RESET, connection loss). */
+/* Drops a not-yet-submitted task without a response (ABORT TASK, the
+ * connection's own TMFs, connection loss). */
 void iscsi_cmd_abort_local(struct iscsi_task *t);
-/* Abort every task of c the core has not seen, for lun or all. */
-void iscsi_cmd_abort_unsubmitted(struct iscsi_conn *c, uint64_t lun,
-				 bool all_luns);
+/* Aborts every task of c the core has not seen, for LUN lun_id (as
+ * scsi_task_lun_id() decodes it) or all: quietly, or each with TASK ABORTED
+ * status (another nexus's abort with TAS = 1, SAM-5 5.6; the core
+ * decides). Returns how many. */
+unsigned iscsi_cmd_abort_unsubmitted(struct iscsi_conn *c, int lun_id,
+				     bool all_luns, bool quiet);
 void iscsi_task_put(struct iscsi_task *t);
 
 /* ------------------------------------------------------------------ */

@@ -225,13 +225,15 @@ out_fail:
 	return status;
 }
 
-static void iscsi_session_abort_unsubmitted(struct scsi_nexus *n,
-					    uint64_t lun, bool all_luns)
+/* scsi.h abort_unsubmitted: the core says whether to answer. */
+static unsigned iscsi_session_abort_unsubmitted(struct scsi_nexus *n,
+						int lun_id, bool quiet)
 {
 	struct iscsi_session *s = scsi_nexus_fabric_priv(n);
 
-	if (s && s->conn)
-		iscsi_cmd_abort_unsubmitted(s->conn, lun, all_luns);
+	if (!s || !s->conn)
+		return 0;
+	return iscsi_cmd_abort_unsubmitted(s->conn, lun_id, lun_id < 0, quiet);
 }
 
 static const struct scsi_fabric_ops iscsi_session_fabric_ops = {

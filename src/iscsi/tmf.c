@@ -153,6 +153,16 @@ static void iscsi_tmf_abort_task(struct iscsi_conn *c, const uint8_t *bhs,
 	iscsi_tmf_respond(c, iscsi_bhs_itt(bhs), rsp, counted);
 }
 
+/* This connection's own tasks of one LUN that the core has not seen: the
+ * nexus that asks for an abort gets no response for them (SAM-5 5.6). */
+static void iscsi_tmf_abort_own(struct iscsi_conn *c, uint64_t lun)
+{
+	int id = scsi_task_lun_id(lun);
+
+	if (id >= 0)
+		iscsi_cmd_abort_unsubmitted(c, id, false, true);
+}
+
 void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs, bool counted)
 {
 	uint8_t func = bhs[1] & 0x7f;
@@ -165,26 +175,26 @@ void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs, bool counted)
 		iscsi_tmf_abort_task(c, bhs, counted);
 		return;
 	case ISCSI_TMF_ABORT_TASK_SET:
-		iscsi_cmd_abort_unsubmitted(c, lun, false);
+		iscsi_tmf_abort_own(c, lun);
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_ABORT_TASK_SET, counted);
 		return;
 	case ISCSI_TMF_CLEAR_TASK_SET:
-		iscsi_cmd_abort_unsubmitted(c, lun, false);
+		iscsi_tmf_abort_own(c, lun);
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_CLEAR_TASK_SET, counted);
 		return;
 	case ISCSI_TMF_CLEAR_ACA:
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_CLEAR_ACA, counted);
 		return;
 	case ISCSI_TMF_LUN_RESET:
-		iscsi_cmd_abort_unsubmitted(c, lun, false);
+		iscsi_tmf_abort_own(c, lun);
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_LUN_RESET, counted);
 		return;
 	case ISCSI_TMF_TARGET_WARM_RESET:
-		iscsi_cmd_abort_unsubmitted(c, 0, true);
+		iscsi_cmd_abort_unsubmitted(c, -1, true, true);
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_TARGET_WARM_RESET, counted);
 		return;
 	case ISCSI_TMF_TARGET_COLD_RESET:
-		iscsi_cmd_abort_unsubmitted(c, 0, true);
+		iscsi_cmd_abort_unsubmitted(c, -1, true, true);
 		iscsi_tmf_submit(c, bhs, SCSI_TMF_TARGET_COLD_RESET, counted);
 		return;
 	case ISCSI_TMF_TASK_REASSIGN:

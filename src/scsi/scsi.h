@@ -182,11 +182,19 @@ struct scsi_tmf {
 
 /* What the core may ask of a fabric, per nexus. Called on the nexus's loop. */
 struct scsi_fabric_ops {
-	/* Abort tasks the fabric holds that the core has not seen yet (e.g.
-	 * iSCSI tasks still waiting for Data-Out) for one LUN, or every LUN when
-	 * all_luns is set. Part of LUN RESET / CLEAR TASK SET / target reset. */
-	void (*abort_unsubmitted)(struct scsi_nexus *nexus, uint64_t lun,
-				  bool all_luns);
+	/* Abort the tasks the fabric holds that the core has not seen yet
+	 * (e.g. iSCSI tasks still waiting for Data-Out) for LUN lun_id (as
+	 * scsi_task_lun_id() decodes a task's lun), or for every LUN when lun_id
+	 * is negative. Part of every TMF but ABORT TASK, and of PREEMPT AND
+	 * ABORT. The core decides how they end (SAM-5 5.6), the fabric only
+	 * sends or not: quiet, no response at all (the nexus that asked for
+	 * the abort, or TAS = 0); otherwise TASK ABORTED status, no sense
+	 * data, as for an aborted task the core has (done() with aborted set
+	 * and no_response clear). Returns how many tasks it aborted: with
+	 * TAS = 0 the core raises 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR
+	 * for them where it would for its own. */
+	unsigned (*abort_unsubmitted)(struct scsi_nexus *nexus, int lun_id,
+				      bool quiet);
 };
 
 /* --- configuration-time objects (created before serving, not on the I/O
@@ -245,6 +253,10 @@ void scsi_nexus_destroy(struct scsi_nexus *n);
 
 /* Always ends in exactly one task->done(), possibly before returning. */
 void scsi_task_submit(struct scsi_task *task);
+
+/* The LUN id a task's 8-byte LUN field names (SAM-5 4.7: single level,
+ * peripheral or flat addressing), or -1 when it names none. */
+int scsi_task_lun_id(uint64_t lun);
 
 /* For a fabric that must fail a task before submitting it (e.g. no
  * memory for the buffer): sets status + sense from reason. */

@@ -66,6 +66,11 @@ static int scsi_task_lun_decode(uint64_t wire)
 	return id < SCSI_LUN_MAX ? (int)id : -1;
 }
 
+int scsi_task_lun_id(uint64_t lun)
+{
+	return scsi_task_lun_decode(lun);
+}
+
 /* --- results --- */
 
 void scsi_task_put_data(struct scsi_task *t, const void *data, uint32_t len,
@@ -418,11 +423,29 @@ static void scsi_tmf_abort_task(struct scsi_tmf_piece *p, struct scsi_task *t)
 	p->pending++;
 }
 
+/* The fabric's tasks of one LUN of p's nexus that the core has not seen
+ * (still collecting write data): SAM-5 5.6 as for the core's own, quiet
+ * for the nexus that asked and where TAS = 0, TASK ABORTED otherwise.
+ * Returns how many the fabric aborted. */
+static unsigned scsi_tmf_piece_unsubmitted(struct scsi_tmf_piece *p,
+					   struct scsi_itl *itl, int lun_index)
+{
+	struct scsi_nexus *n = p->nexus;
+	bool quiet;
+
+	if (p->by_tag || !n->ops || !n->ops->abort_unsubmitted)
+		return 0;
+	quiet = n == p->req || !itl || !atomic_load(&itl->lu->tas);
+	return n->ops->abort_unsubmitted(n, lun_index, quiet);
+}
+
+/* unsubmitted: how many of the nexus's tasks of this LUN the fabric has
+ * just aborted (they count for the unit attention below). */
 static void scsi_tmf_piece_sweep(struct scsi_tmf_piece *p,
-				 struct scsi_itl *itl)
+				 struct scsi_itl *itl, unsigned unsubmitted)
 {
 	struct scsi_task *t, *tmp;
-	bool was, any = false;
+	bool was, any = unsubmitted > 0;
 
 	/* No task may start while we walk the set. */
 	was = itl->dispatching;
@@ -448,6 +471,7 @@ static void scsi_tmf_piece_run(void *arg)
 	struct scsi_tmf_piece *p = arg;
 	struct scsi_nexus *n = p->nexus;
 	struct scsi_itl *itl;
+	unsigned unsubmitted;
 
 	p->sweeping = true;
 	if (atomic_load(&n->gone)) {
@@ -456,18 +480,23 @@ static void scsi_tmf_piece_run(void *arg)
 		scsi_tmf_piece_settle(p);
 		return;
 	}
-	if (!p->by_tag && n->ops && n->ops->abort_unsubmitted)
-		n->ops->abort_unsubmitted(n, p->tmf->lun, p->lun_index < 0);
 	if (p->lun_index >= 0) {
 		itl = atomic_load(&n->itls[p->lun_index]);
+		unsubmitted = scsi_tmf_piece_unsubmitted(p, itl, p->lun_index);
 		if (itl)
-			scsi_tmf_piece_sweep(p, itl);
+			scsi_tmf_piece_sweep(p, itl, unsubmitted);
 	} else {
 		for (unsigned i = 0; i < SCSI_LUN_MAX; i++) {
 			itl = atomic_load(&n->itls[i]);
-			if (itl)
-				scsi_tmf_piece_sweep(p, itl);
+			if (!itl)
+				continue;
+			unsubmitted = scsi_tmf_piece_unsubmitted(p, itl, (int)i);
+			scsi_tmf_piece_sweep(p, itl, unsubmitted);
 		}
+		/* What is left names no LU of this nexus (it would fail with
+		 * LOGICAL UNIT NOT SUPPORTED): no TAS applies, end it quietly. */
+		if (!p->by_tag && n->ops && n->ops->abort_unsubmitted)
+			n->ops->abort_unsubmitted(n, -1, true);
 	}
 	p->sweeping = false;
 	if (p->pending == 0)

@@ -775,7 +775,8 @@ static void sc_fence_scsi(int lun)
  *   - TAS = 1: TASK ABORTED, before the probe's response;
  *   - never GOOD, RESERVATION CONFLICT or CHECK CONDITION: it was in the
  *     task set before the preemption, so it is aborted, not completed.
- * Then A sees 2A/05 REGISTRATIONS PREEMPTED, and its next write conflicts.
+ * Then A sees 2A/05 REGISTRATIONS PREEMPTED (and, with TAS = 0, 2F/00
+ * COMMANDS CLEARED BY ANOTHER INITIATOR), and its next write conflicts.
  * N = 24 and 64; TAS set with MODE SELECT (control mode page, SPC-4
  * 7.5.8).
  */
@@ -783,8 +784,12 @@ static void sc_fence_scsi(int lun)
 #define PA_BLOCKS 512     /* 256 KiB */
 
 struct pa_io {
-	struct scsi_task *task;  /* ours until freed (libiscsi may cancel it
-	                            with no task pointer) */
+	struct scsi_task *task;  /* ours, freed only once the contexts are
+	                            gone (pa_tasks_free): libiscsi may cancel
+	                            it with no task pointer, and after an
+	                            early response (TASK ABORTED while Data-Out
+	                            is still queued) it still sends that data
+	                            from the task's buffer */
 	int status;       /* ST_NONE until the callback */
 	int sense_key, asc;
 	int phase;        /* 0 before B's GOOD, 1 before the probe's
@@ -804,13 +809,10 @@ static void pa_cb(struct iscsi_context *ctx, int status, void *data,
 	struct pa_io *io = priv;
 	struct scsi_task *t = data ? data : io->task;
 
-	if (t == io->task)
-		io->task = NULL;
-	if (status == SCSI_STATUS_CANCELLED || !t) {
-		if (t)
-			scsi_free_scsi_task(t);
+	if (status == SCSI_STATUS_CANCELLED || !t)
 		return;  /* the context went away */
-	}
+	if (io->status != ST_NONE)
+		return;  /* answered already */
 	io->status = t->status;
 	if (status == SCSI_STATUS_ERROR) {
 		snprintf(pa_err, sizeof(pa_err), "%s", iscsi_get_error(ctx));
@@ -831,7 +833,7 @@ static void pa_cb(struct iscsi_context *ctx, int status, void *data,
 	 * iscsi_service() call, are "after the probe" */
 	if (io == &pa_io[pa_n])
 		pa_phase = 2;
-	scsi_free_scsi_task(t);
+	/* t stays allocated until pa_tasks_free (see struct pa_io) */
 }
 
 struct pa_pr {
@@ -842,8 +844,9 @@ struct pa_pr {
 
 static struct pa_pr pa_pr_cur;  /* B's PREEMPT AND ABORT */
 
-/* Tasks the target never answered (aborted with TAS = 0) and libiscsi
- * dropped at logout without handing them back: ours to free. */
+/* Every task of the scenario, answered or not (aborted with TAS = 0:
+ * libiscsi drops them at logout without handing them back), freed once
+ * the contexts are destroyed. */
 static void pa_tasks_free(void)
 {
 	for (int i = 0; i <= PA_MAX; i++)
@@ -1054,7 +1057,7 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 	 * R2T): SAM-5 5.6 / SPC-4 5.14.11.2.4 want each aborted, with no
 	 * status (TAS = 0) or TASK ABORTED (TAS = 1), and never completed. */
 	int n_aborted = 0, n_none = 0;
-	bool saw_2a05 = false;
+	bool saw_2a05 = false, saw_2f00 = false;
 	for (int i = 0; i < pa_n; i++) {
 		struct pa_io *io = &pa_io[i];
 		switch (io->status) {
@@ -1088,12 +1091,13 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 		}
 	}
 
-	step("A's unit attentions: 2A/05 reported once");
+	step("A's unit attentions: 2A/05 reported once, 2F/00 with TAS = 0");
 	if (probe->status == ST_CHECK) {
 		if (probe->sense_key != SK_UA)
 			sc_fail("probe: sense %x/%04x", probe->sense_key,
 				probe->asc);
 		saw_2a05 |= probe->asc == ASC_REGS_PREEMPTED;
+		saw_2f00 |= probe->asc == ASC_CMDS_CLEARED;
 	}
 	for (int i = 0; i < 4; i++) {
 		tur(&A, &r);
@@ -1102,11 +1106,15 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 		expect_status(&A, &r, ST_CHECK);
 		if (r.sense_key != SK_UA)
 			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
-		if (r.asc == ASC_CMDS_CLEARED && tas)
-			sc_fail("A: 2F/00 COMMANDS CLEARED with TAS = 1");
 		saw_2a05 |= r.asc == ASC_REGS_PREEMPTED;
+		saw_2f00 |= r.asc == ASC_CMDS_CLEARED;
 	}
 	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED", saw_2a05, 1);
+	/* SAM-5 5.6: TAS = 0, tasks aborted by another I_T nexus: UA 2F/00
+	 * COMMANDS CLEARED BY ANOTHER INITIATOR for the nexus that lost them
+	 * (here all of them were still waiting for their Data-Out); TAS = 1:
+	 * TASK ABORTED instead, no 2F/00. */
+	EQ("A saw 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR", saw_2f00, !tas);
 
 	step("A writes after the preemption: RESERVATION CONFLICT");
 	write_expect(&A, ST_CONFLICT);

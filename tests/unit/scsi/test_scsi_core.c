@@ -100,7 +100,16 @@ struct fx {
 	struct backstore *bs0, *bs3;
 	struct scsi_lun *lu0, *lu3;
 	struct scsi_nexus *a, *b;
+	/* The fabric stub's abort_unsubmitted (called on either loop, so
+	 * under ulock): calls, the quiet flag of the last call per nexus
+	 * (0 = A, 1 = B) and LUN id (-1 none yet), the catch-all calls
+	 * (lun_id < 0), and how many not-yet-submitted tasks the "fabric"
+	 * holds per nexus and LUN id, handed back by the call covering them. */
+	pthread_mutex_t ulock;
 	int unsubmitted_calls;
+	int quiet[2][4];
+	int catch_all[2];
+	unsigned held[2][4];
 };
 
 struct ttask {
@@ -116,12 +125,37 @@ static void ttask_done(struct scsi_task *t)
 	atomic_fetch_add(&tt->done, 1);
 }
 
-static void fx_abort_unsubmitted(struct scsi_nexus *n, uint64_t lun,
-				 bool all_luns)
+static unsigned fx_abort_unsubmitted(struct scsi_nexus *n, int lun_id,
+				     bool quiet)
 {
 	struct fx *f = scsi_nexus_fabric_priv(n);
+	int x = n == f->a ? 0 : 1;
+	unsigned count = 0;
 
+	pthread_mutex_lock(&f->ulock);
 	f->unsubmitted_calls++;
+	for (int i = 0; i < 4; i++) {
+		if (lun_id >= 0 && lun_id != i)
+			continue;
+		count += f->held[x][i];
+		f->held[x][i] = 0;
+	}
+	if (lun_id < 0)
+		f->catch_all[x]++;
+	else if (lun_id < 4)
+		f->quiet[x][lun_id] = quiet;
+	pthread_mutex_unlock(&f->ulock);
+	return count;
+}
+
+static int fx_quiet(struct fx *f, int x, int lun_id)
+{
+	int q;
+
+	pthread_mutex_lock(&f->ulock);
+	q = f->quiet[x][lun_id];
+	pthread_mutex_unlock(&f->ulock);
+	return q;
 }
 
 static const struct scsi_fabric_ops fx_ops = {
@@ -147,6 +181,8 @@ static int fx_setup(void **state)
 	static const uint8_t isid2[6] = { 0x80, 0, 0, 0, 0, 2 };
 
 	assert_non_null(f);
+	pthread_mutex_init(&f->ulock, NULL);
+	memset(f->quiet, 0xff, sizeof(f->quiet));
 	assert_int_equal(base_loop_create(&f->loop1), 0);
 	assert_int_equal(base_loop_create(&f->loop2), 0);
 	assert_int_equal(pthread_create(&f->thr2, NULL, fx_loop2_main, f->loop2), 0);
@@ -978,6 +1014,10 @@ static void test_lun_reset_other_nexus(void **state)
 	assert_int_equal(atomic_load(&x.done), 1);
 	assert_int_equal(x.resp, SCSI_TMF_RESP_COMPLETE);
 	assert_int_equal(f->unsubmitted_calls, 2);
+	/* SAM-5 5.6: the fabric's unsubmitted tasks end like the core's:
+	 * quietly for the requester, TASK ABORTED for B (TAS = 1). */
+	assert_int_equal(fx_quiet(f, 0, 0), 1);
+	assert_int_equal(fx_quiet(f, 1, 0), 0);
 	assert_int_equal(stub_reads_started, 2); /* tb2 never started */
 
 	/* UA 29/03 on both nexuses. */
@@ -1077,7 +1117,15 @@ static void test_target_reset_tas0(void **state)
 	run_loop1_until(f, &x.done);
 	assert_int_equal(atomic_load(&x.done), 1);
 	assert_int_equal(x.resp, SCSI_TMF_RESP_COMPLETE);
-	assert_int_equal(f->unsubmitted_calls, 2);
+	/* per nexus: LUN 0, LUN 3, then the rest (no LU) quietly */
+	assert_int_equal(f->unsubmitted_calls, 6);
+	assert_int_equal(f->catch_all[0], 1);
+	assert_int_equal(f->catch_all[1], 1);
+	/* TAS is per LU: B's LUN 0 (TAS = 0) quiet, LUN 3 (TAS = 1) not */
+	assert_int_equal(fx_quiet(f, 1, 0), 1);
+	assert_int_equal(fx_quiet(f, 1, 3), 0);
+	assert_int_equal(fx_quiet(f, 0, 0), 1);
+	assert_int_equal(fx_quiet(f, 0, 3), 1);
 
 	run_cdb(&tu, f->a, 0, CDB_TUR, 6);
 	expect_sense(&tu.t, 0x06, 0x29, 0x00);
@@ -1215,6 +1263,59 @@ static void test_abort_nexuses_tas0(void **state)
 	expect_sense(&tu.t, 0x06, 0x2F, 0x00);
 	run_cdb(&tu, f->a, 0, CDB_TUR, 6);
 	assert_int_equal(tu.t.status, SCSI_STATUS_GOOD);
+}
+
+/* PREEMPT AND ABORT with B's tasks still in its fabric (an iSCSI write
+ * waiting for Data-Out), none in the core:
+ *
+ *   A (requester, loop1) --+                  +-- B: 2 writes of LUN 0
+ *                          +-- tport -- LU 0 -+   not submitted yet
+ *
+ * SAM-5 5.6: TAS = 0: the fabric ends them quietly and B gets 2F/00
+ * COMMANDS CLEARED BY ANOTHER INITIATOR, as if the core had held them;
+ * TAS = 1: the fabric answers TASK ABORTED and no 2F/00 is raised. */
+static void test_abort_nexuses_unsubmitted(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tu;
+
+	for (int tas = 0; tas <= 1; tas++) {
+		struct ttmf x = { 0 };
+
+		atomic_store(&((struct scsi_itl *)atomic_load(&f->a->itls[0]))
+				      ->ua_pending, 0);
+		atomic_store(&((struct scsi_itl *)atomic_load(&f->b->itls[0]))
+				      ->ua_pending, 0);
+		atomic_store(&f->lu0->tas, tas != 0);
+		pthread_mutex_lock(&f->ulock);
+		f->held[1][0] = 2;
+		f->held[0][0] = 1; /* A's own: not asked for (not matched) */
+		pthread_mutex_unlock(&f->ulock);
+
+		x.tmf.nexus = f->a;
+		x.tmf.done = ttmf_done;
+		assert_int_equal(scsi_lun_abort_nexuses(&x.tmf, f->lu0,
+							match_b, f->b), 0);
+		run_loop1_until(f, &x.done);
+		assert_int_equal(atomic_load(&x.done), 1);
+		assert_int_equal(fx_quiet(f, 1, 0), !tas);
+		pthread_mutex_lock(&f->ulock);
+		assert_int_equal(f->held[1][0], 0);
+		assert_int_equal(f->held[0][0], 1);
+		f->held[0][0] = 0;
+		pthread_mutex_unlock(&f->ulock);
+
+		tt_prep(&tu, f->b, 0, CDB_TUR, 6, SCSI_ATTR_SIMPLE);
+		on_loop(f->loop2, submit_on_loop, &tu.t);
+		if (tas) {
+			assert_int_equal(tu.t.status, SCSI_STATUS_GOOD);
+		} else {
+			expect_sense(&tu.t, 0x06, 0x2F, 0x00);
+		}
+		run_cdb(&tu, f->a, 0, CDB_TUR, 6);
+		assert_int_equal(tu.t.status, SCSI_STATUS_GOOD);
+	}
+	atomic_store(&f->lu0->tas, true);
 }
 
 /* Random CDBs and parameter data through every emulated command: nothing
@@ -1605,6 +1706,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clear_task_set_own_nexus, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lun_added, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_nexuses_tas0, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_nexuses_unsubmitted, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_random_cdbs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_alua_states, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_nexus_loss_ua, fx_setup, fx_teardown),
