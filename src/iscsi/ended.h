@@ -7,9 +7,11 @@
  *
  * Bounded: a ring of cap ITTs, the oldest forgotten first; memory does not
  * depend on what the initiator sends. The connection sizes it from the
- * session's CmdSN window (iscsi_ended_cap): no more commands than the window
- * can be outstanding at once, so even an abort of every one of them, twice
- * over, fits. Looked up only for Data-Out that finds no live task.
+ * session's CmdSN window (iscsi_ended_cap): no more non-immediate commands
+ * than the window can be outstanding at once (RFC 7143 4.2.2.1), so even an
+ * abort of every one of them, twice over, fits; immediate writes beyond
+ * that only push the oldest entries out. Looked up only for Data-Out that
+ * finds no live task.
  *
  * Pure: no I/O, no locks; the connection owns one and uses it on its loop.
  */
