@@ -47,12 +47,11 @@
 #include "cluster/cluster_bus.h"
 #include "cluster/cluster_msg.h"
 #include "cluster/cluster_sim.h"
+#include "sim_util.h"
 
 #define SIM_CH 100
-#define MAXN 5
 #define MAXMSG 1024
 #define HELD_MAX 16
-#define HT_SIZE 8192
 
 struct world;
 
@@ -77,49 +76,21 @@ struct tmsg {
 	bool crashed;               /* its node closed before completion */
 };
 
-struct ht_ent {
-	uint64_t epoch, index, hash;
-	bool used;
-};
-
 struct world {
-	uint64_t seed;
-	struct base_loop *loop;
-	struct cluster_sim *sim;
-	uint32_t n;
-	struct tnode nodes[MAXN + 1];
+	struct sim_world sw;
+	struct tnode nodes[SIM_MAXN + 1];
 	struct tmsg msgs[MAXMSG];
 	uint32_t nmsgs;
-	struct ht_ent ht[HT_SIZE];
 	uint8_t done_ok[MAXMSG / 8]; /* messages completed with 0 */
-	bool crashes;
-	uint64_t completed_ok, completed_again, checks;
+	uint64_t completed_ok, completed_again;
 };
 
-static struct world *cur_world;
 static uint64_t tot_ok, tot_again, tot_msgs, tot_checks;
 static struct cluster_stats tot_stats;
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			print_error("sim_commit: seed %" PRIu64 ": ",       \
-				    cur_world->seed);                      \
-			print_error(__VA_ARGS__);                          \
-			print_error(" [%s:%d: %s]\n", __FILE__, __LINE__,  \
-				    #cond);                                \
-			fail();                                            \
-		}                                                          \
-	} while (0)
-
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
+static struct world *world_of(struct sim_world *sw)
 {
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return container_of(sw, struct world, sw);
 }
 
 static bool has_msg(const struct tnode *t, uint32_t id)
@@ -135,26 +106,27 @@ static int tch_apply(void *arg, const struct cluster_msg_info *mi,
 	struct tnode *t = arg;
 	uint32_t id;
 
-	CHECK(len >= 4, "node %u: short message", t->id);
+	SIM_CHECK(len >= 4, "node %u: short message", t->id);
 	memcpy(&id, data, 4);
-	CHECK(id < MAXMSG, "node %u: bad id", t->id);
-	CHECK(!has_msg(t, id), "node %u applies message %u twice (index %"
-	      PRIu64 ")", t->id, id, mi->index);
-	CHECK(t->w->msgs[id].status != -EAGAIN,
-	      "node %u applies message %u that completed -EAGAIN", t->id, id);
+	SIM_CHECK(id < MAXMSG, "node %u: bad id", t->id);
+	SIM_CHECK(!has_msg(t, id), "node %u applies message %u twice (index %"
+		  PRIu64 ")", t->id, id, mi->index);
+	SIM_CHECK(t->w->msgs[id].status != -EAGAIN,
+		  "node %u applies message %u that completed -EAGAIN", t->id,
+		  id);
 	t->applied[id / 8] |= 1u << (id % 8);
 	if (getenv("SIM_TRACE"))
 		fprintf(stderr, "apply node %u msg %u index %" PRIu64 "\n",
 			t->id, id, mi->index);
 	t->count++;
-	t->hash = fnv(t->hash, &mi->index, sizeof(mi->index));
-	t->hash = fnv(t->hash, data, len);
+	t->hash = sim_fnv(t->hash, &mi->index, sizeof(mi->index));
+	t->hash = sim_fnv(t->hash, data, len);
 	if (mi->local_ctx)
-		CHECK(mi->local_ctx == &t->w->msgs[id] &&
-		      t->w->msgs[id].node == t->id,
-		      "node %u: local_ctx of message %u wrong", t->id, id);
+		SIM_CHECK(mi->local_ctx == &t->w->msgs[id] &&
+			  t->w->msgs[id].node == t->id,
+			  "node %u: local_ctx of message %u wrong", t->id, id);
 	if (token && t->nheld < HELD_MAX &&
-	    cluster_sim_rand(t->w->sim) % 6 == 0) {
+	    sim_rand(&t->w->sw, 6) == 0) {
 		t->held[t->nheld++] = token;
 		return CLUSTER_APPLY_PENDING;
 	}
@@ -169,10 +141,10 @@ static void tch_view(void *arg, const struct cluster_view *v,
 
 	/* Part of the state, so a transition that differs between nodes
 	 * shows up in the byte comparison. */
-	t->hash = fnv(t->hash, "V", 1);
-	t->hash = fnv(t->hash, left, nleft * sizeof(*left));
-	t->hash = fnv(t->hash, "J", 1);
-	t->hash = fnv(t->hash, joined, njoined * sizeof(*joined));
+	t->hash = sim_fnv(t->hash, "V", 1);
+	t->hash = sim_fnv(t->hash, left, nleft * sizeof(*left));
+	t->hash = sim_fnv(t->hash, "J", 1);
+	t->hash = sim_fnv(t->hash, joined, njoined * sizeof(*joined));
 }
 
 static int tch_save(void *arg, void **data, size_t *len)
@@ -226,21 +198,22 @@ static const struct cluster_channel_ops tch_ops = {
 
 /* ------------------------------------------------------------- nodes */
 
-static void node_start(struct world *w, uint32_t id)
+static void node_start(struct sim_world *sw, uint32_t id)
 {
-	struct tnode *t = &w->nodes[id];
+	struct tnode *t = &world_of(sw)->nodes[id];
 	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SIM };
 
 	assert_null(t->c);
 	tch_reset(t);
 	t->nheld = 0;
-	assert_int_equal(cluster_sim_bus_create(w->sim, id, &cfg.bus), 0);
-	assert_int_equal(cluster_open(w->loop, &cfg, NULL, &t->c), 0);
+	assert_int_equal(cluster_sim_bus_create(sw->sim, id, &cfg.bus), 0);
+	assert_int_equal(cluster_open(sw->loop, &cfg, NULL, &t->c), 0);
 	assert_int_equal(cluster_channel_open(t->c, &tch_ops, t, &t->ch), 0);
 }
 
-static void node_stop(struct world *w, uint32_t id)
+static void node_stop(struct sim_world *sw, uint32_t id)
 {
+	struct world *w = world_of(sw);
 	struct tnode *t = &w->nodes[id];
 	uint32_t i;
 
@@ -272,7 +245,7 @@ static void held_release_one(struct world *w, uint32_t id)
 
 	if (!t->c || !t->nheld)
 		return;
-	k = (uint32_t)(cluster_sim_rand(w->sim) % t->nheld);
+	k = (uint32_t)sim_rand(&w->sw, t->nheld);
 	cluster_apply_done(t->held[k]);
 	t->held[k] = t->held[--t->nheld];
 }
@@ -282,7 +255,7 @@ static void held_release_one(struct world *w, uint32_t id)
 static void msg_done(void *ctx, int status)
 {
 	struct tmsg *m = ctx;
-	struct world *w = cur_world;
+	struct world *w = world_of(sim_cur);
 	uint32_t id = (uint32_t)(m - w->msgs), i;
 	struct tnode *s = &w->nodes[m->node];
 
@@ -291,9 +264,10 @@ static void msg_done(void *ctx, int status)
 	if (getenv("SIM_TRACE"))
 		fprintf(stderr, "done msg %u node %u status %d\n", id, m->node,
 			status);
-	CHECK(m->calls == 1, "message %u completes twice", id);
+	SIM_CHECK(m->calls == 1, "message %u completes twice", id);
 	if (status == -ESHUTDOWN) {
-		CHECK(m->crashed, "message %u: -ESHUTDOWN without close", id);
+		SIM_CHECK(m->crashed, "message %u: -ESHUTDOWN without close",
+			  id);
 		return;
 	}
 	if (status == 0) {
@@ -301,32 +275,33 @@ static void msg_done(void *ctx, int status)
 
 		w->completed_ok++;
 		w->done_ok[id / 8] |= 1u << (id % 8);
-		CHECK(has_msg(s, id), "message %u done but not in its "
-		      "submitter's state", id);
+		SIM_CHECK(has_msg(s, id), "message %u done but not in its "
+			  "submitter's state", id);
 		for (i = 0; i < v->count; i++) {
 			struct tnode *o = &w->nodes[v->members[i].id];
 
 			if (!o->c || !cluster_is_ready(o->c) ||
 			    cluster_view_get(o->c)->ring_id != v->ring_id)
 				continue;
-			CHECK(has_msg(o, id), "message %u done but node %u "
-			      "of the view does not hold it", id, o->id);
+			SIM_CHECK(has_msg(o, id), "message %u done but node %u "
+				  "of the view does not hold it", id, o->id);
 		}
 		return;
 	}
-	CHECK(status == -EAGAIN, "message %u: status %d", id, status);
+	SIM_CHECK(status == -EAGAIN, "message %u: status %d", id, status);
 	w->completed_again++;
 	/* A node that is not ready may still hold a history that lost
 	 * (it will load the winner's state before it serves). */
-	for (i = 1; i <= w->n; i++)
-		CHECK(!w->nodes[i].c || !cluster_is_ready(w->nodes[i].c) ||
-		      !has_msg(&w->nodes[i], id),
-		      "message %u -EAGAIN but ready node %u holds it", id, i);
+	for (i = 1; i <= w->sw.n; i++)
+		SIM_CHECK(!w->nodes[i].c || !cluster_is_ready(w->nodes[i].c) ||
+			  !has_msg(&w->nodes[i], id),
+			  "message %u -EAGAIN but ready node %u holds it", id,
+			  i);
 }
 
 static void submit_random(struct world *w)
 {
-	uint32_t id = 1 + (uint32_t)(cluster_sim_rand(w->sim) % w->n);
+	uint32_t id = 1 + (uint32_t)sim_rand(&w->sw, w->sw.n);
 	struct tnode *t = &w->nodes[id];
 	uint8_t buf[900];
 	size_t len;
@@ -339,9 +314,8 @@ static void submit_random(struct world *w)
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &mid, 4);
 	/* Mostly small; some bigger than a snapshot fragment. */
-	len = 4 + (cluster_sim_rand(w->sim) % 8 == 0
-			   ? cluster_sim_rand(w->sim) % 400
-			   : cluster_sim_rand(w->sim) % 16);
+	len = 4 + (sim_rand(&w->sw, 8) == 0 ? sim_rand(&w->sw, 400)
+					    : sim_rand(&w->sw, 16));
 	buf[4] = (uint8_t)mid;
 	w->msgs[mid].node = id;
 	r = cluster_submit(t->ch, buf, len, msg_done, &w->msgs[mid]);
@@ -351,96 +325,105 @@ static void submit_random(struct world *w)
 		w->nmsgs++;
 		return;
 	}
-	CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
-	      "node %u: submit: %d (ready %d)", id, r,
-	      cluster_is_ready(t->c));
+	SIM_CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
+		  "node %u: submit: %d (ready %d)", id, r,
+		  cluster_is_ready(t->c));
 	memset(&w->msgs[mid], 0, sizeof(w->msgs[mid]));
+}
+
+/* Scripted cases: node id submits the next message (its id only). */
+static void submit_next(struct world *w, uint32_t id)
+{
+	uint32_t mid = w->nmsgs;
+
+	w->msgs[mid].node = id;
+	assert_int_equal(cluster_submit(w->nodes[id].ch, &mid, 4, msg_done,
+					&w->msgs[mid]), 0);
+	w->nmsgs++;
 }
 
 /* ---------------------------------------------------------- checking */
 
-static void check_states(struct world *w)
+static void commit_check(struct sim_world *sw)
 {
-	uint32_t id;
+	struct world *w = world_of(sw);
 
-	for (id = 1; id <= w->n; id++) {
+	for (uint32_t id = 1; id <= sw->n; id++) {
 		struct tnode *t = &w->nodes[id];
-		uint64_t epoch = 0, index = 0, h, slot;
-		uint8_t *b;
-		size_t len, k;
-		void *data;
+		size_t len;
 
 		if (!t->c || !cluster_is_ready(t->c))
 			continue;
-		assert_int_equal(cluster_state_save(t->c, &data, &len), 0);
-		b = data;
-		for (k = 0; k < 8; k++) {
-			epoch = epoch << 8 | b[k];
-			index = index << 8 | b[8 + k];
-		}
-		h = fnv(0xcbf29ce484222325ull, b, len);
-		free(data);
-		w->checks++;
+		free(sim_state_check(sw, id, &len));
 		/* Until a crash, every completed commit is in every state a
 		 * ready node holds, now and later, once it has caught up with
 		 * what was ordered for it (a node still delivering an old
 		 * view's messages holds a prefix). */
-		for (k = 0; k < sizeof(w->done_ok) && !w->crashes &&
-			    !cluster_sim_queued(w->sim, id);
+		for (size_t k = 0; k < sizeof(w->done_ok) && !sw->crashes &&
+				   !cluster_sim_queued(sw->sim, id);
 		     k++)
-			CHECK(!(w->done_ok[k] & ~t->applied[k]),
-			      "node %u is ready without a completed commit "
-			      "(around message %zu)", id, k * 8);
-		slot = (epoch * 0x9e3779b97f4a7c15ull ^ index) % HT_SIZE;
-		for (;;) {
-			struct ht_ent *e = &w->ht[slot];
-
-			if (!e->used) {
-				e->used = true;
-				e->epoch = epoch;
-				e->index = index;
-				e->hash = h;
-				break;
-			}
-			if (e->epoch == epoch && e->index == index) {
-				CHECK(e->hash == h, "node %u: state at epoch %"
-				      PRIu64 " index %" PRIu64 " differs",
-				      id, epoch, index);
-				break;
-			}
-			slot = (slot + 1) % HT_SIZE;
-		}
+			SIM_CHECK(!(w->done_ok[k] & ~t->applied[k]),
+				  "node %u is ready without a completed commit "
+				  "(around message %zu)", id, k * 8);
 	}
 }
 
-/* Runs the loop's ready work (acks, completions) after a bus step. */
-static void settle(struct world *w)
+static struct cluster *node_cluster(struct sim_world *sw, uint32_t id)
 {
-	while (base_loop_run_ready(w->loop) > 0)
-		;
-	check_states(w);
+	return world_of(sw)->nodes[id].c;
 }
 
-static void random_partition(struct world *w)
+static void commit_traffic(struct sim_world *sw)
 {
-	uint32_t label[32], i, k = 1 + (uint32_t)(cluster_sim_rand(w->sim) % 3);
+	submit_random(world_of(sw));
+}
 
-	for (i = 0; i < w->n; i++)
-		label[i] = (uint32_t)(cluster_sim_rand(w->sim) % k);
-	cluster_sim_partition(w->sim, label);
+static void commit_release(struct sim_world *sw)
+{
+	held_release_one(world_of(sw), 1 + (uint32_t)sim_rand(sw, sw->n));
+}
+
+static const struct sim_ops commit_ops = {
+	.node_cluster = node_cluster,
+	.node_start = node_start,
+	.node_stop = node_stop,
+	.traffic = commit_traffic,
+	.extra = commit_release,
+	.check = commit_check,
+};
+
+/* per mille: 60% bus steps, 25% submits, 8% deferred acks released,
+ * then membership changes; calm schedules: those five times rarer */
+static const struct sim_schedule commit_schedule = {
+	.step = 600, .traffic = 850, .extra = 930, .partition = 945,
+	.merge = 965, .crash = 980, .calm_odds = 5,
+};
+
+static struct world *world_new(const struct cluster_sim_config *sc)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	sim_world_init(&w->sw, "sim_commit", &commit_ops, sc);
+	for (uint32_t id = 1; id <= w->sw.n; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+	}
+	return w;
+}
+
+static void world_free(struct world *w)
+{
+	sim_world_fini(&w->sw);
+	free(w);
 }
 
 static void run_schedule(uint64_t seed, uint32_t steps)
 {
-	struct world *w = calloc(1, sizeof(*w));
-	struct cluster_sim_config sc;
-	uint32_t i, id, step, idle;
-	bool crashes, calm;
+	struct cluster_sim_config sc = { 0 };
+	struct world *w;
+	uint32_t i, id, idle;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = seed;
-	memset(&sc, 0, sizeof(sc));
 	sc.seed = seed;
 	sc.nodes = 3 + (uint32_t)(seed % 3);
 	/* Small messages: snapshots come in several fragments. */
@@ -448,122 +431,66 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 	if (sc.max_msg < 460)
 		sc.max_msg = 460; /* the largest DATA + header */
 	sc.outbox_limit = (seed / 7) % 3 == 0 ? 2 : 0;
-	w->n = sc.nodes;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= w->n; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
-	/* Some nodes start late: joins in the middle of traffic. */
-	for (id = 1; id <= w->n; id++)
-		if (id <= w->n / 2 + 1 || cluster_sim_rand(w->sim) % 2)
-			node_start(w, id);
-	crashes = cluster_sim_rand(w->sim) % 2;
-	calm = seed % 3 == 0;
-
-	for (step = 0; step < steps; step++) {
-		uint64_t r = cluster_sim_rand(w->sim) % 1000;
-
-		/* One schedule in three is calm: membership changes five
-		 * times rarer, long runs of traffic in between. */
-		if (calm && r >= 930 && cluster_sim_rand(w->sim) % 5)
-			r = 0;
-
-		if (r < 600) {
-			cluster_sim_step(w->sim);
-		} else if (r < 850) {
-			submit_random(w);
-		} else if (r < 930) {
-			held_release_one(w, 1 + (uint32_t)(cluster_sim_rand(
-						       w->sim) % w->n));
-		} else if (r < 945) {
-			random_partition(w);
-		} else if (r < 965) {
-			cluster_sim_merge(w->sim);
-		} else if (r < 980 && crashes) {
-			id = 1 + (uint32_t)(cluster_sim_rand(w->sim) % w->n);
-			if (w->nodes[id].c) {
-				node_stop(w, id);
-				w->crashes = true;
-			}
-		} else if (r < 1000) {
-			id = 1 + (uint32_t)(cluster_sim_rand(w->sim) % w->n);
-			if (!w->nodes[id].c)
-				node_start(w, id);
-		}
-		settle(w);
-	}
+	w = world_new(&sc);
+	sim_schedule_run(&w->sw, &commit_schedule, steps);
 
 	/* Heal: everyone up, one component, drain everything. */
-	for (id = 1; id <= w->n; id++)
-		if (!w->nodes[id].c)
-			node_start(w, id);
-	cluster_sim_merge(w->sim);
+	sim_heal(&w->sw);
 	for (idle = 0; idle < 3;) {
-		bool moved = cluster_sim_step(w->sim);
+		bool moved = cluster_sim_step(w->sw.sim);
 
-		for (id = 1; id <= w->n; id++)
+		for (id = 1; id <= w->sw.n; id++)
 			while (w->nodes[id].nheld) {
 				held_release_one(w, id);
 				moved = true;
 			}
-		if (base_loop_run_ready(w->loop) > 0)
+		if (base_loop_run_ready(w->sw.loop) > 0)
 			moved = true;
-		check_states(w);
+		commit_check(&w->sw);
 		idle = moved ? 0 : idle + 1;
 	}
-	for (id = 1; id <= w->n; id++) {
-		CHECK(cluster_is_ready(w->nodes[id].c),
-		      "node %u not ready after healing", id);
-		CHECK(w->nodes[id].count == w->nodes[1].count &&
-		      w->nodes[id].hash == w->nodes[1].hash &&
-		      !memcmp(w->nodes[id].applied, w->nodes[1].applied,
-			      sizeof(w->nodes[1].applied)),
-		      "node %u differs from node 1 after healing", id);
+	for (id = 1; id <= w->sw.n; id++) {
+		SIM_CHECK(cluster_is_ready(w->nodes[id].c),
+			  "node %u not ready after healing", id);
+		SIM_CHECK(w->nodes[id].count == w->nodes[1].count &&
+			  w->nodes[id].hash == w->nodes[1].hash &&
+			  !memcmp(w->nodes[id].applied, w->nodes[1].applied,
+				  sizeof(w->nodes[1].applied)),
+			  "node %u differs from node 1 after healing", id);
 	}
 	for (i = 0; i < w->nmsgs; i++) {
 		struct tmsg *m = &w->msgs[i];
 
-		CHECK(m->calls == 1, "message %u (node %u) completed %d times",
-		      i, m->node, m->calls);
-		if (m->status == 0 && !w->crashes)
-			CHECK(has_msg(&w->nodes[1], i),
-			      "message %u done but lost", i);
-		if (m->status == -EAGAIN && !w->crashes)
-			CHECK(!has_msg(&w->nodes[1], i),
-			      "message %u -EAGAIN but applied", i);
+		SIM_CHECK(m->calls == 1,
+			  "message %u (node %u) completed %d times", i,
+			  m->node, m->calls);
+		if (m->status == 0 && !w->sw.crashes)
+			SIM_CHECK(has_msg(&w->nodes[1], i),
+				  "message %u done but lost", i);
+		if (m->status == -EAGAIN && !w->sw.crashes)
+			SIM_CHECK(!has_msg(&w->nodes[1], i),
+				  "message %u -EAGAIN but applied", i);
 	}
 
-	for (id = 1; id <= w->n; id++)
-		if (w->nodes[id].c)
-			node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
+	sim_world_fini(&w->sw);
 	tot_ok += w->completed_ok;
 	tot_again += w->completed_again;
 	tot_msgs += w->nmsgs;
-	tot_checks += w->checks;
+	tot_checks += w->sw.checks;
 	if (getenv("SIM_VERBOSE"))
 		print_message("seed %" PRIu64 ": %u nodes, %u msgs, %" PRIu64
 			      " ok, %" PRIu64 " again, %" PRIu64 " checks\n",
-			      seed, w->n, w->nmsgs, w->completed_ok,
-			      w->completed_again, w->checks);
-	cur_world = NULL;
+			      seed, w->sw.n, w->nmsgs, w->completed_ok,
+			      w->completed_again, w->sw.checks);
 	free(w);
 }
 
 static void test_sim_commit_random(void **state)
 {
-	const char *one = getenv("SIM_SEED"), *count = getenv("SIM_SEEDS");
-	uint64_t n = count ? strtoull(count, NULL, 0) : 1000, s;
+	uint64_t n = sim_seeds_run(run_schedule, 1000, 1500);
 
-	if (one) {
-		run_schedule(strtoull(one, NULL, 0), 1500);
+	if (!n)
 		return;
-	}
-	for (s = 1; s <= n; s++)
-		run_schedule(s, 1500);
 	print_message("%" PRIu64 " seeded schedules passed: %" PRIu64
 		      " submits, %" PRIu64 " done, %" PRIu64 " -EAGAIN, %" PRIu64
 		      " state checks\n", n, tot_msgs, tot_ok, tot_again,
@@ -585,41 +512,31 @@ static void test_sim_commit_random(void **state)
  * a consistent snapshot before it applies anything. */
 static void test_sim_join_mid_traffic(void **state)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { .nodes = 3, .seed = 42,
 					 .max_msg = 512 };
+	struct world *w = world_new(&sc);
 	uint32_t id, i;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = 42;
-	w->n = 3;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= 3; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
-	node_start(w, 1);
-	node_start(w, 2);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	node_start(&w->sw, 1);
+	node_start(&w->sw, 2);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_true(cluster_is_ready(w->nodes[1].c));
 	for (i = 0; i < 20; i++)
 		submit_random(w);
 	/* Order half of the traffic, then node 3 joins. */
 	for (i = 0; i < 10; i++) {
-		cluster_sim_sequence(w->sim, 1);
-		cluster_sim_sequence(w->sim, 2);
+		cluster_sim_sequence(w->sw.sim, 1);
+		cluster_sim_sequence(w->sw.sim, 2);
 	}
-	node_start(w, 3);
-	while (cluster_sim_step(w->sim) || w->nodes[1].nheld ||
+	node_start(&w->sw, 3);
+	while (cluster_sim_step(w->sw.sim) || w->nodes[1].nheld ||
 	       w->nodes[2].nheld || w->nodes[3].nheld) {
 		for (id = 1; id <= 3; id++)
 			held_release_one(w, id);
-		settle(w);
+		sim_settle(&w->sw);
 	}
-	settle(w);
+	sim_settle(&w->sw);
 	for (i = 0; i < w->nmsgs; i++) {
 		assert_int_equal(w->msgs[i].calls, 1);
 		assert_int_equal(w->msgs[i].status, 0);
@@ -634,46 +551,27 @@ static void test_sim_join_mid_traffic(void **state)
 		    0);
 	assert_int_equal(cluster_stats_get(w->nodes[3].c)->snapshots_loaded,
 			 1);
-	for (id = 1; id <= 3; id++)
-		node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
-	cur_world = NULL;
-	free(w);
+	world_free(w);
 }
 
 /* A minority never applies: its submits complete with -EAGAIN and the
  * majority's state does not hold them. */
 static void test_sim_minority(void **state)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { .nodes = 3, .seed = 7 };
+	struct world *w = world_new(&sc);
 	uint32_t id, label[3] = { 0, 0, 1 };
-	int r;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = 7;
-	w->n = 3;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= 3; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-		node_start(w, id);
-	}
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	for (id = 1; id <= 3; id++)
+		node_start(&w->sw, id);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_true(cluster_is_ready(w->nodes[3].c));
 	/* Node 3 submits, then is cut off before the message is ordered. */
-	w->msgs[0].node = 3;
-	r = cluster_submit(w->nodes[3].ch, "\0\0\0\0", 4, msg_done,
-			   &w->msgs[0]);
-	assert_int_equal(r, 0);
-	w->nmsgs = 1;
-	cluster_sim_partition(w->sim, label);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	submit_next(w, 3);
+	cluster_sim_partition(w->sw.sim, label);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_false(cluster_is_ready(w->nodes[3].c));
 	assert_true(cluster_is_ready(w->nodes[1].c));
 	assert_int_equal(w->msgs[0].calls, 1);
@@ -681,17 +579,12 @@ static void test_sim_minority(void **state)
 	assert_int_equal(cluster_submit(w->nodes[3].ch, "x", 1, msg_done,
 					&w->msgs[1]),
 			 -EAGAIN);
-	cluster_sim_merge(w->sim);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	cluster_sim_merge(w->sw.sim);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_true(cluster_is_ready(w->nodes[3].c));
 	assert_false(has_msg(&w->nodes[1], 0));
-	for (id = 1; id <= 3; id++)
-		node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
-	cur_world = NULL;
-	free(w);
+	world_free(w);
 }
 
 /* A rogue node (a raw sim bus, no cluster on it) multicasts garbage and
@@ -711,8 +604,8 @@ static void rogue_writable(void *arg)
 
 static void test_sim_rejects_garbage(void **state)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { .nodes = 3, .seed = 9 };
+	struct world *w = world_new(&sc);
 	struct cluster_bus_upcalls up = { rogue_deliver, rogue_view,
 					  rogue_writable, NULL, NULL };
 	struct cluster_bus *rogue;
@@ -721,21 +614,12 @@ static void test_sim_rejects_garbage(void **state)
 	uint64_t before;
 	uint32_t id;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = 9;
-	w->n = 3;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= 2; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-		node_start(w, id);
-	}
-	assert_int_equal(cluster_sim_bus_create(w->sim, 3, &rogue), 0);
-	assert_int_equal(rogue->ops->start(rogue, w->loop, "ctgt", &up), 0);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	for (id = 1; id <= 2; id++)
+		node_start(&w->sw, id);
+	assert_int_equal(cluster_sim_bus_create(w->sw.sim, 3, &rogue), 0);
+	assert_int_equal(rogue->ops->start(rogue, w->sw.loop, "ctgt", &up), 0);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	/* {1, 2, 3} never syncs with a rogue 3 (it never announces); put
 	 * the rogue in its own component after its garbage is queued. */
 	before = w->nodes[1].count;
@@ -744,15 +628,15 @@ static void test_sim_rejects_garbage(void **state)
 	cluster_msg_ack_encode(junk, 1);
 	junk[4] = CLUSTER_MSG_VERSION + 1;
 	assert_int_equal(rogue->ops->send(rogue, &iov, 1), 0);
-	cluster_sim_sequence(w->sim, 3);
-	cluster_sim_sequence(w->sim, 3);
+	cluster_sim_sequence(w->sw.sim, 3);
+	cluster_sim_sequence(w->sw.sim, 3);
 	{
 		uint32_t label[3] = { 0, 0, 1 };
 
-		cluster_sim_partition(w->sim, label);
+		cluster_sim_partition(w->sw.sim, label);
 	}
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	for (id = 1; id <= 2; id++) {
 		assert_int_equal(cluster_stats_get(w->nodes[id].c)->rejected,
 				 2);
@@ -760,22 +644,13 @@ static void test_sim_rejects_garbage(void **state)
 		assert_true(cluster_is_ready(w->nodes[id].c));
 	}
 	/* Traffic still flows. */
-	w->msgs[0].node = 1;
-	assert_int_equal(cluster_submit(w->nodes[1].ch, "\0\0\0\0", 4,
-					msg_done, &w->msgs[0]),
-			 0);
-	w->nmsgs = 1;
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	submit_next(w, 1);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_int_equal(w->msgs[0].status, 0);
 	assert_int_equal(w->nodes[2].count, before + 1);
 	rogue->ops->destroy(rogue);
-	for (id = 1; id <= 2; id++)
-		node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
-	cur_world = NULL;
-	free(w);
+	world_free(w);
 }
 
 /* Why a round activates only when every member holds its state:
@@ -798,65 +673,47 @@ static void drain_except_snapshot_of(struct world *w, uint32_t src)
 
 	while (moved) {
 		moved = false;
-		for (id = 1; id <= w->n; id++) {
+		for (id = 1; id <= w->sw.n; id++) {
 			if (!w->nodes[id].c)
 				continue;
-			if (cluster_sim_deliver(w->sim, id))
+			if (cluster_sim_deliver(w->sw.sim, id))
 				moved = true;
 			if ((id != src || !cluster_stats_get(w->nodes[src].c)
 						   ->snapshots_sent) &&
-			    cluster_sim_sequence(w->sim, id))
+			    cluster_sim_sequence(w->sw.sim, id))
 				moved = true;
-			settle(w);
+			sim_settle(&w->sw);
 		}
 	}
 }
 
 static void test_sim_behind_member_leaves(void **state)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { .nodes = 5, .seed = 11 };
+	struct world *w = world_new(&sc);
 	uint32_t id, lab[5] = { 0, 0, 1, 0, 2 };
 	uint64_t before;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = 11;
-	w->n = 5;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= 5; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
-	cluster_sim_partition(w->sim, lab); /* 3 and 5 alone when up */
-	node_start(w, 1);
-	node_start(w, 2);
-	node_start(w, 4);
-	node_start(w, 3);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	cluster_sim_partition(w->sw.sim, lab); /* 3 and 5 alone when up */
+	node_start(&w->sw, 1);
+	node_start(&w->sw, 2);
+	node_start(&w->sw, 4);
+	node_start(&w->sw, 3);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_true(cluster_is_ready(w->nodes[1].c));
 	assert_false(cluster_is_ready(w->nodes[3].c));
-	w->msgs[0].node = 1;
-	assert_int_equal(cluster_submit(w->nodes[1].ch, "\0\0\0\0", 4,
-					msg_done, &w->msgs[0]),
-			 0);
-	w->nmsgs = 1;
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	submit_next(w, 1);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_int_equal(w->msgs[0].status, 0);
 	before = w->nodes[4].count;
 
 	/* M is submitted, then {1, 2, 3} | {4}. */
-	w->msgs[1].node = 1;
-	assert_int_equal(cluster_submit(w->nodes[1].ch, "\1\0\0\0", 4,
-					msg_done, &w->msgs[1]),
-			 0);
-	w->nmsgs = 2;
+	submit_next(w, 1);
 	lab[2] = 0;
 	lab[3] = 1;
-	cluster_sim_partition(w->sim, lab);
+	cluster_sim_partition(w->sw.sim, lab);
 	drain_except_snapshot_of(w, 1);
 	assert_true(cluster_stats_get(w->nodes[1].c)->snapshots_sent > 0);
 	assert_false(cluster_is_ready(w->nodes[1].c)); /* waits for 3 */
@@ -867,31 +724,26 @@ static void test_sim_behind_member_leaves(void **state)
 	lab[2] = 1;
 	lab[3] = 1;
 	lab[4] = 1;
-	cluster_sim_partition(w->sim, lab);
-	node_start(w, 5);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	cluster_sim_partition(w->sw.sim, lab);
+	node_start(&w->sw, 5);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	assert_int_equal(w->msgs[1].calls, 1);
 	assert_int_equal(w->msgs[1].status, -EAGAIN);
 	assert_true(cluster_is_ready(w->nodes[3].c));
 	assert_false(cluster_is_ready(w->nodes[1].c));
 	assert_int_equal(w->nodes[3].count, before);
 
-	cluster_sim_merge(w->sim);
-	while (cluster_sim_step(w->sim))
-		settle(w);
+	cluster_sim_merge(w->sw.sim);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
 	for (id = 1; id <= 5; id++) {
 		assert_true(cluster_is_ready(w->nodes[id].c));
 		assert_int_equal(w->nodes[id].hash, w->nodes[4].hash);
 		assert_false(has_msg(&w->nodes[id], 1));
 		assert_true(has_msg(&w->nodes[id], 0));
 	}
-	for (id = 1; id <= 5; id++)
-		node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
-	cur_world = NULL;
-	free(w);
+	world_free(w);
 }
 
 int main(void)

@@ -44,12 +44,11 @@
 #include "base/loop.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_sim.h"
+#include "sim_util.h"
 
-#define MAXN 5
 #define KEYS 8
 #define MAXOPS 1200
 #define VAL_MAX 3000
-#define HT_SIZE 8192
 
 enum { OP_SET, OP_CAS, OP_DEL };
 
@@ -79,50 +78,22 @@ struct tnode {
 	uint64_t events;
 };
 
-struct ht_ent {
-	uint64_t epoch, index, hash;
-	bool used;
-};
-
 struct world {
-	uint64_t seed;
-	struct base_loop *loop;
-	struct cluster_sim *sim;
-	uint32_t n;
-	struct tnode nodes[MAXN + 1];
+	struct sim_world sw;
+	struct tnode nodes[SIM_MAXN + 1];
 	struct kop ops[MAXOPS];
 	uint32_t nops;
-	struct ht_ent ht[HT_SIZE];
-	bool crashes;
-	uint64_t ok, cancelled, again, checks, events;
+	uint64_t ok, cancelled, again, events;
 };
 
-static struct world *cur_world;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			print_error("sim_kv: seed %" PRIu64 ": ",           \
-				    cur_world->seed);                      \
-			print_error(__VA_ARGS__);                          \
-			print_error(" [%s:%d: %s]\n", __FILE__, __LINE__,  \
-				    #cond);                                \
-			fail();                                            \
-		}                                                          \
-	} while (0)
-
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
+static struct world *world_of(struct sim_world *sw)
 {
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return container_of(sw, struct world, sw);
 }
 
 static uint64_t rnd(struct world *w, uint64_t n)
 {
-	return cluster_sim_rand(w->sim) % n;
+	return sim_rand(&w->sw, n);
 }
 
 static void key_name(int k, char *buf, size_t len)
@@ -143,20 +114,21 @@ static void check_visible(struct tnode *t, const struct kop *m,
 	key_name(m->key, key, sizeof(key));
 	r = cluster_kv_get(t->c, key, &val, &len, &ver);
 	if (m->type == OP_DEL) {
-		CHECK(r == -ENOENT || ver > m->version,
-		      "node %u: op %u (del %s at %" PRIu64 ") not visible: "
-		      "version %" PRIu64, t->id, opno, key, m->version,
-		      r ? 0 : ver);
+		SIM_CHECK(r == -ENOENT || ver > m->version,
+			  "node %u: op %u (del %s at %" PRIu64 ") not visible: "
+			  "version %" PRIu64, t->id, opno, key, m->version,
+			  r ? 0 : ver);
 		return;
 	}
 	if (r == -ENOENT)
 		return;  /* deleted later */
-	CHECK(ver >= m->version, "node %u: op %u (%s at %" PRIu64 ") not "
-	      "visible: version %" PRIu64, t->id, opno, key, m->version, ver);
+	SIM_CHECK(ver >= m->version, "node %u: op %u (%s at %" PRIu64 ") "
+		  "not visible: version %" PRIu64, t->id, opno, key,
+		  m->version, ver);
 	if (ver == m->version)
-		CHECK(len == m->len && !memcmp(val, m->val, len),
-		      "node %u: op %u (%s at %" PRIu64 "): other value",
-		      t->id, opno, key, m->version);
+		SIM_CHECK(len == m->len && !memcmp(val, m->val, len),
+			  "node %u: op %u (%s at %" PRIu64 "): other value",
+			  t->id, opno, key, m->version);
 }
 
 /* ---------------------------------------------------------------- watch */
@@ -171,23 +143,24 @@ static void watch_cb(struct cluster_kv_watch *wt, const char *key,
 	uint64_t curver;
 	int k = atoi(key + 1), r;
 
-	CHECK(key[0] == 'k' && k >= 0 && k < KEYS, "node %u: watch on '%s'",
-	      t->id, key);
+	SIM_CHECK(key[0] == 'k' && k >= 0 && k < KEYS, "node %u: watch on '%s'",
+		  t->id, key);
 	if (loads != t->loads) {
 		memset(t->seen, 0, sizeof(t->seen));
 		t->loads = loads;
 	}
-	CHECK(version > t->seen[k], "node %u: %s version %" PRIu64 " after %"
-	      PRIu64, t->id, key, version, t->seen[k]);
+	SIM_CHECK(version > t->seen[k], "node %u: %s version %" PRIu64
+		  " after %" PRIu64, t->id, key, version, t->seen[k]);
 	t->seen[k] = version;
 	r = cluster_kv_get(t->c, key, &cur, &curlen, &curver);
 	if (!val) {
-		CHECK(r == -ENOENT, "node %u: watch says %s deleted", t->id,
-		      key);
+		SIM_CHECK(r == -ENOENT, "node %u: watch says %s deleted", t->id,
+			  key);
 	} else {
-		CHECK(r == 0 && curver == version && curlen == len &&
-		      !memcmp(cur, val, len),
-		      "node %u: watch and store disagree on %s", t->id, key);
+		SIM_CHECK(r == 0 && curver == version && curlen == len &&
+			  !memcmp(cur, val, len),
+			  "node %u: watch and store disagree on %s", t->id,
+			  key);
 	}
 	t->events++;
 	t->w->events++;
@@ -205,12 +178,12 @@ static void op_done(void *ctx, int status, uint64_t version)
 	m->calls++;
 	m->status = status;
 	m->version = version;
-	CHECK(m->calls == 1, "op %u completes twice", opno);
+	SIM_CHECK(m->calls == 1, "op %u completes twice", opno);
 	switch (status) {
 	case 0:
 		w->ok++;
-		CHECK(version > 0 || m->type == OP_DEL, "op %u: version 0",
-		      opno);
+		SIM_CHECK(version > 0 || m->type == OP_DEL, "op %u: version 0",
+			  opno);
 		if (m->type == OP_DEL && version == 0)
 			return;  /* deleted nothing */
 		check_visible(s, m, opno);
@@ -227,24 +200,24 @@ static void op_done(void *ctx, int status, uint64_t version)
 		}
 		break;
 	case -ECANCELED:
-		CHECK(m->type == OP_CAS, "op %u: -ECANCELED for a %s", opno,
-		      m->type == OP_SET ? "set" : "del");
+		SIM_CHECK(m->type == OP_CAS, "op %u: -ECANCELED for a %s", opno,
+			  m->type == OP_SET ? "set" : "del");
 		w->cancelled++;
 		break;
 	case -EAGAIN:
 		w->again++;
 		break;
 	case -ESHUTDOWN:
-		CHECK(m->crashed, "op %u: -ESHUTDOWN without close", opno);
+		SIM_CHECK(m->crashed, "op %u: -ESHUTDOWN without close", opno);
 		break;
 	default:
-		CHECK(0, "op %u: status %d", opno, status);
+		SIM_CHECK(0, "op %u: status %d", opno, status);
 	}
 }
 
 static void op_random(struct world *w)
 {
-	uint32_t id = 1 + (uint32_t)rnd(w, w->n);
+	uint32_t id = 1 + (uint32_t)rnd(w, w->sw.n);
 	struct tnode *t = &w->nodes[id];
 	struct kop *m;
 	char key[8];
@@ -289,26 +262,27 @@ static void op_random(struct world *w)
 		break;
 	}
 	if (r == 0) {
-		CHECK(m->calls == 0, "op completed inside the call");
+		SIM_CHECK(m->calls == 0, "op completed inside the call");
 		w->nops++;
 		return;
 	}
-	CHECK(r == -EAGAIN && !cluster_is_ready(t->c), "node %u: submit: %d",
-	      id, r);
+	SIM_CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
+		  "node %u: submit: %d", id, r);
 	free(m->val);
 	memset(m, 0, sizeof(*m));
 }
 
 /* ------------------------------------------------------------------ nodes */
 
-static void node_start(struct world *w, uint32_t id)
+static void node_start(struct sim_world *sw, uint32_t id)
 {
+	struct world *w = world_of(sw);
 	struct tnode *t = &w->nodes[id];
 	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SIM };
 
 	assert_null(t->c);
-	assert_int_equal(cluster_sim_bus_create(w->sim, id, &cfg.bus), 0);
-	assert_int_equal(cluster_open(w->loop, &cfg, NULL, &t->c), 0);
+	assert_int_equal(cluster_sim_bus_create(sw->sim, id, &cfg.bus), 0);
+	assert_int_equal(cluster_open(sw->loop, &cfg, NULL, &t->c), 0);
 	memset(t->seen, 0, sizeof(t->seen));
 	t->loads = 0;
 	t->watch.prefix = "";
@@ -316,8 +290,9 @@ static void node_start(struct world *w, uint32_t id)
 	cluster_kv_watch_add(t->c, &t->watch);
 }
 
-static void node_stop(struct world *w, uint32_t id)
+static void node_stop(struct sim_world *sw, uint32_t id)
 {
+	struct world *w = world_of(sw);
 	struct tnode *t = &w->nodes[id];
 
 	for (uint32_t i = 0; i < w->nops; i++)
@@ -327,187 +302,102 @@ static void node_stop(struct world *w, uint32_t id)
 	t->c = NULL;
 }
 
-static void check_states(struct world *w)
+static struct cluster *node_cluster(struct sim_world *sw, uint32_t id)
 {
-	for (uint32_t id = 1; id <= w->n; id++) {
-		struct tnode *t = &w->nodes[id];
-		uint64_t epoch = 0, index = 0, h, slot;
-		uint8_t *b;
-		size_t len;
-		void *data;
+	return world_of(sw)->nodes[id].c;
+}
 
-		if (!t->c || !cluster_is_ready(t->c))
-			continue;
-		assert_int_equal(cluster_state_save(t->c, &data, &len), 0);
-		b = data;
-		for (int k = 0; k < 8; k++) {
-			epoch = epoch << 8 | b[k];
-			index = index << 8 | b[8 + k];
-		}
-		h = fnv(0xcbf29ce484222325ull, b, len);
-		free(data);
-		w->checks++;
-		slot = (epoch * 0x9e3779b97f4a7c15ull ^ index) % HT_SIZE;
-		for (;;) {
-			struct ht_ent *e = &w->ht[slot];
-			if (!e->used) {
-				*e = (struct ht_ent){ epoch, index, h, true };
-				break;
-			}
-			if (e->epoch == epoch && e->index == index) {
-				CHECK(e->hash == h, "node %u: state at epoch %"
-				      PRIu64 " index %" PRIu64 " differs",
-				      id, epoch, index);
-				break;
-			}
-			slot = (slot + 1) % HT_SIZE;
-		}
+static void kv_traffic(struct sim_world *sw)
+{
+	op_random(world_of(sw));
+}
+
+static const struct sim_ops kv_ops = {
+	.node_cluster = node_cluster,
+	.node_start = node_start,
+	.node_stop = node_stop,
+	.traffic = kv_traffic,
+	.check = sim_check_states,
+};
+
+/* per mille: 60% bus steps, 34% ops, then membership changes */
+static const struct sim_schedule kv_schedule = {
+	.step = 600, .traffic = 940, .extra = 940, .partition = 955,
+	.merge = 975, .crash = 985, .calm_odds = 20,
+};
+
+static struct world *world_new(const struct cluster_sim_config *sc)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	sim_world_init(&w->sw, "sim_kv", &kv_ops, sc);
+	for (uint32_t id = 1; id <= w->sw.n; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
 	}
+	return w;
 }
 
-static void settle(struct world *w)
+static void world_free(struct world *w)
 {
-	while (base_loop_run_ready(w->loop) > 0)
-		;
-	check_states(w);
-}
-
-static void random_partition(struct world *w)
-{
-	uint32_t label[MAXN], k = 1 + (uint32_t)rnd(w, 3);
-
-	for (uint32_t i = 0; i < w->n; i++)
-		label[i] = (uint32_t)rnd(w, k);
-	cluster_sim_partition(w->sim, label);
+	sim_world_fini(&w->sw);
+	for (uint32_t i = 0; i < w->nops; i++)
+		free(w->ops[i].val);
+	free(w);
 }
 
 static void run_schedule(uint64_t seed, uint32_t steps)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { 0 };
-	uint32_t id, step, idle;
-	bool crashes, calm;
+	struct world *w;
+	uint32_t id;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = seed;
 	sc.seed = seed;
 	sc.nodes = 3 + (uint32_t)(seed % 3);
 	/* room for the largest op; snapshots come in fragments */
 	sc.max_msg = 3500 + (seed / 3) % 4096;
 	/* flow control now and then: send() pushes back */
 	sc.outbox_limit = (seed / 7) % 3 == 0 ? 2 : 0;
-	w->n = sc.nodes;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= w->n; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
-	for (id = 1; id <= w->n; id++)
-		if (id <= w->n / 2 + 1 || rnd(w, 2))
-			node_start(w, id);
-	crashes = rnd(w, 2);
-	calm = seed % 3 == 0;
-
-	for (step = 0; step < steps; step++) {
-		uint64_t r = rnd(w, 1000);
-
-		if (r >= 940 && calm && rnd(w, 20))
-			r = 0;
-		if (r < 600) {
-			cluster_sim_step(w->sim);
-		} else if (r < 940) {
-			op_random(w);
-		} else if (r < 955) {
-			random_partition(w);
-		} else if (r < 975) {
-			cluster_sim_merge(w->sim);
-		} else if (r < 985 && crashes) {
-			id = 1 + (uint32_t)rnd(w, w->n);
-			if (w->nodes[id].c) {
-				node_stop(w, id);
-				w->crashes = true;
-			}
-		} else {
-			id = 1 + (uint32_t)rnd(w, w->n);
-			if (!w->nodes[id].c)
-				node_start(w, id);
-		}
-		settle(w);
-	}
+	w = world_new(&sc);
+	sim_schedule_run(&w->sw, &kv_schedule, steps);
 
 	/* Heal: everyone up, one component, drain. */
-	for (id = 1; id <= w->n; id++)
-		if (!w->nodes[id].c)
-			node_start(w, id);
-	cluster_sim_merge(w->sim);
-	for (idle = 0; idle < 5;) {
-		bool moved = cluster_sim_step(w->sim);
-		if (base_loop_run_ready(w->loop) > 0)
+	sim_heal(&w->sw);
+	for (uint32_t idle = 0; idle < 5;) {
+		bool moved = cluster_sim_step(w->sw.sim);
+		if (base_loop_run_ready(w->sw.loop) > 0)
 			moved = true;
-		check_states(w);
+		sim_check_states(&w->sw);
 		idle = moved ? 0 : idle + 1;
 	}
-	{
-		void *d1;
-		size_t l1;
-		assert_int_equal(cluster_state_save(w->nodes[1].c, &d1, &l1),
-				 0);
-		for (id = 1; id <= w->n; id++) {
-			void *d;
-			size_t l;
-			CHECK(cluster_is_ready(w->nodes[id].c),
-			      "node %u not ready after healing", id);
-			assert_int_equal(cluster_state_save(w->nodes[id].c, &d,
-							    &l), 0);
-			CHECK(l == l1 && !memcmp(d, d1, l),
-			      "node %u differs from node 1 after healing", id);
-			free(d);
-		}
-		free(d1);
-	}
+	sim_check_converged(&w->sw);
 	for (uint32_t i = 0; i < w->nops; i++) {
 		struct kop *m = &w->ops[i];
-		CHECK(m->calls == 1, "op %u (node %u) completed %d times", i,
-		      m->node, m->calls);
-		if (m->status == 0 && !w->crashes &&
+		SIM_CHECK(m->calls == 1, "op %u (node %u) completed %d times",
+			  i, m->node, m->calls);
+		if (m->status == 0 && !w->sw.crashes &&
 		    !(m->type == OP_DEL && m->version == 0))
-			for (id = 1; id <= w->n; id++)
+			for (id = 1; id <= w->sw.n; id++)
 				check_visible(&w->nodes[id], m, i);
 	}
 
-	for (id = 1; id <= w->n; id++)
-		if (w->nodes[id].c)
-			node_stop(w, id);
-	for (uint32_t i = 0; i < w->nops; i++)
-		free(w->ops[i].val);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
 	if (getenv("SIM_VERBOSE"))
 		print_message("seed %" PRIu64 ": %u nodes, %u ops, %" PRIu64
 			      " ok, %" PRIu64 " cas mismatches, %" PRIu64
 			      " -EAGAIN, %" PRIu64 " watch events, %" PRIu64
-			      " checks\n", seed, w->n, w->nops, w->ok,
-			      w->cancelled, w->again, w->events, w->checks);
-	cur_world = NULL;
-	free(w);
+			      " checks\n", seed, w->sw.n, w->nops, w->ok,
+			      w->cancelled, w->again, w->events, w->sw.checks);
+	world_free(w);
 }
 
 static void test_sim_kv_random(void **state)
 {
-	const char *one = getenv("SIM_SEED"), *count = getenv("SIM_SEEDS");
-	uint64_t n = count ? strtoull(count, NULL, 0) : 200;
+	uint64_t n = sim_seeds_run(run_schedule, 200, 2000);
 
-	if (one) {
-		run_schedule(strtoull(one, NULL, 0), 2000);
-		return;
-	}
-	for (uint64_t s = 1; s <= n; s++)
-		run_schedule(s, 2000);
-	print_message("%" PRIu64 " seeded KV schedules passed\n", n);
+	if (n)
+		print_message("%" PRIu64 " seeded KV schedules passed\n", n);
 }
-
 /* A 100 KiB value, then a node joins: it receives the value in the
  * snapshot and its own ops work on top of it (the random schedules cover
  * snapshots cut in fragments).
@@ -515,30 +405,20 @@ static void test_sim_kv_random(void **state)
  *   node 1, node 2: up, set "k0" = 100 KiB      node 3: joins later */
 static void test_sim_kv_big_value_join(void **state)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { .nodes = 3, .seed = 5,
 					 .max_msg = 160 * 1024 };
+	struct world *w = world_new(&sc);
 	size_t big = 100 * 1024;
 	struct kop *m;
 	const void *val;
 	size_t len;
 	uint64_t ver;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = 5;
-	w->n = 3;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (uint32_t id = 1; id <= 3; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
-	node_start(w, 1);
-	node_start(w, 2);
-	while (cluster_sim_step(w->sim))
-		settle(w);
-	settle(w);
+	node_start(&w->sw, 1);
+	node_start(&w->sw, 2);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
+	sim_settle(&w->sw);
 	assert_true(cluster_is_ready(w->nodes[1].c));
 
 	m = &w->ops[w->nops++];
@@ -553,14 +433,14 @@ static void test_sim_kv_big_value_join(void **state)
 		m->val[i] = (uint8_t)(i * 13 + (i >> 10));
 	assert_int_equal(cluster_kv_set(w->nodes[1].c, "k0", m->val, big,
 					op_done, m), 0);
-	while (cluster_sim_step(w->sim) || !m->calls)
-		settle(w);
+	while (cluster_sim_step(w->sw.sim) || !m->calls)
+		sim_settle(&w->sw);
 	assert_int_equal(m->status, 0);
 
-	node_start(w, 3);
-	while (cluster_sim_step(w->sim))
-		settle(w);
-	settle(w);
+	node_start(&w->sw, 3);
+	while (cluster_sim_step(w->sw.sim))
+		sim_settle(&w->sw);
+	sim_settle(&w->sw);
 	assert_true(cluster_is_ready(w->nodes[3].c));
 	assert_int_equal(cluster_stats_get(w->nodes[3].c)->snapshots_loaded,
 			 1);
@@ -582,20 +462,13 @@ static void test_sim_kv_big_value_join(void **state)
 	memcpy(m->val, "new", 3);
 	assert_int_equal(cluster_kv_cas(w->nodes[3].c, "k0", ver, m->val, 3,
 					op_done, m), 0);
-	while (cluster_sim_step(w->sim) || !m->calls)
-		settle(w);
+	while (cluster_sim_step(w->sw.sim) || !m->calls)
+		sim_settle(&w->sw);
 	assert_int_equal(m->status, 0);
 	for (uint32_t id = 1; id <= 3; id++)
 		check_visible(&w->nodes[id], m, 1);
 
-	for (uint32_t id = 1; id <= 3; id++)
-		node_stop(w, id);
-	for (uint32_t i = 0; i < w->nops; i++)
-		free(w->ops[i].val);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
-	cur_world = NULL;
-	free(w);
+	world_free(w);
 }
 
 int main(void)

@@ -50,10 +50,9 @@
 #include "cluster/cluster.h"
 #include "cluster/cluster_lock_table.h"
 #include "cluster/cluster_sim.h"
+#include "sim_util.h"
 
-#define MAXN 5
 #define USERS 6
-#define HT_SIZE 8192
 
 enum { U_FREE, U_WAITING, U_CANCELLING, U_HELD };
 
@@ -76,43 +75,15 @@ struct tnode {
 	bool minority;           /* oracle: not in a quorate component */
 };
 
-struct ht_ent {
-	uint64_t epoch, index, hash;
-	bool used;
-};
-
 struct world {
-	uint64_t seed;
-	struct base_loop *loop;
-	struct cluster_sim *sim;
-	uint32_t n;
-	uint32_t label[MAXN];
-	struct tnode nodes[MAXN + 1];
-	struct ht_ent ht[HT_SIZE];
-	uint64_t grants, waits, cancels, agains, revokes, checks, cached_hits;
+	struct sim_world sw;
+	struct tnode nodes[SIM_MAXN + 1];
+	uint64_t grants, waits, cancels, agains, revokes, cached_hits;
 };
 
-static struct world *cur_world;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			print_error("sim_lock: seed %" PRIu64 ": ",         \
-				    cur_world->seed);                      \
-			print_error(__VA_ARGS__);                          \
-			print_error(" [%s:%d: %s]\n", __FILE__, __LINE__,  \
-				    #cond);                                \
-			fail();                                            \
-		}                                                          \
-	} while (0)
-
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
+static struct world *world_of(struct sim_world *sw)
 {
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return container_of(sw, struct world, sw);
 }
 
 static void trace(const struct tuser *u, const char *what, int v)
@@ -126,7 +97,7 @@ static void trace(const struct tuser *u, const char *what, int v)
 
 static uint64_t rnd(struct world *w, uint64_t n)
 {
-	return cluster_sim_rand(w->sim) % n;
+	return sim_rand(&w->sw, n);
 }
 
 /* ---------------------------------------------------------------- oracle */
@@ -134,18 +105,21 @@ static uint64_t rnd(struct world *w, uint64_t n)
 /* Recomputes which up nodes sit in a quorate component (more than half
  * of the configured N up with the same label); a node that drops out of
  * one loses its locks now. */
-static void oracle_update(struct world *w)
+static void oracle_update(struct sim_world *sw)
 {
-	for (uint32_t id = 1; id <= w->n; id++) {
+	struct world *w = world_of(sw);
+
+	for (uint32_t id = 1; id <= sw->n; id++) {
 		struct tnode *t = &w->nodes[id];
 		uint32_t size = 0;
 
 		if (!t->c)
 			continue;
-		for (uint32_t o = 1; o <= w->n; o++)
-			if (w->nodes[o].c && w->label[o - 1] == w->label[id - 1])
+		for (uint32_t o = 1; o <= sw->n; o++)
+			if (w->nodes[o].c &&
+			    sw->label[o - 1] == sw->label[id - 1])
 				size++;
-		t->minority = size * 2 <= w->n;
+		t->minority = size * 2 <= sw->n;
 		if (!t->minority)
 			continue;
 		for (int u = 0; u < USERS; u++)
@@ -172,10 +146,10 @@ static bool lk_conflict(const struct cluster_lock *a,
 
 static void check_holders(struct world *w)
 {
-	struct tuser *held[MAXN * USERS];
+	struct tuser *held[SIM_MAXN * USERS];
 	uint32_t n = 0;
 
-	for (uint32_t id = 1; id <= w->n; id++)
+	for (uint32_t id = 1; id <= w->sw.n; id++)
 		for (int u = 0; u < USERS; u++) {
 			struct tuser *x = &w->nodes[id].users[u];
 			if (w->nodes[id].c && x->state == U_HELD &&
@@ -184,17 +158,17 @@ static void check_holders(struct world *w)
 		}
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t j = i + 1; j < n; j++)
-			CHECK(!lk_conflict(&held[i]->lk, &held[j]->lk),
-			      "node %u user %td (%s %" PRIu64 "+%" PRIu64
-			      " %s) and node %u user %td (%s %" PRIu64 "+%"
-			      PRIu64 " %s) hold conflicting locks",
-			      held[i]->t->id, held[i] - held[i]->t->users,
-			      held[i]->lk.name, held[i]->lk.start,
-			      held[i]->lk.len,
-			      held[i]->lk.mode ? "X" : "S", held[j]->t->id,
-			      held[j] - held[j]->t->users, held[j]->lk.name,
-			      held[j]->lk.start, held[j]->lk.len,
-			      held[j]->lk.mode ? "X" : "S");
+			SIM_CHECK(!lk_conflict(&held[i]->lk, &held[j]->lk),
+				  "node %u user %td (%s %" PRIu64 "+%" PRIu64
+				  " %s) and node %u user %td (%s %" PRIu64 "+%"
+				  PRIu64 " %s) hold conflicting locks",
+				  held[i]->t->id, held[i] - held[i]->t->users,
+				  held[i]->lk.name, held[i]->lk.start,
+				  held[i]->lk.len,
+				  held[i]->lk.mode ? "X" : "S", held[j]->t->id,
+				  held[j] - held[j]->t->users, held[j]->lk.name,
+				  held[j]->lk.start, held[j]->lk.len,
+				  held[j]->lk.mode ? "X" : "S");
 }
 
 /* The lock channel's part of a state blob: u16 id 2, u32 len, then the
@@ -215,33 +189,29 @@ static const uint8_t *lock_part(const uint8_t *b, size_t len, size_t *plen)
 	return NULL;
 }
 
-static void check_states(struct world *w)
+/* After every step: the state comparison, each ready node's lock table,
+ * and who holds what. */
+static void lock_check(struct sim_world *sw)
 {
-	for (uint32_t id = 1; id <= w->n; id++) {
+	struct world *w = world_of(sw);
+
+	for (uint32_t id = 1; id <= sw->n; id++) {
 		struct tnode *t = &w->nodes[id];
-		uint64_t epoch = 0, index = 0, h, slot;
 		const uint8_t *part;
 		size_t len, plen;
-		uint8_t *b;
 		void *data;
 
 		if (!t->c || !cluster_is_ready(t->c))
 			continue;
-		assert_int_equal(cluster_state_save(t->c, &data, &len), 0);
-		b = data;
-		for (int k = 0; k < 8; k++) {
-			epoch = epoch << 8 | b[k];
-			index = index << 8 | b[8 + k];
-		}
-		h = fnv(0xcbf29ce484222325ull, b, len);
+		data = sim_state_check(sw, id, &len);
 
 		/* the table is sound and holds only members' entries */
-		part = lock_part(b, len, &plen);
-		CHECK(part, "node %u: no lock table in the state", id);
+		part = lock_part(data, len, &plen);
+		SIM_CHECK(part, "node %u: no lock table in the state", id);
 		struct cluster_lock_table tab;
 		cluster_lock_table_init(&tab);
-		CHECK(cluster_lock_table_load(&tab, part, plen) == 0,
-		      "node %u: its lock table breaks the invariants", id);
+		SIM_CHECK(cluster_lock_table_load(&tab, part, plen) == 0,
+			  "node %u: its lock table breaks the invariants", id);
 		const struct cluster_view *v = cluster_view_get(t->c);
 		for (uint32_t r = 0; r < tab.nres; r++) {
 			struct cluster_lock_entry *e;
@@ -249,29 +219,12 @@ static void check_states(struct world *w)
 				bool member = false;
 				for (uint32_t m = 0; m < v->count; m++)
 					member |= v->members[m].id == e->node;
-				CHECK(member, "node %u: entry of node %u, "
-				      "not in the view", id, e->node);
+				SIM_CHECK(member, "node %u: entry of node %u, "
+					  "not in the view", id, e->node);
 			}
 		}
 		cluster_lock_table_reset(&tab);
 		free(data);
-
-		w->checks++;
-		slot = (epoch * 0x9e3779b97f4a7c15ull ^ index) % HT_SIZE;
-		for (;;) {
-			struct ht_ent *e = &w->ht[slot];
-			if (!e->used) {
-				*e = (struct ht_ent){ epoch, index, h, true };
-				break;
-			}
-			if (e->epoch == epoch && e->index == index) {
-				CHECK(e->hash == h, "node %u: state at epoch %"
-				      PRIu64 " index %" PRIu64 " differs",
-				      id, epoch, index);
-				break;
-			}
-			slot = (slot + 1) % HT_SIZE;
-		}
 	}
 	check_holders(w);
 }
@@ -284,10 +237,10 @@ static void user_cb(struct cluster_lock *lk, int status)
 	struct world *w = u->t->w;
 
 	trace(u, "cb", status);
-	CHECK(!u->in_call, "node %u: callback inside the call", u->t->id);
-	CHECK(u->state == U_WAITING || u->state == U_CANCELLING,
-	      "node %u: callback (%d) in state %d", u->t->id, status,
-	      u->state);
+	SIM_CHECK(!u->in_call, "node %u: callback inside the call", u->t->id);
+	SIM_CHECK(u->state == U_WAITING || u->state == U_CANCELLING,
+		  "node %u: callback (%d) in state %d", u->t->id, status,
+		  u->state);
 	switch (status) {
 	case 0:
 		u->state = U_HELD;
@@ -297,8 +250,8 @@ static void user_cb(struct cluster_lock *lk, int status)
 		w->grants++;
 		break;
 	case -ECANCELED:
-		CHECK(u->state == U_CANCELLING, "node %u: -ECANCELED without "
-		      "cancel", u->t->id);
+		SIM_CHECK(u->state == U_CANCELLING,
+			  "node %u: -ECANCELED without cancel", u->t->id);
 		u->state = U_FREE;
 		w->cancels++;
 		break;
@@ -310,7 +263,7 @@ static void user_cb(struct cluster_lock *lk, int status)
 		u->state = U_FREE;
 		break;
 	default:
-		CHECK(0, "node %u: status %d", u->t->id, status);
+		SIM_CHECK(0, "node %u: status %d", u->t->id, status);
 	}
 }
 
@@ -340,43 +293,43 @@ static void node_open(void *arg)
 	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SIM };
 	struct cluster_events ev = { .view = node_view, .arg = t };
 
-	assert_int_equal(cluster_sim_bus_create(t->w->sim, t->id, &cfg.bus),
-			 0);
-	assert_int_equal(cluster_open(t->w->loop, &cfg, &ev, &t->c), 0);
+	assert_int_equal(cluster_sim_bus_create(t->w->sw.sim, t->id,
+						&cfg.bus), 0);
+	assert_int_equal(cluster_open(t->w->sw.loop, &cfg, &ev, &t->c), 0);
 }
 
 /* Opens the node inside a turn of the loop, as a daemon does (the lock
  * manager takes its loop from there). */
-static void node_start(struct world *w, uint32_t id)
+static void node_start(struct sim_world *sw, uint32_t id)
 {
-	struct tnode *t = &w->nodes[id];
+	struct tnode *t = &world_of(sw)->nodes[id];
 
 	assert_null(t->c);
 	for (int u = 0; u < USERS; u++) {
 		memset(&t->users[u], 0, sizeof(t->users[u]));
 		t->users[u].t = t;
 	}
-	assert_int_equal(base_loop_post(w->loop, node_open, t), 0);
+	assert_int_equal(base_loop_post(sw->loop, node_open, t), 0);
 	while (!t->c)
-		assert_true(base_loop_run_ready(w->loop) >= 0);
-	oracle_update(w);
+		assert_true(base_loop_run_ready(sw->loop) >= 0);
+	oracle_update(sw);
 }
 
-static void node_stop(struct world *w, uint32_t id)
+static void node_stop(struct sim_world *sw, uint32_t id)
 {
-	struct tnode *t = &w->nodes[id];
+	struct tnode *t = &world_of(sw)->nodes[id];
 
 	assert_non_null(t->c);
 	cluster_close(t->c);  /* waiting users get -ESHUTDOWN */
 	t->c = NULL;
 	for (int u = 0; u < USERS; u++) {
-		CHECK(t->users[u].state == U_FREE ||
-		      t->users[u].state == U_HELD,
-		      "node %u user %d: state %d after close", id, u,
-		      t->users[u].state);
+		SIM_CHECK(t->users[u].state == U_FREE ||
+			  t->users[u].state == U_HELD,
+			  "node %u user %d: state %d after close", id, u,
+			  t->users[u].state);
 		t->users[u].state = U_FREE;
 	}
-	oracle_update(w);
+	oracle_update(sw);
 }
 
 /* One user action on a random node, run inside a turn of the loop (as
@@ -384,7 +337,7 @@ static void node_stop(struct world *w, uint32_t id)
 static void user_act(void *arg)
 {
 	struct world *w = arg;
-	uint32_t id = 1 + (uint32_t)rnd(w, w->n);
+	uint32_t id = 1 + (uint32_t)rnd(w, w->sw.n);
 	struct tnode *t = &w->nodes[id];
 	struct tuser *u = &t->users[rnd(w, USERS)];
 	uint64_t before;
@@ -422,8 +375,8 @@ static void user_act(void *arg)
 			if (cluster_stats_get(t->c)->submitted == before)
 				w->cached_hits++;
 		} else {
-			CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
-			      "node %u: acquire: %d", id, r);
+			SIM_CHECK(r == -EAGAIN && !cluster_is_ready(t->c),
+				  "node %u: acquire: %d", id, r);
 		}
 		break;
 	}
@@ -451,7 +404,7 @@ static bool tables_clean(struct world *w)
 {
 	bool clean = true;
 
-	for (uint32_t id = 1; id <= w->n && clean; id++) {
+	for (uint32_t id = 1; id <= w->sw.n && clean; id++) {
 		struct cluster_lock_table tab;
 		const uint8_t *part;
 		size_t l, plen;
@@ -484,8 +437,8 @@ static void probe_act(void *arg)
 	x->lk.mode = CLUSTER_LOCK_SHARED;
 	x->lk.cb = user_cb;
 	x->revoked = false;
-	CHECK(x->state == U_FREE, "probe: user busy");
-	CHECK(cluster_lock_acquire(x->t->c, &x->lk) == 0, "probe refused");
+	SIM_CHECK(x->state == U_FREE, "probe: user busy");
+	SIM_CHECK(cluster_lock_acquire(x->t->c, &x->lk) == 0, "probe refused");
 	x->state = U_WAITING;
 }
 
@@ -498,9 +451,9 @@ static void drain(struct world *w, bool poll)
 	uint32_t idle = 0;
 
 	for (;;) {
-		bool moved = cluster_sim_step(w->sim), waiting = false;
+		bool moved = cluster_sim_step(w->sw.sim), waiting = false;
 
-		for (uint32_t id = 1; id <= w->n; id++)
+		for (uint32_t id = 1; id <= w->sw.n; id++)
 			for (int u = 0; u < USERS; u++) {
 				struct tuser *x = &w->nodes[id].users[u];
 				if (x->state == U_HELD) {
@@ -512,9 +465,9 @@ static void drain(struct world *w, bool poll)
 				waiting |= x->state == U_WAITING ||
 					   x->state == U_CANCELLING;
 			}
-		if (base_loop_run_ready(w->loop) > 0)
+		if (base_loop_run_ready(w->sw.loop) > 0)
 			moved = true;
-		check_states(w);
+		lock_check(&w->sw);
 		if (moved) {
 			idle = 0;
 			quiet = base_now_ms();
@@ -530,40 +483,58 @@ static void drain(struct world *w, bool poll)
 	}
 }
 
-static void settle(struct world *w)
+static struct cluster *node_cluster(struct sim_world *sw, uint32_t id)
 {
-	while (base_loop_run_ready(w->loop) > 0)
-		;
-	check_states(w);
+	return world_of(sw)->nodes[id].c;
 }
 
-static void random_partition(struct world *w)
+/* A user action, inside a turn of the loop. */
+static void lock_traffic(struct sim_world *sw)
 {
-	uint32_t k = 1 + (uint32_t)rnd(w, 3);
-
-	for (uint32_t i = 0; i < w->n; i++)
-		w->label[i] = (uint32_t)rnd(w, k);
-	cluster_sim_partition(w->sim, w->label);
-	oracle_update(w);
+	assert_int_equal(base_loop_post(sw->loop, user_act, world_of(sw)), 0);
 }
 
-static void merge(struct world *w)
+static const struct sim_ops lock_ops = {
+	.node_cluster = node_cluster,
+	.node_start = node_start,
+	.node_stop = node_stop,
+	.traffic = lock_traffic,
+	.membership = oracle_update,
+	.check = lock_check,
+};
+
+/* per mille: 55% bus steps, 39% user actions, then membership changes;
+ * calm schedules: membership changes 20 times rarer */
+static const struct sim_schedule lock_schedule = {
+	.step = 550, .traffic = 940, .extra = 940, .partition = 955,
+	.merge = 975, .crash = 985, .calm_odds = 20,
+};
+
+static struct world *world_new(const struct cluster_sim_config *sc)
 {
-	memset(w->label, 0, sizeof(w->label));
-	cluster_sim_merge(w->sim);
-	oracle_update(w);
+	struct world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	sim_world_init(&w->sw, "sim_lock", &lock_ops, sc);
+	for (uint32_t id = 1; id <= w->sw.n; id++) {
+		w->nodes[id].w = w;
+		w->nodes[id].id = id;
+	}
+	return w;
+}
+
+static void world_free(struct world *w)
+{
+	sim_world_fini(&w->sw);
+	free(w);
 }
 
 static void run_schedule(uint64_t seed, uint32_t steps)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { 0 };
-	uint32_t id, step;
-	bool crashes, calm;
+	struct world *w;
+	uint32_t id;
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = seed;
 	if (getenv("SIM_TRACE"))
 		log_set_level(LOG_LVL_DEBUG);
 	sc.seed = seed;
@@ -571,52 +542,12 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 	sc.max_msg = 512 + (seed / 3) % 1024;
 	/* flow control now and then: send() pushes back */
 	sc.outbox_limit = (seed / 7) % 3 == 0 ? 2 : 0;
-	w->n = sc.nodes;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (id = 1; id <= w->n; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
-	for (id = 1; id <= w->n; id++)
-		if (id <= w->n / 2 + 1 || rnd(w, 2))
-			node_start(w, id);
-	crashes = rnd(w, 2);
-	calm = seed % 3 == 0;
-
-	for (step = 0; step < steps; step++) {
-		uint64_t r = rnd(w, 1000);
-
-		/* calm schedules: membership changes 20 times rarer */
-		if (r >= 940 && calm && rnd(w, 20))
-			r = 0;
-		if (r < 550) {
-			cluster_sim_step(w->sim);
-		} else if (r < 940) {
-			assert_int_equal(base_loop_post(w->loop, user_act, w),
-					 0);
-		} else if (r < 955) {
-			random_partition(w);
-		} else if (r < 975) {
-			merge(w);
-		} else if (r < 985 && crashes) {
-			id = 1 + (uint32_t)rnd(w, w->n);
-			if (w->nodes[id].c)
-				node_stop(w, id);
-		} else {
-			id = 1 + (uint32_t)rnd(w, w->n);
-			if (!w->nodes[id].c)
-				node_start(w, id);
-		}
-		settle(w);
-	}
+	w = world_new(&sc);
+	sim_schedule_run(&w->sw, &lock_schedule, steps);
 
 	/* Heal: everyone up, one component; users release what they get
 	 * and stop asking; drain. */
-	for (id = 1; id <= w->n; id++)
-		if (!w->nodes[id].c)
-			node_start(w, id);
-	merge(w);
+	sim_heal(&w->sw);
 	drain(w, false);
 	/* A node that could not give something back while it was not
 	 * ready retries at its next acquire, apply or poll (100 ms of real
@@ -624,9 +555,9 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 	 * the test waits (real time, at most 3 s) until every table holds
 	 * only idle cached entries. */
 	if (seed % 4) {
-		for (id = 1; id <= w->n; id++) {
+		for (id = 1; id <= w->sw.n; id++) {
 			struct tuser *x = &w->nodes[id].users[0];
-			assert_int_equal(base_loop_post(w->loop, probe_act,
+			assert_int_equal(base_loop_post(w->sw.loop, probe_act,
 							x), 0);
 		}
 		drain(w, false);
@@ -638,109 +569,68 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 		usleep(2000);
 		drain(w, false);
 	}
-	for (id = 1; id <= w->n; id++) {
-		CHECK(cluster_is_ready(w->nodes[id].c),
-		      "node %u not ready after healing", id);
+	for (id = 1; id <= w->sw.n; id++)
 		for (int u = 0; u < USERS; u++)
-			CHECK(w->nodes[id].users[u].state == U_FREE,
-			      "node %u user %d still in state %d after "
-			      "healing", id, u, w->nodes[id].users[u].state);
-	}
+			SIM_CHECK(w->nodes[id].users[u].state == U_FREE,
+				  "node %u user %d still in state %d after "
+				  "healing", id, u,
+				  w->nodes[id].users[u].state);
+	sim_check_converged(&w->sw);
 	{
-		void *d1;
-		size_t l1;
+		struct cluster_lock_table tab;
 		const uint8_t *part;
-		size_t plen;
+		size_t l1, plen;
+		void *d1;
+
 		assert_int_equal(cluster_state_save(w->nodes[1].c, &d1, &l1),
 				 0);
-		for (id = 2; id <= w->n; id++) {
-			void *d;
-			size_t l;
-			assert_int_equal(cluster_state_save(w->nodes[id].c, &d,
-							    &l), 0);
-			CHECK(l == l1 && !memcmp(d, d1, l),
-			      "node %u differs from node 1 after healing", id);
-			free(d);
-		}
 		part = lock_part(d1, l1, &plen);
-		struct cluster_lock_table tab;
 		cluster_lock_table_init(&tab);
 		assert_int_equal(cluster_lock_table_load(&tab, part, plen), 0);
 		for (uint32_t r = 0; r < tab.nres; r++) {
 			struct cluster_lock_entry *e;
 			list_for_each_entry(e, &tab.res[r]->entries, link)
-				CHECK(e->granted && e->cached,
-				      "after healing: an entry of node %u "
-				      "(req %" PRIu64 ") that is %s", e->node,
-				      e->req_id,
-				      e->granted ? "granted, not cached"
-						 : "waiting");
+				SIM_CHECK(e->granted && e->cached,
+					  "after healing: an entry of node %u "
+					  "(req %" PRIu64 ") that is %s",
+					  e->node, e->req_id,
+					  e->granted ? "granted, not cached"
+							 : "waiting");
 		}
 		cluster_lock_table_reset(&tab);
 		free(d1);
 	}
 
-	for (id = 1; id <= w->n; id++)
-		if (w->nodes[id].c)
-			node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
 	if (getenv("SIM_VERBOSE"))
 		print_message("seed %" PRIu64 ": %u nodes, %" PRIu64
 			      " requests, %" PRIu64 " grants (%" PRIu64
 			      " from cache), %" PRIu64 " cancelled, %" PRIu64
 			      " -EAGAIN, %" PRIu64 " revoked, %" PRIu64
-			      " checks\n", seed, w->n, w->waits, w->grants,
+			      " checks\n", seed, w->sw.n, w->waits, w->grants,
 			      w->cached_hits, w->cancels, w->agains,
-			      w->revokes, w->checks);
-	cur_world = NULL;
-	free(w);
+			      w->revokes, w->sw.checks);
+	world_free(w);
 }
 
 static void test_sim_lock_random(void **state)
 {
-	const char *one = getenv("SIM_SEED"), *count = getenv("SIM_SEEDS");
-	uint64_t n = count ? strtoull(count, NULL, 0) : 200;
+	uint64_t n = sim_seeds_run(run_schedule, 200, 2000);
 
-	if (one) {
-		run_schedule(strtoull(one, NULL, 0), 2000);
-		return;
-	}
-	for (uint64_t s = 1; s <= n; s++)
-		run_schedule(s, 2000);
-	print_message("%" PRIu64 " seeded lock schedules passed\n", n);
+	if (n)
+		print_message("%" PRIu64 " seeded lock schedules passed\n", n);
 }
 
 /* ------------------------------------------------------ scripted cases */
 
-static struct world *world_new(uint32_t n, uint64_t seed)
+/* n nodes, all up. */
+static struct world *world_up(uint32_t n, uint64_t seed)
 {
-	struct world *w = calloc(1, sizeof(*w));
 	struct cluster_sim_config sc = { .nodes = n, .seed = seed };
+	struct world *w = world_new(&sc);
 
-	assert_non_null(w);
-	cur_world = w;
-	w->seed = seed;
-	w->n = n;
-	assert_int_equal(base_loop_create(&w->loop), 0);
-	assert_int_equal(cluster_sim_create(&sc, &w->sim), 0);
-	for (uint32_t id = 1; id <= n; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-		node_start(w, id);
-	}
+	for (uint32_t id = 1; id <= n; id++)
+		node_start(&w->sw, id);
 	return w;
-}
-
-static void world_free(struct world *w)
-{
-	for (uint32_t id = 1; id <= w->n; id++)
-		if (w->nodes[id].c)
-			node_stop(w, id);
-	cluster_sim_destroy(w->sim);
-	base_loop_destroy(w->loop);
-	cur_world = NULL;
-	free(w);
 }
 
 /* Until the bus and the loop are quiet; nothing is released. ms > 0:
@@ -750,10 +640,10 @@ static void run(struct world *w, uint64_t ms)
 	uint64_t t0 = base_now_ms();
 
 	for (;;) {
-		bool moved = cluster_sim_step(w->sim);
-		if (base_loop_run_ready(w->loop) > 0)
+		bool moved = cluster_sim_step(w->sw.sim);
+		if (base_loop_run_ready(w->sw.loop) > 0)
 			moved = true;
-		check_states(w);
+		lock_check(&w->sw);
 		if (moved)
 			continue;
 		if (base_now_ms() - t0 >= ms)
@@ -828,7 +718,7 @@ static void count_entries(struct world *w, uint32_t id, uint32_t owner,
  * The departed holder's lock is released and node 1 gets it. */
 static void test_sim_lock_holder_crash(void **state)
 {
-	struct world *w = world_new(3, 11);
+	struct world *w = world_up(3, 11);
 	struct tuser *a, *b;
 	uint32_t g, c, q;
 
@@ -839,7 +729,7 @@ static void test_sim_lock_holder_crash(void **state)
 	a = take(w, 1, 0, "r0", 0, 8, CLUSTER_LOCK_SHARED, 0);
 	run(w, 0);
 	assert_int_equal(a->state, U_WAITING);
-	node_stop(w, 2);
+	node_stop(&w->sw, 2);
 	run(w, 0);
 	assert_int_equal(a->state, U_HELD);
 	for (uint32_t id = 1; id <= 3; id += 2) {
@@ -856,7 +746,7 @@ static void test_sim_lock_holder_crash(void **state)
  * then node 1 asks again and waits for node 2. */
 static void test_sim_lock_cache_across_nodes(void **state)
 {
-	struct world *w = world_new(3, 12);
+	struct world *w = world_up(3, 12);
 	struct tuser *a, *b;
 	uint32_t g, c, q;
 	uint64_t before;
@@ -909,7 +799,7 @@ static void test_sim_lock_cache_across_nodes(void **state)
  * majority's state and can lock again. */
 static void test_sim_lock_minority(void **state)
 {
-	struct world *w = world_new(3, 13);
+	struct world *w = world_up(3, 13);
 	static const uint32_t label[3] = { 0, 0, 1 };
 	struct tuser *a, *c3;
 	uint32_t g, c, q;
@@ -920,18 +810,16 @@ static void test_sim_lock_minority(void **state)
 	c3 = take(w, 3, 0, "r0", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
 	run(w, 0);
 	assert_int_equal(c3->state, U_WAITING);
-	memcpy(w->label, label, sizeof(label));
-	cluster_sim_partition(w->sim, w->label);
-	oracle_update(w);
+	memcpy(w->sw.label, label, sizeof(label));
+	cluster_sim_partition(w->sw.sim, w->sw.label);
+	oracle_update(&w->sw);
 	run(w, 400);
 	assert_int_equal(c3->state, U_FREE);
 	assert_true(w->agains >= 1);
 	count_entries(w, 1, 3, &g, &c, &q);
 	assert_int_equal(g + c + q, 0);
 
-	memset(w->label, 0, sizeof(w->label));
-	cluster_sim_merge(w->sim);
-	oracle_update(w);
+	sim_merge(&w->sw);
 	run(w, 0);
 	assert_true(cluster_is_ready(w->nodes[3].c));
 	c3 = take(w, 3, 0, "r0", 0, 0, CLUSTER_LOCK_EXCLUSIVE, 0);
