@@ -141,9 +141,8 @@ int pr_aptpl_peek(const uint8_t *buf, size_t len, uint64_t *epoch,
 	return 0;
 }
 
-/* Whether registration r duplicates one already in regs[0, n). */
-static bool pr_aptpl_reg_dup(const struct pr_reg *regs, uint32_t n,
-			     const struct pr_reg *r)
+bool pr_aptpl_reg_dup(const struct pr_reg *regs, uint32_t n,
+		      const struct pr_reg *r)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pr_reg *o = &regs[i];

@@ -71,6 +71,12 @@
 /* Bytes an image of a state with at most max_regs registrations can take. */
 size_t pr_aptpl_size_max(unsigned max_regs);
 
+/* Whether registration r duplicates one in regs[0, n): the same
+ * initiator port through the same RTPI, or twice with ALL_TG_PT. Decode
+ * refuses such an image, and lu_repl_load such a snapshot. */
+bool pr_aptpl_reg_dup(const struct pr_reg *regs, uint32_t n,
+		      const struct pr_reg *r);
+
 /* Encodes st with the caller's epoch into buf (cap bytes). Returns the
  * image length, -ENOSPC when cap is too small, or -EINVAL when st holds
  * something no image may (a TransportID pr_tid_encode refuses). */

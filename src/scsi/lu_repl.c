@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pr/pr_aptpl.h"
 #include "scsi/lu_repl.h"
+#include "scsi/lu_repl_codec.h"
 
 #define LU_REPL_MAGIC "CTLU"
 #define LU_REPL_CFG_PTPL_C 0x01u
@@ -22,7 +24,6 @@
 #define LU_REPL_ST_APTPL 0x01u
 #define LU_REPL_ST_S2 0x02u
 #define LU_REPL_REG_ALL_TG_PT 0x01u
-#define LU_REPL_TID_MAX 256u
 
 int lu_repl_init(struct lu_repl *lu, const struct pr_config *cfg)
 {
@@ -257,62 +258,10 @@ bool lu_repl_effects_abort_for(const struct lu_repl_effects *fx,
 
 /* ------------------------------------------------------------- snapshot */
 
-struct lu_repl_wr {
-	uint8_t *p;
-	size_t cap, pos;
-	int err;
-};
-
-static void lu_repl_wr_bytes(struct lu_repl_wr *w, const void *s, size_t n)
-{
-	if (w->err)
-		return;
-	if (w->cap - w->pos < n) {
-		size_t cap = w->cap ? w->cap : 256;
-		uint8_t *p;
-
-		while (cap - w->pos < n)
-			cap *= 2;
-		p = realloc(w->p, cap);
-		if (!p) {
-			w->err = -ENOMEM;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->pos, s, n);
-	w->pos += n;
-}
-
-static void lu_repl_wr_be(struct lu_repl_wr *w, uint64_t v, unsigned bytes)
-{
-	uint8_t b[8];
-
-	for (unsigned i = 0; i < bytes; i++)
-		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-	lu_repl_wr_bytes(w, b, bytes);
-}
-
-/* 2 bytes length, then the canonical TransportID. */
-static void lu_repl_wr_tid(struct lu_repl_wr *w, const struct pr_tid *tid)
-{
-	uint8_t b[LU_REPL_TID_MAX];
-	int n = pr_tid_encode(tid, b, sizeof(b));
-
-	if (n < 0) {
-		if (!w->err)
-			w->err = -EINVAL;
-		return;
-	}
-	lu_repl_wr_be(w, (uint64_t)n, 2);
-	lu_repl_wr_bytes(w, b, (size_t)n);
-}
-
 int lu_repl_save(const struct lu_repl *lu, void **data, size_t *len)
 {
 	const struct pr_state *st = &lu->pr;
-	struct lu_repl_wr w = { 0 };
+	struct lu_repl_wr w = { .grow = true };
 
 	lu_repl_wr_bytes(&w, LU_REPL_MAGIC, 4);
 	lu_repl_wr_be(&w, LU_REPL_VERSION, 2);
@@ -352,68 +301,6 @@ int lu_repl_save(const struct lu_repl *lu, void **data, size_t *len)
 	*data = w.p;
 	*len = w.pos;
 	return 0;
-}
-
-struct lu_repl_rd {
-	const uint8_t *p;
-	size_t len, pos;
-	int err;
-};
-
-static uint64_t lu_repl_rd_be(struct lu_repl_rd *r, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	if (r->err)
-		return 0;
-	if (r->len - r->pos < bytes) {
-		r->err = -ENODATA;
-		return 0;
-	}
-	for (unsigned i = 0; i < bytes; i++)
-		v = v << 8 | r->p[r->pos + i];
-	r->pos += bytes;
-	return v;
-}
-
-/* A length-prefixed canonical TransportID. */
-static void lu_repl_rd_tid(struct lu_repl_rd *r, struct pr_tid *tid)
-{
-	uint8_t b[LU_REPL_TID_MAX];
-	size_t tl = (size_t)lu_repl_rd_be(r, 2), bad;
-	int n;
-
-	if (r->err)
-		return;
-	if (r->len - r->pos < tl) {
-		r->err = -ENODATA;
-		return;
-	}
-	n = pr_tid_decode(r->p + r->pos, tl, tid, &bad);
-	if (n < 0 || (size_t)n != tl ||
-	    pr_tid_encode(tid, b, sizeof(b)) != n ||
-	    memcmp(b, r->p + r->pos, tl) != 0) {
-		r->err = -EINVAL;
-		return;
-	}
-	r->pos += tl;
-}
-
-/* Whether registration r duplicates one in regs[0, n) (pr_aptpl.c's
- * rule: the same initiator port through the same port, or twice with
- * ALL_TG_PT). */
-static bool lu_repl_reg_dup(const struct pr_reg *regs, uint32_t n,
-			    const struct pr_reg *r)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		const struct pr_reg *o = &regs[i];
-
-		if (o->all_tg_pt == r->all_tg_pt &&
-		    (r->all_tg_pt || o->rtpi == r->rtpi) &&
-		    pr_tid_equal(&o->tid, &r->tid))
-			return true;
-	}
-	return false;
 }
 
 /* The header fields after the configuration, checked against each other
@@ -483,8 +370,8 @@ int lu_repl_load(struct lu_repl *lu, const void *data, size_t len)
 	sc.pr.type = (uint8_t)lu_repl_rd_be(&r, 1);
 	sc.pr.scope = (uint8_t)lu_repl_rd_be(&r, 1);
 	stf = (uint8_t)lu_repl_rd_be(&r, 1);
-	if (lu_repl_rd_be(&r, 1) != 0 && !r.err)
-		r.err = -EINVAL;
+	if (lu_repl_rd_be(&r, 1) != 0)
+		lu_repl_rd_bad(&r);
 	if (!r.err && (stf & ~(LU_REPL_ST_APTPL | LU_REPL_ST_S2)))
 		r.err = -EINVAL;
 	sc.pr.aptpl = stf & LU_REPL_ST_APTPL;
@@ -505,15 +392,15 @@ int lu_repl_load(struct lu_repl *lu, const void *data, size_t len)
 		g->key = lu_repl_rd_be(&r, 8);
 		g->rtpi = (uint16_t)lu_repl_rd_be(&r, 2);
 		uint8_t f = (uint8_t)lu_repl_rd_be(&r, 1);
-		if (lu_repl_rd_be(&r, 1) != 0 && !r.err)
-			r.err = -EINVAL;
+		if (lu_repl_rd_be(&r, 1) != 0)
+			lu_repl_rd_bad(&r);
 		lu_repl_rd_tid(&r, &g->tid);
 		if (r.err)
 			break;
 		g->all_tg_pt = f & LU_REPL_REG_ALL_TG_PT;
 		/* SPC-4 5.14.7: keys are never 0; RTPI 0 is reserved */
 		if ((f & ~LU_REPL_REG_ALL_TG_PT) || g->key == 0 ||
-		    g->rtpi == 0 || lu_repl_reg_dup(sc.pr.regs, i, g))
+		    g->rtpi == 0 || pr_aptpl_reg_dup(sc.pr.regs, i, g))
 			r.err = -EINVAL;
 		else
 			sc.pr.nregs = i + 1;

@@ -13,108 +13,14 @@
 #include <string.h>
 
 #include "scsi/lu_repl.h"
+#include "scsi/lu_repl_codec.h"
 
 #define LU_REPL_MSG_HDR 4u
-#define LU_REPL_TID_MAX 256u
 /* PR_OUT flags byte */
 #define LU_REPL_F_APTPL 0x01u
 #define LU_REPL_F_ALL_TG_PT 0x02u
 #define LU_REPL_F_SPEC_I_PT 0x04u
 #define LU_REPL_F_UNREG 0x08u
-
-struct lu_repl_msg_wr {
-	uint8_t *p;
-	size_t cap, pos;
-	int err;
-};
-
-static void lu_repl_msg_put(struct lu_repl_msg_wr *w, const void *s, size_t n)
-{
-	if (w->err)
-		return;
-	if (w->cap - w->pos < n) {
-		w->err = -ENOSPC;
-		return;
-	}
-	memcpy(w->p + w->pos, s, n);
-	w->pos += n;
-}
-
-static void lu_repl_msg_put_be(struct lu_repl_msg_wr *w, uint64_t v,
-			       unsigned bytes)
-{
-	uint8_t b[8];
-
-	for (unsigned i = 0; i < bytes; i++)
-		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-	lu_repl_msg_put(w, b, bytes);
-}
-
-static void lu_repl_msg_put_tid(struct lu_repl_msg_wr *w,
-				const struct pr_tid *tid)
-{
-	uint8_t b[LU_REPL_TID_MAX];
-	int n = pr_tid_encode(tid, b, sizeof(b));
-
-	if (n < 0) {
-		if (!w->err)
-			w->err = -EINVAL;
-		return;
-	}
-	lu_repl_msg_put_be(w, (uint64_t)n, 2);
-	lu_repl_msg_put(w, b, (size_t)n);
-}
-
-struct lu_repl_msg_rd {
-	const uint8_t *p;
-	size_t len, pos;
-	int err;
-};
-
-static uint64_t lu_repl_msg_get_be(struct lu_repl_msg_rd *r, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	if (r->err)
-		return 0;
-	if (r->len - r->pos < bytes) {
-		r->err = -ENODATA;
-		return 0;
-	}
-	for (unsigned i = 0; i < bytes; i++)
-		v = v << 8 | r->p[r->pos + i];
-	r->pos += bytes;
-	return v;
-}
-
-static void lu_repl_msg_bad(struct lu_repl_msg_rd *r)
-{
-	if (!r->err)
-		r->err = -EINVAL;
-}
-
-/* A length-prefixed TransportID in its canonical encoding. */
-static void lu_repl_msg_get_tid(struct lu_repl_msg_rd *r, struct pr_tid *tid)
-{
-	uint8_t b[LU_REPL_TID_MAX];
-	size_t tl = (size_t)lu_repl_msg_get_be(r, 2), bad;
-	int n;
-
-	if (r->err)
-		return;
-	if (r->len - r->pos < tl) {
-		r->err = -ENODATA;
-		return;
-	}
-	n = pr_tid_decode(r->p + r->pos, tl, tid, &bad);
-	if (n < 0 || (size_t)n != tl ||
-	    pr_tid_encode(tid, b, sizeof(b)) != n ||
-	    memcmp(b, r->p + r->pos, tl) != 0) {
-		lu_repl_msg_bad(r);
-		return;
-	}
-	r->pos += tl;
-}
 
 /* Whether m's request is one pr_out_decode can produce (pr_decode.c):
  * the encoder refuses anything else, so the decoder can too. */
@@ -161,39 +67,39 @@ static bool lu_repl_msg_has_nexus(uint8_t type)
 ssize_t lu_repl_msg_encode(const struct lu_repl_msg *m, uint8_t *buf,
 			   size_t cap)
 {
-	struct lu_repl_msg_wr w = { .p = buf, .cap = cap };
+	struct lu_repl_wr w = { .p = buf, .cap = cap };
 
 	if (m->type < LU_REPL_MSG_PR_OUT || m->type > LU_REPL_MSG_NODE_LEFT)
 		return -EINVAL;
-	lu_repl_msg_put_be(&w, LU_REPL_VERSION, 1);
-	lu_repl_msg_put_be(&w, m->type, 1);
-	lu_repl_msg_put_be(&w, 0, 2);
+	lu_repl_wr_be(&w, LU_REPL_VERSION, 1);
+	lu_repl_wr_be(&w, m->type, 1);
+	lu_repl_wr_be(&w, 0, 2);
 	if (lu_repl_msg_has_nexus(m->type)) {
 		if (m->nexus.rtpi == 0 ||
 		    m->nexus.tid.format != PR_TID_FORMAT_PORT)
 			return -EINVAL;
-		lu_repl_msg_put_be(&w, m->nexus.rtpi, 2);
-		lu_repl_msg_put_tid(&w, &m->nexus.tid);
+		lu_repl_wr_be(&w, m->nexus.rtpi, 2);
+		lu_repl_wr_tid(&w, &m->nexus.tid);
 	}
 	if (m->type == LU_REPL_MSG_PR_OUT) {
 		const struct pr_out_req *q = &m->req;
 
 		if (!lu_repl_msg_req_valid(q))
 			return -EINVAL;
-		lu_repl_msg_put_be(&w, q->sa, 1);
-		lu_repl_msg_put_be(&w, q->scope, 1);
-		lu_repl_msg_put_be(&w, q->type, 1);
-		lu_repl_msg_put_be(&w, (q->aptpl ? LU_REPL_F_APTPL : 0) |
-				   (q->all_tg_pt ? LU_REPL_F_ALL_TG_PT : 0) |
-				   (q->spec_i_pt ? LU_REPL_F_SPEC_I_PT : 0) |
-				   (q->unreg ? LU_REPL_F_UNREG : 0), 1);
-		lu_repl_msg_put_be(&w, q->key, 8);
-		lu_repl_msg_put_be(&w, q->sa_key, 8);
-		lu_repl_msg_put_be(&w, q->move_rtpi, 2);
-		lu_repl_msg_put_be(&w, q->ntids, 2);
+		lu_repl_wr_be(&w, q->sa, 1);
+		lu_repl_wr_be(&w, q->scope, 1);
+		lu_repl_wr_be(&w, q->type, 1);
+		lu_repl_wr_be(&w, (q->aptpl ? LU_REPL_F_APTPL : 0) |
+			      (q->all_tg_pt ? LU_REPL_F_ALL_TG_PT : 0) |
+			      (q->spec_i_pt ? LU_REPL_F_SPEC_I_PT : 0) |
+			      (q->unreg ? LU_REPL_F_UNREG : 0), 1);
+		lu_repl_wr_be(&w, q->key, 8);
+		lu_repl_wr_be(&w, q->sa_key, 8);
+		lu_repl_wr_be(&w, q->move_rtpi, 2);
+		lu_repl_wr_be(&w, q->ntids, 2);
 		for (uint32_t i = 0; i < q->ntids; i++) {
-			lu_repl_msg_put_be(&w, q->tid_off[i], 2);
-			lu_repl_msg_put_tid(&w, &q->tids[i]);
+			lu_repl_wr_be(&w, q->tid_off[i], 2);
+			lu_repl_wr_tid(&w, &q->tids[i]);
 		}
 	}
 	if (m->type == LU_REPL_MSG_NODE_LEFT) {
@@ -203,33 +109,33 @@ ssize_t lu_repl_msg_encode(const struct lu_repl_msg *m, uint8_t *buf,
 			if (m->rtpis[i] == 0 ||
 			    (i && m->rtpis[i] <= m->rtpis[i - 1]))
 				return -EINVAL;
-		lu_repl_msg_put_be(&w, m->node, 4);
-		lu_repl_msg_put_be(&w, m->nrtpis, 2);
-		lu_repl_msg_put_be(&w, 0, 2);
+		lu_repl_wr_be(&w, m->node, 4);
+		lu_repl_wr_be(&w, m->nrtpis, 2);
+		lu_repl_wr_be(&w, 0, 2);
 		for (uint32_t i = 0; i < m->nrtpis; i++)
-			lu_repl_msg_put_be(&w, m->rtpis[i], 2);
+			lu_repl_wr_be(&w, m->rtpis[i], 2);
 	}
 	return w.err ? w.err : (ssize_t)w.pos;
 }
 
-static void lu_repl_msg_get_req(struct lu_repl_msg_rd *r,
+static void lu_repl_msg_get_req(struct lu_repl_rd *r,
 				struct pr_out_req *q)
 {
 	uint8_t f;
 
-	q->sa = (uint8_t)lu_repl_msg_get_be(r, 1);
-	q->scope = (uint8_t)lu_repl_msg_get_be(r, 1);
-	q->type = (uint8_t)lu_repl_msg_get_be(r, 1);
-	f = (uint8_t)lu_repl_msg_get_be(r, 1);
-	q->key = lu_repl_msg_get_be(r, 8);
-	q->sa_key = lu_repl_msg_get_be(r, 8);
-	q->move_rtpi = (uint16_t)lu_repl_msg_get_be(r, 2);
-	q->ntids = (uint32_t)lu_repl_msg_get_be(r, 2);
+	q->sa = (uint8_t)lu_repl_rd_be(r, 1);
+	q->scope = (uint8_t)lu_repl_rd_be(r, 1);
+	q->type = (uint8_t)lu_repl_rd_be(r, 1);
+	f = (uint8_t)lu_repl_rd_be(r, 1);
+	q->key = lu_repl_rd_be(r, 8);
+	q->sa_key = lu_repl_rd_be(r, 8);
+	q->move_rtpi = (uint16_t)lu_repl_rd_be(r, 2);
+	q->ntids = (uint32_t)lu_repl_rd_be(r, 2);
 	if (r->err)
 		return;
 	if (f & ~(LU_REPL_F_APTPL | LU_REPL_F_ALL_TG_PT | LU_REPL_F_SPEC_I_PT |
 		  LU_REPL_F_UNREG) || q->ntids > PR_OUT_TIDS_MAX) {
-		lu_repl_msg_bad(r);
+		lu_repl_rd_bad(r);
 		return;
 	}
 	q->aptpl = f & LU_REPL_F_APTPL;
@@ -237,55 +143,55 @@ static void lu_repl_msg_get_req(struct lu_repl_msg_rd *r,
 	q->spec_i_pt = f & LU_REPL_F_SPEC_I_PT;
 	q->unreg = f & LU_REPL_F_UNREG;
 	for (uint32_t i = 0; i < q->ntids && !r->err; i++) {
-		q->tid_off[i] = (uint16_t)lu_repl_msg_get_be(r, 2);
-		lu_repl_msg_get_tid(r, &q->tids[i]);
+		q->tid_off[i] = (uint16_t)lu_repl_rd_be(r, 2);
+		lu_repl_rd_tid(r, &q->tids[i]);
 	}
 	if (!r->err && !lu_repl_msg_req_valid(q))
-		lu_repl_msg_bad(r);
+		lu_repl_rd_bad(r);
 }
 
 int lu_repl_msg_decode(const uint8_t *buf, size_t len, struct lu_repl_msg *m)
 {
-	struct lu_repl_msg_rd r = { .p = buf, .len = len };
+	struct lu_repl_rd r = { .p = buf, .len = len };
 	uint8_t version;
 
 	memset(m, 0, sizeof(*m));
-	version = (uint8_t)lu_repl_msg_get_be(&r, 1);
+	version = (uint8_t)lu_repl_rd_be(&r, 1);
 	if (r.err)
 		return r.err;
 	if (version != LU_REPL_VERSION)
 		return -EPROTONOSUPPORT;
-	m->type = (uint8_t)lu_repl_msg_get_be(&r, 1);
-	if (lu_repl_msg_get_be(&r, 2) != 0)
-		lu_repl_msg_bad(&r);
+	m->type = (uint8_t)lu_repl_rd_be(&r, 1);
+	if (lu_repl_rd_be(&r, 2) != 0)
+		lu_repl_rd_bad(&r);
 	if (!r.err && (m->type < LU_REPL_MSG_PR_OUT ||
 		       m->type > LU_REPL_MSG_NODE_LEFT))
-		lu_repl_msg_bad(&r);
+		lu_repl_rd_bad(&r);
 	if (!r.err && lu_repl_msg_has_nexus(m->type)) {
-		m->nexus.rtpi = (uint16_t)lu_repl_msg_get_be(&r, 2);
-		lu_repl_msg_get_tid(&r, &m->nexus.tid);
+		m->nexus.rtpi = (uint16_t)lu_repl_rd_be(&r, 2);
+		lu_repl_rd_tid(&r, &m->nexus.tid);
 		/* an I_T nexus: one initiator port, a real target port */
 		if (!r.err && (m->nexus.rtpi == 0 ||
 			       m->nexus.tid.format != PR_TID_FORMAT_PORT))
-			lu_repl_msg_bad(&r);
+			lu_repl_rd_bad(&r);
 	}
 	if (!r.err && m->type == LU_REPL_MSG_PR_OUT)
 		lu_repl_msg_get_req(&r, &m->req);
 	if (!r.err && m->type == LU_REPL_MSG_NODE_LEFT) {
-		m->node = (uint32_t)lu_repl_msg_get_be(&r, 4);
-		m->nrtpis = (uint32_t)lu_repl_msg_get_be(&r, 2);
-		if (lu_repl_msg_get_be(&r, 2) != 0 ||
+		m->node = (uint32_t)lu_repl_rd_be(&r, 4);
+		m->nrtpis = (uint32_t)lu_repl_rd_be(&r, 2);
+		if (lu_repl_rd_be(&r, 2) != 0 ||
 		    m->nrtpis > LU_REPL_NODE_RTPIS_MAX)
-			lu_repl_msg_bad(&r);
+			lu_repl_rd_bad(&r);
 		for (uint32_t i = 0; i < m->nrtpis && !r.err; i++) {
-			m->rtpis[i] = (uint16_t)lu_repl_msg_get_be(&r, 2);
+			m->rtpis[i] = (uint16_t)lu_repl_rd_be(&r, 2);
 			if (!r.err && (m->rtpis[i] == 0 ||
 				       (i && m->rtpis[i] <= m->rtpis[i - 1])))
-				lu_repl_msg_bad(&r);
+				lu_repl_rd_bad(&r);
 		}
 	}
 	if (!r.err && r.pos != len)
-		lu_repl_msg_bad(&r);   /* trailing bytes */
+		lu_repl_rd_bad(&r);   /* trailing bytes */
 	if (r.err)
 		memset(m, 0, sizeof(*m));
 	return r.err;
