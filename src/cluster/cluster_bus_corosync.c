@@ -452,6 +452,34 @@ static void cluster_bus_corosync_vq_expected_cb(votequorum_handle_t h,
 	cluster_bus_corosync_vq_refresh(b);
 }
 
+/* After a dispatch of one of the handles (rc, on fd events): finishes
+ * what a callback started (a fatal error, stop or destroy from inside it:
+ * the handles close, and b is freed, once no dispatch runs) and turns a
+ * failed dispatch or a hang-up into a fatal error. Returns whether the bus
+ * is still alive (false: b may be freed). */
+static bool cluster_bus_corosync_dispatched(struct cluster_bus_corosync *b,
+					    cs_error_t rc, uint32_t events,
+					    const char *call, const char *hup)
+{
+	if (b->phase == CLUSTER_BUS_COROSYNC_DEAD) {
+		if (!b->dispatch_depth)
+			cluster_bus_corosync_close_handles(b);
+		if (b->destroy_pending && !b->dispatch_depth)
+			free(b);
+		return false;
+	}
+	if (rc != CS_OK && rc != CS_ERR_TRY_AGAIN) {
+		cluster_bus_corosync_fatal(b, cluster_bus_corosync_errno(rc),
+					   call);
+		return false;
+	}
+	if ((events & (EPOLLHUP | EPOLLERR)) && rc != CS_OK) {
+		cluster_bus_corosync_fatal(b, -ENOTCONN, hup);
+		return false;
+	}
+	return true;
+}
+
 static void cluster_bus_corosync_vq_fd_cb(struct base_fd *f, uint32_t events)
 {
 	struct cluster_bus_corosync *b =
@@ -461,19 +489,8 @@ static void cluster_bus_corosync_vq_fd_cb(struct base_fd *f, uint32_t events)
 	b->dispatch_depth++;
 	rc = votequorum_dispatch(b->vq, CS_DISPATCH_ALL);
 	b->dispatch_depth--;
-	if (b->phase == CLUSTER_BUS_COROSYNC_DEAD) {
-		if (!b->dispatch_depth)
-			cluster_bus_corosync_close_handles(b);
-		if (b->destroy_pending && !b->dispatch_depth)
-			free(b);
-		return;
-	}
-	if (rc != CS_OK && rc != CS_ERR_TRY_AGAIN)
-		cluster_bus_corosync_fatal(b, cluster_bus_corosync_errno(rc),
-					   "votequorum_dispatch");
-	else if ((events & (EPOLLHUP | EPOLLERR)) && rc != CS_OK)
-		cluster_bus_corosync_fatal(b, -ENOTCONN,
-					   "votequorum connection hung up");
+	cluster_bus_corosync_dispatched(b, rc, events, "votequorum_dispatch",
+					"votequorum connection hung up");
 }
 
 /* ------------------------------------------------------------------ CPG */
@@ -872,25 +889,10 @@ static void cluster_bus_corosync_cpg_fd_cb(struct base_fd *f, uint32_t events)
 	b->dispatch_depth++;
 	rc = cpg_dispatch(b->cpg, CS_DISPATCH_ALL);
 	b->dispatch_depth--;
-	if (b->phase == CLUSTER_BUS_COROSYNC_DEAD) {
-		/* fatal or stop from inside a callback: finish it now */
-		if (!b->dispatch_depth)
-			cluster_bus_corosync_close_handles(b);
-		if (b->destroy_pending && !b->dispatch_depth)
-			free(b);
-		return;
-	}
-	if (rc != CS_OK && rc != CS_ERR_TRY_AGAIN) {
-		cluster_bus_corosync_fatal(b, cluster_bus_corosync_errno(rc),
-					   "cpg_dispatch (corosync gone?)");
-		return;
-	}
-	if ((events & (EPOLLHUP | EPOLLERR)) && rc != CS_OK) {
-		cluster_bus_corosync_fatal(b, -ENOTCONN,
-					   "CPG connection hung up");
-		return;
-	}
-	cluster_bus_corosync_writable_fire(b);
+	if (cluster_bus_corosync_dispatched(b, rc, events,
+					    "cpg_dispatch (corosync gone?)",
+					    "CPG connection hung up"))
+		cluster_bus_corosync_writable_fire(b);
 }
 
 /* ---------------------------------------------------------------- start */
