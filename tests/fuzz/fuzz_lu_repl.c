@@ -63,6 +63,30 @@ static void fuzz_lu_repl_snapshot_check(const struct lu_repl *st)
 	free(s1);
 }
 
+/* The next frame of the input (2 bytes length, cut at the end, then the
+ * bytes) in a heap buffer of its exact size, so that ASan sees a read
+ * past it; NULL at the end of the input or when out of memory. */
+static uint8_t *fuzz_lu_repl_frame(const uint8_t *data, size_t size,
+				   size_t *pos, size_t *len)
+{
+	uint8_t *msg;
+	size_t l;
+
+	if (size - *pos < 2)
+		return NULL;
+	l = (size_t)data[*pos] << 8 | data[*pos + 1];
+	*pos += 2;
+	if (l > size - *pos)
+		l = size - *pos;
+	msg = malloc(l ? l : 1);
+	if (!msg)
+		return NULL;
+	memcpy(msg, data + *pos, l);
+	*pos += l;
+	*len = l;
+	return msg;
+}
+
 static void fuzz_lu_repl_messages(const uint8_t *data, size_t size,
 				  struct lu_repl *a, struct lu_repl *b)
 {
@@ -72,23 +96,14 @@ static void fuzz_lu_repl_messages(const uint8_t *data, size_t size,
 		.abort_cap = FUZZ_LU_REPL_MAX_REGS } };
 	struct lu_repl_msg *m = malloc(sizeof(*m));
 	uint8_t *out = malloc(LU_REPL_MSG_MAX);
-	size_t pos = 0;
+	size_t pos = 0, len;
+	uint8_t *msg;
 
 	if (!m || !out)
 		goto out;
-	while (size - pos >= 2) {
-		size_t len = (size_t)data[pos] << 8 | data[pos + 1];
-		uint8_t *msg;
+	while ((msg = fuzz_lu_repl_frame(data, size, &pos, &len))) {
 		ssize_t n;
 
-		pos += 2;
-		if (len > size - pos)
-			len = size - pos;
-		msg = malloc(len ? len : 1);
-		if (!msg)
-			break;
-		memcpy(msg, data + pos, len);
-		pos += len;
 		if (lu_repl_msg_decode(msg, len, m) != 0) {
 			if (!fuzz_lu_repl_zero(m))
 				abort();
@@ -165,26 +180,17 @@ static void fuzz_lu_repl_announces(const uint8_t *data, size_t size)
 	struct port_dir *a = NULL, *b = NULL;
 	struct port_dir_announce *m = malloc(sizeof(*m));
 	uint8_t *out = malloc(PORT_DIR_ANNOUNCE_MAX);
-	size_t pos = 0;
+	size_t pos = 0, len;
 	uint32_t n = 0;
+	uint8_t *msg;
 
 	if (!m || !out || port_dir_create(&a) != 0 ||
 	    port_dir_create(&b) != 0)
 		goto out;
-	while (size - pos >= 2) {
-		size_t len = (size_t)data[pos] << 8 | data[pos + 1];
+	while ((msg = fuzz_lu_repl_frame(data, size, &pos, &len))) {
 		struct port_dir_result ra, rb;
-		uint8_t *msg;
 		ssize_t k;
 
-		pos += 2;
-		if (len > size - pos)
-			len = size - pos;
-		msg = malloc(len ? len : 1);
-		if (!msg)
-			break;
-		memcpy(msg, data + pos, len);
-		pos += len;
 		if (port_dir_announce_decode(msg, len, m) != 0) {
 			free(msg);
 			/* every fourth refused frame: a node leaves */
