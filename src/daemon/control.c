@@ -128,6 +128,16 @@ static void control_conn_flush(struct control_conn *c)
 	}
 }
 
+/* Sends what it can. Replies drained, or a reply that ended a request:
+ * lines held back may go on. */
+static void control_conn_send(struct control_conn *c)
+{
+	control_conn_flush(c);
+	if (c->stalled)
+		control_kick(c->ctl);
+	control_conn_events_set(c);
+}
+
 /* The session's reply: queue the line, try to send it now. */
 static void control_conn_reply(struct control_session *s, const char *line,
 			       size_t len)
@@ -154,11 +164,7 @@ static void control_conn_reply(struct control_session *s, const char *line,
 	memcpy(c->out + c->out_len, line, len);
 	c->out[c->out_len + len] = '\n';
 	c->out_len += len + 1;
-	control_conn_flush(c);
-	/* A reply may also have ended a request: reading may resume. */
-	if (c->stalled)
-		control_kick(c->ctl);
-	control_conn_events_set(c);
+	control_conn_send(c);
 }
 
 static void control_conn_idle(struct control_session *s)
@@ -256,13 +262,8 @@ static void control_conn_cb(struct base_fd *f, uint32_t events)
 
 	if (c->dead || c->failed)
 		return;
-	if (events & EPOLLOUT) {
-		control_conn_flush(c);
-		/* Replies drained: lines held back may go on. */
-		if (c->stalled)
-			control_kick(c->ctl);
-		control_conn_events_set(c);
-	}
+	if (events & EPOLLOUT)
+		control_conn_send(c);
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		control_conn_input(c);
 }
