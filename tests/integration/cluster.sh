@@ -369,8 +369,18 @@ set_loop() {
 }
 
 KEYS_CRASH=()
+# Whether nodes A and B hold the crash phase's keys alike, with every set
+# of both loops among them; keys_diff: how they differ.
+crash_keys_agree() {   # A B
+	local da db
+	da=$(dump "$1" "${KEYS_CRASH[@]}")
+	db=$(dump "$2" "${KEYS_CRASH[@]}")
+	keys_diff=$(diff <(echo "$da") <(echo "$db") | head -5 | paste -sd' ' -)
+	[ "$da" = "$db" ] && [ "$(grep -c ' [0-9][0-9]* v[0-9]*$' <<<"$da")" = $((2 * CRASH_SETS)) ]
+}
+
 it_crash() {
-	local pa pb ra rb pk out rc t0 i d1 d2
+	local pa pb ra rb pk out rc t0 i keys_diff
 	# node 3 holds K until it dies
 	bg_lock 3 k3 K; pk=$bg_pid
 	if ! wait_granted k3 10; then
@@ -391,12 +401,10 @@ it_crash() {
 	fi
 	KEYS_CRASH=(color)
 	for i in $(seq "$CRASH_SETS"); do KEYS_CRASH+=("a.$i" "b.$i"); done
-	d1=$(dump 1 "${KEYS_CRASH[@]}")
-	d2=$(dump 2 "${KEYS_CRASH[@]}")
-	if [ "$d1" = "$d2" ] && [ "$(grep -c ' [0-9][0-9]* v[0-9]*$' <<<"$d1")" = $((2 * CRASH_SETS)) ]; then
+	if crash_keys_agree 1 2; then
 		it_pass cluster.crash.survivors_agree "nodes 1 and 2: $((2 * CRASH_SETS + 1)) keys, same versions"
 	else
-		it_fail cluster.crash.survivors_agree "$(diff <(echo "$d1") <(echo "$d2") | head -5 | paste -sd' ' -)"
+		it_fail cluster.crash.survivors_agree "$keys_diff"
 	fi
 	if wait_view 1 "members \\(2\\): 1 node1, 2 node2" 20; then
 		out=$(adm 1 lock K --timeout 15000 --hold 0 2>&1); rc=$?
@@ -411,7 +419,7 @@ it_crash() {
 }
 
 it_rejoin() {
-	local out d1 d3 t0=$SECONDS
+	local out keys_diff t0=$SECONDS
 	if ! out=$(cl restart 3 2>&1); then
 		it_fail cluster.rejoin "scripts/cluster.sh restart 3: ${out//$'\n'/ | }"
 		return 1
@@ -423,12 +431,10 @@ it_rejoin() {
 		it_log_tail "$(node_log 3)" 15
 		return 1
 	fi
-	d1=$(dump 1 "${KEYS_CRASH[@]}")
-	d3=$(dump 3 "${KEYS_CRASH[@]}")
-	if [ "$d1" = "$d3" ] && [ "$(grep -c ' [0-9][0-9]* v[0-9]*$' <<<"$d3")" = $((2 * CRASH_SETS)) ]; then
+	if crash_keys_agree 1 3; then
 		it_pass cluster.rejoin.state_transfer "node 3 has all $((2 * CRASH_SETS + 1)) keys with node 1's versions"
 	else
-		it_fail cluster.rejoin.state_transfer "node 1 vs node 3: $(diff <(echo "$d1") <(echo "$d3") | head -5 | paste -sd' ' -)"
+		it_fail cluster.rejoin.state_transfer "node 1 vs node 3: $keys_diff"
 	fi
 }
 
