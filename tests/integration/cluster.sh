@@ -175,8 +175,10 @@ it_preflight() {
 		return 1
 	fi
 	# The corosync backend is compiled in only with the corosync client
-	# libraries; without it the binary does not link libcpg.
-	if ! ldd "$ctgtd" 2>/dev/null | grep -q libcpg; then
+	# libraries; without it the binary does not link libcpg. (grep reads
+	# all of ldd's output: with -q it could exit first, and under pipefail
+	# ldd's SIGPIPE would read as "no corosync backend".)
+	if ! ldd "$ctgtd" 2>/dev/null | grep libcpg >/dev/null; then
 		it_skip_all "$ctgtd was built without the corosync backend (libcpg-dev etc. missing at build time)"
 		return 1
 	fi
