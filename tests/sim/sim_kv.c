@@ -281,6 +281,8 @@ static void node_start(struct sim_world *sw, uint32_t id)
 	struct cluster_config cfg = { .backend = CLUSTER_BACKEND_SIM };
 
 	assert_null(t->c);
+	t->w = w;
+	t->id = id;
 	assert_int_equal(cluster_sim_bus_create(sw->sim, id, &cfg.bus), 0);
 	assert_int_equal(cluster_open(sw->loop, &cfg, NULL, &t->c), 0);
 	memset(t->seen, 0, sizeof(t->seen));
@@ -332,10 +334,6 @@ static struct world *world_new(const struct cluster_sim_config *sc)
 
 	assert_non_null(w);
 	sim_world_init(&w->sw, "sim_kv", &kv_ops, sc);
-	for (uint32_t id = 1; id <= w->sw.n; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
 	return w;
 }
 

@@ -305,6 +305,8 @@ static void node_start(struct sim_world *sw, uint32_t id)
 	struct tnode *t = &world_of(sw)->nodes[id];
 
 	assert_null(t->c);
+	t->w = world_of(sw);
+	t->id = id;
 	for (int u = 0; u < USERS; u++) {
 		memset(&t->users[u], 0, sizeof(t->users[u]));
 		t->users[u].t = t;
@@ -516,10 +518,6 @@ static struct world *world_new(const struct cluster_sim_config *sc)
 
 	assert_non_null(w);
 	sim_world_init(&w->sw, "sim_lock", &lock_ops, sc);
-	for (uint32_t id = 1; id <= w->sw.n; id++) {
-		w->nodes[id].w = w;
-		w->nodes[id].id = id;
-	}
 	return w;
 }
 
