@@ -8,7 +8,8 @@
  * Each test embeds a struct sim_world in its own world and says, through
  * struct sim_ops, how its nodes start and stop, what its traffic is and
  * what else it checks. It does not know what a node holds: the tests keep
- * their node types, oracles and scripted cases.
+ * their node types, oracles and scripted cases. Include it after
+ * <cmocka.h> (SIM_CHECK reports through cmocka).
  */
 #ifndef CTGT_TESTS_SIM_UTIL_H
 #define CTGT_TESTS_SIM_UTIL_H
