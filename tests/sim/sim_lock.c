@@ -401,6 +401,22 @@ static void user_act(void *arg)
 	}
 }
 
+/* Node id's lock table as its saved state holds it (the caller resets
+ * it). */
+static void node_table(struct world *w, uint32_t id,
+		       struct cluster_lock_table *tab)
+{
+	const uint8_t *part;
+	size_t l, plen;
+	void *d;
+
+	assert_int_equal(cluster_state_save(w->nodes[id].c, &d, &l), 0);
+	part = lock_part(d, l, &plen);
+	cluster_lock_table_init(tab);
+	assert_int_equal(cluster_lock_table_load(tab, part, plen), 0);
+	free(d);
+}
+
 /* Whether every node's table holds only granted cached entries. */
 static bool tables_clean(struct world *w)
 {
@@ -408,22 +424,14 @@ static bool tables_clean(struct world *w)
 
 	for (uint32_t id = 1; id <= w->sw.n && clean; id++) {
 		struct cluster_lock_table tab;
-		const uint8_t *part;
-		size_t l, plen;
-		void *d;
 
-		assert_int_equal(cluster_state_save(w->nodes[id].c, &d, &l),
-				 0);
-		part = lock_part(d, l, &plen);
-		cluster_lock_table_init(&tab);
-		assert_int_equal(cluster_lock_table_load(&tab, part, plen), 0);
+		node_table(w, id, &tab);
 		for (uint32_t r = 0; r < tab.nres; r++) {
 			struct cluster_lock_entry *e;
 			list_for_each_entry(e, &tab.res[r]->entries, link)
 				clean &= e->granted && e->cached;
 		}
 		cluster_lock_table_reset(&tab);
-		free(d);
 	}
 	return clean;
 }
@@ -576,15 +584,8 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 	sim_check_converged(&w->sw);
 	{
 		struct cluster_lock_table tab;
-		const uint8_t *part;
-		size_t l1, plen;
-		void *d1;
 
-		assert_int_equal(cluster_state_save(w->nodes[1].c, &d1, &l1),
-				 0);
-		part = lock_part(d1, l1, &plen);
-		cluster_lock_table_init(&tab);
-		assert_int_equal(cluster_lock_table_load(&tab, part, plen), 0);
+		node_table(w, 1, &tab);
 		for (uint32_t r = 0; r < tab.nres; r++) {
 			struct cluster_lock_entry *e;
 			list_for_each_entry(e, &tab.res[r]->entries, link)
@@ -593,10 +594,9 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 					  "(req %" PRIu64 ") that is %s",
 					  e->node, e->req_id,
 					  e->granted ? "granted, not cached"
-							 : "waiting");
+						     : "waiting");
 		}
 		cluster_lock_table_reset(&tab);
-		free(d1);
 	}
 
 	if (getenv("SIM_VERBOSE"))
@@ -685,15 +685,9 @@ static void count_entries(struct world *w, uint32_t id, uint32_t owner,
 			  uint32_t *waiting)
 {
 	struct cluster_lock_table tab;
-	const uint8_t *part;
-	size_t l, plen;
-	void *d;
 
 	*granted = *cached = *waiting = 0;
-	assert_int_equal(cluster_state_save(w->nodes[id].c, &d, &l), 0);
-	part = lock_part(d, l, &plen);
-	cluster_lock_table_init(&tab);
-	assert_int_equal(cluster_lock_table_load(&tab, part, plen), 0);
+	node_table(w, id, &tab);
 	for (uint32_t r = 0; r < tab.nres; r++) {
 		struct cluster_lock_entry *e;
 		list_for_each_entry(e, &tab.res[r]->entries, link) {
@@ -708,7 +702,6 @@ static void count_entries(struct world *w, uint32_t id, uint32_t owner,
 		}
 	}
 	cluster_lock_table_reset(&tab);
-	free(d);
 }
 
 /*   node 1: waits for X r0      node 2: holds X r0, crashes
