@@ -8,11 +8,14 @@
  * member's ANNOUNCE is the same point of the order for everyone: each
  * member computes the source (highest (state epoch, index), lowest id on
  * ties) and the new epoch (highest seen epoch + 1). Members at the
- * source's position are up to date: they run the view transition and
- * apply the buffered DATA at once; the source first saves its state and
- * multicasts it as SNAPSHOT fragments when someone is behind. Members
- * behind keep buffering until the whole SNAPSHOT of this view arrives,
- * load it, run the same transition and apply what they buffered.
+ * source's position are up to date: they run the view transition at
+ * once; the source first saves its state and multicasts it as SNAPSHOT
+ * fragments when someone is behind. Members behind keep buffering until
+ * the whole SNAPSHOT of this view arrives, load it, run the same
+ * transition and multicast LOADED. The view activates (everyone applies
+ * the buffered DATA, then DATA as delivered) only once every member holds
+ * the round's state: applying earlier could lose a completed commit if a
+ * member behind left before loading (docs/cluster-protocol.md).
  *
  * The view transition is part of the replicated state: channels' view
  * callbacks run here, with left/joined relative to the previous primary
