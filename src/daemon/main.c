@@ -419,7 +419,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1); /* the cluster failed: member.c */
+	sigaddset(&set, SIGUSR1); /* cluster failure: member.c, ports.c */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -445,6 +445,7 @@ int main(int argc, char **argv)
 	err = wire_start(c, loops, n, &w);
 	if (err)
 		goto fail_start;
+	member_attach_targets(m);
 	wire_print_serving(w, stdout);
 	LOG_INFO("ready: %u target%s, %u LUN%s, %u event-loop thread%s",
 		 c->n_targets, c->n_targets == 1 ? "" : "s", main_luns_count(c),
@@ -455,7 +456,7 @@ int main(int argc, char **argv)
 	} while (err == EINTR);
 	LOG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" :
 		 sig == SIGTERM ? "SIGTERM" :
-		 sig == SIGUSR1 ? "cluster failure" : "signal");
+		 sig == SIGUSR1 ? "cluster failure (or ports refused)" : "signal");
 
 	main_watchdog.signals = set;
 	watchdog_on = pthread_create(&watchdog, NULL, main_watchdog_run,

@@ -13,9 +13,11 @@
  *     no rights to /run) is a warning: ctgtd runs without one; an
  *     explicit one (control.socket, -S) failing is an error.
  *
+ * With the corosync backend it also runs the port-directory channel
+ * (ports.c): opened with the cluster, told of every readiness change.
+ *
  * Deliberately not here: what the control commands do (control_cmd.c),
- * and any SCSI use of the cluster (issue 5 wires that through
- * member_cluster()).
+ * what the port directory does (ports.c).
  */
 #include "daemon/member.h"
 
@@ -33,6 +35,7 @@
 #include "cluster/cluster.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/ports.h"
 
 struct member {
 	struct base_loop *loop;
@@ -40,6 +43,8 @@ struct member {
 	bool started;
 	struct cluster *cluster;
 	struct control *control;
+	const struct config *cfg;
+	struct ports *ports;          /* corosync backend only */
 	struct control_env env;
 	enum cluster_backend_kind backend;
 	char group[CONFIG_CLUSTER_GROUP_MAX + 1];
@@ -108,6 +113,8 @@ static void member_ready_cb(void *arg, bool ready)
 	else
 		LOG_WARN("cluster: not ready (no quorum or state transfer "
 			 "pending): clustered state is not served");
+	if (m->ports)
+		ports_ready(m->ports, ready);
 }
 
 /* The cluster backend failed for good: a node that can never be ready
@@ -181,6 +188,8 @@ static void member_close_all(struct member *m)
 	if (m->cluster)
 		cluster_close(m->cluster);
 	m->cluster = NULL;
+	ports_free(m->ports);   /* its channel closed with the cluster */
+	m->ports = NULL;
 	m->env.cluster = NULL;
 	control_free(m->control);
 	m->control = NULL;
@@ -232,6 +241,16 @@ static void member_open_on_loop(void *arg)
 		cluster_notify_register(m->cluster, &m->notify[i]);
 	}
 	m->notify_on = true;
+	/* Before the first view, so the channel is there before the node
+	 * can become ready (every node registers the same channels). */
+	if (m->backend == CLUSTER_BACKEND_COROSYNC) {
+		err = ports_open(m->cluster, m->cfg, &m->ports);
+		if (err) {
+			member_close_all(m);
+			member_step_end(m, err);
+			return;
+		}
+	}
 
 	if (!m->control_enabled) {
 		member_step_end(m, 0);
@@ -336,6 +355,7 @@ int member_start(const struct config *c, const char *control_path,
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->backend = c->cluster.backend;
+	m->cfg = c;
 	snprintf(m->group, sizeof(m->group), "%s", c->cluster.group);
 	m->control_enabled = c->control.enabled || control_path;
 	m->join_timeout_s = c->cluster.join_timeout_s;
@@ -377,6 +397,21 @@ void member_stop(struct member *m)
 	if (member_step_wait(m, member_close_on_loop, m))
 		LOG_ERR("control: cannot reach the control thread to stop it");
 	member_destroy(m);
+}
+
+static void member_attach_on_loop(void *arg)
+{
+	struct member *m = arg;
+
+	if (m->ports)
+		ports_attach(m->ports);
+	member_step_end(m, 0);
+}
+
+void member_attach_targets(struct member *m)
+{
+	if (member_step_wait(m, member_attach_on_loop, m))
+		LOG_ERR("ports: cannot reach the control thread");
 }
 
 struct base_loop *member_loop(const struct member *m)

@@ -23,6 +23,12 @@ int member_start(const struct config *c, const char *control_path,
 		 struct member **out);
 void member_stop(struct member *m);
 
+/* The SCSI targets of the configuration given to member_start() exist
+ * (wire_start() ran): with the corosync backend their port group state
+ * and REPORT TARGET PORT GROUPS answer follow the cluster's port
+ * directory from now on (ports.h). Call once. */
+void member_attach_targets(struct member *m);
+
 struct base_loop *member_loop(const struct member *m);
 struct cluster *member_cluster(const struct member *m);
 

@@ -7,9 +7,15 @@
  * without quorum) with alua_group_set_state(), which is an implicit
  * transition (INQUIRY TPGS = 01b; no SET TARGET PORT GROUPS). alua_check()
  * is the gate that state imposes on commands. Ports are enumerated through
- * alua_target_ports(), which today lists this node's ports and later also
- * the remote ports the cluster announces.
+ * alua_target_ports(), which lists this node's ports.
+ *
+ * In a cluster the answer covers every node's ports: the daemon builds the
+ * group descriptors from its port directory (daemon/ports.c) and publishes
+ * them with scsi_target_rtpg_publish(); REPORT TARGET PORT GROUPS then
+ * copies them under the target's lock and only adds the header. The core
+ * does not know where they come from (no cluster header here).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "scsi/scsi_internal.h"
@@ -37,6 +43,61 @@ unsigned alua_target_ports(struct scsi_target *t, struct alua_port *out,
 	return n;
 }
 
+/* The header (SPC-4 6.27, tables 164/165) for fmt over n - hdr bytes of
+ * descriptors already in d + hdr; returns n. */
+static unsigned alua_rtpg_header(uint8_t *d, uint8_t fmt, unsigned n)
+{
+	/* RETURN DATA LENGTH: the bytes after the first four. */
+	scsi_put_be32(d, n - 4);
+	if (fmt == 1) {
+		d[4] = 0x10; /* FORMAT TYPE 001b */
+		d[5] = ALUA_IMPLICIT_TRANSITION_S;
+		d[6] = d[7] = 0;
+	}
+	return n;
+}
+
+/* The cluster-wide descriptors, when the daemon published some: answers
+ * and returns true. */
+static bool alua_report_published(struct scsi_task *t, uint8_t fmt,
+				  uint32_t alloc)
+{
+	struct scsi_target *tg = t->nexus->target;
+	uint8_t d[8 + SCSI_RTPG_DESC_MAX];
+	unsigned hdr = fmt == 1 ? 8 : 4, len;
+
+	pthread_mutex_lock(&tg->lock);
+	len = tg->rtpg_len;
+	if (len)
+		memcpy(d + hdr, tg->rtpg, len);
+	pthread_mutex_unlock(&tg->lock);
+	if (!len)
+		return false;
+	scsi_task_put_data(t, d, alua_rtpg_header(d, fmt, hdr + len), alloc);
+	return true;
+}
+
+int scsi_target_rtpg_publish(struct scsi_target *t, const uint8_t *desc,
+			     size_t len)
+{
+	if (len > SCSI_RTPG_DESC_MAX || (len && !desc))
+		return -E2BIG;
+	pthread_mutex_lock(&t->lock);
+	if (len)
+		memcpy(t->rtpg, desc, len);
+	t->rtpg_len = (uint32_t)len;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+unsigned scsi_target_group_available(struct scsi_target *t,
+				     uint16_t port_group, bool available)
+{
+	return alua_group_set_state(t, port_group, available ?
+				    ALUA_STATE_ACTIVE_OPTIMIZED :
+				    ALUA_STATE_UNAVAILABLE);
+}
+
 /* SPC-4 6.27, tables 166-168. */
 enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 {
@@ -51,6 +112,8 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 
 	if (fmt != 0 && fmt != 1) /* length only / extended header */
 		return scsi_task_error_cdb(t, 1, 7);
+	if (alua_report_published(t, fmt, alloc))
+		return SCSI_EXEC_DONE;
 
 	nports = alua_target_ports(t->nexus->target, pv, ARRAY_SIZE(pv));
 	if (nports > ARRAY_SIZE(pv))
@@ -95,13 +158,7 @@ enum scsi_exec alua_report_tpgs(struct scsi_task *t)
 		}
 		p[7] = (uint8_t)count;
 	}
-	/* RETURN DATA LENGTH: the bytes after the first four. */
-	scsi_put_be32(d, n - 4);
-	if (fmt == 1) {
-		d[4] = 0x10; /* FORMAT TYPE 001b */
-		d[5] = ALUA_IMPLICIT_TRANSITION_S;
-	}
-	scsi_task_put_data(t, d, n, alloc);
+	scsi_task_put_data(t, d, alua_rtpg_header(d, fmt, n), alloc);
 	return SCSI_EXEC_DONE;
 }
 

@@ -18,6 +18,7 @@
 #define CTGT_SCSI_SCSI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/list.h"
@@ -229,6 +230,29 @@ const char *scsi_target_name(const struct scsi_target *t);
 int scsi_tport_create(struct scsi_target *t, uint16_t tpg_tag, uint16_t rtpi,
 		      uint16_t port_group, struct scsi_tport **out);
 uint16_t scsi_tport_rtpi(const struct scsi_tport *tp);
+
+/*
+ * The cluster's view of the target's ports, for REPORT TARGET PORT GROUPS
+ * (SPC-4 6.27). The core knows only this node's ports; in a cluster the
+ * daemon builds the cluster-wide answer off the I/O path (its port
+ * directory) and publishes it here, and alua.c copies it under the
+ * target's lock: the I/O path never waits on the cluster.
+ *
+ * scsi_target_rtpg_publish: desc is the sequence of target port group
+ * descriptors (table 166: everything after the parameter data header),
+ * len at most SCSI_RTPG_DESC_MAX; the core adds the header for format 0
+ * or 1. desc NULL (len 0): back to this node's own ports. 0 or -E2BIG.
+ *
+ * scsi_target_group_available: moves this node's port group port_group
+ * to ACTIVE/OPTIMIZED (true) or UNAVAILABLE (false), an implicit ALUA
+ * transition with UA 2A/06 (e.g. a node without quorum stops serving).
+ * Returns the number of ports changed. Neither is the I/O path.
+ */
+#define SCSI_RTPG_DESC_MAX 4096u
+int scsi_target_rtpg_publish(struct scsi_target *t, const uint8_t *desc,
+			     size_t len);
+unsigned scsi_target_group_available(struct scsi_target *t,
+				     uint16_t port_group, bool available);
 
 int scsi_lun_create(struct scsi_target *t, const struct scsi_lun_config *cfg,
 		    struct scsi_lun **out);

@@ -231,6 +231,10 @@ struct scsi_target {
 		uint16_t rtpi;
 	} lost[SCSI_LOST_PORTS];
 	unsigned lost_next;
+	/* REPORT TARGET PORT GROUPS descriptors published by the daemon
+	 * (scsi_target_rtpg_publish), under lock; rtpg_len 0: local ports. */
+	uint32_t rtpg_len;
+	uint8_t rtpg[SCSI_RTPG_DESC_MAX];
 };
 
 struct scsi_tport {

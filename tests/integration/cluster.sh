@@ -19,6 +19,18 @@
 # (node 3 ready again, with the keys set meanwhile); ctgtd stops cleanly
 # on every node (exit 0, no sanitizer report); down.
 #
+# The port directory (docs/cluster-device.md, "Wiring: the port directory
+# in ctgtd"), with REPORT TARGET PORT GROUPS through each node's portal
+# (tests/integration/rtpg.py, run in the node's namespace): once all 3 are
+# ready, every node reports the same 3 port groups with their RTPIs, all
+# ACTIVE/OPTIMIZED, and node 1's second target (RTPI 11, on node 1 only)
+# reports only its own port; after the kill -9 of node 3, nodes 1-2 report group 3
+# UNAVAILABLE; after its restart all 3 are back; the partitioned node 3
+# reports its own group (every group) UNAVAILABLE and node 1 reports group
+# 3 UNAVAILABLE; after the heal, a ctgtd on node 3 whose RTPI clashes with
+# node 1's is refused with a clear message and exits 1, and node 3's
+# usual ctgtd comes back.
+#
 # Every check prints "PASS name", "FAIL name: reason" or "SKIP name:
 # reason"; the last line is "N passed, N failed, N skipped". Exit status 1
 # if anything failed. Everything SKIPs, with the reason, when the harness,
@@ -101,7 +113,10 @@ it_skip_all() {
 		cluster.lock.ranges cluster.notify cluster.crash.sets_complete \
 		cluster.crash.survivors_agree cluster.crash.lock_released cluster.rejoin \
 		cluster.rejoin.state_transfer cluster.partition.minority \
-		cluster.partition.majority_serves cluster.heal cluster.stop; do
+		cluster.partition.majority_serves cluster.heal cluster.stop \
+		cluster.ports.rtpg cluster.ports.per_target cluster.ports.crash cluster.ports.rejoin \
+		cluster.ports.partition \
+		cluster.ports.partition_majority cluster.ports.clash cluster.ports.back; do
 		it_skip "$t" "$1"
 	done
 }
@@ -150,6 +165,68 @@ dump() {
 }
 
 node_log() { echo "$STATE/n$1/ctgtd.log"; }
+
+# rtpg NODE: REPORT TARGET PORT GROUPS through NODE's portal, from inside
+# the node's namespaces (so it works while the node is partitioned): one
+# line "G=STATE:RTPIS ..." (rtpg.py)
+rtpg() {
+	timeout 30 bash "$harness" exec "$1" -- python3 "$here/rtpg.py" \
+		--host "$(cl addr "$1")" --port 3260 --target "${RTPG_TARGET:-$IQN}" 2>&1
+}
+
+# wait_rtpg NODE WANT TIMEOUT: 0 once NODE's answer is WANT; the last one
+# in $rtpg_last
+wait_rtpg() {
+	local deadline=$((SECONDS + $3))
+	while :; do
+		rtpg_last=$(rtpg "$1")
+		[ "$rtpg_last" = "$2" ] && return 0
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.3
+	done
+}
+
+# ports_check NAME WANT TIMEOUT NODE...: every NODE answers WANT
+ports_check() {
+	local name=$1 want=$2 to=$3 i bad=
+	shift 3
+	for i in "$@"; do
+		wait_rtpg "$i" "$want" "$to" || bad+="node $i: '$rtpg_last'; "
+	done
+	if [ -z "$bad" ]; then
+		it_pass "$name" "nodes $*: $want"
+	else
+		it_fail "$name" "want '$want'; $bad"
+	fi
+}
+
+ALL_AO="1=AO:1 2=AO:2 3=AO:3"
+
+# After the heal: node 3's ctgtd is stopped and restarted with RTPI 1
+# (node 1's): refused, exit 1, with the message; then its usual one again.
+it_clash() {
+	local out rc
+	if ! cl unspawn 3 ctgtd >/dev/null 2>&1; then
+		it_fail cluster.ports.clash "scripts/cluster.sh unspawn 3 ctgtd failed"
+		return 1
+	fi
+	sed -e 's/"rtpi": 3/"rtpi": 1/' "$work/n3.json" >"$work/clash.json"
+	timeout 60 bash "$harness" exec 3 -- env "CTGT_STATE_DIR=$work/state3" \
+		"$ctgtd" -c "$work/clash.json" >"$work/clash.log" 2>&1
+	rc=$?
+	out=$(grep -m1 'RTPI 1 is already node 1' "$work/clash.log")
+	if [ "$rc" = 1 ] && [ -n "$out" ] && ! it_sanitizer_report "$work/clash.log"; then
+		it_pass cluster.ports.clash "exit 1: ${out#*ERR }"
+	else
+		it_fail cluster.ports.clash "ctgtd with RTPI 1 on node 3: exit $rc (want 1)"
+		it_log_tail "$work/clash.log" 15
+	fi
+	if ! out=$(cl spawn 3 ctgtd -- env "CTGT_STATE_DIR=$work/state3" "$ctgtd" -c "$work/n3.json" 2>&1); then
+		it_fail cluster.ports.back "node 3: ${out//$'\n'/ | }"
+		return 1
+	fi
+	ports_check cluster.ports.back "$ALL_AO" 30 1 2 3
+}
 
 # --- preflight -------------------------------------------------------------------
 
@@ -214,7 +291,11 @@ it_up() {
   "cluster": { "backend": "corosync", "group": "ctgt" },
   "targets": [ { "name": "$IQN",
     "portal_groups": [ { "tag": 1, "rtpi": $i, "portals": ["$(cl addr "$i"):3260"] } ],
-    "luns": [ { "lun": 0, "backstore": { "type": "ram", "size": "16M" } } ] } ]
+    "luns": [ { "lun": 0, "backstore": { "type": "ram", "size": "16M" } } ] }$(
+		[ "$i" = 1 ] && echo ",
+    { \"name\": \"$IQN-b\",
+    \"portal_groups\": [ { \"tag\": 1, \"rtpi\": 11, \"portals\": [\"$(cl addr 1):3260\"] } ],
+    \"luns\": [ { \"lun\": 0, \"backstore\": { \"type\": \"ram\", \"size\": \"1M\" } } ] }") ]
 }
 EOF
 		mkdir -p "$work/state$i"
@@ -523,11 +604,21 @@ it_main() {
 	it_preflight || return
 	it_up || return
 	it_view || return
+	ports_check cluster.ports.rtpg "$ALL_AO" 15 1 2 3
+	RTPG_TARGET=$IQN-b ports_check cluster.ports.per_target "1=AO:11" 5 1
 	it_kv
 	it_locks
 	it_notify
 	it_crash
-	it_rejoin && it_partition && it_heal
+	ports_check cluster.ports.crash "1=AO:1 2=AO:2 3=U:3" 15 1 2
+	if it_rejoin; then
+		ports_check cluster.ports.rejoin "$ALL_AO" 15 1 2 3
+		if it_partition; then
+			ports_check cluster.ports.partition "1=U:1 2=U:2 3=U:3" 15 3
+			ports_check cluster.ports.partition_majority "1=AO:1 2=AO:2 3=U:3" 15 1
+			it_heal && it_clash
+		fi
+	fi
 	it_stop
 	echo "(cluster tests took $((SECONDS - t0)) s)"
 }

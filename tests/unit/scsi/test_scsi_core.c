@@ -1397,6 +1397,67 @@ static void test_alua_states(void **state)
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 }
 
+/*
+ * RTPG from published descriptors (the daemon's cluster port directory):
+ * the core adds the header for format 0 and 1, cuts at the allocation
+ * length, and answers from the local ports again once unpublished.
+ *
+ *   group 1: AO, RTPI 1        group 3: UNAVAILABLE, RTPIs 3, 4
+ */
+static void test_alua_published(void **state)
+{
+	struct fx *f = *state;
+	struct ttask tt;
+	uint8_t rtpg[12] = { 0xA3, 0x0A, 0, 0, 0, 0, 0, 0, 1, 0 };
+	static const uint8_t desc[] = {
+		0x00, 0x8F, 0, 1, 0, 0, 0, 1,   0, 0, 0, 1,
+		0x03, 0x8F, 0, 3, 0, 0, 0, 2,   0, 0, 0, 3,   0, 0, 0, 4,
+	};
+	static uint8_t big[SCSI_RTPG_DESC_MAX + 1];
+
+	clear_ua(f->a, 0);
+	assert_int_equal(scsi_target_rtpg_publish(f->tgt, big, sizeof(big)),
+			 -E2BIG);
+	assert_int_equal(scsi_target_rtpg_publish(f->tgt, desc, sizeof(desc)),
+			 0);
+	run_cdb(&tt, f->a, 0, rtpg, 12);                /* format 0 */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(tt.t.data_len, 4 + sizeof(desc));
+	assert_int_equal(scsi_get_be32(tt.buf), sizeof(desc));
+	assert_memory_equal(tt.buf + 4, desc, sizeof(desc));
+
+	rtpg[1] = 0x0A | 0x20;                          /* format 1 */
+	run_cdb(&tt, f->a, 0, rtpg, 12);
+	assert_int_equal(tt.t.data_len, 8 + sizeof(desc));
+	assert_int_equal(scsi_get_be32(tt.buf), 4 + sizeof(desc));
+	assert_int_equal(tt.buf[4], 0x10);
+	assert_memory_equal(tt.buf + 8, desc, sizeof(desc));
+
+	rtpg[8] = 0;
+	rtpg[9] = 10;                                   /* allocation length */
+	run_cdb(&tt, f->a, 0, rtpg, 12);
+	assert_int_equal(tt.t.data_len, 10);
+
+	/* Unpublished: the local port (group 7) again. */
+	assert_int_equal(scsi_target_rtpg_publish(f->tgt, NULL, 0), 0);
+	rtpg[1] = 0x0A;
+	rtpg[8] = 1;
+	rtpg[9] = 0;
+	run_cdb(&tt, f->a, 0, rtpg, 12);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(scsi_get_be16(tt.buf + 6), 7);
+
+	/* The group's state for commands: UNAVAILABLE and back. */
+	assert_int_equal(scsi_target_group_available(f->tgt, 7, false), 1);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);   /* the ALUA gate comes first */
+	expect_sense(&tt.t, 0x02, 0x04, 0x0C);
+	assert_int_equal(scsi_target_group_available(f->tgt, 7, true), 1);
+	assert_int_equal(scsi_target_group_available(f->tgt, 7, true), 0);
+	clear_ua(f->a, 0);
+	run_cdb(&tt, f->a, 0, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+}
+
 /* I_T nexus loss: the same initiator port logging in again through the
  * same target port sees 29/07; another port still 29/00. */
 static void test_nexus_loss_ua(void **state)
@@ -1709,6 +1770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_nexuses_unsubmitted, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_random_cdbs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_alua_states, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_alua_published, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_nexus_loss_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lun_resize_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_tpgs, fx_setup, fx_teardown),
