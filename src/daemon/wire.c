@@ -116,6 +116,11 @@ static int wire_target_build(struct wire *w, unsigned i)
 			return err;
 		}
 	}
+	/* In a cluster the node's port group starts UNAVAILABLE, so nothing
+	 * is served before the node is ready: the port directory (ports.c,
+	 * member_attach_targets()) makes it ACTIVE/OPTIMIZED then. */
+	if (w->c->cluster.backend == CLUSTER_BACKEND_COROSYNC)
+		scsi_target_group_available(wt->scsi, w->c->port_group, false);
 	for (k = 0; k < ct->n_luns; k++) {
 		err = wire_lun_open(ct, k, wt);
 		if (err)

@@ -26,8 +26,8 @@
 # ACTIVE/OPTIMIZED, and node 1's second target (RTPI 11, on node 1 only)
 # reports only its own port; after the kill -9 of node 3, nodes 1-2 report group 3
 # UNAVAILABLE; after its restart all 3 are back; the partitioned node 3
-# reports its own group (every group) UNAVAILABLE and node 1 reports group
-# 3 UNAVAILABLE; after the heal, a ctgtd on node 3 whose RTPI clashes with
+# reports its own group (every group) UNAVAILABLE and refuses TEST UNIT
+# READY (02/04/0C) while node 1 reports group 3 UNAVAILABLE and serves; after the heal, a ctgtd on node 3 whose RTPI clashes with
 # node 1's is refused with a clear message and exits 1, and node 3's
 # usual ctgtd comes back.
 #
@@ -116,7 +116,9 @@ it_skip_all() {
 		cluster.partition.majority_serves cluster.heal cluster.stop \
 		cluster.ports.rtpg cluster.ports.per_target cluster.ports.crash cluster.ports.rejoin \
 		cluster.ports.partition \
-		cluster.ports.partition_majority cluster.ports.clash cluster.ports.back; do
+		cluster.ports.partition_majority cluster.ports.partition_io \
+		cluster.ports.partition_io_majority cluster.ports.clash cluster.ports.back \
+		cluster.ports.back_io; do
 		it_skip "$t" "$1"
 	done
 }
@@ -171,7 +173,20 @@ node_log() { echo "$STATE/n$1/ctgtd.log"; }
 # line "G=STATE:RTPIS ..." (rtpg.py)
 rtpg() {
 	timeout 30 bash "$harness" exec "$1" -- python3 "$here/rtpg.py" \
-		--host "$(cl addr "$1")" --port 3260 --target "${RTPG_TARGET:-$IQN}" 2>&1
+		--host "$(cl addr "$1")" --port 3260 --target "${RTPG_TARGET:-$IQN}" "${@:2}" 2>&1
+}
+
+# tur_check NAME NODE WANT: TEST UNIT READY through NODE's portal answers
+# WANT ("GOOD", "CHECK 02/04/0C"), within 10 s
+tur_check() {
+	local deadline=$((SECONDS + 10)) out
+	while :; do
+		out=$(rtpg "$2" --tur)
+		[ "$out" = "$3" ] && { it_pass "$1" "node $2: TEST UNIT READY: $out"; return 0; }
+		[ "$SECONDS" -ge "$deadline" ] && break
+		sleep 0.3
+	done
+	it_fail "$1" "node $2: TEST UNIT READY: '$out', want '$3'"
 }
 
 # wait_rtpg NODE WANT TIMEOUT: 0 once NODE's answer is WANT; the last one
@@ -226,6 +241,7 @@ it_clash() {
 		return 1
 	fi
 	ports_check cluster.ports.back "$ALL_AO" 30 1 2 3
+	tur_check cluster.ports.back_io 3 GOOD
 }
 
 # --- preflight -------------------------------------------------------------------
@@ -616,6 +632,8 @@ it_main() {
 		if it_partition; then
 			ports_check cluster.ports.partition "1=U:1 2=U:2 3=U:3" 15 3
 			ports_check cluster.ports.partition_majority "1=AO:1 2=AO:2 3=U:3" 15 1
+			tur_check cluster.ports.partition_io 3 "CHECK 02/04/0C"
+			tur_check cluster.ports.partition_io_majority 1 GOOD
 			it_heal && it_clash
 		fi
 	fi
