@@ -80,12 +80,25 @@ static bool alua_report_published(struct scsi_task *t, uint8_t fmt,
 int scsi_target_rtpg_publish(struct scsi_target *t, const uint8_t *desc,
 			     size_t len)
 {
+	struct scsi_lun *lu;
+	bool changed;
+
 	if (len > SCSI_RTPG_DESC_MAX || (len && !desc))
 		return -E2BIG;
 	pthread_mutex_lock(&t->lock);
+	changed = len != t->rtpg_len || (len && memcmp(t->rtpg, desc, len));
 	if (len)
 		memcpy(t->rtpg, desc, len);
 	t->rtpg_len = (uint32_t)len;
+	/* Another node's group changed state (it left, it came back) or
+	 * the groups themselves changed: an implicit transition seen from
+	 * here, so UA 2A/06 on every I_T nexus the LUs have (SPC-4
+	 * 5.15.2.6), and multipath initiators read RTPG again. */
+	if (changed)
+		list_for_each_entry(lu, &t->luns, target_link)
+			scsi_lun_ua_raise_all(lu,
+					      SCSI_UA_ASYMMETRIC_ACCESS_CHANGED,
+					      NULL);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

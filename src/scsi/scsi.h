@@ -242,6 +242,8 @@ uint16_t scsi_tport_rtpi(const struct scsi_tport *tp);
  * descriptors (table 166: everything after the parameter data header),
  * len at most SCSI_RTPG_DESC_MAX; the core adds the header for format 0
  * or 1. desc NULL (len 0): back to this node's own ports. 0 or -E2BIG.
+ * When the descriptors change, UA ASYMMETRIC ACCESS STATE CHANGED (2A/06)
+ * is raised on every I_T_L nexus of the target's LUs (SPC-4 5.15.2.6).
  *
  * scsi_target_group_available: moves this node's port group port_group
  * to ACTIVE/OPTIMIZED (true) or UNAVAILABLE (false), an implicit ALUA

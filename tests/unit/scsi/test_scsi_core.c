@@ -1420,6 +1420,11 @@ static void test_alua_published(void **state)
 			 -E2BIG);
 	assert_int_equal(scsi_target_rtpg_publish(f->tgt, desc, sizeof(desc)),
 			 0);
+	run_cdb(&tt, f->a, 0, rtpg, 12);  /* a change: 2A/06 first (5.15.2.6) */
+	expect_sense(&tt.t, 0x06, 0x2A, 0x06);
+	/* The same bytes again: no change, no UA. */
+	assert_int_equal(scsi_target_rtpg_publish(f->tgt, desc, sizeof(desc)),
+			 0);
 	run_cdb(&tt, f->a, 0, rtpg, 12);                /* format 0 */
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 	assert_int_equal(tt.t.data_len, 4 + sizeof(desc));
@@ -1443,6 +1448,8 @@ static void test_alua_published(void **state)
 	rtpg[1] = 0x0A;
 	rtpg[8] = 1;
 	rtpg[9] = 0;
+	run_cdb(&tt, f->a, 0, rtpg, 12);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x06);
 	run_cdb(&tt, f->a, 0, rtpg, 12);
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 	assert_int_equal(scsi_get_be16(tt.buf + 6), 7);
