@@ -17,16 +17,9 @@
 #include <cmocka.h>
 
 #include "cluster/cluster_kv_state.h"
+#include "../t_eq.h"
 
 #define T_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define T_EQ(label, a, b)                                                 \
-	do {                                                              \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);   \
-		if (t_a_ != t_b_)                                         \
-			fail_msg("%s: %s == %s (%lld == %lld)", (label), #a, \
-				 #b, t_a_, t_b_);                         \
-	} while (0)
 
 static struct cluster_kv_op t_op(enum cluster_kv_op_type type,
 				 const char *key, uint64_t expect,

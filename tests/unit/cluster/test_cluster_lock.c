@@ -25,16 +25,9 @@
 #include <cmocka.h>
 
 #include "cluster/cluster_lock_table.h"
+#include "../t_eq.h"
 
 #define T_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define T_EQ(label, a, b)                                                 \
-	do {                                                              \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);   \
-		if (t_a_ != t_b_)                                         \
-			fail_msg("%s: %s == %s (%lld == %lld)", (label), #a, \
-				 #b, t_a_, t_b_);                         \
-	} while (0)
 
 #define S CLUSTER_LOCK_SHARED
 #define X CLUSTER_LOCK_EXCLUSIVE

@@ -25,17 +25,10 @@
 #include <cmocka.h>
 
 #include "pr/pr.h"
+#include "../t_eq.h"
+#include "../t_pr_nexus.h"
 
 #define T_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Fails with the label and both sides when a != b. */
-#define T_EQ(label, a, b)                                                 \
-	do {                                                              \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);   \
-		if (t_a_ != t_b_)                                         \
-			fail_msg("%s: %s == %s (%lld == %lld)", (label), #a, \
-				 #b, t_a_, t_b_);                         \
-	} while (0)
 
 #define KEY_A 0xAAAA0000000000A1ull
 #define KEY_B 0xBBBB0000000000B2ull
@@ -44,15 +37,6 @@
 static struct pr_nexus NA, NB, NC, ND, NX;
 static struct pr_result res;
 static struct pr_target ua[32], ab[32];
-
-static void t_nexus(struct pr_nexus *n, const char *name, uint8_t isid_last,
-		    uint16_t rtpi)
-{
-	uint8_t isid[6] = { 0x00, 0x02, 0x3d, 0x00, 0x00, isid_last };
-	memset(n, 0, sizeof(*n));
-	pr_tid_from_port(&n->tid, name, isid);
-	n->rtpi = rtpi;
-}
 
 static int t_setup_nexuses(void **state)
 {

@@ -30,14 +30,8 @@
 #include "pr/pr_aptpl.h"
 #include "scsi/lu_repl.h"
 #include "scsi/port_dir.h"
-
-#define T_EQ(label, a, b)                                                 \
-	do {                                                              \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);   \
-		if (t_a_ != t_b_)                                         \
-			fail_msg("%s: %s == %s (%lld == %lld)", (label), #a, \
-				 #b, t_a_, t_b_);                         \
-	} while (0)
+#include "../t_eq.h"
+#include "../t_pr_nexus.h"
 
 #define T_NODES 3
 #define T_REGS 8
@@ -55,16 +49,6 @@ struct t_node {
 static struct t_node nodes[T_NODES];
 static struct port_dir *dir;
 static struct pr_nexus A1, A3, B2, B4, C5;
-
-static void t_nexus(struct pr_nexus *n, const char *name, uint8_t isid_last,
-		    uint16_t rtpi)
-{
-	uint8_t isid[6] = { 0x00, 0x02, 0x3d, 0x00, 0x00, isid_last };
-
-	memset(n, 0, sizeof(*n));
-	pr_tid_from_port(&n->tid, name, isid);
-	n->rtpi = rtpi;
-}
 
 static void t_dir_node(uint32_t node, const uint16_t *rtpis, uint32_t n)
 {

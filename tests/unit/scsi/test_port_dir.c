@@ -23,15 +23,7 @@
 #include <cmocka.h>
 
 #include "scsi/port_dir.h"
-
-/* Fails with the label and both sides when a != b. */
-#define T_EQ(label, a, b)                                                 \
-	do {                                                              \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);   \
-		if (t_a_ != t_b_)                                         \
-			fail_msg("%s: %s == %s (%lld == %lld)", (label), #a, \
-				 #b, t_a_, t_b_);                         \
-	} while (0)
+#include "../t_eq.h"
 
 /* Fills a with node's ports rtpis[0, n), all in group, target "t<node>",
  * TPG tags 1.., one portal each. */
