@@ -189,15 +189,21 @@ it_wait_exit() {
 # it_daemon_start NAME LOG ARGS...: starts ctgtd in the background, waits for
 # the main portals. Reports NAME.
 it_daemon_start() {
-	local name=$1 log=$2; shift 2
+	it_daemon_start_on "$PORT1" "$PORT2" "$@"
+}
+
+# it_daemon_start_on P1 P2 NAME LOG ARGS...: the same, waiting for ports P1
+# and P2.
+it_daemon_start_on() {
+	local p1=$1 p2=$2 name=$3 log=$4; shift 4
 	daemon_log=$log
 	# stdout apart: the "serving ..." announcement must be on stdout
 	"$ctgtd" "$@" >"$log.stdout" 2>"$log" &
 	daemon_pid=$!
-	it_wait_ports "$daemon_pid" "$START_TIMEOUT" "$PORT1" "$PORT2"
+	it_wait_ports "$daemon_pid" "$START_TIMEOUT" "$p1" "$p2"
 	case $? in
 	0) it_pass "$name" "pid $daemon_pid" ; return 0 ;;
-	1) it_fail "$name" "portals $PORT1/$PORT2 not listening after ${START_TIMEOUT}s"
+	1) it_fail "$name" "portals $p1/$p2 not listening after ${START_TIMEOUT}s"
 	   it_log_tail "$log"; kill -KILL "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null ;;
 	2) wait "$daemon_pid"; it_fail "$name" "ctgtd exited with status $? during start-up"
 	   it_log_tail "$log" ;;
@@ -771,19 +777,7 @@ it_pr_start() {
 		pr_starts=$((pr_starts + 1))
 		mv "$log" "$log.$pr_starts"
 	fi
-	daemon_log=$log
-	"$ctgtd" -c "$work/pr.json" >"$log.stdout" 2>"$log" &
-	daemon_pid=$!
-	it_wait_ports "$daemon_pid" "$START_TIMEOUT" "$PR_PORT1" "$PR_PORT2"
-	case $? in
-	0) it_pass "$name" "pid $daemon_pid"; return 0 ;;
-	1) it_fail "$name" "portals $PR_PORT1/$PR_PORT2 not listening after ${START_TIMEOUT}s"
-	   it_log_tail "$log"; kill -KILL "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null ;;
-	2) wait "$daemon_pid"; it_fail "$name" "ctgtd exited with status $? during start-up"
-	   it_log_tail "$log" ;;
-	esac
-	daemon_pid=
-	return 1
+	it_daemon_start_on "$PR_PORT1" "$PR_PORT2" "$name" "$log" -c "$work/pr.json"
 }
 
 # it_pr_run ARGS...: one pr_scenarios process; its PASS/FAIL/SKIP lines go
