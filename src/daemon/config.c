@@ -972,6 +972,8 @@ static void config_backstore_parse(struct config_ctx *x,
 		else
 			snprintf(l->type, sizeof(l->type), "%s", type);
 	}
+	if (is_ram)
+		l->bs.direct = false;
 	l->bs.type = l->type;
 
 	rp = config_string_get(x, o, path, "path", PATH_MAX - 1, &fpath);
@@ -1080,7 +1082,7 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 {
 	static const char *const keys[] = { "lun", "backstore", "block_size",
 		"read_only", "thin", "write_cache", "serial", "naa", "vendor",
-		"product", "revision", "aptpl_file", NULL };
+		"product", "revision", "aptpl_file", "cluster_impl", NULL };
 	struct scsi_lun_config *s = &l->scsi;
 	char p[CONFIG_PATH_MAX], got[CONFIG_GOT_MAX];
 	struct json_object *bs = NULL, *v;
@@ -1116,8 +1118,21 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 		}
 	}
 
+	/* The kernel RFC's cluster_impl: "single" or "cluster". */
+	config_path_key(p, path, "cluster_impl");
+	r = config_string_get(x, o, path, "cluster_impl", 16, &str);
+	if (r == 1 && !strcmp(str, "cluster"))
+		l->clustered = true;
+	else if (r == 1 && strcmp(str, "single"))
+		config_err(x, p, "must be \"single\" or \"cluster\", got "
+			   "\"%.16s\"", str);
+
 	config_bool_get(x, o, path, "read_only", &s->readonly);
 	config_bool_get(x, o, path, "thin", &s->thin);
+	/* A clustered LU is written through several nodes: the caching
+	 * mode page says write-through unless the file says otherwise
+	 * (SBC-3 6.4.5: WCE 0, every write durable before its status). */
+	s->write_cache = !l->clustered;
 	config_bool_get(x, o, path, "write_cache", &s->write_cache);
 
 	r = config_object_get(x, o, path, "backstore", &bs);
@@ -1127,8 +1142,15 @@ static void config_lun_parse(struct config_ctx *x, struct json_object *o,
 	if (r == 1) {
 		unsigned before = x->msgs->n_errors;
 
+		/* DESIGN.md "Storage": a clustered LU's file is shared, so no
+		 * node's page cache may serve what another node wrote. */
+		l->bs.direct = l->clustered;
 		config_backstore_parse(x, bs, p, l);
 		bs_ok = x->msgs->n_errors == before;
+		if (bs_ok && l->clustered && !strcmp(l->type, "ram"))
+			config_warn(x, p, "a \"ram\" backstore is this node's "
+				    "own memory: a clustered LU on it shares "
+				    "reservations, not data");
 	}
 	l->bs.readonly = s->readonly;
 	if (bs_ok && bsize_ok && l->size_set) {

@@ -62,6 +62,12 @@ struct config_lun {
 	 * directory; scsi.aptpl_file points here */
 	char *aptpl_file;
 	bool aptpl_file_set;
+	/* "cluster_impl": "cluster" (docs/cluster-device.md): the LU's
+	 * reservations, resets and UAs are coherent across the cluster's
+	 * nodes; "single" (default): this node alone. */
+	bool clustered;
+	/* set by wire.c: the running LU (NULL until wired) */
+	struct scsi_lun *lu;
 };
 
 struct config_target {

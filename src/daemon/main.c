@@ -437,12 +437,16 @@ int main(int argc, char **argv)
 		loops[i] = lts[i].loop;
 	LOG_DEBUG("%u event-loop thread%s", n, n == 1 ? "" : "s");
 
-	/* The cluster first: nothing is served before this node has
-	 * joined (or knows it cannot). */
+	/* The LUs, then the cluster (its device channel holds the clustered
+	 * LUs' state), then the portals: nothing is served before this node
+	 * has joined (or knows it cannot). */
+	err = wire_build(c, &w);
+	if (err)
+		goto fail_start;
 	err = member_start(c, o.control_path, &m);
 	if (err)
 		goto fail_start;
-	err = wire_start(c, loops, n, &w);
+	err = wire_serve(w, loops, n);
 	if (err)
 		goto fail_start;
 	member_attach_targets(m);
@@ -482,6 +486,7 @@ int main(int argc, char **argv)
 
 fail_start:
 	member_stop(m);
+	wire_destroy(w);
 	main_loops_stop(lts, n);
 	main_loops_destroy(lts, n);
 	fprintf(stderr, "ctgtd: start failed (%s), not serving\n",

@@ -14,7 +14,8 @@
  *     explicit one (control.socket, -S) failing is an error.
  *
  * With the corosync backend it also runs the port-directory channel
- * (ports.c): opened with the cluster, told of every readiness change.
+ * (ports.c): opened with the cluster, told of every readiness change;
+ * with any backend, the device channel of the clustered LUs (device.c).
  *
  * Deliberately not here: what the control commands do (control_cmd.c),
  * what the port directory does (ports.c).
@@ -35,6 +36,7 @@
 #include "cluster/cluster.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/device.h"
 #include "daemon/ports.h"
 
 struct member {
@@ -45,6 +47,7 @@ struct member {
 	struct control *control;
 	const struct config *cfg;
 	struct ports *ports;          /* corosync backend only */
+	struct device *device;        /* NULL: no clustered LU */
 	struct control_env env;
 	enum cluster_backend_kind backend;
 	char group[CONFIG_CLUSTER_GROUP_MAX + 1];
@@ -184,12 +187,15 @@ static void member_close_all(struct member *m)
 		for (i = 0; i < CONTROL_NOTIFY_TOPICS; i++)
 			cluster_notify_unregister(m->cluster, &m->notify[i]);
 	m->notify_on = false;
+	device_detach(m->device);
 	/* Fires what is still outstanding (-ESHUTDOWN), control's too. */
 	if (m->cluster)
 		cluster_close(m->cluster);
 	m->cluster = NULL;
 	ports_free(m->ports);   /* its channel closed with the cluster */
 	m->ports = NULL;
+	device_free(m->device);
+	m->device = NULL;
 	m->env.cluster = NULL;
 	control_free(m->control);
 	m->control = NULL;
@@ -250,6 +256,12 @@ static void member_open_on_loop(void *arg)
 			member_step_end(m, err);
 			return;
 		}
+	}
+	err = device_open(m->cluster, m->cfg, m->ports, &m->device);
+	if (err) {
+		member_close_all(m);
+		member_step_end(m, err);
+		return;
 	}
 
 	if (!m->control_enabled) {

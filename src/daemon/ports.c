@@ -418,6 +418,11 @@ void ports_free(struct ports *p)
 	free(p);
 }
 
+const struct port_dir *ports_dir(const struct ports *p)
+{
+	return p->dir;
+}
+
 void ports_ready(struct ports *p, bool ready)
 {
 	p->ready = ready;

@@ -17,6 +17,7 @@
 struct cluster;
 struct config;
 struct ports;
+struct port_dir;
 
 /* The channel id of the port directory on the cluster service: fixed,
  * every node registers it (CLUSTER_CH_USER + 0). */
@@ -41,5 +42,9 @@ void ports_ready(struct ports *p, bool ready);
  * pointers): from now on their port group state and their RTPG answer
  * follow the directory. */
 void ports_attach(struct ports *p);
+
+/* The replicated directory, for the device channel (device.c): on the
+ * control thread, in the cluster's order. */
+const struct port_dir *ports_dir(const struct ports *p);
 
 #endif

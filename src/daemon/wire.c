@@ -81,6 +81,7 @@ static int wire_lun_open(struct config_target *ct, unsigned k,
 	cfg.nblocks = l->scsi.nblocks;
 	cfg.bs = wt->luns[k].bs;
 	err = scsi_lun_create(wt->scsi, &cfg, &wt->luns[k].lu);
+	l->lu = err ? NULL : wt->luns[k].lu;
 	if (err)
 		LOG_ERR("%s LUN %" PRIu64 ": cannot create the LUN: %s",
 			ct->iscsi.name, cfg.lun_id, strerror(-err));
@@ -143,6 +144,8 @@ static void wire_objects_free(struct wire *w)
 		/* Destroys the target's LUNs and ports as well. */
 		scsi_target_destroy(wt->scsi);
 		ct->iscsi.scsi = NULL;
+		for (k = 0; k < ct->n_luns; k++)
+			ct->luns[k].lu = NULL;
 		for (k = 0; k < ct->iscsi.n_tpgs; k++)
 			ct->iscsi.tpgs[k].tport = NULL;
 		for (k = 0; wt->luns && k < ct->n_luns; k++)
@@ -172,8 +175,7 @@ static void wire_target_log(const struct iscsi_target_config *t)
 			 chap);
 }
 
-int wire_start(struct config *c, struct base_loop **loops, unsigned n_loops,
-	       struct wire **out)
+int wire_build(struct config *c, struct wire **out)
 {
 	struct wire *w;
 	unsigned i;
@@ -192,13 +194,24 @@ int wire_start(struct config *c, struct base_loop **loops, unsigned n_loops,
 	}
 	for (i = 0; i < c->n_targets && !err; i++)
 		err = wire_target_build(w, i);
-	if (err)
-		goto fail;
+	if (err) {
+		wire_destroy(w);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
+
+int wire_serve(struct wire *w, struct base_loop **loops, unsigned n_loops)
+{
+	struct config *c = w->c;
+	unsigned i;
+	int err;
 
 	err = iscsi_init(&c->iscsi, loops, n_loops);
 	if (err) {
 		LOG_ERR("cannot start the iSCSI fabric: %s", strerror(-err));
-		goto fail;
+		return err;
 	}
 	w->fabric_up = true;
 	for (i = 0; i < c->n_targets; i++) {
@@ -207,17 +220,11 @@ int wire_start(struct config *c, struct base_loop **loops, unsigned n_loops,
 		if (err) {
 			LOG_ERR("%s: cannot serve the target (its portals): %s",
 				c->targets[i].iscsi.name, strerror(-err));
-			goto fail;
+			wire_stop_fabric(w);
+			return err;
 		}
 	}
-	*out = w;
 	return 0;
-
-fail:
-	wire_stop_fabric(w);
-	wire_objects_free(w);
-	free(w);
-	return err;
 }
 
 static void wire_portals_print(const struct iscsi_target_config *t, FILE *f)

@@ -17,12 +17,15 @@
 struct base_loop;
 struct wire;
 
-/* 0 and *out set: every portal listens. -errno: the reason was logged and
- * everything created so far is undone (the fabric is shut down), so the
- * caller only stops its loops. c must outlive the wire; wire_start() fills
- * in its scsi/tport pointers and the sizes taken from files. */
-int wire_start(struct config *c, struct base_loop **loops, unsigned n_loops,
-	       struct wire **out);
+/* The objects, in two steps, so that the cluster can know the LUs before
+ * anything is reachable (main.c):
+ * wire_build: backstores, targets, ports, LUs. 0 and *out set, or -errno
+ *   (logged; everything created so far undone). c must outlive the wire;
+ *   it fills in c's scsi/tport/lu pointers and the sizes taken from files.
+ * wire_serve: the iSCSI fabric; 0: every portal listens; -errno (logged;
+ *   the fabric is shut down again, wire_destroy() frees the rest). */
+int wire_build(struct config *c, struct wire **out);
+int wire_serve(struct wire *w, struct base_loop **loops, unsigned n_loops);
 
 /* One human line per target: what is served, where. */
 void wire_print_serving(const struct wire *w, FILE *f);

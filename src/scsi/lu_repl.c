@@ -151,13 +151,16 @@ static void lu_repl_apply_lun_reset(struct lu_repl *lu,
 				    const struct lu_repl_msg *m,
 				    struct lu_repl_effects *fx)
 {
+	bool target = m->type == LU_REPL_MSG_TARGET_RESET;
+
 	lu_repl_fx_issuer(fx, &m->nexus);
 	lu_repl_s2_end(lu, NULL, fx);
 	lu->lun_resets++;
 	fx->lun_reset = true;
 	fx->abort_all = true;
 	fx->ua_all = true;
-	fx->ua_all_kind = LU_REPL_UA_LUN_RESET;
+	/* SAM-5 6.3.2: a target reset's UA is 29/00 on each LU it covers. */
+	fx->ua_all_kind = target ? LU_REPL_UA_POWER_ON : LU_REPL_UA_LUN_RESET;
 }
 
 /* A node left the view: a SCSI-2 reservation held through one of its
@@ -201,6 +204,7 @@ void lu_repl_apply(struct lu_repl *lu, const struct lu_repl_msg *m,
 		break;
 	}
 	case LU_REPL_MSG_LUN_RESET:
+	case LU_REPL_MSG_TARGET_RESET:
 		lu_repl_apply_lun_reset(lu, m, fx);
 		break;
 	case LU_REPL_MSG_NEXUS_LOSS:

@@ -51,7 +51,10 @@ enum lu_repl_msg_type {
 	LU_REPL_MSG_LUN_RESET = 4,      /* SAM-5 7.7, 6.3.3 */
 	LU_REPL_MSG_NEXUS_LOSS = 5,     /* SAM-5 6.3.4 */
 	LU_REPL_MSG_NODE_LEFT = 6,      /* a node left the view */
+	LU_REPL_MSG_TARGET_RESET = 7,   /* TARGET WARM/COLD RESET, SAM-5
+	                                   6.3.2, for each LU it covers */
 };
+#define LU_REPL_MSG_TYPE_LAST LU_REPL_MSG_TARGET_RESET
 
 /* One message, a plain value (no pointers). */
 struct lu_repl_msg {
@@ -71,6 +74,8 @@ enum lu_repl_ua {
 	LU_REPL_UA_REGISTRATIONS_PREEMPTED = PR_UA_REGISTRATIONS_PREEMPTED,
 	LU_REPL_UA_LUN_RESET = 0x10,    /* 29/03 BUS DEVICE RESET FUNCTION
 	                                   OCCURRED (SAM-5 6.3.3) */
+	LU_REPL_UA_POWER_ON = 0x11,     /* 29/00 POWER ON, RESET, OR BUS
+	                                   DEVICE RESET OCCURRED (6.3.2) */
 };
 
 /* The replicated state of one LU. */
@@ -103,9 +108,9 @@ struct lu_repl_effects {
 	 * 5.14.11), never aborted by its own PREEMPT AND ABORT. */
 	bool has_issuer;
 	struct pr_nexus issuer;
-	/* LUN RESET: UA ua_all_kind on every I_T nexus of the LU (issuer
-	 * included, as task.c does today) and abort every task of the LU
-	 * on every I_T nexus (SAM-5 6.3.3). */
+	/* LUN RESET (TARGET RESET): UA ua_all_kind on every I_T nexus of
+	 * the LU, issuer included, and abort every task of the LU on every
+	 * I_T nexus (SAM-5 6.3.3, 6.3.2). */
 	bool ua_all;
 	uint8_t ua_all_kind;
 	bool abort_all;
@@ -183,7 +188,8 @@ int lu_repl_load(struct lu_repl *lu, const void *data, size_t len);
 /*
  * Messages on the wire (lu_repl_msg.c), version 1, big-endian:
  *   0 1 version   1 1 type   2 2 reserved (0)
- *   nexus (all but NODE_LEFT): 2 RTPI (not 0), 2 T, T bytes TransportID
+ *   nexus (all but NODE_LEFT; TARGET_RESET = LUN_RESET with 29/00):
+ *     2 RTPI (not 0), 2 T, T bytes TransportID
  *     of PORT format, canonical (as pr_tid_encode writes it)
  *   PR_OUT: 1 service action, 1 scope, 1 type, 1 flags (bit 0 APTPL,
  *     1 ALL_TG_PT, 2 SPEC_I_PT, 3 UNREG), 8 key, 8 SA key, 2 move RTPI,

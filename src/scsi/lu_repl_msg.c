@@ -61,7 +61,7 @@ static bool lu_repl_msg_req_valid(const struct pr_out_req *q)
 
 static bool lu_repl_msg_has_nexus(uint8_t type)
 {
-	return type >= LU_REPL_MSG_PR_OUT && type <= LU_REPL_MSG_NEXUS_LOSS;
+	return type != LU_REPL_MSG_NODE_LEFT;
 }
 
 ssize_t lu_repl_msg_encode(const struct lu_repl_msg *m, uint8_t *buf,
@@ -69,7 +69,7 @@ ssize_t lu_repl_msg_encode(const struct lu_repl_msg *m, uint8_t *buf,
 {
 	struct lu_repl_wr w = { .p = buf, .cap = cap };
 
-	if (m->type < LU_REPL_MSG_PR_OUT || m->type > LU_REPL_MSG_NODE_LEFT)
+	if (m->type < LU_REPL_MSG_PR_OUT || m->type > LU_REPL_MSG_TYPE_LAST)
 		return -EINVAL;
 	lu_repl_wr_be(&w, LU_REPL_VERSION, 1);
 	lu_repl_wr_be(&w, m->type, 1);
@@ -165,7 +165,7 @@ int lu_repl_msg_decode(const uint8_t *buf, size_t len, struct lu_repl_msg *m)
 	if (lu_repl_rd_be(&r, 2) != 0)
 		lu_repl_rd_bad(&r);
 	if (!r.err && (m->type < LU_REPL_MSG_PR_OUT ||
-		       m->type > LU_REPL_MSG_NODE_LEFT))
+		       m->type > LU_REPL_MSG_TYPE_LAST))
 		lu_repl_rd_bad(&r);
 	if (!r.err && lu_repl_msg_has_nexus(m->type)) {
 		m->nexus.rtpi = (uint16_t)lu_repl_rd_be(&r, 2);
@@ -212,6 +212,8 @@ const char *lu_repl_msg_type_str(uint8_t type)
 		return "NEXUS_LOSS";
 	case LU_REPL_MSG_NODE_LEFT:
 		return "NODE_LEFT";
+	case LU_REPL_MSG_TARGET_RESET:
+		return "TARGET_RESET";
 	default:
 		return "unknown";
 	}

@@ -598,7 +598,7 @@ void scsi_nexus_destroy(struct scsi_nexus *n)
 			continue;
 		/* SPC-4 6.18: held copy results belong to the nexus. */
 		sbc_xcopy_nexus_lost(itl->lu, n);
-		scsi_lun_pr_reset(itl->lu, n);
+		scsi_lun_pr_nexus_lost(itl->lu, n);
 		scsi_itl_unlink_free(itl);
 	}
 	pthread_mutex_unlock(&t->lock);

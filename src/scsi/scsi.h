@@ -179,6 +179,7 @@ struct scsi_tmf {
 	int pending;
 	enum scsi_tmf_resp resp;
 	struct scsi_lun *lu;
+	struct base_loop *home;    /* where the pieces come back */
 };
 
 /* What the core may ask of a fabric, per nexus. Called on the nexus's loop. */
@@ -274,6 +275,64 @@ int scsi_nexus_create(struct scsi_tport *tp, const char *initiator_name,
 void *scsi_nexus_fabric_priv(const struct scsi_nexus *n);
 /* I_T nexus loss (SAM-5 6.3.4). No task of the nexus may be outstanding. */
 void scsi_nexus_destroy(struct scsi_nexus *n);
+
+/*
+ * --- the LU's replicated state (issue 5; docs/cluster-device.md) ---
+ *
+ * Every change of a LU's reservation state is a message (scsi/lu_repl.h):
+ * PR OUT, RESERVE and RELEASE, LOGICAL UNIT RESET, TARGET RESET, I_T
+ * nexus loss. The core encodes the message and hands it to the LU's
+ * sequencer. Without one (the single-node default) the core applies it
+ * at once on the issuing loop. With one, the daemon orders it through
+ * the cluster, calls scsi_lun_repl_apply() on every node in that order
+ * and scsi_lu_req_done() on the issuing node once every member applied
+ * it; the command's status or the TMF's response waits for that. The
+ * gates of the I/O path read the local copy and never wait.
+ */
+struct scsi_lu_req;
+
+struct scsi_lu_seq {
+	/* Any thread. 0: scsi_lu_req_done(req, ...) is called exactly
+	 * once, later; or -errno (not ordered; nothing was applied). */
+	int (*submit)(struct scsi_lu_seq *seq, struct scsi_lu_req *req);
+	/* At apply time: whether rtpi is a target port of some node
+	 * (REGISTER AND MOVE, SPC-4 6.16.4). */
+	bool (*port_exists)(struct scsi_lu_seq *seq, uint16_t rtpi);
+};
+
+/* Before serving (no task of the LU outstanding): seq must outlive the
+ * LU or be detached with NULL. */
+void scsi_lun_set_seq(struct scsi_lun *lu, struct scsi_lu_seq *seq);
+
+/* The encoded lu_repl message of req. */
+const void *scsi_lu_req_msg(const struct scsi_lu_req *req, size_t *len);
+/* Any thread: status 0 when every member applied the message, -EAGAIN
+ * when it was not ordered (node not ready), another -errno when its
+ * outcome is unknown here. */
+void scsi_lu_req_done(struct scsi_lu_req *req, int status);
+
+/* One apply of a message on this node; done runs on loop when it has
+ * raised its UAs, aborted its tasks and written the LU's APTPL image. */
+struct scsi_lu_apply {
+	struct base_loop *loop;
+	void (*done)(struct scsi_lu_apply *a);
+};
+
+/*
+ * Applies one ordered message on this node; call on a->loop. issuer is
+ * the req when this node submitted it (its result goes there), else
+ * NULL. A message that does not decode is logged and changes nothing
+ * (the same on every node). Returns 0 when everything is done, or 1:
+ * a->done runs later.
+ */
+int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
+			struct scsi_lu_req *issuer, struct scsi_lu_apply *a);
+/* State transfer (lu_repl_save / _load / _reset under the LU's lock).
+ * load: 0, or -errno (a snapshot of an LU configured otherwise). After
+ * a load the LU's APTPL file is rewritten when it holds another image. */
+int scsi_lun_repl_save(struct scsi_lun *lu, void **data, size_t *len);
+int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len);
+void scsi_lun_repl_reset(struct scsi_lun *lu);
 
 /* --- the I/O path --- */
 

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "pr/pr.h"
+#include "scsi/lu_repl.h"
 #include "scsi/scsi.h"
 
 enum scsi_exec { SCSI_EXEC_DONE, SCSI_EXEC_PENDING };
@@ -85,23 +86,27 @@ struct scsi_lun {
 	atomic_bool swp;                /* control page SWP (software write
 	                                   protect), changeable by MODE SELECT */
 
-	/* Reservations (spc_pr.c): the PR engine's state of this LU, SCSI-2
-	 * reservation included, under pr_lock (PR IN/OUT, RESERVE/RELEASE,
-	 * resets, nexus loss, and the gates when pr_any is set). pr_any
-	 * says whether any reservation (SCSI-2 or PR) is held; it is
-	 * written under pr_lock after every change and read without it by
-	 * the gates, so the common no-reservation path takes no lock. A
-	 * command racing with RESERVE may pass on the old value: the two
-	 * were concurrent, either order is correct. Registrations alone
-	 * never make a command conflict (SPC-4 5.14.2, table 63). */
+	/* Reservations: the LU's replicated state (lu_repl: the PR engine's
+	 * state, SCSI-2 reservation included, and the APTPL image sequence),
+	 * changed only by repl.c's apply, under pr_lock (and read there by
+	 * PR IN and by the gates when pr_any is set). pr_any says whether
+	 * any reservation (SCSI-2 or PR) is held; it is written under
+	 * pr_lock after every change and read without it by the gates, so
+	 * the common no-reservation path takes no lock. A command racing
+	 * with RESERVE may pass on the old value: the two were concurrent,
+	 * either order is correct. Registrations alone never make a command
+	 * conflict (SPC-4 5.14.2, table 63). */
 	pthread_mutex_t pr_lock;
-	struct pr_state pr;
+	struct lu_repl repl;
 	atomic_bool pr_any;
+	/* Who orders the messages (scsi.h): NULL applies them at once. */
+	struct scsi_lu_seq *seq;
 	/* APTPL (SPC-4 5.14.5, pr_store.c): where the image goes (NULL:
-	 * no persistence, PTPL_C = 0), and the epoch written with it (the
-	 * one restored at start; the cluster will set it). Under pr_lock. */
+	 * no persistence, PTPL_C = 0), and the (epoch, generation) of the
+	 * last image handed to it (or restored from it). Under pr_lock. */
 	struct scsi_pr_store *pr_store;
-	uint64_t pr_epoch;
+	uint64_t file_epoch;
+	uint32_t file_generation;
 };
 
 /* Registrations held per LU (more: 05/55/04). */
@@ -410,9 +415,44 @@ enum scsi_exec spc_release(struct scsi_task *t);          /* 17 57 */
 /* LU life: 0 or -ENOMEM; fini frees. */
 int scsi_lun_pr_init(struct scsi_lun *lu);
 void scsi_lun_pr_fini(struct scsi_lun *lu);
-/* LUN reset / target reset (n = NULL) or I_T nexus loss of n: the SCSI-2
- * reservation of the LU ends (held by n, for nexus loss). PR stays. */
-void scsi_lun_pr_reset(struct scsi_lun *lu, const struct scsi_nexus *n);
+/* I_T nexus loss of n (SAM-5 6.3.4): the SCSI-2 reservation n holds on
+ * the LU ends, on every node (a NEXUS_LOSS message). PRs stay. */
+void scsi_lun_pr_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n);
+
+/* --- the replicated state (repl.c; scsi.h) --- */
+
+/* One message of a LU on its way: encoded, with who waits for it. */
+struct scsi_lu_req {
+	struct scsi_lun *lu;
+	uint8_t type;                 /* enum lu_repl_msg_type */
+	/* Who waits, on loop: finish(req) after scsi_lu_req_done (then
+	 * finish frees req with scsi_lu_req_free); no finish: nobody. */
+	struct base_loop *loop;
+	void (*finish)(struct scsi_lu_req *req);
+	struct scsi_task *task;       /* PR OUT, RESERVE, RELEASE */
+	struct scsi_tmf *tmf;         /* LUN / TARGET RESET */
+	struct scsi_nexus *nexus;     /* the issuing nexus, referenced */
+	struct scsi_lu_apply local;   /* the apply without a sequencer */
+	bool in_submit, done_inline;
+	int status;                   /* scsi_lu_req_done's */
+	/* This node's apply of it, when it ran here. */
+	bool applied;
+	uint8_t res_status;           /* enum pr_status */
+	uint8_t res_reason;           /* enum pr_reason */
+	struct pr_field res_field;
+	int persist_err;              /* its APTPL write's */
+	size_t len;
+	uint8_t msg[];
+};
+
+/* The request for message m (encoded), or NULL (no memory; logged). */
+struct scsi_lu_req *scsi_lu_req_new(struct scsi_lun *lu,
+				    const struct lu_repl_msg *m);
+void scsi_lu_req_free(struct scsi_lu_req *req);
+/* Orders req (its sequencer, or at once here). 0: req->finish runs
+ * later on req->loop; 1: it completed inside the call (req->status and
+ * the result are set, finish is not called: the caller goes on). */
+int scsi_lu_req_submit(struct scsi_lu_req *req);
 
 /* --- APTPL files (pr_store.c) --- */
 
@@ -505,6 +545,7 @@ enum scsi_sense_reason scsi_lun_check_pr(struct scsi_task *t,
  * tmf->done(tmf, COMPLETE) comes on its loop after every aborted task
  * completed. Same return contract as scsi_tmf_submit(). */
 int scsi_lun_abort_nexuses(struct scsi_tmf *tmf, struct scsi_lun *lu,
+			   struct base_loop *home, bool raise_cleared,
 			   bool (*match)(const struct scsi_nexus *n, void *arg),
 			   void *arg);
 /* Calls fn on every I_T_L nexus of lu under lu->itl_lock (not the I/O

@@ -1,38 +1,34 @@
 /*
- * Reservations in the core: the glue between the LU and the pure PR engine
- * (src/pr). PERSISTENT RESERVE IN/OUT (SPC-4 6.15, 6.16), RESERVE(6/10)
- * and RELEASE(6/10) (SPC-2 7.21, 7.17), and the side effects the engine
- * asks for: unit attentions on the I_T_L nexuses a pr_target names, task
- * aborts for PREEMPT AND ABORT, the end of a SCSI-2 reservation on reset
- * and I_T nexus loss.
+ * Reservations in the core: PERSISTENT RESERVE IN/OUT (SPC-4 6.15, 6.16),
+ * RESERVE(6/10) and RELEASE(6/10) (SPC-2 7.21, 7.17), I_T nexus loss,
+ * and the LU's APTPL file at creation.
  *
- * One struct pr_state per LU under lu->pr_lock; lu->pr_any mirrors "some
- * reservation is held" for the lock-free fast path of the gates (task.c).
- * Lock order: target->lock -> lu->pr_lock -> lu->itl_lock. Aborts are
- * started after pr_lock is dropped: an abort may complete tasks inline,
- * and tasks then started run the gates, which take pr_lock.
+ * PR IN reads the LU's state under pr_lock. Everything that changes it
+ * is a message (scsi/lu_repl.h) that repl.c orders and applies, on this
+ * node alone or on every cluster node alike: the handlers here decode
+ * the command (syntax errors never become a message), hand the message
+ * to scsi_lu_req_submit() and turn what the apply left in the request
+ * into the command's status.
  *
  * APTPL (SPC-4 5.14.5, 6.16.1): a LU with an APTPL file (cfg.aptpl_file)
- * reports PTPL_C = 1. After a PR OUT that ends GOOD while APTPL is 1, or
- * that just set it to 0, the new state is encoded (pr_aptpl.c) under
- * pr_lock, so images queue in the order the state changed, and handed to
- * the writer thread (pr_store.c); the command's status goes out only once
- * that image, or a later one, is durable (persist before reply), and
- * after the aborts of PREEMPT AND ABORT. A failed write answers CHECK
- * CONDITION, MEDIUM ERROR, WRITE ERROR (03/0C/00; SPC-4 4.5.6: the
- * command could not record its effect on non-volatile storage). The
- * state in memory has changed all the same and stays: it is what every
- * other command (and every cluster node) already sees; undoing it would
- * need the undo to persist too. The next successful write carries it.
- * With APTPL 0 the image holds no registrations, so a restart after
- * APTPL went from 1 to 0 restores nothing (SPC-4 5.14.5). At LU creation
- * the file, when there is one, is decoded and installed; a file that
- * cannot be read or decoded is logged (path and reason) and ignored: the
- * LU starts with no persistent reservations, never half-loaded.
+ * reports PTPL_C = 1. The apply queues the image when the state changes
+ * while APTPL is 1, or as it goes 1 -> 0 (repl.c); the status goes out
+ * once it is durable. A failed write answers CHECK CONDITION, MEDIUM
+ * ERROR, WRITE ERROR (03/0C/00; SPC-4 4.5.6: the command could not
+ * record its effect on non-volatile storage). The state in memory has
+ * changed all the same and stays: it is what every other command (and
+ * every cluster node) already sees; undoing it would need the undo to
+ * persist too. The next successful write carries it. With APTPL 0 the
+ * image holds no registrations, so a restart after APTPL went from 1 to
+ * 0 restores nothing. At LU creation the file, when there is one, is
+ * decoded and installed; a file that cannot be read or decoded is logged
+ * (path and reason) and ignored: the LU starts with no persistent
+ * reservations, never half-loaded.
  *
  * Deliberately NOT here: the conflict rules and the PR OUT semantics (the
- * engine), sense encoding (sense.c), the image format (pr_aptpl.c), file
- * I/O (pr_store.c).
+ * engine, lu_repl.c), applying and its side effects (repl.c), sense
+ * encoding (sense.c), the image format (pr_aptpl.c), file I/O
+ * (pr_store.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,14 +37,6 @@
 #include "base/log.h"
 #include "pr/pr_aptpl.h"
 #include "scsi/scsi_internal.h"
-
-/* Called under pr_lock after every change of lu->pr. */
-static void spc_pr_update_any(struct scsi_lun *lu)
-{
-	atomic_store_explicit(&lu->pr_any,
-			      lu->pr.s2_reserved || lu->pr.type != PR_TYPE_NONE,
-			      memory_order_release);
-}
 
 /* Installs the LU's APTPL file, if it has one and it decodes. */
 static void spc_pr_restore(struct scsi_lun *lu)
@@ -59,8 +47,8 @@ static void spc_pr_restore(struct scsi_lun *lu)
 	int rc;
 
 	rc = scsi_pr_store_read(lu->pr_store,
-				pr_aptpl_size_max(lu->pr.cfg.max_regs), &buf,
-				&len);
+				pr_aptpl_size_max(lu->repl.pr.cfg.max_regs),
+				&buf, &len);
 	if (rc == -ENOENT)
 		return;
 	if (rc) {
@@ -69,7 +57,7 @@ static void spc_pr_restore(struct scsi_lun *lu)
 			lu->target->name, lu->index, path, strerror(-rc));
 		return;
 	}
-	rc = pr_aptpl_decode(buf, len, &lu->pr, &lu->pr_epoch);
+	rc = pr_aptpl_decode(buf, len, &lu->repl.pr, &lu->file_epoch);
 	free(buf);
 	if (rc) {
 		LOG_ERR("scsi: %s: LUN %u: APTPL file %s: %s; ignored, "
@@ -78,11 +66,15 @@ static void spc_pr_restore(struct scsi_lun *lu)
 			pr_aptpl_strerror(rc));
 		return;
 	}
+	/* The image sequence goes on from the file's. */
+	lu->file_generation = lu->repl.pr.generation;
+	lu->repl.aptpl_epoch = lu->file_epoch;
+	lu->repl.aptpl_generation = lu->file_generation;
 	LOG_INFO("scsi: %s: LUN %u: restored from %s: %u registration%s, "
 		 "reservation type %u, generation %u, APTPL %u",
-		 lu->target->name, lu->index, path, lu->pr.nregs,
-		 lu->pr.nregs == 1 ? "" : "s", lu->pr.type,
-		 lu->pr.generation, lu->pr.aptpl);
+		 lu->target->name, lu->index, path, lu->repl.pr.nregs,
+		 lu->repl.pr.nregs == 1 ? "" : "s", lu->repl.pr.type,
+		 lu->repl.pr.generation, lu->repl.pr.aptpl);
 }
 
 int scsi_lun_pr_init(struct scsi_lun *lu)
@@ -96,7 +88,9 @@ int scsi_lun_pr_init(struct scsi_lun *lu)
 
 	lu->cfg.aptpl_file = NULL; /* the caller's string */
 	lu->pr_store = NULL;
-	lu->pr_epoch = 0;
+	lu->file_epoch = 0;
+	lu->file_generation = 0;
+	lu->seq = NULL;
 	if (path) {
 		rc = scsi_pr_store_open(path, &lu->pr_store);
 		if (rc)
@@ -108,7 +102,7 @@ int scsi_lun_pr_init(struct scsi_lun *lu)
 			lu->cfg.aptpl_file = scsi_pr_store_path(lu->pr_store);
 	}
 	cfg.ptpl_c = lu->pr_store != NULL;
-	rc = pr_state_init(&lu->pr, &cfg);
+	rc = lu_repl_init(&lu->repl, &cfg);
 	if (rc) {
 		scsi_pr_store_close(lu->pr_store);
 		lu->pr_store = NULL;
@@ -118,7 +112,7 @@ int scsi_lun_pr_init(struct scsi_lun *lu)
 	atomic_init(&lu->pr_any, false);
 	if (lu->pr_store) {
 		spc_pr_restore(lu);
-		spc_pr_update_any(lu);
+		atomic_store(&lu->pr_any, lu->repl.pr.type != PR_TYPE_NONE);
 	}
 	return 0;
 }
@@ -130,16 +124,31 @@ void scsi_lun_pr_fini(struct scsi_lun *lu)
 	scsi_pr_store_close(lu->pr_store);
 	lu->pr_store = NULL;
 	lu->cfg.aptpl_file = NULL;
-	pr_state_fini(&lu->pr);
+	lu_repl_fini(&lu->repl);
 	pthread_mutex_destroy(&lu->pr_lock);
 }
 
-void scsi_lun_pr_reset(struct scsi_lun *lu, const struct scsi_nexus *n)
+/* SAM-5 6.3.4: I_T nexus loss ends the nexus's SCSI-2 reservation (on
+ * every node: a message like any other; nobody waits for it). */
+void scsi_lun_pr_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n)
 {
-	pthread_mutex_lock(&lu->pr_lock);
-	pr_scsi2_reset(&lu->pr, n ? &n->pr : NULL);
-	spc_pr_update_any(lu);
-	pthread_mutex_unlock(&lu->pr_lock);
+	struct lu_repl_msg *m = calloc(1, sizeof(*m));
+	struct scsi_lu_req *req = NULL;
+
+	if (m) {
+		m->type = LU_REPL_MSG_NEXUS_LOSS;
+		m->nexus = n->pr;
+		req = scsi_lu_req_new(lu, m);
+		free(m);
+	}
+	if (!req) {
+		LOG_ERR("scsi: %s: LUN %u: out of memory: the SCSI-2 "
+			"reservation of a lost I_T nexus (%s) stays",
+			lu->target->name, lu->index, n->initiator_port);
+		return;
+	}
+	if (scsi_lu_req_submit(req))
+		scsi_lu_req_free(req);
 }
 
 /* The engine's CHECK CONDITION reasons as sense data. */
@@ -197,7 +206,8 @@ enum scsi_exec spc_pr_in(struct scsi_task *t)
 		cap = 0;
 	buf = cap ? t->buf : dummy;
 	pthread_mutex_lock(&lu->pr_lock);
-	n = pr_in_build(&lu->pr, t->cdb[1] & 0x1F, buf, cap, &full, &res);
+	n = pr_in_build(&lu->repl.pr, t->cdb[1] & 0x1F, buf, cap, &full,
+			&res);
 	pthread_mutex_unlock(&lu->pr_lock);
 	if (res.status != PR_STATUS_GOOD)
 		return spc_pr_fail(t, &res);
@@ -206,248 +216,84 @@ enum scsi_exec spc_pr_in(struct scsi_task *t)
 	return SCSI_EXEC_DONE;
 }
 
-/* --- PERSISTENT RESERVE OUT (SPC-4 6.16) --- */
+/* --- changes: PERSISTENT RESERVE OUT, RESERVE, RELEASE --- */
 
-/* Whether rtpi is a port of lu's target (REGISTER AND MOVE). Remote
- * ports of other cluster nodes join this check with the cluster. */
-static bool spc_pr_port_exists(struct scsi_lun *lu, uint16_t rtpi)
+/* The command's status from the apply's outcome (on the task's loop). */
+static enum scsi_exec spc_pr_req_status(struct scsi_task *t,
+					const struct scsi_lu_req *req)
 {
-	struct scsi_target *tg = lu->target;
-	struct scsi_tport *tp;
-	bool found = false;
+	struct pr_result res = { 0 };
 
-	pthread_mutex_lock(&tg->lock);
-	list_for_each_entry(tp, &tg->tports, target_link) {
-		if (tp->rtpi == rtpi) {
-			found = true;
-			break;
-		}
+	if (req->status == -EAGAIN)
+		/* Not ordered (the node has no quorum): nothing changed, a
+		 * retry may go through another node (SPC-4 5.15.2.4.5). */
+		return scsi_task_error(t, SCSI_SR_LU_NOT_READY_UNAVAILABLE);
+	if (req->status || !req->applied) {
+		/* Ordered but not applied here (the node loaded the state
+		 * instead), or outcome unknown: the initiator must look
+		 * (READ KEYS / READ RESERVATION) before it retries. */
+		LOG_WARN("scsi: %s: LUN %u: %s: outcome not known here (%s)",
+			 t->lu->target->name, t->lu->index,
+			 lu_repl_msg_type_str(req->type),
+			 req->status ? strerror(-req->status) : "not applied");
+		return scsi_task_error(t, SCSI_SR_ABORTED_COMMAND);
 	}
-	pthread_mutex_unlock(&tg->lock);
-	return found;
+	res.status = (enum pr_status)req->res_status;
+	res.reason = (enum pr_reason)req->res_reason;
+	res.field = req->res_field;
+	if (res.status == PR_STATUS_GOOD && req->persist_err)
+		/* SPC-4 4.5.6: not durable (see the top of this file). */
+		return scsi_task_error(t, SCSI_SR_WRITE_ERROR);
+	return spc_pr_status(t, &res);
 }
 
-struct spc_pr_ua_walk {
-	const struct pr_result *res;
-	const struct scsi_nexus *issuer;
-};
-
-static enum scsi_ua spc_pr_ua_kind(uint8_t kind)
+static void spc_pr_req_finish(struct scsi_lu_req *req)
 {
-	switch (kind) {
-	case PR_UA_RESERVATIONS_PREEMPTED:
-		return SCSI_UA_RESERVATIONS_PREEMPTED;
-	case PR_UA_RESERVATIONS_RELEASED:
-		return SCSI_UA_RESERVATIONS_RELEASED;
-	default:
-		return SCSI_UA_REGISTRATIONS_PREEMPTED;
-	}
+	struct scsi_task *t = req->task;
+
+	spc_pr_req_status(t, req);
+	scsi_lu_req_free(req);
+	scsi_task_finish(t);
 }
 
-/* SPC-4 5.14.11: the UAs go to every I_T_L nexus a target names, never to
- * the nexus that sent the PR OUT. */
-static void spc_pr_ua_one(struct scsi_itl *itl, void *arg)
+/* Orders m (m->nexus is the task's) and answers once it is applied. */
+static enum scsi_exec spc_pr_change(struct scsi_task *t,
+				    struct lu_repl_msg *m)
 {
-	struct spc_pr_ua_walk *w = arg;
+	struct scsi_lu_req *req;
+	enum scsi_exec ex;
 
-	if (itl->nexus == w->issuer)
-		return;
-	for (uint32_t i = 0; i < w->res->ua_count; i++)
-		if (pr_target_match(&w->res->ua[i], &itl->nexus->pr))
-			scsi_itl_ua_raise(itl,
-					  spc_pr_ua_kind(w->res->ua[i].kind));
+	m->nexus = t->nexus->pr;
+	req = scsi_lu_req_new(t->lu, m);
+	free(m);
+	if (!req)
+		return scsi_task_error(t, SCSI_SR_BUSY);
+	req->task = t;
+	req->loop = scsi_task_loop(t);
+	req->finish = spc_pr_req_finish;
+	if (scsi_lu_req_submit(req) == 0)
+		return SCSI_EXEC_PENDING;
+	ex = spc_pr_req_status(t, req);
+	scsi_lu_req_free(req);
+	return ex;
 }
 
-/* What a PR OUT waits for before its status goes out: the aborts of
- * PREEMPT AND ABORT (SPC-4 5.14.11.2.4) and the APTPL write (5.14.5).
- * One reference per piece plus the handler's own; every piece comes back
- * on the task's loop, so the count needs no atomics. */
-struct spc_pr_wait {
-	struct scsi_pr_store_waiter store;
-	struct scsi_task *task;
-	unsigned pending;
-	int err;                    /* the APTPL write's, or 0 */
-};
-
-/* Drops one reference; the last one reports the outcome. Returns true
- * when that was the last (the task's status is set, w is freed). */
-static bool spc_pr_wait_put(struct spc_pr_wait *w)
-{
-	struct scsi_task *t = w->task;
-
-	if (--w->pending)
-		return false;
-	/* SPC-4 4.5.6: MEDIUM ERROR, 0C/00 WRITE ERROR: the change could
-	 * not be made durable (see the top of this file). */
-	if (w->err)
-		scsi_task_error(t, SCSI_SR_WRITE_ERROR);
-	free(w);
-	return true;
-}
-
-static void spc_pr_store_done(struct scsi_pr_store_waiter *sw)
-{
-	struct spc_pr_wait *w = container_of(sw, struct spc_pr_wait, store);
-	struct scsi_task *t = w->task;
-
-	w->err = sw->err;
-	if (spc_pr_wait_put(w))
-		scsi_task_finish(t);
-}
-
-/* PREEMPT AND ABORT: the pending abort, one piece of the wait. */
-struct spc_pr_abort {
-	struct scsi_tmf tmf;
-	struct spc_pr_wait *wait;
-	const struct scsi_nexus *issuer;
-	uint32_t count;
-	struct pr_target targets[];
-};
-
-static bool spc_pr_abort_match(const struct scsi_nexus *n, void *arg)
-{
-	struct spc_pr_abort *a = arg;
-
-	if (n == a->issuer)
-		return false;
-	for (uint32_t i = 0; i < a->count; i++)
-		if (pr_target_match(&a->targets[i], &n->pr))
-			return true;
-	return false;
-}
-
-static void spc_pr_abort_done(struct scsi_tmf *tmf, enum scsi_tmf_resp resp)
-{
-	struct spc_pr_abort *a = container_of(tmf, struct spc_pr_abort, tmf);
-	struct spc_pr_wait *w = a->wait;
-	struct scsi_task *t = w->task;
-
-	(void)resp;
-	free(a);
-	if (spc_pr_wait_put(w))
-		scsi_task_finish(t); /* status after the aborts completed */
-}
-
-/* Under pr_lock, after a GOOD PR OUT: queue the new image when APTPL is
- * 1 or was 1 before this command (SPC-4 5.14.5: the file then says
- * "nothing survives"). Takes *img on success. */
-static void spc_pr_persist(struct scsi_lun *lu, bool was_aptpl,
-			   struct spc_pr_wait *w, uint8_t **img, size_t cap)
-{
-	ssize_t n;
-
-	if (!lu->pr_store || (!was_aptpl && !lu->pr.aptpl))
-		return;
-	n = pr_aptpl_encode(&lu->pr, lu->pr_epoch, *img, cap);
-	if (n < 0) {
-		LOG_ERR("scsi: %s: LUN %u: APTPL: cannot encode the state: "
-			"%s", lu->target->name, lu->index, strerror((int)-n));
-		w->err = (int)n;
-		return;
-	}
-	w->pending++;
-	w->store.loop = scsi_task_loop(w->task);
-	w->store.done = spc_pr_store_done;
-	scsi_pr_store_submit(lu->pr_store, *img, (size_t)n, &w->store);
-	*img = NULL;
-}
-
+/* PERSISTENT RESERVE OUT (SPC-4 6.16): decoded here, applied in order
+ * (REGISTER AND MOVE's port check included, lu_repl.c). */
 enum scsi_exec spc_pr_out(struct scsi_task *t)
 {
-	struct scsi_lun *lu = t->lu;
-	struct pr_out_req *req;
+	struct lu_repl_msg *m = calloc(1, sizeof(*m));
 	struct pr_result res = { 0 };
-	struct pr_target *arr;
-	struct spc_pr_abort *ab = NULL;
-	struct spc_pr_wait *w;
-	uint32_t cap = lu->pr.cfg.max_regs;
-	size_t img_cap = pr_aptpl_size_max(cap);
-	uint8_t *img = NULL;
-	enum scsi_exec ex;
-	bool was_aptpl;
 
-	req = malloc(sizeof(*req));
-	arr = calloc(2 * (size_t)cap, sizeof(*arr));
-	w = calloc(1, sizeof(*w));
-	if (lu->pr_store)
-		img = malloc(img_cap);
-	if (!req || !arr || !w || (lu->pr_store && !img)) {
-		free(req);
-		free(arr);
-		free(w);
-		free(img);
+	if (!m)
 		return scsi_task_error(t, SCSI_SR_BUSY);
+	if (!pr_out_decode(t->cdb, t->buf, t->buf ? t->edtl : 0, &m->req,
+			   &res)) {
+		free(m);
+		return spc_pr_fail(t, &res);
 	}
-	w->task = t;
-	w->pending = 1; /* this handler's */
-	if (!pr_out_decode(t->cdb, t->buf, t->buf ? t->edtl : 0, req, &res)) {
-		ex = spc_pr_fail(t, &res);
-		goto out;
-	}
-	/* SPC-4 6.16.4: REGISTER AND MOVE to a port that does not exist. */
-	if (req->sa == PR_OUT_REGISTER_AND_MOVE &&
-	    !spc_pr_port_exists(lu, req->move_rtpi)) {
-		ex = scsi_task_error_param(t, 18, -1);
-		goto out;
-	}
-
-	res.ua = arr;
-	res.ua_cap = cap;
-	res.aborts = arr + cap;
-	res.abort_cap = cap;
-	pthread_mutex_lock(&lu->pr_lock);
-	was_aptpl = lu->pr.aptpl;
-	pr_out_apply(&lu->pr, &t->nexus->pr, req, &res);
-	spc_pr_update_any(lu);
-	if (res.status == PR_STATUS_GOOD) {
-		spc_pr_persist(lu, was_aptpl, w, &img, img_cap);
-		if (res.ua_count) {
-			struct spc_pr_ua_walk uw = { .res = &res,
-						     .issuer = t->nexus };
-
-			scsi_lun_itl_foreach(lu, spc_pr_ua_one, &uw);
-		}
-	}
-	pthread_mutex_unlock(&lu->pr_lock);
-	if (res.ua_lost || res.abort_lost)
-		LOG_WARN("scsi: PR OUT: %u UAs, %u aborts lost", res.ua_lost,
-			 res.abort_lost);
-
-	ex = spc_pr_status(t, &res);
-	if (res.status != PR_STATUS_GOOD || !res.abort_count)
-		goto out;
-
-	/* SPC-4 5.14.11.2.4: abort the preempted nexuses' tasks; the
-	 * PR OUT completes after they have. */
-	ab = malloc(sizeof(*ab) + res.abort_count * sizeof(ab->targets[0]));
-	if (!ab) {
-		LOG_ERR("scsi: PREEMPT AND ABORT: no memory to abort tasks");
-		goto out;
-	}
-	memcpy(ab->targets, res.aborts,
-	       res.abort_count * sizeof(ab->targets[0]));
-	ab->count = res.abort_count;
-	ab->wait = w;
-	ab->issuer = t->nexus;
-	memset(&ab->tmf, 0, sizeof(ab->tmf));
-	ab->tmf.nexus = t->nexus;
-	ab->tmf.fn = SCSI_TMF_ABORT_TASK_SET;
-	ab->tmf.lun = t->lun;
-	ab->tmf.done = spc_pr_abort_done;
-	w->pending++;
-	if (scsi_lun_abort_nexuses(&ab->tmf, lu, spc_pr_abort_match, ab)) {
-		LOG_ERR("scsi: PREEMPT AND ABORT: cannot abort tasks");
-		free(ab);
-		w->pending--;
-	}
-out:
-	free(req);
-	free(arr);
-	free(img);
-	/* Status now, or when the last piece comes back. */
-	if (!spc_pr_wait_put(w))
-		return SCSI_EXEC_PENDING;
-	return ex;
+	m->type = LU_REPL_MSG_PR_OUT;
+	return spc_pr_change(t, m);
 }
 
 /* --- RESERVE / RELEASE (SPC-2 7.21, 7.17) --- */
@@ -459,34 +305,25 @@ static bool spc_s2_third_party(struct scsi_task *t)
 	return t->cdb[0] != 0x16 && t->cdb[0] != 0x17 && (t->cdb[1] & 0x10);
 }
 
-enum scsi_exec spc_reserve(struct scsi_task *t)
+static enum scsi_exec spc_s2(struct scsi_task *t, uint8_t type)
 {
-	struct scsi_lun *lu = t->lu;
-	enum pr_status st;
+	struct lu_repl_msg *m;
 
 	if (spc_s2_third_party(t))
 		return scsi_task_error_cdb(t, 1, 4);
-	pthread_mutex_lock(&lu->pr_lock);
-	st = pr_scsi2_reserve(&lu->pr, &t->nexus->pr);
-	spc_pr_update_any(lu);
-	pthread_mutex_unlock(&lu->pr_lock);
-	if (st != PR_STATUS_GOOD)
-		return scsi_task_error(t, SCSI_SR_RESERVATION_CONFLICT);
-	return SCSI_EXEC_DONE;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return scsi_task_error(t, SCSI_SR_BUSY);
+	m->type = type;
+	return spc_pr_change(t, m);
+}
+
+enum scsi_exec spc_reserve(struct scsi_task *t)
+{
+	return spc_s2(t, LU_REPL_MSG_SCSI2_RESERVE);
 }
 
 enum scsi_exec spc_release(struct scsi_task *t)
 {
-	struct scsi_lun *lu = t->lu;
-	enum pr_status st;
-
-	if (spc_s2_third_party(t))
-		return scsi_task_error_cdb(t, 1, 4);
-	pthread_mutex_lock(&lu->pr_lock);
-	st = pr_scsi2_release(&lu->pr, &t->nexus->pr);
-	spc_pr_update_any(lu);
-	pthread_mutex_unlock(&lu->pr_lock);
-	if (st != PR_STATUS_GOOD)
-		return scsi_task_error(t, SCSI_SR_RESERVATION_CONFLICT);
-	return SCSI_EXEC_DONE;
+	return spc_s2(t, LU_REPL_MSG_SCSI2_RELEASE);
 }

@@ -30,9 +30,12 @@
 /* One TMF's work on one affected I_T nexus. */
 struct scsi_tmf_piece {
 	struct scsi_tmf *tmf;
-	struct scsi_nexus *req;    /* the nexus that issued the TMF */
+	struct scsi_nexus *req;    /* the nexus that issued the TMF, or NULL
+	                              (an abort ordered by the cluster) */
+	struct base_loop *home;    /* where the piece comes back (req's) */
 	struct scsi_nexus *nexus;  /* the nexus whose tasks are aborted */
-	int lun_index;             /* -1: every LUN of the target */
+	int lun_index;             /* -1: the tasks naming no LU (after a
+	                              target reset's LU resets) */
 	bool by_tag;               /* ABORT TASK: only tmf->ref_tag */
 	bool raise_cleared;        /* 2F/00 where TAS = 0 lost tasks (PR) */
 	int pending;               /* aborted running tasks not yet done */
@@ -144,7 +147,7 @@ enum scsi_sense_reason scsi_lun_check_reservation(struct scsi_task *t,
 	    (op->flags & SCSI_OPF_S2_OK))
 		return SCSI_SR_OK;
 	pthread_mutex_lock(&lu->pr_lock);
-	conflict = pr_scsi2_conflict(&lu->pr, &t->nexus->pr);
+	conflict = pr_scsi2_conflict(&lu->repl.pr, &t->nexus->pr);
 	pthread_mutex_unlock(&lu->pr_lock);
 	return conflict ? SCSI_SR_RESERVATION_CONFLICT : SCSI_SR_OK;
 }
@@ -161,7 +164,8 @@ enum scsi_sense_reason scsi_lun_check_pr(struct scsi_task *t,
 	if (!atomic_load_explicit(&lu->pr_any, memory_order_acquire))
 		return SCSI_SR_OK;
 	pthread_mutex_lock(&lu->pr_lock);
-	st = pr_check(&lu->pr, &t->nexus->pr, (enum pr_class)op->pr_class);
+	st = pr_check(&lu->repl.pr, &t->nexus->pr,
+		      (enum pr_class)op->pr_class);
 	pthread_mutex_unlock(&lu->pr_lock);
 	return st == PR_STATUS_GOOD ? SCSI_SR_OK : SCSI_SR_RESERVATION_CONFLICT;
 }
@@ -381,7 +385,8 @@ static void scsi_tmf_piece_return(void *arg)
 	struct scsi_tmf *tmf = p->tmf;
 
 	scsi_nexus_put(p->nexus);
-	scsi_nexus_put(p->req);
+	if (p->req)
+		scsi_nexus_put(p->req);
 	free(p);
 	scsi_tmf_put(tmf);
 }
@@ -389,11 +394,11 @@ static void scsi_tmf_piece_return(void *arg)
 /* On the affected nexus's loop: every task the piece aborted is done. */
 static void scsi_tmf_piece_settle(struct scsi_tmf_piece *p)
 {
-	if (p->nexus->loop == p->req->loop) {
+	if (p->nexus->loop == p->home) {
 		scsi_tmf_piece_return(p);
 		return;
 	}
-	if (base_loop_post(p->req->loop, scsi_tmf_piece_return, p)) {
+	if (base_loop_post(p->home, scsi_tmf_piece_return, p)) {
 		/* Cannot hop back: the TMF would hang. Report it and leak the
 		 * piece rather than touch the other loop's state from here. */
 		LOG_ERR("scsi: TMF completion lost: out of memory");
@@ -485,18 +490,10 @@ static void scsi_tmf_piece_run(void *arg)
 		unsubmitted = scsi_tmf_piece_unsubmitted(p, itl, p->lun_index);
 		if (itl)
 			scsi_tmf_piece_sweep(p, itl, unsubmitted);
-	} else {
-		for (unsigned i = 0; i < SCSI_LUN_MAX; i++) {
-			itl = atomic_load(&n->itls[i]);
-			if (!itl)
-				continue;
-			unsubmitted = scsi_tmf_piece_unsubmitted(p, itl, (int)i);
-			scsi_tmf_piece_sweep(p, itl, unsubmitted);
-		}
+	} else if (!p->by_tag && n->ops && n->ops->abort_unsubmitted) {
 		/* What is left names no LU of this nexus (it would fail with
 		 * LOGICAL UNIT NOT SUPPORTED): no TAS applies, end it quietly. */
-		if (!p->by_tag && n->ops && n->ops->abort_unsubmitted)
-			n->ops->abort_unsubmitted(n, -1, true);
+		n->ops->abort_unsubmitted(n, -1, true);
 	}
 	p->sweeping = false;
 	if (p->pending == 0)
@@ -517,13 +514,15 @@ static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
 	}
 	p->tmf = tmf;
 	p->req = tmf->nexus;
-	scsi_nexus_get(p->req); /* p->req->loop is used to come back */
+	if (p->req)
+		scsi_nexus_get(p->req);
+	p->home = tmf->home;
 	p->nexus = n;
 	p->lun_index = lun_index;
 	p->by_tag = by_tag;
 	p->raise_cleared = raise_cleared;
 	tmf->pending++;
-	if (n->loop == tmf->nexus->loop) {
+	if (n->loop == tmf->home) {
 		scsi_tmf_piece_run(p);
 		return;
 	}
@@ -532,7 +531,8 @@ static void scsi_tmf_piece_send(struct scsi_tmf *tmf, struct scsi_nexus *n,
 		tmf->resp = SCSI_TMF_RESP_REJECTED;
 		tmf->pending--;
 		scsi_nexus_put(n);
-		scsi_nexus_put(p->req);
+		if (p->req)
+			scsi_nexus_put(p->req);
 		free(p);
 	}
 }
@@ -585,28 +585,68 @@ static struct scsi_nexus **scsi_tmf_target_nexuses(struct scsi_target *t,
 	return v;
 }
 
-/* SAM-5 6.3.3 / 6.3.2: the LU side effects of a reset. */
-static void scsi_tmf_lun_reset_state(struct scsi_lun *lu, enum scsi_ua ua)
+/* A reset's part for one LU, back on the TMF's loop. */
+static void scsi_tmf_reset_finish(struct scsi_lu_req *req)
 {
-	/* SPC-4 6.14 (PREVENT ALLOW MEDIUM REMOVAL): reset ends prevention. */
-	atomic_store(&lu->prevent, 0);
-	/* SPC-2 5.5.1: a reset ends the SCSI-2 reservation; PRs stay. */
-	scsi_lun_pr_reset(lu, NULL);
-	scsi_lun_ua_raise_all(lu, ua, NULL);
+	struct scsi_tmf *tmf = req->tmf;
+
+	if (req->status) {
+		/* Not ordered (no quorum) or outcome unknown: the TMF did
+		 * not do what it says on this LU (RFC 7143 11.6.1). */
+		LOG_WARN("scsi: %s: LUN %u: %s: %s", req->lu->target->name,
+			 req->lu->index, lu_repl_msg_type_str(req->type),
+			 strerror(-req->status));
+		tmf->resp = SCSI_TMF_RESP_REJECTED;
+	}
+	scsi_lu_req_free(req);
+	scsi_tmf_put(tmf);
+}
+
+/*
+ * SAM-5 6.3.3 (LOGICAL UNIT RESET) or 6.3.2 (TARGET RESET) of one LU: a
+ * message, so that every node aborts the LU's tasks, ends the SCSI-2
+ * reservation (SPC-2 5.5.1; PRs stay) and PREVENT ALLOW MEDIUM REMOVAL
+ * (SPC-4 6.14), and raises 29/03 (29/00 for a target reset) on every
+ * I_T nexus of the LU, before the TMF completes. One piece of tmf.
+ */
+static void scsi_tmf_reset_lu(struct scsi_tmf *tmf, struct scsi_lun *lu,
+			      uint8_t type)
+{
+	struct lu_repl_msg *m = calloc(1, sizeof(*m));
+	struct scsi_lu_req *req = NULL;
+
+	if (m) {
+		m->type = type;
+		m->nexus = tmf->nexus->pr;
+		req = scsi_lu_req_new(lu, m);
+		free(m);
+	}
+	if (!req) {
+		tmf->resp = SCSI_TMF_RESP_REJECTED;
+		return;
+	}
+	req->tmf = tmf;
+	req->nexus = tmf->nexus;
+	scsi_nexus_get(req->nexus);
+	req->loop = tmf->home;
+	req->finish = scsi_tmf_reset_finish;
+	tmf->pending++;
+	if (scsi_lu_req_submit(req))
+		scsi_tmf_reset_finish(req);
 }
 
 int scsi_tmf_submit(struct scsi_tmf *tmf)
 {
-	struct scsi_nexus *n = tmf->nexus, **v;
+	struct scsi_nexus *n = tmf->nexus;
 	struct scsi_target *t = n->target;
 	struct scsi_itl *itl = NULL;
 	struct scsi_task *task;
-	unsigned count = 0;
 	int id;
 
 	tmf->resp = SCSI_TMF_RESP_COMPLETE;
 	tmf->pending = 1; /* ours, dropped at the end */
 	tmf->lu = NULL;
+	tmf->home = n->loop;
 
 	id = scsi_task_lun_decode(tmf->lun);
 	if (id >= 0)
@@ -659,32 +699,40 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 			tmf->resp = SCSI_TMF_RESP_LUN_NOT_FOUND;
 			break;
 		}
-		/* SAM-5 6.3.3: abort every task of the LU, for every I_T
-		 * nexus, and UA 29/03 on each of them. */
-		v = scsi_tmf_lun_nexuses(itl->lu, NULL, NULL, &count);
-		if (!v)
-			return -ENOMEM;
-		scsi_tmf_lun_reset_state(itl->lu, SCSI_UA_LUN_RESET);
-		for (unsigned i = 0; i < count; i++)
-			scsi_tmf_piece_send(tmf, v[i], id, false, false);
-		free(v);
+		scsi_tmf_reset_lu(tmf, itl->lu, LU_REPL_MSG_LUN_RESET);
 		break;
 	case SCSI_TMF_TARGET_WARM_RESET:
 	case SCSI_TMF_TARGET_COLD_RESET: {
-		struct scsi_lun *lu;
+		struct scsi_lun **luns = NULL, *lu;
+		struct scsi_nexus **v;
+		unsigned nluns = 0, k = 0, count = 0;
 
 		/* SAM-5 6.3.2: a LUN reset of every LU of the target, with
 		 * the power on / reset UA (29/00). The fabric drops the
-		 * sessions after a cold reset. */
-		v = scsi_tmf_target_nexuses(t, &count);
-		if (!v)
-			return -ENOMEM;
+		 * sessions after a cold reset. LUs live as long as the
+		 * target: the list is walked after the lock. */
 		pthread_mutex_lock(&t->lock);
 		list_for_each_entry(lu, &t->luns, target_link)
-			scsi_tmf_lun_reset_state(lu, SCSI_UA_POWER_ON);
+			nluns++;
+		luns = calloc(nluns ? nluns : 1, sizeof(*luns));
+		if (luns)
+			list_for_each_entry(lu, &t->luns, target_link)
+				luns[k++] = lu;
 		pthread_mutex_unlock(&t->lock);
-		for (unsigned i = 0; i < count; i++)
-			scsi_tmf_piece_send(tmf, v[i], -1, false, false);
+		if (!luns)
+			return -ENOMEM;
+		for (k = 0; k < nluns; k++)
+			scsi_tmf_reset_lu(tmf, luns[k],
+					  LU_REPL_MSG_TARGET_RESET);
+		free(luns);
+		/* Tasks naming no LU of the target: ended quietly. */
+		v = scsi_tmf_target_nexuses(t, &count);
+		if (!v) {
+			tmf->resp = SCSI_TMF_RESP_REJECTED;
+			break;
+		}
+		for (k = 0; k < count; k++)
+			scsi_tmf_piece_send(tmf, v[k], -1, false, false);
 		free(v);
 		break;
 	}
@@ -697,6 +745,7 @@ int scsi_tmf_submit(struct scsi_tmf *tmf)
 }
 
 int scsi_lun_abort_nexuses(struct scsi_tmf *tmf, struct scsi_lun *lu,
+			   struct base_loop *home, bool raise_cleared,
 			   bool (*match)(const struct scsi_nexus *n, void *arg),
 			   void *arg)
 {
@@ -706,11 +755,13 @@ int scsi_lun_abort_nexuses(struct scsi_tmf *tmf, struct scsi_lun *lu,
 	tmf->resp = SCSI_TMF_RESP_COMPLETE;
 	tmf->pending = 1;
 	tmf->lu = lu;
+	tmf->home = home;
 	v = scsi_tmf_lun_nexuses(lu, match, arg, &count);
 	if (!v)
 		return -ENOMEM;
 	for (unsigned i = 0; i < count; i++)
-		scsi_tmf_piece_send(tmf, v[i], (int)lu->index, false, true);
+		scsi_tmf_piece_send(tmf, v[i], (int)lu->index, false,
+				    raise_cleared);
 	free(v);
 	scsi_tmf_put(tmf);
 	return 0;

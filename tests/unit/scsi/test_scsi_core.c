@@ -1247,7 +1247,8 @@ static void test_abort_nexuses_tas0(void **state)
 
 	x.tmf.nexus = f->a;
 	x.tmf.done = ttmf_done;
-	assert_int_equal(scsi_lun_abort_nexuses(&x.tmf, f->lu0, match_b, f->b), 0);
+	assert_int_equal(scsi_lun_abort_nexuses(&x.tmf, f->lu0, f->a->loop,
+						true, match_b, f->b), 0);
 	assert_true(stub_take(&tb.t));
 	on_loop(f->loop2, finish_on_loop, &tb.t);
 	assert_true(tb.t.aborted && tb.t.no_response);
@@ -1295,6 +1296,7 @@ static void test_abort_nexuses_unsubmitted(void **state)
 		x.tmf.nexus = f->a;
 		x.tmf.done = ttmf_done;
 		assert_int_equal(scsi_lun_abort_nexuses(&x.tmf, f->lu0,
+							f->a->loop, true,
 							match_b, f->b), 0);
 		run_loop1_until(f, &x.done);
 		assert_int_equal(atomic_load(&x.done), 1);

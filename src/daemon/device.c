@@ -1,0 +1,542 @@
+/*
+ * The device channel (device.h): one cluster channel for every clustered
+ * LU of this node, keyed by the LU's NAA (the same on every node: it is
+ * the LU's identity, SPC-4 7.8.6.6).
+ *
+ *   task loop                control thread (every node)
+ *   core: seq.submit(req) -> cluster_submit(NAA + message)
+ *                            ... total order ...
+ *                            apply: scsi_lun_repl_apply(lu, message,
+ *                                   req here / NULL elsewhere)
+ *                                   PENDING until its UAs, aborts and
+ *                                   APTPL write are done, then acked
+ *   core: req finishes    <- submit done: every member applied it
+ *
+ * Wire format, version 1, big-endian:
+ *   0 1 version   1 1 kind (1: LU message)   2 2 reserved (0)
+ *   4 16 NAA   20 .. the lu_repl message (lu_repl.h)
+ * Snapshot (state transfer), version 1:
+ *   0 4 "CTDV"   4 2 version   6 2 reserved   8 4 LU count
+ *   per LU, by NAA: 16 NAA, 8 blocks, 4 block size, 4 length L, L bytes
+ *   of lu_repl_save
+ * A snapshot from a node whose clustered LUs differ from this node's (a
+ * missing LU, another size or block size for the same NAA) is refused:
+ * the node stays not ready and says which LU differs. Every node must
+ * export the same clustered LUs (DESIGN.md, "Cluster model").
+ *
+ * A view with departed nodes applies NODE_LEFT (their RTPIs from the
+ * port directory) to every LU: a SCSI-2 reservation held through them
+ * ends; registrations stay (SPC-4 5.14.1).
+ *
+ * Deliberately NOT here: what a message does (lu_repl.c, repl.c), the
+ * port directory (ports.c), the ordering protocol (src/cluster).
+ */
+#include "daemon/device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "cluster/cluster.h"
+#include "daemon/config.h"
+#include "daemon/ports.h"
+#include "scsi/lu_repl.h"
+#include "scsi/port_dir.h"
+#include "scsi/scsi.h"
+
+#define DEVICE_VERSION 1u
+#define DEVICE_KIND_LU 1u
+#define DEVICE_HDR 20u
+#define DEVICE_SNAP_HDR 12u
+#define DEVICE_SNAP_LU 32u
+
+struct device;
+
+struct device_lu {
+	struct scsi_lu_seq seq;     /* the LU's sequencer: this channel */
+	struct device *dev;
+	struct scsi_lun *lu;
+	uint8_t naa[16];
+	uint64_t nblocks;
+	uint32_t block_size;
+	char name[96];              /* "<target> LUN <n>", for logs */
+};
+
+struct device {
+	struct cluster *cluster;
+	struct base_loop *loop;
+	struct cluster_channel *ch;
+	struct ports *ports;
+	bool detached;
+	unsigned n;
+	struct device_lu *lus;      /* sorted by NAA */
+};
+
+/* One apply waiting for its local effects before the ack. */
+struct device_apply {
+	struct scsi_lu_apply a;
+	struct cluster_apply *token;  /* NULL: a view's NODE_LEFT */
+};
+
+/* A submit on its way to the control thread. */
+struct device_submit {
+	struct device_lu *e;
+	struct scsi_lu_req *req;
+};
+
+static void device_put_be(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static uint64_t device_get_be(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static struct device_lu *device_find(struct device *d, const uint8_t *naa)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (!memcmp(d->lus[i].naa, naa, 16))
+			return &d->lus[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------- submitting */
+
+static void device_submit_done(void *ctx, int status)
+{
+	scsi_lu_req_done(ctx, status);
+}
+
+static void device_submit_on_loop(void *arg)
+{
+	struct device_submit *s = arg;
+	struct device_lu *e = s->e;
+	struct scsi_lu_req *req = s->req;
+	const void *msg;
+	uint8_t *buf;
+	size_t len;
+	int err = -ESHUTDOWN;
+
+	free(s);
+	msg = scsi_lu_req_msg(req, &len);
+	buf = malloc(DEVICE_HDR + len);
+	if (!buf) {
+		scsi_lu_req_done(req, -ENOMEM);
+		return;
+	}
+	buf[0] = DEVICE_VERSION;
+	buf[1] = DEVICE_KIND_LU;
+	buf[2] = buf[3] = 0;
+	memcpy(buf + 4, e->naa, 16);
+	memcpy(buf + DEVICE_HDR, msg, len);
+	if (!e->dev->detached)
+		err = cluster_submit(e->dev->ch, buf, DEVICE_HDR + len,
+				     device_submit_done, req);
+	free(buf);
+	if (err)
+		scsi_lu_req_done(req, err);
+}
+
+/* Any thread: to the control thread, where the cluster lives. */
+static int device_seq_submit(struct scsi_lu_seq *seq, struct scsi_lu_req *req)
+{
+	struct device_lu *e = container_of(seq, struct device_lu, seq);
+	struct device_submit *s = malloc(sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->e = e;
+	s->req = req;
+	err = base_loop_post(e->dev->loop, device_submit_on_loop, s);
+	if (err)
+		free(s);
+	return err;
+}
+
+/* At apply time, on the control thread: a port of any node, live or not
+ * (RTPG lists a departed node's ports UNAVAILABLE: they still exist). */
+static bool device_seq_port_exists(struct scsi_lu_seq *seq, uint16_t rtpi)
+{
+	struct device_lu *e = container_of(seq, struct device_lu, seq);
+
+	return port_dir_port_exists((void *)ports_dir(e->dev->ports), rtpi);
+}
+
+/* ------------------------------------------------------------ applying */
+
+static void device_apply_done(struct scsi_lu_apply *a)
+{
+	struct device_apply *da = container_of(a, struct device_apply, a);
+
+	if (da->token)
+		cluster_apply_done(da->token);
+	free(da);
+}
+
+static void device_apply_ignore(struct scsi_lu_apply *a)
+{
+	(void)a;
+}
+
+/* Applies msg to e's LU; returns CLUSTER_APPLY_DONE or _PENDING. */
+static int device_lu_apply(struct device *d, struct device_lu *e,
+			   const void *msg, size_t len,
+			   struct scsi_lu_req *issuer,
+			   struct cluster_apply *token)
+{
+	static struct scsi_lu_apply oom = { .done = device_apply_ignore };
+	struct device_apply *da = calloc(1, sizeof(*da));
+
+	if (!da) {
+		/* The state must change like everywhere else; only the
+		 * wait for this node's effects is lost (acked at once). */
+		LOG_ERR("device: %s: out of memory: acking before this "
+			"node's effects are done", e->name);
+		oom.loop = d->loop;
+		scsi_lun_repl_apply(e->lu, msg, len, issuer, &oom);
+		return CLUSTER_APPLY_DONE;
+	}
+	da->a.loop = d->loop;
+	da->a.done = device_apply_done;
+	da->token = token;
+	if (scsi_lun_repl_apply(e->lu, msg, len, issuer, &da->a) == 0) {
+		free(da);
+		return CLUSTER_APPLY_DONE;
+	}
+	return CLUSTER_APPLY_PENDING;
+}
+
+static int device_apply(void *arg, const struct cluster_msg_info *mi,
+			const void *data, size_t len,
+			struct cluster_apply *token)
+{
+	struct device *d = arg;
+	const uint8_t *b = data;
+	struct device_lu *e;
+
+	if (len < DEVICE_HDR || b[0] != DEVICE_VERSION ||
+	    b[1] != DEVICE_KIND_LU || b[2] || b[3]) {
+		LOG_WARN("device: a message from node %u that does not decode "
+			 "(%zu bytes) changes nothing", mi->from, len);
+		return CLUSTER_APPLY_DONE;
+	}
+	e = device_find(d, b + 4);
+	if (!e) {
+		/* Refused at the state transfer already: cannot happen
+		 * between nodes that synced. */
+		LOG_WARN("device: a message from node %u for an LU this node "
+			 "does not have", mi->from);
+		return CLUSTER_APPLY_DONE;
+	}
+	return device_lu_apply(d, e, b + DEVICE_HDR, len - DEVICE_HDR,
+			       mi->local_ctx, token);
+}
+
+/* SAM-5 6.3.4, SPC-2 5.5.1: a node that left took its I_T nexuses with
+ * it: the SCSI-2 reservation held through one of its ports ends, on
+ * every LU. */
+static void device_view(void *arg, const struct cluster_view *v,
+			const uint32_t *left, uint32_t nleft,
+			const uint32_t *joined, uint32_t njoined)
+{
+	struct device *d = arg;
+	uint8_t buf[LU_REPL_MSG_MAX];
+	struct lu_repl_msg *m;
+	ssize_t n;
+
+	(void)v;
+	(void)joined;
+	(void)njoined;
+	if (!nleft || !d->ports)
+		return;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		LOG_ERR("device: out of memory: departed nodes' SCSI-2 "
+			"reservations stay on this node");
+		return;
+	}
+	for (uint32_t i = 0; i < nleft; i++) {
+		memset(m, 0, sizeof(*m));
+		m->type = LU_REPL_MSG_NODE_LEFT;
+		m->node = left[i];
+		m->nrtpis = port_dir_node_rtpis(ports_dir(d->ports), left[i],
+						m->rtpis,
+						LU_REPL_NODE_RTPIS_MAX);
+		if (m->nrtpis > LU_REPL_NODE_RTPIS_MAX)
+			m->nrtpis = LU_REPL_NODE_RTPIS_MAX;
+		n = lu_repl_msg_encode(m, buf, sizeof(buf));
+		if (n < 0)
+			continue;
+		for (unsigned k = 0; k < d->n; k++)
+			device_lu_apply(d, &d->lus[k], buf, (size_t)n, NULL,
+					NULL);
+	}
+	free(m);
+}
+
+/* ------------------------------------------------------ state transfer */
+
+static int device_save(void *arg, void **data, size_t *len)
+{
+	struct device *d = arg;
+	size_t total = DEVICE_SNAP_HDR, off;
+	void **parts = calloc(d->n ? d->n : 1, sizeof(*parts));
+	size_t *plen = calloc(d->n ? d->n : 1, sizeof(*plen));
+	uint8_t *b = NULL;
+	int err = 0;
+
+	if (!parts || !plen) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < d->n && !err; i++) {
+		err = scsi_lun_repl_save(d->lus[i].lu, &parts[i], &plen[i]);
+		total += DEVICE_SNAP_LU + plen[i];
+	}
+	if (err)
+		goto out;
+	b = malloc(total);
+	if (!b) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(b, "CTDV", 4);
+	device_put_be(b + 4, DEVICE_VERSION, 2);
+	device_put_be(b + 6, 0, 2);
+	device_put_be(b + 8, d->n, 4);
+	off = DEVICE_SNAP_HDR;
+	for (unsigned i = 0; i < d->n; i++) {
+		memcpy(b + off, d->lus[i].naa, 16);
+		device_put_be(b + off + 16, d->lus[i].nblocks, 8);
+		device_put_be(b + off + 24, d->lus[i].block_size, 4);
+		device_put_be(b + off + 28, plen[i], 4);
+		memcpy(b + off + DEVICE_SNAP_LU, parts[i], plen[i]);
+		off += DEVICE_SNAP_LU + plen[i];
+	}
+	*data = b;
+	*len = total;
+out:
+	for (unsigned i = 0; parts && i < d->n; i++)
+		free(parts[i]);
+	free(parts);
+	free(plen);
+	return err;
+}
+
+static void device_naa_str(const uint8_t *naa, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < 16; i++) {
+		out[2 * i] = hex[naa[i] >> 4];
+		out[2 * i + 1] = hex[naa[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+/* Whether the snapshot names exactly this node's clustered LUs, with the
+ * same identity; says what differs. */
+static bool device_snap_matches(struct device *d, const uint8_t *b,
+				size_t len)
+{
+	size_t off = DEVICE_SNAP_HDR;
+	uint32_t count = (uint32_t)device_get_be(b + 8, 4);
+	char naa[33];
+
+	if (count != d->n) {
+		LOG_ERR("device: the cluster has %u clustered LU%s, this node "
+			"%u: every node must export the same clustered LUs; "
+			"not serving them", count, count == 1 ? "" : "s",
+			d->n);
+		return false;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		const struct device_lu *e;
+		uint64_t nblocks;
+		uint32_t bsize;
+
+		if (len - off < DEVICE_SNAP_LU)
+			return false;
+		e = device_find(d, b + off);
+		nblocks = device_get_be(b + off + 16, 8);
+		bsize = (uint32_t)device_get_be(b + off + 24, 4);
+		device_naa_str(b + off, naa);
+		if (!e) {
+			LOG_ERR("device: the cluster has LU naa.%s, this node "
+				"does not: not serving clustered LUs", naa);
+			return false;
+		}
+		if (e->nblocks != nblocks || e->block_size != bsize) {
+			LOG_ERR("device: %s (naa.%s): %llu blocks of %u bytes "
+				"here, %llu of %u in the cluster: refused, "
+				"not serving clustered LUs", e->name, naa,
+				(unsigned long long)e->nblocks, e->block_size,
+				(unsigned long long)nblocks, bsize);
+			return false;
+		}
+		off += DEVICE_SNAP_LU;
+		if (len - off < device_get_be(b + off - 4, 4))
+			return false;
+		off += (size_t)device_get_be(b + off - 4, 4);
+	}
+	return off == len;
+}
+
+static int device_load(void *arg, const void *data, size_t len)
+{
+	struct device *d = arg;
+	const uint8_t *b = data;
+	size_t off = DEVICE_SNAP_HDR, plen;
+	int err;
+
+	if (len < DEVICE_SNAP_HDR || memcmp(b, "CTDV", 4) ||
+	    device_get_be(b + 4, 2) != DEVICE_VERSION ||
+	    device_get_be(b + 6, 2) != 0) {
+		LOG_ERR("device: the device state received is malformed or "
+			"of another version: refused");
+		return -EINVAL;
+	}
+	if (!device_snap_matches(d, b, len))
+		return -EINVAL;
+	for (uint32_t i = 0; i < d->n; i++) {
+		struct device_lu *e = device_find(d, b + off);
+
+		plen = (size_t)device_get_be(b + off + 28, 4);
+		off += DEVICE_SNAP_LU;
+		err = scsi_lun_repl_load(e->lu, b + off, plen);
+		if (err) {
+			LOG_ERR("device: %s: the state received is refused: "
+				"%s", e->name, strerror(-err));
+			return err;
+		}
+		off += plen;
+	}
+	return 0;
+}
+
+static void device_reset(void *arg)
+{
+	struct device *d = arg;
+
+	for (unsigned i = 0; i < d->n; i++)
+		scsi_lun_repl_reset(d->lus[i].lu);
+}
+
+static const struct cluster_channel_ops device_ops = {
+	.id = DEVICE_CHANNEL_ID,
+	.name = "device",
+	.apply = device_apply,
+	.view = device_view,
+	.save = device_save,
+	.load = device_load,
+	.reset = device_reset,
+};
+
+/* -------------------------------------------------------------- set-up */
+
+static int device_lu_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct device_lu *)a)->naa,
+		      ((const struct device_lu *)b)->naa, 16);
+}
+
+int device_open(struct cluster *c, const struct config *cfg,
+		struct ports *ports, struct device **out)
+{
+	struct device *d;
+	unsigned n = 0, k = 0;
+	int err;
+
+	*out = NULL;
+	for (unsigned i = 0; i < cfg->n_targets; i++)
+		for (unsigned j = 0; j < cfg->targets[i].n_luns; j++)
+			n += cfg->targets[i].luns[j].clustered;
+	if (!n)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->lus = calloc(n, sizeof(*d->lus)))) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->cluster = c;
+	d->loop = cluster_loop(c);
+	d->ports = ports;
+	for (unsigned i = 0; i < cfg->n_targets; i++) {
+		const struct config_target *ct = &cfg->targets[i];
+
+		for (unsigned j = 0; j < ct->n_luns; j++) {
+			const struct config_lun *l = &ct->luns[j];
+			struct device_lu *e = &d->lus[k];
+
+			if (!l->clustered)
+				continue;
+			e->dev = d;
+			e->lu = l->lu;
+			memcpy(e->naa, l->scsi.naa, 16);
+			e->nblocks = l->scsi.nblocks;
+			e->block_size = l->scsi.block_size;
+			snprintf(e->name, sizeof(e->name), "%.64s LUN %llu",
+				 ct->iscsi.name,
+				 (unsigned long long)l->scsi.lun_id);
+			k++;
+		}
+	}
+	d->n = n;
+	qsort(d->lus, n, sizeof(*d->lus), device_lu_cmp);
+	for (unsigned i = 1; i < n; i++) {
+		if (!memcmp(d->lus[i].naa, d->lus[i - 1].naa, 16)) {
+			LOG_ERR("device: %s and %s have the same NAA: a "
+				"clustered LU's NAA names it in the cluster",
+				d->lus[i - 1].name, d->lus[i].name);
+			free(d->lus);
+			free(d);
+			return -EINVAL;
+		}
+	}
+	err = cluster_channel_open(c, &device_ops, d, &d->ch);
+	if (err) {
+		LOG_ERR("device: cannot open the device channel: %s",
+			strerror(-err));
+		free(d->lus);
+		free(d);
+		return err;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct device_lu *e = &d->lus[i];
+
+		e->seq.submit = device_seq_submit;
+		e->seq.port_exists = ports ? device_seq_port_exists : NULL;
+		scsi_lun_set_seq(e->lu, &e->seq);
+	}
+	LOG_INFO("device: %u clustered LU%s", n, n == 1 ? "" : "s");
+	*out = d;
+	return 0;
+}
+
+void device_detach(struct device *d)
+{
+	if (!d)
+		return;
+	d->detached = true;
+	for (unsigned i = 0; i < d->n; i++)
+		scsi_lun_set_seq(d->lus[i].lu, NULL);
+}
+
+void device_free(struct device *d)
+{
+	if (!d)
+		return;
+	free(d->lus);
+	free(d);
+}
