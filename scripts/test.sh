@@ -50,7 +50,8 @@ run_build() {
 # Three nodes on real corosync (scripts/cluster.sh), each test on a
 # cluster instance of its own: the service through its own client
 # (bus_smoke: views, commits and state across a partition, a restart and a
-# kill -9), then ctgtd members driven with ctgtadm (cluster.sh).
+# kill -9), then ctgtd members driven with ctgtadm (cluster.sh), then one
+# shared LU exported by all three (cluster_device.sh).
 run_cluster() {
 	local dir=$1 name=$2
 	echo "--- $name: cluster tests ---"
@@ -64,6 +65,11 @@ run_cluster() {
 	tail -n 1 "$logdir/$name-cluster.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' \
 		>"$logdir/$name-cluster.sum" ||
 		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-cluster.sum"
+	CTGT_CLUSTER_ID=ctgtdv CTGT_CLUSTER_SUBNET=10.78.3 \
+		bash tests/integration/cluster_device.sh "$dir" 2>&1 | tee "$logdir/$name-device.log"
+	tail -n 1 "$logdir/$name-device.log" | grep -E '^[0-9]+ passed, [0-9]+ failed' \
+		>"$logdir/$name-device.sum" ||
+		echo "0 passed, 1 failed, 0 skipped" >"$logdir/$name-device.sum"
 }
 
 # The local cluster harness (scripts/cluster.sh: namespaces, bridge, one

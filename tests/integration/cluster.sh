@@ -63,47 +63,9 @@ N=3
 CRASH_SETS=150     # per surviving node; enough to outlast failure detection
 
 work=$(mktemp -d /tmp/ctgt-cluster-it.XXXXXX)
-npass=0 nfail=0 nskip=0
-cluster_up=
-failed_names=()
-STATE=
 
-it_pass() { echo "PASS $1${2:+ ($2)}"; npass=$((npass + 1)); }
-it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); failed_names+=("$1"); }
-it_skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
-
-it_log_tail() {   # FILE [LINES]: indented, so it never reads as a result line
-	[ -s "$1" ] || { echo "    (log $1 is empty)"; return; }
-	echo "    --- last ${2:-20} lines of $1 ---"
-	tail -n "${2:-20}" "$1" | sed 's/^/    | /'
-}
-
-it_sanitizer_report() {   # LOG: 0 if ASan/UBSan/LSan reported something
-	grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)Sanitizer' "$1" 2>/dev/null
-}
-
-it_cleanup() {
-	local j
-	for j in $(jobs -p); do kill "$j" 2>/dev/null; done
-	if [ -n "$cluster_up" ]; then
-		if [ -n "${CTGT_TEST_KEEP:-}" ]; then
-			bash "$harness" down --keep-logs >/dev/null 2>&1
-			echo "    (node logs kept in $STATE/n*/, work folder $work)"
-		else
-			bash "$harness" down >/dev/null 2>&1 || echo "    (cleanup: scripts/cluster.sh down failed)"
-		fi
-	fi
-	[ -n "${CTGT_TEST_KEEP:-}" ] || rm -rf "$work"
-}
-trap it_cleanup EXIT
-trap 'exit 130' INT TERM
-
-it_summary() {
-	if [ "${#failed_names[@]}" -gt 0 ]; then
-		echo "failed: ${failed_names[*]}" | fmt -w 100
-	fi
-	echo "$npass passed, $nfail failed, $nskip skipped"
-}
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$here/cluster_lib.sh"
 
 # All the checks below, skipped with one reason.
 it_skip_all() {
@@ -123,37 +85,7 @@ it_skip_all() {
 	done
 }
 
-# --- helpers -------------------------------------------------------------------
 
-cl() { bash "$harness" "$@"; }
-
-# adm NODE ARGS...: ctgtadm on NODE (its ctgtd's default socket, in the
-# node's private /run)
-adm() {
-	local node=$1; shift
-	timeout 60 bash "$harness" exec "$node" -- "$adm" "$@"
-}
-
-# view_is NODE REGEX: ctgtadm view on NODE matches (one line: the two
-# lines of the view joined with " | ")
-view_get() { adm "$1" view 2>&1 | paste -sd'|' - | sed 's/|/ | /g'; }
-
-# wait_view NODE REGEX TIMEOUT: 0 once NODE's view matches; the last view
-# in $view_last
-wait_view() {
-	local deadline=$((SECONDS + $3))
-	while :; do
-		view_last=$(view_get "$1")
-		grep -qE -- "$2" <<<"$view_last" && return 0
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.3
-	done
-}
-
-# json_field JSON KEY: a scalar field of one JSON line (ctgtadm --json)
-json_field() {
-	python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2" 2>/dev/null
-}
 
 # dump NODE KEY...: "key version value" per key, read on NODE in one exec
 dump() {
@@ -166,7 +98,6 @@ dump() {
 		done' _ "$adm" "$@"
 }
 
-node_log() { echo "$STATE/n$1/ctgtd.log"; }
 
 # rtpg NODE: REPORT TARGET PORT GROUPS through NODE's portal, from inside
 # the node's namespaces (so it works while the node is partitioned): one
@@ -246,47 +177,6 @@ it_clash() {
 
 # --- preflight -------------------------------------------------------------------
 
-it_preflight() {
-	local t missing=
-	if [ "$(id -u)" != 0 ]; then
-		it_skip_all "needs root (network namespaces)"
-		return 1
-	fi
-	if [ ! -f "$harness" ]; then
-		it_skip_all "scripts/cluster.sh (the local cluster harness) is not in the tree"
-		return 1
-	fi
-	for t in corosync corosync-quorumtool nsenter unshare ip python3 timeout; do
-		command -v "$t" >/dev/null || missing="$missing $t"
-	done
-	if [ -n "$missing" ]; then
-		it_skip_all "missing tools:$missing (run scripts/deps.sh)"
-		return 1
-	fi
-	if [ ! -x "$ctgtd" ] || [ ! -x "$adm" ]; then
-		it_skip_all "no ctgtd/ctgtadm in $build (build first)"
-		return 1
-	fi
-	# The corosync backend is compiled in only with the corosync client
-	# libraries; without it the binary does not need libcpg. Read from the
-	# ELF dynamic section (nothing runs: an ldd of the ASan build once
-	# came back empty in a CI run). Under CI, where scripts/deps.sh
-	# installed corosync, a build without it is a failure, not a skip.
-	if [ "$(readelf -d "$ctgtd" 2>/dev/null | grep -c 'NEEDED.*libcpg')" = 0 ]; then
-		if [ "${CI:-}" = true ]; then
-			it_fail cluster.preflight "$ctgtd was built without the corosync backend (libcpg-dev missing at build time?)"
-		fi
-		it_skip_all "$ctgtd was built without the corosync backend (libcpg-dev etc. missing at build time)"
-		return 1
-	fi
-	eval "$(cl info)" || { it_skip_all "scripts/cluster.sh info failed"; return 1; }
-	STATE=$CLUSTER_STATE
-	if [ "$CLUSTER_UP" != no ]; then
-		it_fail cluster.preflight "cluster instance $CTGT_CLUSTER_ID is already up ($STATE): not touching it (scripts/cluster.sh down with CTGT_CLUSTER_ID=$CTGT_CLUSTER_ID)"
-		return 1
-	fi
-	return 0
-}
 
 # --- the scenario ------------------------------------------------------------------
 
