@@ -35,7 +35,9 @@
  *   LOGICAL UNIT COMMUNICATION FAILURE (sbc_bs_reason).
  * - COMPARE AND WRITE and ORWRITE hold an LBA range lock on this node for
  *   their read-modify-write; overlapping ones queue and resume on their
- *   own loop. Cluster-wide atomicity comes later behind the same calls.
+ *   own loop. On a clustered LU they then take the same range on the
+ *   cluster (the LU's sequencer, range_lock: cached by the node while
+ *   no other node asks), so they are atomic across nodes too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -244,6 +246,10 @@ struct sbc_cmd *sbc_cmd_new(struct scsi_task *t)
 
 static void sbc_cmd_free(struct sbc_cmd *c)
 {
+	if (c->clocked) {
+		c->clocked = false;
+		c->lu->seq->range_unlock(c->lu->seq, &c->crange);
+	}
 	if (c->locked) {
 		c->locked = false;
 		sbc_range_unlock(c->lu, &c->range);
@@ -327,24 +333,81 @@ enum scsi_exec sbc_cmd_start(struct sbc_cmd *c, sbc_step_fn first)
 	return SCSI_EXEC_DONE;
 }
 
-static void sbc_cmd_granted(struct sbc_range *r)
+/* Both locks held: the command runs. */
+static void sbc_cmd_run_locked(struct sbc_cmd *c)
 {
-	struct sbc_cmd *c = container_of(r, struct sbc_cmd, range);
-
 	/* Aborted while waiting: the core reports the abort. */
 	if (!scsi_task_is_aborted(c->t) && c->step(c, 0))
 		return;
 	sbc_cmd_end(c);
 }
 
+static void sbc_cmd_cluster_granted(struct scsi_lu_range *r, int status)
+{
+	struct sbc_cmd *c = container_of(r, struct sbc_cmd, crange);
+
+	if (status) {
+		/* Not ready (no quorum): nothing ran, a retry may go
+		 * through another node (SPC-4 5.15.2.4.5). */
+		c->sr = SCSI_SR_LU_NOT_READY_UNAVAILABLE;
+		sbc_cmd_end(c);
+		return;
+	}
+	c->clocked = true;
+	sbc_cmd_run_locked(c);
+}
+
+/* The node's range is held: on a clustered LU, the cluster's next.
+ * false: waiting (resumes in sbc_cmd_cluster_granted), or failed with
+ * c->sr set and *failed. */
+static bool sbc_cmd_cluster_lock(struct sbc_cmd *c, bool *failed)
+{
+	struct scsi_lu_seq *seq = c->lu->seq;
+
+	*failed = false;
+	if (!seq || !seq->range_lock)
+		return true;
+	c->crange.lba = c->range.lba;
+	c->crange.nblocks = c->range.nblocks;
+	c->crange.loop = c->range.loop;
+	c->crange.granted = sbc_cmd_cluster_granted;
+	if (seq->range_lock(seq, &c->crange) == 0)
+		return false;
+	c->sr = SCSI_SR_BUSY;
+	*failed = true;
+	return false;
+}
+
+static void sbc_cmd_granted(struct sbc_range *r)
+{
+	struct sbc_cmd *c = container_of(r, struct sbc_cmd, range);
+	bool failed;
+
+	if (!sbc_cmd_cluster_lock(c, &failed)) {
+		if (failed)
+			sbc_cmd_end(c);
+		return;
+	}
+	sbc_cmd_run_locked(c);
+}
+
 enum scsi_exec sbc_cmd_start_locked(struct sbc_cmd *c, sbc_step_fn first)
 {
+	bool failed;
+
 	c->step = first;
 	c->range.loop = base_loop_current();
 	c->range.granted = sbc_cmd_granted;
 	c->locked = true;
 	if (!sbc_range_lock(c->lu, &c->range))
 		return SCSI_EXEC_PENDING; /* resumes in sbc_cmd_granted */
+	if (!sbc_cmd_cluster_lock(c, &failed)) {
+		if (!failed)
+			return SCSI_EXEC_PENDING;
+		sbc_cmd_settle(c);
+		sbc_cmd_free(c);
+		return SCSI_EXEC_DONE;
+	}
 	return sbc_cmd_start(c, first);
 }
 

@@ -108,6 +108,8 @@ struct sbc_cmd {
 	uint64_t info;                  /* MISCOMPARE INFORMATION */
 	bool locked;
 	struct sbc_range range;
+	bool clocked;                   /* holds crange on the cluster */
+	struct scsi_lu_range crange;
 
 	uint8_t *bounce;                /* owned, SBC_BOUNCE_MAX at most */
 	uint32_t bounce_len;
@@ -125,7 +127,8 @@ struct sbc_cmd {
 struct sbc_cmd *sbc_cmd_new(struct scsi_task *t);
 /* Runs the first step now: DONE (outcome set on t, c freed) or PENDING. */
 enum scsi_exec sbc_cmd_start(struct sbc_cmd *c, sbc_step_fn first);
-/* Same, but first takes c->range (set by the caller); waits if busy. */
+/* Same, but first takes c->range (set by the caller) on this node and,
+ * for a clustered LU, on the cluster (scsi.h range_lock); waits if busy. */
 enum scsi_exec sbc_cmd_start_locked(struct sbc_cmd *c, sbc_step_fn first);
 /* Submits one request; next runs on its completion. false: not
  * submitted, c->sr set (BUSY on -ENOMEM/-EAGAIN). buf may be NULL for

@@ -291,6 +291,15 @@ void scsi_nexus_destroy(struct scsi_nexus *n);
  */
 struct scsi_lu_req;
 
+/* A cluster-wide LBA range lock request (scsi_lu_seq.range_lock). */
+struct scsi_lu_range {
+	uint64_t lba, nblocks;
+	struct base_loop *loop;      /* where granted() runs */
+	/* status 0: held; -errno: not taken (node not ready...) */
+	void (*granted)(struct scsi_lu_range *r, int status);
+	void *seq_priv;              /* the sequencer's, while held */
+};
+
 struct scsi_lu_seq {
 	/* Any thread. 0: scsi_lu_req_done(req, ...) is called exactly
 	 * once, later; or -errno (not ordered; nothing was applied). */
@@ -298,6 +307,14 @@ struct scsi_lu_seq {
 	/* At apply time: whether rtpi is a target port of some node
 	 * (REGISTER AND MOVE, SPC-4 6.16.4). */
 	bool (*port_exists)(struct scsi_lu_seq *seq, uint16_t rtpi);
+	/* COMPARE AND WRITE and ORWRITE (SBC-3 5.3, 5.9) are atomic
+	 * across nodes under an exclusive lock of their LBA range, taken
+	 * after the node's own range lock. range_lock: any thread; 0 and
+	 * r->granted later, or -errno (then no granted). range_unlock:
+	 * any thread, for a granted r. */
+	int (*range_lock)(struct scsi_lu_seq *seq, struct scsi_lu_range *r);
+	void (*range_unlock)(struct scsi_lu_seq *seq,
+			     struct scsi_lu_range *r);
 };
 
 /* Before serving (no task of the LU outstanding): seq must outlive the
