@@ -78,7 +78,7 @@
  *      nodes, empty, can make by forming a quorum apart from the holders
  *      of the latest state: one history is dropped at the merge and its
  *      holder is not told (docs/cluster-protocol.md, "What survives
- *      what"; seed 561 of the default run shows it). They are counted,
+ *      what"; SIM_SEED=561 shows it). They are counted,
  *      and refused in a schedule without crashes;
  *   5. every submit completes exactly once, never inside the call, with
  *      0, -EAGAIN, -EIO or -ESHUTDOWN (after a close); on 0 the
@@ -170,6 +170,7 @@ struct dreq {
 	bool in_call, crashed, applied;
 	uint64_t hash;                 /* of the message bytes */
 	uint64_t epoch, index;         /* where its node applied it */
+	uint8_t answer;                /* its status there (enum pr_status) */
 };
 
 /* (epoch, index) -> one applied message; prev: the index of the LU's
@@ -681,6 +682,7 @@ static int dev_apply(void *arg, const struct cluster_msg_info *mi,
 		q->applied = true;
 		q->epoch = t->epoch;
 		q->index = t->index;
+		q->answer = (uint8_t)t->fx.pr.status;
 	}
 	/* An APTPL write or aborts take time: the ack waits for them. */
 	if (token && t->nheld < DEV_HELD_MAX &&
@@ -1198,19 +1200,50 @@ static void dev_held_release(struct world *w, struct dnode *t)
 	t->held[k] = t->held[--t->nheld];
 }
 
+/* Node t encodes m and submits it: the request, or NULL when t is not
+ * ready (-EAGAIN, nothing sent). */
+static struct dreq *dev_submit(struct world *w, struct dnode *t,
+			       const struct lu_repl_msg *m)
+{
+	static uint8_t buf[LU_REPL_MSG_MAX];
+	struct dreq *q;
+	ssize_t n;
+	int rc;
+
+	n = lu_repl_msg_encode(m, buf, sizeof(buf));
+	SIM_CHECK(n > 0, "encode %s: %zd", lu_repl_msg_type_str(m->type), n);
+	assert_true(w->nreqs < DEV_REQ_MAX);
+	q = &w->reqs[w->nreqs];
+	memset(q, 0, sizeof(*q));
+	q->node = t->id;
+	q->type = m->type;
+	q->hash = sim_fnv(FNV_BASIS, buf, (size_t)n);
+	q->in_call = true;
+	w->nreqs++;
+	rc = cluster_submit(t->ch, buf, (size_t)n, dev_done, q);
+	q->in_call = false;
+	if (rc == 0) {
+		trace("submit req %td node %u %s\n", q - w->reqs, t->id,
+		      lu_repl_msg_type_str(m->type));
+		return q;
+	}
+	SIM_CHECK(rc == -EAGAIN && !cluster_is_ready(t->c),
+		  "node %u: submit: %d (ready %d)", t->id, rc,
+		  cluster_is_ready(t->c));
+	SIM_CHECK(!q->calls, "node %u: a refused submit completed", t->id);
+	w->nreqs--;
+	return NULL;
+}
+
 /* One command from a random initiator through a random port of a random
  * node. */
 static void dev_traffic(struct sim_world *sw)
 {
 	struct world *w = world_of(sw);
 	struct dnode *t = &w->nodes[1 + rnd(w, sw->n)];
-	static uint8_t buf[LU_REPL_MSG_MAX];
 	struct lu_repl_msg m;
 	struct pr_nexus nx;
-	struct dreq *q;
 	uint64_t r;
-	ssize_t n;
-	int rc;
 
 	if (!t->c || w->nreqs >= DEV_REQ_MAX)
 		return;
@@ -1243,27 +1276,7 @@ static void dev_traffic(struct sim_world *sw)
 	    (t->lu.pr.s2_holder.rtpi == dev_rtpi(t->id, 0) ||
 	     t->lu.pr.s2_holder.rtpi == dev_rtpi(t->id, 1)) && rnd(w, 2))
 		m.nexus = t->lu.pr.s2_holder;
-	n = lu_repl_msg_encode(&m, buf, sizeof(buf));
-	SIM_CHECK(n > 0, "encode %s: %zd", lu_repl_msg_type_str(m.type), n);
-	q = &w->reqs[w->nreqs];
-	memset(q, 0, sizeof(*q));
-	q->node = t->id;
-	q->type = m.type;
-	q->hash = sim_fnv(FNV_BASIS, buf, (size_t)n);
-	q->in_call = true;
-	w->nreqs++;
-	rc = cluster_submit(t->ch, buf, (size_t)n, dev_done, q);
-	q->in_call = false;
-	if (rc == 0) {
-		trace("submit req %td node %u %s\n", q - w->reqs, t->id,
-		      lu_repl_msg_type_str(m.type));
-		return;
-	}
-	SIM_CHECK(rc == -EAGAIN && !cluster_is_ready(t->c),
-		  "node %u: submit: %d (ready %d)", t->id, rc,
-		  cluster_is_ready(t->c));
-	SIM_CHECK(!q->calls, "node %u: a refused submit completed", t->id);
-	w->nreqs--;
+	dev_submit(w, t, &m);
 }
 
 static void dev_caw(struct sim_world *sw)
@@ -1568,7 +1581,10 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 
 static void test_sim_device_random(void **state)
 {
-	uint64_t n = sim_seeds_run(run_schedule, 500, 1500);
+	uint64_t n;
+
+	memset(&tot, 0, sizeof(tot));
+	n = sim_seeds_run(run_schedule, 500, 1500);
 
 	if (!n)
 		return;
@@ -1598,9 +1614,86 @@ static void test_sim_device_random(void **state)
 	assert_true(tot.persists > 0);
 }
 
+/* ------------------------------------------------------ a scripted case */
+
+/* The nodes n, all up, ready. */
+static struct world *world_up(uint32_t n, uint64_t seed)
+{
+	struct cluster_sim_config sc = { .nodes = n, .seed = seed };
+	struct world *w = world_new(&sc, false);
+
+	for (uint32_t id = 1; id <= n; id++)
+		node_start(&w->sw, id);
+	drain(w);
+	for (uint32_t id = 1; id <= n; id++)
+		assert_true(cluster_is_ready(w->nodes[id].c));
+	return w;
+}
+
+/* Node id submits a command of type (not PR OUT) or, with sa_key, a
+ * REGISTER, from initiator init through its port `which`; runs until
+ * it is done and returns its answer. */
+static uint8_t scripted(struct world *w, uint32_t id, uint8_t type,
+			uint32_t init, uint32_t which, uint64_t sa_key)
+{
+	struct dnode *t = &w->nodes[id];
+	struct lu_repl_msg m;
+	struct dreq *q;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	dev_nexus(&m.nexus, init, dev_rtpi(id, which));
+	m.req.sa = PR_OUT_REGISTER;
+	m.req.sa_key = sa_key;
+	q = dev_submit(w, t, &m);
+	assert_non_null(q);
+	drain(w);
+	assert_int_equal(q->calls, 1);
+	assert_int_equal(q->status, 0);
+	return q->answer;
+}
+
+/*
+ *   i0 --RTPI 2-- node 2: RESERVE(6)      (held through node 2's port)
+ *   i1 --RTPI 1-- node 1: REGISTER        -> RESERVATION CONFLICT
+ *                 node 2 crashes
+ *   nodes 1 and 3: NODE_LEFT of node 2 (RTPIs 2, 18) ends the SCSI-2
+ *   reservation (SPC-2 5.5.1, SAM-5 6.3.4)
+ *   i1 --RTPI 1-- node 1: REGISTER        -> GOOD
+ * Every step through the real cluster; the oracle runs after each.
+ */
+static void test_sim_device_holder_node_leaves(void **state)
+{
+	struct world *w = world_up(3, 21);
+
+	assert_int_equal(scripted(w, 2, LU_REPL_MSG_SCSI2_RESERVE, 0, 0, 0),
+			 PR_STATUS_GOOD);
+	for (uint32_t id = 1; id <= 3; id++) {
+		assert_true(w->nodes[id].lu.pr.s2_reserved);
+		assert_int_equal(w->nodes[id].lu.pr.s2_holder.rtpi, 2);
+	}
+	assert_int_equal(scripted(w, 1, LU_REPL_MSG_PR_OUT, 1, 0, 0x11),
+			 PR_STATUS_RESERVATION_CONFLICT);
+	node_stop(&w->sw, 2);
+	drain(w);
+	assert_int_equal(w->s2_node_left, 2);  /* on node 1 and node 3 */
+	assert_false(w->nodes[1].lu.pr.s2_reserved);
+	assert_false(w->nodes[3].lu.pr.s2_reserved);
+	assert_int_equal(scripted(w, 1, LU_REPL_MSG_PR_OUT, 1, 0, 0x11),
+			 PR_STATUS_GOOD);
+	assert_int_equal(w->nodes[3].lu.pr.nregs, 1);
+	/* node 2 comes back empty and loads the others' state */
+	node_start(&w->sw, 2);
+	drain(w);
+	assert_int_equal(w->nodes[2].lu.pr.nregs, 1);
+	sim_check_converged(&w->sw);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_device_holder_node_leaves),
 		cmocka_unit_test(test_sim_device_random),
 	};
 
