@@ -12,11 +12,28 @@
  *                                   APTPL write are done, then acked
  *   core: req finishes    <- submit done: every member applied it
  *
+ * Whole-cluster restart (DESIGN.md: "the state with the highest (epoch,
+ * generation) wins, whichever node starts first"): the first quorate
+ * view of a history (the device state not formed yet) makes its members
+ * the awaited ones and holds every clustered LU (scsi_lun_repl_hold:
+ * 02/04/0A, retried). Each awaited member, once ready, submits an OFFER
+ * with its own APTPL file of every LU; every node applies the offers in
+ * the same order and adopts an image whose (epoch, generation) is above
+ * the state's (scsi_lun_repl_adopt). When no member is awaited any more
+ * (offered, or left), the LUs are served. Why the first view's members
+ * are enough: every image was made durable on every member of the view
+ * that changed it before its command completed, and any two quorate
+ * views share a member, so the newest completed image is on some member
+ * of the first quorate view after the restart.
+ *
  * Wire format, version 1, big-endian:
- *   0 1 version   1 1 kind (1: LU message)   2 2 reserved (0)
- *   4 16 NAA   20 .. the lu_repl message (lu_repl.h)
+ *   0 1 version   1 1 kind   2 2 reserved (0)
+ *   kind 1 (LU message): 4 16 NAA   20 .. the lu_repl message (lu_repl.h)
+ *   kind 2 (OFFER): 4 4 LU count; per LU: 16 NAA, 4 length L, L bytes of
+ *     the APTPL image (L = 0: no file)
  * Snapshot (state transfer), version 1:
- *   0 4 "CTDV"   4 2 version   6 2 reserved   8 4 LU count
+ *   0 4 "CTDV"   4 2 version   6 1 formed   7 1 reserved   8 4 LU count
+ *   12 4 awaited count W, W times 4 node id (ascending)
  *   per LU, by NAA: 16 NAA, 8 blocks, 4 block size, 4 length L, L bytes
  *   of lu_repl_save
  * A snapshot from a node whose clustered LUs differ from this node's (a
@@ -49,8 +66,9 @@
 
 #define DEVICE_VERSION 1u
 #define DEVICE_KIND_LU 1u
+#define DEVICE_KIND_OFFER 2u
 #define DEVICE_HDR 20u
-#define DEVICE_SNAP_HDR 12u
+#define DEVICE_SNAP_HDR 16u
 #define DEVICE_SNAP_LU 32u
 
 struct device;
@@ -73,6 +91,13 @@ struct device {
 	bool detached;
 	unsigned n;
 	struct device_lu *lus;      /* sorted by NAA */
+	/* replicated: the restart's gathering (see the top) */
+	bool formed;
+	uint32_t nawait;
+	uint32_t await[CLUSTER_NODES_MAX];   /* ascending */
+	/* this node's */
+	bool ready;
+	bool offering;              /* an OFFER submit is in flight */
 };
 
 /* One apply waiting for its local effects before the ack. */
@@ -286,6 +311,158 @@ static void device_seq_range_unlock(struct scsi_lu_seq *seq,
 			"memory", dr->e->name);
 }
 
+/* ------------------------------------------------- restart: offers */
+
+static bool device_awaits(const struct device *d, uint32_t node)
+{
+	for (uint32_t i = 0; i < d->nawait; i++)
+		if (d->await[i] == node)
+			return true;
+	return false;
+}
+
+/* The LUs are held exactly while some member is awaited. */
+static void device_hold_update(struct device *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		scsi_lun_repl_hold(d->lus[i].lu, d->nawait > 0);
+}
+
+static void device_await_drop(struct device *d, uint32_t node)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < d->nawait; i++)
+		if (d->await[i] != node)
+			d->await[k++] = d->await[i];
+	d->nawait = k;
+	if (!d->nawait)
+		LOG_INFO("device: every first member's APTPL state is in: "
+			 "serving the clustered LUs");
+}
+
+static void device_offer(struct device *d);
+
+static void device_offer_done(void *ctx, int status)
+{
+	struct device *d = ctx;
+
+	d->offering = false;
+	if (status == -ESHUTDOWN)
+		return;
+	if (status)
+		LOG_INFO("device: APTPL offer not ordered (%s): again when "
+			 "ready", strerror(-status));
+	device_offer(d);
+}
+
+/* This node's APTPL files, once ready, while the cluster awaits them. */
+static void device_offer(struct device *d)
+{
+	uint32_t self = cluster_local_id(d->cluster);
+	void **img = NULL;
+	size_t *ilen = NULL, total = 8, off;
+	uint8_t *b = NULL;
+	int err = -ENOMEM;
+
+	if (d->offering || !d->ready || d->detached ||
+	    !device_awaits(d, self))
+		return;
+	img = calloc(d->n, sizeof(*img));
+	ilen = calloc(d->n, sizeof(*ilen));
+	if (!img || !ilen)
+		goto out;
+	for (unsigned i = 0; i < d->n; i++) {
+		err = scsi_lun_repl_image(d->lus[i].lu, &img[i], &ilen[i]);
+		if (err) {
+			if (err != -ENOENT)
+				LOG_WARN("device: %s: APTPL file not readable "
+					 "(%s): offered as none", d->lus[i].name,
+					 strerror(-err));
+			img[i] = NULL;
+			ilen[i] = 0;
+		}
+		total += 20 + ilen[i];
+	}
+	b = malloc(total);
+	err = -ENOMEM;
+	if (!b)
+		goto out;
+	b[0] = DEVICE_VERSION;
+	b[1] = DEVICE_KIND_OFFER;
+	b[2] = b[3] = 0;
+	device_put_be(b + 4, d->n, 4);
+	off = 8;
+	for (unsigned i = 0; i < d->n; i++) {
+		memcpy(b + off, d->lus[i].naa, 16);
+		device_put_be(b + off + 16, ilen[i], 4);
+		if (ilen[i])
+			memcpy(b + off + 20, img[i], ilen[i]);
+		off += 20 + ilen[i];
+	}
+	err = cluster_submit(d->ch, b, total, device_offer_done, d);
+	if (!err)
+		d->offering = true;
+out:
+	if (err && err != -EAGAIN)
+		LOG_ERR("device: cannot offer this node's APTPL state: %s",
+			strerror(-err));
+	for (unsigned i = 0; img && i < d->n; i++)
+		free(img[i]);
+	free(img);
+	free(ilen);
+	free(b);
+}
+
+/* An OFFER, in order on every node: adopt what is newer. */
+static void device_apply_offer(struct device *d, uint32_t from,
+			       const uint8_t *b, size_t len)
+{
+	size_t off = 8;
+	uint32_t count;
+	int r;
+
+	if (!device_awaits(d, from)) {
+		LOG_DEBUG("device: node %u's APTPL offer comes late: ignored",
+			  from);
+		return;
+	}
+	count = len >= 8 ? (uint32_t)device_get_be(b + 4, 4) : 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct device_lu *e;
+		size_t l;
+
+		if (len - off < 20)
+			break;
+		l = (size_t)device_get_be(b + off + 16, 4);
+		if (len - off - 20 < l)
+			break;
+		e = device_find(d, b + off);
+		if (e && l) {
+			r = scsi_lun_repl_adopt(e->lu, b + off + 20, l);
+			if (r == 1)
+				LOG_INFO("device: %s: node %u's APTPL state is "
+					 "the newest so far: adopted", e->name,
+					 from);
+			else if (r < 0)
+				LOG_WARN("device: %s: node %u's APTPL image "
+					 "does not decode (%s): ignored",
+					 e->name, from, strerror(-r));
+		}
+		off += 20 + l;
+	}
+	device_await_drop(d, from);
+	device_hold_update(d);
+}
+
+void device_ready(struct device *d, bool ready)
+{
+	if (!d)
+		return;
+	d->ready = ready;
+	device_offer(d);
+}
+
 /* ------------------------------------------------------------ applying */
 
 static void device_apply_done(struct scsi_lu_apply *a)
@@ -338,6 +515,11 @@ static int device_apply(void *arg, const struct cluster_msg_info *mi,
 	const uint8_t *b = data;
 	struct device_lu *e;
 
+	if (len >= 8 && b[0] == DEVICE_VERSION &&
+	    b[1] == DEVICE_KIND_OFFER && !b[2] && !b[3]) {
+		device_apply_offer(d, mi->from, b, len);
+		return CLUSTER_APPLY_DONE;
+	}
 	if (len < DEVICE_HDR || b[0] != DEVICE_VERSION ||
 	    b[1] != DEVICE_KIND_LU || b[2] || b[3]) {
 		LOG_WARN("device: a message from node %u that does not decode "
@@ -368,9 +550,25 @@ static void device_view(void *arg, const struct cluster_view *v,
 	struct lu_repl_msg *m;
 	ssize_t n;
 
-	(void)v;
 	(void)joined;
 	(void)njoined;
+	if (!d->formed) {
+		/* The first quorate view of this history: its members'
+		 * APTPL files decide (see the top). */
+		d->formed = true;
+		d->nawait = 0;
+		for (uint32_t i = 0; i < v->count && i < CLUSTER_NODES_MAX;
+		     i++)
+			d->await[d->nawait++] = v->members[i].id;
+		LOG_INFO("device: a new cluster history: waiting for the "
+			 "APTPL state of its %u first member%s", d->nawait,
+			 d->nawait == 1 ? "" : "s");
+	}
+	for (uint32_t i = 0; i < nleft; i++)
+		if (device_awaits(d, left[i]))
+			device_await_drop(d, left[i]);
+	device_hold_update(d);
+	device_offer(d);
 	if (!nleft || !d->ports)
 		return;
 	m = calloc(1, sizeof(*m));
@@ -403,7 +601,7 @@ static void device_view(void *arg, const struct cluster_view *v,
 static int device_save(void *arg, void **data, size_t *len)
 {
 	struct device *d = arg;
-	size_t total = DEVICE_SNAP_HDR, off;
+	size_t total = DEVICE_SNAP_HDR + 4u * d->nawait, off;
 	void **parts = calloc(d->n ? d->n : 1, sizeof(*parts));
 	size_t *plen = calloc(d->n ? d->n : 1, sizeof(*plen));
 	uint8_t *b = NULL;
@@ -426,9 +624,13 @@ static int device_save(void *arg, void **data, size_t *len)
 	}
 	memcpy(b, "CTDV", 4);
 	device_put_be(b + 4, DEVICE_VERSION, 2);
-	device_put_be(b + 6, 0, 2);
+	b[6] = d->formed;
+	b[7] = 0;
 	device_put_be(b + 8, d->n, 4);
+	device_put_be(b + 12, d->nawait, 4);
 	off = DEVICE_SNAP_HDR;
+	for (uint32_t i = 0; i < d->nawait; i++, off += 4)
+		device_put_be(b + off, d->await[i], 4);
 	for (unsigned i = 0; i < d->n; i++) {
 		memcpy(b + off, d->lus[i].naa, 16);
 		device_put_be(b + off + 16, d->lus[i].nblocks, 8);
@@ -451,9 +653,8 @@ out:
 /* Whether the snapshot names exactly this node's clustered LUs, with the
  * same identity; says what differs. */
 static bool device_snap_matches(struct device *d, const uint8_t *b,
-				size_t len)
+				size_t len, size_t off)
 {
-	size_t off = DEVICE_SNAP_HDR;
 	uint32_t count = (uint32_t)device_get_be(b + 8, 4);
 	char naa[33];
 
@@ -501,16 +702,28 @@ static int device_load(void *arg, const void *data, size_t len)
 	struct device *d = arg;
 	const uint8_t *b = data;
 	size_t off = DEVICE_SNAP_HDR, plen;
+	uint32_t nawait = 0, prev = 0;
 	int err;
 
+	if (len >= DEVICE_SNAP_HDR)
+		nawait = (uint32_t)device_get_be(b + 12, 4);
 	if (len < DEVICE_SNAP_HDR || memcmp(b, "CTDV", 4) ||
-	    device_get_be(b + 4, 2) != DEVICE_VERSION ||
-	    device_get_be(b + 6, 2) != 0) {
+	    device_get_be(b + 4, 2) != DEVICE_VERSION || b[6] > 1 || b[7] ||
+	    nawait > CLUSTER_NODES_MAX ||
+	    len - DEVICE_SNAP_HDR < 4u * nawait) {
 		LOG_ERR("device: the device state received is malformed or "
 			"of another version: refused");
 		return -EINVAL;
 	}
-	if (!device_snap_matches(d, b, len))
+	for (uint32_t i = 0; i < nawait; i++) {
+		uint32_t id = (uint32_t)device_get_be(b + off + 4u * i, 4);
+
+		if (i && id <= prev)
+			return -EINVAL;
+		prev = id;
+	}
+	off += 4u * nawait;
+	if (!device_snap_matches(d, b, len, off))
 		return -EINVAL;
 	for (uint32_t i = 0; i < d->n; i++) {
 		struct device_lu *e = device_find(d, b + off);
@@ -525,6 +738,12 @@ static int device_load(void *arg, const void *data, size_t len)
 		}
 		off += plen;
 	}
+	d->formed = b[6];
+	d->nawait = nawait;
+	for (uint32_t i = 0; i < nawait; i++)
+		d->await[i] = (uint32_t)device_get_be(b + DEVICE_SNAP_HDR + 4u * i,
+						      4);
+	device_hold_update(d);
 	return 0;
 }
 
@@ -534,6 +753,9 @@ static void device_reset(void *arg)
 
 	for (unsigned i = 0; i < d->n; i++)
 		scsi_lun_repl_reset(d->lus[i].lu);
+	d->formed = false;
+	d->nawait = 0;
+	device_hold_update(d);
 }
 
 static const struct cluster_channel_ops device_ops = {
@@ -623,6 +845,10 @@ int device_open(struct cluster *c, const struct config *cfg,
 		e->seq.range_lock = device_seq_range_lock;
 		e->seq.range_unlock = device_seq_range_unlock;
 		scsi_lun_set_seq(e->lu, &e->seq);
+		/* The state is the cluster's: the APTPL file restored at
+		 * creation is offered instead (see the top), so that every
+		 * node starts from the same empty state. */
+		scsi_lun_repl_reset(e->lu);
 	}
 	LOG_INFO("device: %u clustered LU%s", n, n == 1 ? "" : "s");
 	*out = d;

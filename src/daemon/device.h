@@ -17,6 +17,8 @@
 #ifndef CTGT_DAEMON_DEVICE_H
 #define CTGT_DAEMON_DEVICE_H
 
+#include <stdbool.h>
+
 struct cluster;
 struct config;
 struct device;
@@ -35,6 +37,9 @@ int device_open(struct cluster *c, const struct config *cfg,
  * here alone from now on) and fails what is still queued; after it
  * (which closed the channel and fired the pending submits): frees d. */
 void device_detach(struct device *d);
+/* cluster_events.ready: once ready, this node offers its APTPL files
+ * while the cluster awaits them (device.c, whole-cluster restart). */
+void device_ready(struct device *d, bool ready);
 void device_free(struct device *d);
 
 #endif

@@ -118,6 +118,7 @@ static void member_ready_cb(void *arg, bool ready)
 			 "pending): clustered state is not served");
 	if (m->ports)
 		ports_ready(m->ports, ready);
+	device_ready(m->device, ready);
 }
 
 /* The cluster backend failed for good: a node that can never be ready

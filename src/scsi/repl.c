@@ -362,7 +362,7 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 		fx.pr.ua_cap = fx.pr.abort_cap = arr ? cap : 0;
 		if (m->req.sa == PR_OUT_REGISTER_AND_MOVE) {
 			port.rtpi = m->req.move_rtpi;
-			port.exists = lu->seq
+			port.exists = lu->seq && lu->seq->port_exists
 				? lu->seq->port_exists(lu->seq, port.rtpi)
 				: scsi_repl_local_port(lu, port.rtpi);
 		}
@@ -462,4 +462,54 @@ void scsi_lun_repl_reset(struct scsi_lun *lu)
 	lu_repl_reset(&lu->repl);
 	scsi_repl_update_any(lu);
 	pthread_mutex_unlock(&lu->pr_lock);
+}
+
+/* ------------------------------------------- whole-cluster restart */
+
+void scsi_lun_repl_hold(struct scsi_lun *lu, bool hold)
+{
+	atomic_store(&lu->repl_hold, hold);
+}
+
+int scsi_lun_repl_image(struct scsi_lun *lu, void **img, size_t *len)
+{
+	uint8_t *buf;
+	int err;
+
+	if (!lu->pr_store)
+		return -ENOENT;
+	err = scsi_pr_store_read(lu->pr_store,
+				 pr_aptpl_size_max(lu->repl.pr.cfg.max_regs),
+				 &buf, len);
+	if (!err)
+		*img = buf;
+	return err;
+}
+
+int scsi_lun_repl_adopt(struct scsi_lun *lu, const void *img, size_t len)
+{
+	uint64_t epoch;
+	uint32_t gen;
+	int err;
+
+	err = pr_aptpl_peek(img, len, &epoch, &gen);
+	if (err)
+		return err;
+	pthread_mutex_lock(&lu->pr_lock);
+	if (epoch < lu->repl.aptpl_epoch ||
+	    (epoch == lu->repl.aptpl_epoch &&
+	     gen <= lu->repl.aptpl_generation)) {
+		pthread_mutex_unlock(&lu->pr_lock);
+		return 0;
+	}
+	/* All or nothing: a bad image leaves the state as it is. */
+	err = pr_aptpl_decode(img, len, &lu->repl.pr, NULL);
+	if (!err) {
+		lu->repl.aptpl_epoch = epoch;
+		lu->repl.aptpl_generation = gen;
+		scsi_repl_update_any(lu);
+		scsi_repl_file_sync(lu);
+	}
+	pthread_mutex_unlock(&lu->pr_lock);
+	return err ? err : 1;
 }

@@ -351,6 +351,23 @@ int scsi_lun_repl_save(struct scsi_lun *lu, void **data, size_t *len);
 int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len);
 void scsi_lun_repl_reset(struct scsi_lun *lu);
 
+/*
+ * Whole-cluster restart (DESIGN.md: the highest (epoch, generation)
+ * wins, whichever node starts first). The daemon holds the LU while it
+ * gathers every first member's APTPL image: commands other than the
+ * ALUA-allowed ones (INQUIRY, REPORT LUNS, RTPG...) get NOT READY,
+ * ASYMMETRIC ACCESS STATE TRANSITION (02/04/0A), which initiators retry.
+ * scsi_lun_repl_image: this node's APTPL file (0 with *img malloc'ed,
+ * -ENOENT when there is none or no file is configured, -errno).
+ * scsi_lun_repl_adopt: in the cluster's order, on every node: installs
+ * img when its (epoch, generation) is above the state's and writes it to
+ * this node's file; 1 adopted, 0 not newer, -errno an image that does not
+ * decode (nothing changes).
+ */
+void scsi_lun_repl_hold(struct scsi_lun *lu, bool hold);
+int scsi_lun_repl_image(struct scsi_lun *lu, void **img, size_t *len);
+int scsi_lun_repl_adopt(struct scsi_lun *lu, const void *img, size_t len);
+
 /* --- the I/O path --- */
 
 /* Always ends in exactly one task->done(), possibly before returning. */

@@ -101,6 +101,9 @@ struct scsi_lun {
 	atomic_bool pr_any;
 	/* Who orders the messages (scsi.h): NULL applies them at once. */
 	struct scsi_lu_seq *seq;
+	/* scsi_lun_repl_hold: the cluster gathers the APTPL images; only
+	 * the ALUA-allowed commands run (task.c, gate 1). */
+	atomic_bool repl_hold;
 	/* APTPL (SPC-4 5.14.5, pr_store.c): where the image goes (NULL:
 	 * no persistence, PTPL_C = 0), and the (epoch, generation) of the
 	 * last image handed to it (or restored from it). Under pr_lock. */

@@ -110,6 +110,7 @@ int scsi_lun_pr_init(struct scsi_lun *lu)
 	}
 	pthread_mutex_init(&lu->pr_lock, NULL);
 	atomic_init(&lu->pr_any, false);
+	atomic_init(&lu->repl_hold, false);
 	if (lu->pr_store) {
 		spc_pr_restore(lu);
 		atomic_store(&lu->pr_any, lu->repl.pr.type != PR_TYPE_NONE);

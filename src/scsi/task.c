@@ -189,8 +189,13 @@ static void scsi_task_start(struct scsi_task *t)
 	t->core_flags = (t->core_flags & ~SCSI_TF_WAITING) | SCSI_TF_STARTED;
 
 	/* 1. LUN state as seen through this target port: its ALUA group's
-	 *    access state (a node without quorum is UNAVAILABLE). */
+	 *    access state (a node without quorum is UNAVAILABLE), then a
+	 *    clustered LU held while the cluster gathers its APTPL state
+	 *    (scsi_lun_repl_hold: a transition, retried by initiators). */
 	r = alua_check(t, op);
+	if (r == SCSI_SR_OK && !(op->flags & SCSI_OPF_ALUA_OK) &&
+	    atomic_load_explicit(&lu->repl_hold, memory_order_relaxed))
+		r = SCSI_SR_NOT_READY_TRANSITIONING;
 	if (r != SCSI_SR_OK) {
 		scsi_task_error(t, r);
 		scsi_task_complete(t);

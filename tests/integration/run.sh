@@ -26,6 +26,9 @@
 #              ctgtd of their own (ports PORT+2/PORT+3, one fresh LUN per
 #              scenario, its own state_dir), including kill -9 and restart
 #              of that ctgtd for APTPL; then SIGTERM as above
+#   prc.*      the same scenarios with every LU "cluster_impl": "cluster"
+#              (single backend): each change through the device channel,
+#              APTPL restored through its restart offers
 #   smoke.*    ctgtd without -c (the embedded default): iscsi-ls, iscsi-inq
 #   control.*  the control socket and ctgtadm on a ctgtd of its own (single
 #              cluster backend, port PORT+4, socket in the work folder)
@@ -741,14 +744,18 @@ it_load() {
 # the SCSI-2 one), RAM except the two APTPL LUs (7: APTPL = 1, 8: APTPL =
 # 0), which are files so the restart finds the same LUs; state_dir in the
 # work folder.
-it_pr_write_config() {   # FILE
-	local luns= i
+# it_pr_write_config FILE IMPL: IMPL "single", or "cluster" (every LU
+# "cluster_impl": "cluster" on the single backend: each change goes through
+# the device channel, docs/cluster-device.md).
+it_pr_write_config() {
+	local luns= i impl="\"cluster_impl\": \"$2\", "
+	local file="\"type\": \"file\", \"direct\": false"
 	for i in 0 1 3 4 5 6 9; do
-		luns="$luns{ \"lun\": $i, \"backstore\": { \"type\": \"ram\", \"size\": \"16M\" } },"
+		luns="$luns{ \"lun\": $i, $impl\"backstore\": { \"type\": \"ram\", \"size\": \"16M\" } },"
 	done
 	cat >"$1" <<EOF
 {
-  "node": { "state_dir": "$work/pr-state" },
+  "node": { "state_dir": "$work/pr-state-$2" },
   "targets": [
     {
       "name": "$PR_IQN",
@@ -759,9 +766,9 @@ it_pr_write_config() {   # FILE
       "acl": { "open_access": true },
       "luns": [
         $luns
-        { "lun": 2, "backstore": { "type": "ram", "size": "64M" } },
-        { "lun": 7, "backstore": { "type": "file", "path": "$work/pr-lun7.img", "size": 16777216 } },
-        { "lun": 8, "backstore": { "type": "file", "path": "$work/pr-lun8.img", "size": 16777216 } }
+        { "lun": 2, $impl"backstore": { "type": "ram", "size": "64M" } },
+        { "lun": 7, $impl"backstore": { $file, "path": "$work/pr-lun7-$2.img", "size": 16777216 } },
+        { "lun": 8, $impl"backstore": { $file, "path": "$work/pr-lun8-$2.img", "size": 16777216 } }
       ]
     }
   ]
@@ -784,7 +791,7 @@ it_pr_start() {
 # through known-failing.txt (kind "pr"); a scenario that --list names but
 # that printed nothing (crash, timeout) fails; SKIP only where allowed.
 it_pr_run() {
-	local out=$work/pr-out.txt rc line verdict name why reason
+	local out=$work/pr-out.txt rc line verdict name why reason shown
 	local -a names
 	mapfile -t names < <("$pr_scenarios" --list "$@" 2>/dev/null)
 	[ "${#names[@]}" -gt 0 ] || { it_fail pr.list "pr_scenarios --list $* named no scenario"; return; }
@@ -793,6 +800,7 @@ it_pr_run() {
 		--ini1 "$INI1" --ini2 "$INI2" --lun-base 0 "$@" >"$out" 2>"$out.err"
 	rc=$?
 	for name in "${names[@]}"; do
+		shown=$pr_label.${name#pr.}
 		line=$(grep -m1 -E "^(PASS|FAIL|SKIP) ${name//./\\.}([ :]|\$)" "$out")
 		if [ -z "$line" ]; then
 			verdict=FAIL why="no result (pr_scenarios exit status $rc)"
@@ -802,20 +810,20 @@ it_pr_run() {
 		fi
 		if reason=$(it_list_match "$here/known-failing.txt" "$name" pr); then
 			case $verdict in
-			PASS) echo "PASS $name (now passing: remove from known-failing.txt)"
+			PASS) echo "PASS $shown (now passing: remove from known-failing.txt)"
 			      npass=$((npass + 1)); nowpassing+=("$name [pr]") ;;
-			*) echo "SKIP $name: known failing, $reason: $why"
+			*) echo "SKIP $shown: known failing, $reason: $why"
 			   nskip=$((nskip + 1)) ;;
 			esac
 			continue
 		fi
 		case $verdict in
-		PASS) why=${why#(}; it_pass "$name" "${why%)}" ;;
-		FAIL) it_fail "$name" "$why" ;;
+		PASS) why=${why#(}; it_pass "$shown" "${why%)}" ;;
+		FAIL) it_fail "$shown" "$why" ;;
 		SKIP) if [ "$name" = pr.aptpl.persisted ]; then
-				it_skip "$name" "$why"
+				it_skip "$shown" "$why"
 			else
-				it_fail "$name" "unexpected skip: $why"
+				it_fail "$shown" "unexpected skip: $why"
 			fi ;;
 		esac
 	done
@@ -825,27 +833,30 @@ it_pr_run() {
 	fi
 }
 
+# it_pr IMPL LABEL: the scenarios with every LU of that cluster_impl, each
+# result named LABEL.<scenario> (pr.* for single, prc.* for cluster).
 it_pr() {
-	echo "--- persistent reservations: pr_scenarios on a ctgtd at ports $PR_PORT1/$PR_PORT2 ---"
+	pr_label=$2
+	echo "--- persistent reservations ($1 LUs): pr_scenarios on a ctgtd at ports $PR_PORT1/$PR_PORT2 ---"
 	if [ ! -x "$pr_scenarios" ]; then
-		it_fail pr.build "no $pr_scenarios (libiscsi-dev missing at build time?)"
+		it_fail "$pr_label.build" "no $pr_scenarios (libiscsi-dev missing at build time?)"
 		return
 	fi
 	local p
 	for p in "$PR_PORT1" "$PR_PORT2"; do
 		if it_port_listening "$p"; then
-			it_fail pr.ports "port $p is already in use by another process"
+			it_fail "$pr_label.ports" "port $p is already in use by another process"
 			return
 		fi
 	done
-	it_pr_write_config "$work/pr.json"
-	it_pr_start pr.daemon.start || return
+	it_pr_write_config "$work/pr.json" "$1"
+	it_pr_start "$pr_label.daemon.start" || return
 	it_pr_run
 	# APTPL (SPC-4 5.14.5): state set, kill -9, the same ctgtd again
-	it_pr_run --phase aptpl-before --state "$work/pr-aptpl.txt"
+	it_pr_run --phase aptpl-before --state "$work/pr-aptpl-$1.txt"
 	if ! kill -0 "$daemon_pid" 2>/dev/null; then
 		wait "$daemon_pid"
-		it_fail pr.daemon.alive "ctgtd died during the PR scenarios (exit status $?)"
+		it_fail "$pr_label.daemon.alive" "ctgtd died during the PR scenarios (exit status $?)"
 		it_log_tail "$daemon_log" 40
 	else
 		kill -KILL "$daemon_pid"
@@ -853,12 +864,12 @@ it_pr() {
 	fi
 	daemon_pid=
 	if it_sanitizer_report "$daemon_log"; then
-		it_fail pr.daemon.sanitizer "sanitizer report in the log before kill -9"
+		it_fail "$pr_label.daemon.sanitizer" "sanitizer report in the log before kill -9"
 		it_log_tail "$daemon_log" 60
 	fi
-	it_pr_start pr.daemon.restart_after_kill9 || return
-	it_pr_run --phase aptpl-after --state "$work/pr-aptpl.txt"
-	it_daemon_stop pr.daemon.sigterm_exit_0
+	it_pr_start "$pr_label.daemon.restart_after_kill9" || return
+	it_pr_run --phase aptpl-after --state "$work/pr-aptpl-$1.txt"
+	it_daemon_stop "$pr_label.daemon.sigterm_exit_0"
 }
 
 # --- smoke: the embedded default -------------------------------------------
@@ -1111,7 +1122,8 @@ it_main() {
 	it_load
 	echo "--- shutdown ---"
 	it_daemon_check && it_daemon_stop daemon.sigterm_exit_0
-	it_pr
+	it_pr single pr
+	it_pr cluster prc
 	it_smoke
 	it_control
 	echo "(integration tests took $((SECONDS - t0))s)"
