@@ -117,7 +117,7 @@
 #define DEV_CAWS 3           /* CAW slots per node */
 #define DEV_BLOCKS 16        /* the LU's blocks, for CAW ranges */
 #define DEV_NO_PORT 99       /* an RTPI no node has */
-#define DEV_HELD_MAX 8        /* deferred acks per node */
+#define DEV_HELD_MAX 8       /* deferred acks per node */
 #define DEV_REQ_MAX 4096
 #define DEV_LOG_SIZE 32768
 #define DEV_EPOCH_MAX 2048
@@ -165,7 +165,6 @@ struct dnode {
 
 struct dreq {
 	uint32_t node;
-	uint8_t type;
 	int calls, status;
 	bool in_call, crashed, applied;
 	uint64_t hash;                 /* of the message bytes */
@@ -213,13 +212,12 @@ struct world {
 	/* figures */
 	uint64_t refused, done_ok, done_again, done_eio, done_shut;
 	uint64_t good, conflict, check, s2_node_left, persists;
-	uint64_t caw_grants, caw_revokes, caw_forks, replayed, snapshots;
+	uint64_t caw_grants, caw_revokes, caw_forks, replayed;
 };
 
 static struct {
-	uint64_t seeds, reqs, refused, ok, again, eio, shut, good, conflict;
-	uint64_t check, s2_node_left, persists, caw_grants, caw_revokes;
-	uint64_t caw_forks;
+	uint64_t reqs, refused, ok, again, eio, shut, good, conflict, check;
+	uint64_t s2_node_left, persists, caw_grants, caw_revokes, caw_forks;
 	uint64_t replayed, epochs, snapshots, checks;
 } tot;
 
@@ -703,8 +701,10 @@ static uint64_t be_get(const uint8_t *b, int n)
 	return v;
 }
 
-/* The round's transition: where the state now sits (from its lineage),
- * then NODE_LEFT for every departed node. */
+/* The round's transition: where the state now sits, read from the head
+ * of cluster_state_save (u64 epoch, u64 index, u32 n, n member ids, u32
+ * n, n times (u64 epoch, u64 base): the lineage, oldest first;
+ * cluster_sync.c), then NODE_LEFT for every departed node. */
 static void dev_view(void *arg, const struct cluster_view *v,
 		     const uint32_t *left, uint32_t nleft,
 		     const uint32_t *joined, uint32_t njoined)
@@ -777,7 +777,6 @@ static int dev_load(void *arg, const void *data, size_t len)
 	t->loaded = true;
 	t->epoch = 0;
 	t->index = 0;
-	t->w->snapshots++;
 	return r;
 }
 
@@ -1216,7 +1215,6 @@ static struct dreq *dev_submit(struct world *w, struct dnode *t,
 	q = &w->reqs[w->nreqs];
 	memset(q, 0, sizeof(*q));
 	q->node = t->id;
-	q->type = m->type;
 	q->hash = sim_fnv(FNV_BASIS, buf, (size_t)n);
 	q->in_call = true;
 	w->nreqs++;
@@ -1558,7 +1556,6 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 			      w->done_again, w->done_eio, w->done_shut,
 			      w->nlog, w->nep, w->replayed, w->caw_grants,
 			      w->caw_forks, w->sw.checks);
-	tot.seeds++;
 	tot.reqs += w->nreqs;
 	tot.refused += w->refused;
 	tot.ok += w->done_ok;
