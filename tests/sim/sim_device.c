@@ -22,14 +22,15 @@
  * ALL_TG_PT, APTPL, SPEC_I_PT with PORT and DEVICE TransportIDs,
  * REGISTER AND MOVE to other nodes' ports and to no port), built as an
  * initiator's CDB and parameter list and decoded by pr_out_decode as the
- * issuing node does; SCSI-2 RESERVE / RELEASE, LUN RESET, I_T nexus loss;
- * each encoded and submitted. Keys come from a small set; mostly the key
- * the initiator would send (its own as the issuing node sees it, or 0),
- * and half the time the issuing nexus is one registered there, so that
- * many commands succeed. One schedule in four is mostly SCSI-2. An apply
- * that writes APTPL or aborts tasks sometimes defers its ack
- * (CLUSTER_APPLY_PENDING) and ends later. CAW: an exclusive lock on 1..4
- * blocks of "lu0", sometimes cached, held for a few steps and released.
+ * issuing node does; SCSI-2 RESERVE / RELEASE, LUN RESET, TARGET RESET,
+ * I_T nexus loss; each encoded and submitted. Keys come from a small
+ * set; mostly the key the initiator would send (its own as the issuing
+ * node sees it, or 0), and half the time the issuing nexus is one
+ * registered there, so that many commands succeed. One schedule in four
+ * is mostly SCSI-2. An apply that writes APTPL or aborts tasks sometimes
+ * defers its ack (CLUSTER_APPLY_PENDING) and ends later. CAW: an
+ * exclusive lock on 1..4 blocks of "lu0", sometimes cached, held for a
+ * few steps and released.
  *
  * The oracle. Every apply and every round's view callback records, keyed
  * by where it sits in the history, what it did:
@@ -1263,7 +1264,8 @@ static void dev_traffic(struct sim_world *sw)
 	} else if (r < w->pr_share + (100 - w->pr_share) * 20 / 34) {
 		m.type = LU_REPL_MSG_SCSI2_RELEASE;
 	} else if (r < w->pr_share + (100 - w->pr_share) * 25 / 34) {
-		m.type = LU_REPL_MSG_LUN_RESET;
+		m.type = rnd(w, 3) ? LU_REPL_MSG_LUN_RESET
+				   : LU_REPL_MSG_TARGET_RESET;
 	} else {
 		m.type = LU_REPL_MSG_NEXUS_LOSS;
 	}
