@@ -542,6 +542,14 @@ static void test_lun_reset(void **state)
 	T_EQ("PR stays", t_key(&A1), KEY_A);
 	assert_true(pr_state_is_holder(t_pr_state(), &A1));
 	T_EQ("resets", nodes[2].lu.lun_resets, 2);
+
+	/* TARGET RESET (SAM-5 6.3.2): the same for the LU, with 29/00. */
+	fx = t_simple(LU_REPL_MSG_TARGET_RESET, &A3);
+	assert_true(fx->abort_all && fx->lun_reset && fx->ua_all);
+	assert_true(pr_state_is_holder(t_pr_state(), &A1));
+	T_EQ("target reset UA", lu_repl_effects_ua_for(fx, &C5),
+	     1u << LU_REPL_UA_POWER_ON);
+	T_EQ("resets", nodes[1].lu.lun_resets, 3);
 }
 
 /*
@@ -739,6 +747,7 @@ static uint32_t t_sample_msgs(struct lu_repl_msg *v)
 		v[n].type = t;
 		v[n++].nexus = B2;
 	}
+
 	memset(&v[n], 0, sizeof(v[n]));
 	v[n].type = LU_REPL_MSG_NODE_LEFT;
 	v[n].node = 0x01020304;
@@ -746,6 +755,9 @@ static uint32_t t_sample_msgs(struct lu_repl_msg *v)
 	v[n].rtpis[0] = 3;
 	v[n].rtpis[1] = 4;
 	v[n++].rtpis[2] = 0x1234;
+	memset(&v[n], 0, sizeof(v[n]));
+	v[n].type = LU_REPL_MSG_TARGET_RESET;
+	v[n++].nexus = C5;
 	return n;
 }
 
@@ -756,7 +768,7 @@ static void test_codec_round_trip_and_truncation(void **state)
 	uint32_t n = t_sample_msgs(v);
 
 	(void)state;
-	T_EQ("samples", n, 9);
+	T_EQ("samples", n, 10);
 	for (uint32_t i = 0; i < n; i++) {
 		ssize_t len = lu_repl_msg_encode(&v[i], buf, sizeof(buf));
 
