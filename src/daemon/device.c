@@ -567,8 +567,9 @@ static void device_view(void *arg, const struct cluster_view *v,
 	for (uint32_t i = 0; i < nleft; i++)
 		if (device_awaits(d, left[i]))
 			device_await_drop(d, left[i]);
+	/* This node offers once ready (device_ready): not from here, in
+	 * the middle of the sync round. */
 	device_hold_update(d);
-	device_offer(d);
 	if (!nleft || !d->ports)
 		return;
 	m = calloc(1, sizeof(*m));

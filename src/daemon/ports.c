@@ -36,8 +36,12 @@
 #include "base/log.h"
 #include "cluster/cluster.h"
 #include "daemon/config.h"
+#include "iscsi/iscsi.h"
 #include "scsi/port_dir.h"
 #include "scsi/scsi.h"
+
+/* Other nodes' portals one target lists in SendTargets, at most. */
+#define PORTS_REMOTE_MAX 64u
 
 struct ports {
 	struct cluster *cluster;
@@ -56,6 +60,7 @@ struct ports {
 	uint8_t msg[PORT_DIR_ANNOUNCE_MAX];
 	struct port_dir_announce a;   /* scratch: apply, build, publish */
 	uint8_t rtpg[4 + SCSI_RTPG_DESC_MAX];
+	struct iscsi_remote_portal remote[PORTS_REMOTE_MAX]; /* scratch */
 };
 
 /* The port group this node reports for commands: available when ready
@@ -113,6 +118,64 @@ static void ports_view_target(struct ports *p, const char *target)
 	}
 }
 
+/* "addr:port" or "[v6]:port" (as ports_build writes them) back into
+ * the fabric's form; false for what it cannot use (a wildcard address
+ * says nothing about where the other node is). */
+static bool ports_portal_parse(const char *s, struct iscsi_portal_config *pc)
+{
+	const char *colon, *a = s, *end;
+	unsigned long port;
+	size_t n;
+	char *stop;
+
+	if (*s == '[') {
+		a = s + 1;
+		end = strchr(a, ']');
+		if (!end || end[1] != ':')
+			return false;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		end = colon;
+	}
+	n = (size_t)(end - a);
+	port = strtoul(colon + 1, &stop, 10);
+	if (!n || n >= sizeof(pc->addr) || *stop || !port || port > 65535)
+		return false;
+	memcpy(pc->addr, a, n);
+	pc->addr[n] = '\0';
+	pc->port = (uint16_t)port;
+	return strcmp(pc->addr, "0.0.0.0") && strcmp(pc->addr, "::");
+}
+
+/* SendTargets through this node lists the live portals other nodes
+ * serve the same target on (RFC 7143 Appendix C; DESIGN.md "every node
+ * knows every other node's ports"). */
+static void ports_publish_remote(struct ports *p, const char *target)
+{
+	uint32_t n = 0, count = port_dir_count(p->dir);
+
+	for (uint32_t i = 0; i < count; i++) {
+		const struct port_dir_port *pp = port_dir_at(p->dir, i);
+
+		if (pp->node == p->local || !pp->live ||
+		    strcmp(pp->target, target))
+			continue;
+		for (uint8_t k = 0; k < pp->nportals && n < PORTS_REMOTE_MAX;
+		     k++) {
+			if (!ports_portal_parse(pp->portals[k],
+						&p->remote[n].portal))
+				continue;
+			p->remote[n++].tag = pp->tpg_tag;
+		}
+	}
+	if (iscsi_target_remote_set(target, p->remote, n) == -ENOMEM)
+		LOG_ERR("ports: %s: out of memory: SendTargets lists only "
+			"this node's portals", target);
+}
+
 /* Rebuilds each local target's RTPG descriptors and hands them over. A
  * target with no port in the directory (yet) publishes nothing: the core
  * answers with the local ports (their state follows readiness too). */
@@ -130,6 +193,7 @@ static void ports_publish(struct ports *p)
 		if (!t)
 			continue;
 		ports_view_target(p, p->cfg->targets[i].iscsi.name);
+		ports_publish_remote(p, p->cfg->targets[i].iscsi.name);
 		n = 0;
 		full = 0;
 		if (port_dir_count(p->view))

@@ -78,6 +78,7 @@ static void iscsi_fabric_target_free(struct iscsi_target_config *t)
 			free(t->tpgs[i].portals);
 	free(t->tpgs);
 	free(t->initiators);
+	free(t->remote);
 	free(t);
 }
 
@@ -92,6 +93,8 @@ static struct iscsi_target_config *iscsi_fabric_target_copy(
 	*t = *cfg;
 	t->tpgs = NULL;
 	t->initiators = NULL;
+	t->remote = NULL;
+	t->n_remote = 0;
 	if (cfg->n_initiators) {
 		t->initiators = calloc(cfg->n_initiators, sizeof(*t->initiators));
 		if (!t->initiators)
@@ -124,6 +127,37 @@ static struct iscsi_target_config *iscsi_fabric_target_copy(
 fail:
 	iscsi_fabric_target_free(t);
 	return NULL;
+}
+
+int iscsi_target_remote_set(const char *name,
+			    const struct iscsi_remote_portal *p, unsigned n)
+{
+	struct iscsi_remote_portal *copy = NULL, *old = NULL;
+	int rc = -ENOENT;
+
+	if (n) {
+		copy = calloc(n, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, p, n * sizeof(*copy));
+	}
+	pthread_mutex_lock(&iscsi_fabric.lock);
+	for (unsigned i = 0; i < iscsi_fabric.n_targets; i++) {
+		struct iscsi_target_config *t = iscsi_fabric.targets[i];
+
+		if (strcasecmp(t->name, name) != 0)
+			continue;
+		old = t->remote;
+		t->remote = copy;
+		t->n_remote = n;
+		copy = NULL;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&iscsi_fabric.lock);
+	free(old);
+	free(copy);
+	return rc;
 }
 
 int iscsi_target_add(const struct iscsi_target_config *cfg)

@@ -50,6 +50,17 @@ struct iscsi_target_config {
 	struct iscsi_auth_config auth;
 	unsigned n_tpgs;
 	struct iscsi_tpg_config *tpgs;
+	/* Other cluster nodes' portals of this target (SendTargets lists
+	 * them after this node's own): set only in the fabric's copy, by
+	 * iscsi_target_remote_set(), under the fabric's lock. */
+	unsigned n_remote;
+	struct iscsi_remote_portal *remote;
+};
+
+/* A portal of this target on another node, with its TPG tag. */
+struct iscsi_remote_portal {
+	struct iscsi_portal_config portal;
+	uint16_t tag;
 };
 
 /* Tunables with RFC 7143 defaults applied when zero. */
@@ -69,6 +80,12 @@ int iscsi_init(const struct iscsi_global_config *g, struct base_loop **loops,
 /* Copies cfg. Listens on every portal of every TPG (a portal shared by
  * several targets' TPGs is opened once). */
 int iscsi_target_add(const struct iscsi_target_config *cfg);
+/* The portals other cluster nodes serve this target on (the port
+ * directory, src/daemon/ports.c): SendTargets (RFC 7143 Appendix C)
+ * lists them too, so discovery through one node finds every path. Any
+ * thread; copies p. 0, -ENOENT (no such target), -ENOMEM. */
+int iscsi_target_remote_set(const char *name,
+			    const struct iscsi_remote_portal *p, unsigned n);
 /* Stops listening, aborts in-flight commands, closes every connection;
  * returns when all sessions are gone. Called off the loops' threads while
  * they still run. */

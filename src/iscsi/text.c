@@ -21,6 +21,16 @@ static bool iscsi_text_addr_is_wildcard(const char *a)
 	       strcmp(a, "0:0:0:0:0:0:0:0") == 0;
 }
 
+static void iscsi_text_emit_addr(const char *addr, uint16_t port,
+				 uint16_t tag, struct iscsi_kv_buf *out)
+{
+	bool v6 = strchr(addr, ':') != NULL;
+
+	iscsi_kv_addf(out, "TargetAddress", "%s%s%s:%u,%u", v6 ? "[" : "",
+		      addr, v6 ? "]" : "", port, tag);
+}
+
+/* This node's portals, then the other cluster nodes' (t->remote). */
 static void iscsi_text_emit_target(const struct iscsi_target_config *t,
 				   const char *local_addr,
 				   struct iscsi_kv_buf *out)
@@ -34,17 +44,17 @@ static void iscsi_text_emit_target(const struct iscsi_target_config *t,
 		for (p = 0; p < tpg->n_portals; p++) {
 			const struct iscsi_portal_config *pc = &tpg->portals[p];
 			const char *addr = pc->addr;
-			bool v6;
 
 			if (local_addr && local_addr[0] &&
 			    iscsi_text_addr_is_wildcard(addr))
 				addr = local_addr;
-			v6 = strchr(addr, ':') != NULL;
-			iscsi_kv_addf(out, "TargetAddress", "%s%s%s:%u,%u",
-				      v6 ? "[" : "", addr, v6 ? "]" : "",
-				      pc->port, tpg->tag);
+			iscsi_text_emit_addr(addr, pc->port, tpg->tag, out);
 		}
 	}
+	for (p = 0; p < t->n_remote; p++)
+		iscsi_text_emit_addr(t->remote[p].portal.addr,
+				     t->remote[p].portal.port,
+				     t->remote[p].tag, out);
 }
 
 static bool iscsi_text_visible(const struct iscsi_target_config *t,

@@ -29,7 +29,9 @@
 # reports its own group (every group) UNAVAILABLE and refuses TEST UNIT
 # READY (02/04/0C) while node 1 reports group 3 UNAVAILABLE and serves; after the heal, a ctgtd on node 3 whose RTPI clashes with
 # node 1's is refused with a clear message and exits 1, and node 3's
-# usual ctgtd comes back.
+# usual ctgtd comes back. SendTargets (iscsi-ls) through node 3 lists the
+# portals of all 3 nodes, and through node 2 only nodes 1-2's while node 3
+# is down.
 #
 # Every check prints "PASS name", "FAIL name: reason" or "SKIP name:
 # reason"; the last line is "N passed, N failed, N skipped". Exit status 1
@@ -80,7 +82,8 @@ it_skip_all() {
 		cluster.ports.partition \
 		cluster.ports.partition_majority cluster.ports.partition_io \
 		cluster.ports.partition_io_majority cluster.ports.clash cluster.ports.back \
-		cluster.ports.back_io; do
+		cluster.ports.back_io cluster.ports.sendtargets \
+		cluster.ports.sendtargets_crash; do
 		it_skip "$t" "$1"
 	done
 }
@@ -150,6 +153,28 @@ ALL_AO="1=AO:1 2=AO:2 3=AO:3"
 
 # After the heal: node 3's ctgtd is stopped and restarted with RTPI 1
 # (node 1's): refused, exit 1, with the message; then its usual one again.
+# sendtargets_check NAME NODE WANT: iscsi-ls (SendTargets) through NODE's
+# portal, in its namespace, lists exactly the portals WANT names (node
+# numbers, e.g. "1 2 3") for the cluster target: other nodes' live
+# portals come from the port directory.
+sendtargets_check() {
+	local name=$1 node=$2 want=$3 deadline=$((SECONDS + 15)) got i exp
+	exp=$(for i in $want; do echo "$(cl addr "$i"):3260,1"; done | sort | paste -sd' ' -)
+	while :; do
+		got=$(timeout 20 bash "$harness" exec "$node" -- iscsi-ls \
+			"iscsi://$(cl addr "$node"):3260" 2>&1 |
+			sed -n "s/^Target:$IQN Portal://p" | sort | paste -sd' ' -)
+		[ "$got" = "$exp" ] && break
+		[ "$SECONDS" -ge "$deadline" ] && break
+		sleep 0.5
+	done
+	if [ "$got" = "$exp" ]; then
+		it_pass "$name" "node $node lists $got"
+	else
+		it_fail "$name" "node $node lists \"$got\", want \"$exp\""
+	fi
+}
+
 it_clash() {
 	local out rc
 	if ! cl unspawn 3 ctgtd >/dev/null 2>&1; then
@@ -512,11 +537,13 @@ it_main() {
 	it_view || return
 	ports_check cluster.ports.rtpg "$ALL_AO" 15 1 2 3
 	RTPG_TARGET=$IQN-b ports_check cluster.ports.per_target "1=AO:11" 5 1
+	sendtargets_check cluster.ports.sendtargets 3 "1 2 3"
 	it_kv
 	it_locks
 	it_notify
 	it_crash
 	ports_check cluster.ports.crash "1=AO:1 2=AO:2 3=U:3" 15 1 2
+	sendtargets_check cluster.ports.sendtargets_crash 2 "1 2"
 	if it_rejoin; then
 		ports_check cluster.ports.rejoin "$ALL_AO" 15 1 2 3
 		if it_partition; then
