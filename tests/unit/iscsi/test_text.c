@@ -90,6 +90,24 @@ static void test_sendtargets_all(void **state)
 	    "TargetAddress=198.51.100.9:3260,7\n");
 }
 
+/* Other cluster nodes' portals of target A (the port directory's) come
+ * after its own, with their TPG tags; an IPv6 one in brackets. */
+static void test_sendtargets_remote(void **state)
+{
+	static struct iscsi_remote_portal remote[] = {
+		{ { "192.0.2.12", 3260 }, 1 }, { { "2001:db8::13", 3262 }, 3 } };
+
+	ta.remote = remote;
+	ta.n_remote = 2;
+	run(REQ("SendTargets=iqn.2026-01.test:a\0"), NULL, NULL, 0,
+	    "TargetName=iqn.2026-01.test:a\n"
+	    "TargetAddress=192.0.2.1:3260,1\n"
+	    "TargetAddress=[2001:db8::1]:3260,1\n"
+	    "TargetAddress=192.0.2.2:3261,2\n"
+	    "TargetAddress=192.0.2.12:3260,1\n"
+	    "TargetAddress=[2001:db8::13]:3262,3\n");
+}
+
 static void test_sendtargets_acl(void **state)
 {
 	run(REQ("SendTargets=All\0"), NULL, visible_not_b, 0,
@@ -188,6 +206,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_sendtargets_all, setup),
 		cmocka_unit_test_setup(test_sendtargets_acl, setup),
+		cmocka_unit_test_setup(test_sendtargets_remote, setup),
 		cmocka_unit_test_setup(test_sendtargets_name, setup),
 		cmocka_unit_test_setup(test_sendtargets_session, setup),
 		cmocka_unit_test_setup(test_sendtargets_no_key, setup),
