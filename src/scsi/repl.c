@@ -352,6 +352,7 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 		LOG_WARN("scsi: %s: LUN %u: a message that does not decode "
 			 "(%s) changes nothing", lu->target->name, lu->index,
 			 strerror(-err));
+		fx.pr.status = PR_STATUS_CHECK_CONDITION; /* 04/44/00 */
 		goto out;
 	}
 	if (m->type == LU_REPL_MSG_PR_OUT) {
