@@ -71,12 +71,15 @@ struct pr_ctx {
 	const char *initiator;
 };
 
+/* A row of the command table (pr_cmds[], below); exit statuses are pr_exit. */
 struct pr_cmd {
 	const char *name;
 	const char *args;	/* names of its arguments, space-separated */
-	int sa;			/* PR IN / PR OUT service action */
 	const char *what;	/* the status line's name */
-	int (*run)(struct pr_ctx *c, const char *what);
+	int sa;			/* PR IN or PR OUT service action */
+	struct scsi_task *(*issue)(struct pr_ctx *c);
+	int (*prepare)(struct pr_ctx *c);	/* NULL, or first (READ CAPACITY) */
+	int (*show)(struct pr_ctx *c, struct scsi_task *t); /* NULL, or GOOD's data */
 };
 
 /* --- arguments -------------------------------------------------------------- */
@@ -206,7 +209,7 @@ static int pr_status_print(const char *what, const struct scsi_task *t)
 	}
 }
 
-/* --- PERSISTENT RESERVE OUT -------------------------------------------------------- */
+/* --- the commands: what they send, what they print ------------------------------- */
 
 static struct scsi_task *pr_out_issue(struct pr_ctx *c)
 {
@@ -214,90 +217,69 @@ static struct scsi_task *pr_out_issue(struct pr_ctx *c)
 		SCSI_PERSISTENT_RESERVE_SCOPE_LU, c->type, &c->params);
 }
 
-/* Every PR OUT command: the table gave the service action, the arguments set the rest. */
-static int pr_cmd_out(struct pr_ctx *c, const char *what)
-{
-	struct scsi_task *t = pr_send(c, pr_out_issue);
-	int rc;
-
-	if (t == NULL)
-		return PR_EXIT_ERROR;
-	rc = pr_status_print(what, t);
-	scsi_free_scsi_task(t);
-	return rc;
-}
-
-/* --- PERSISTENT RESERVE IN --------------------------------------------------------- */
-
 static struct scsi_task *pr_in_issue(struct pr_ctx *c)
 {
 	return iscsi_persistent_reserve_in_sync(c->iscsi, c->lun, c->sa, PR_IN_ALLOC);
 }
 
-/* Sends PR IN c->sa; the task when GOOD, else NULL and the exit status in *rc. */
-static struct scsi_task *pr_in(struct pr_ctx *c, const char *what, int *rc)
+static struct scsi_task *pr_tur_issue(struct pr_ctx *c)
 {
-	struct scsi_task *t = pr_send(c, pr_in_issue);
-
-	if (t == NULL) {
-		*rc = PR_EXIT_ERROR;
-		return NULL;
-	}
-	*rc = pr_status_print(what, t);
-	if (*rc != PR_EXIT_GOOD) {
-		scsi_free_scsi_task(t);
-		return NULL;
-	}
-	return t;
+	return iscsi_testunitready_sync(c->iscsi, c->lun);
 }
 
-static int pr_cmd_read_keys(struct pr_ctx *c, const char *what)
+static struct scsi_task *pr_capacity_issue(struct pr_ctx *c)
+{
+	return iscsi_readcapacity16_sync(c->iscsi, c->lun);
+}
+
+static struct scsi_task *pr_write_issue(struct pr_ctx *c)
+{
+	return iscsi_write16_sync(c->iscsi, c->lun, c->lba, c->block, c->block_size,
+				  (int)c->block_size, 0, 0, 0, 0, 0);
+}
+
+static struct scsi_task *pr_read_issue(struct pr_ctx *c)
+{
+	return iscsi_read16_sync(c->iscsi, c->lun, c->lba, c->block_size,
+				 (int)c->block_size, 0, 0, 0, 0, 0);
+}
+
+static int pr_read_keys_show(struct pr_ctx *c, struct scsi_task *t)
 {
 	struct scsi_persistent_reserve_in_read_keys *rk;
-	struct scsi_task *t;
-	int rc;
 
-	t = pr_in(c, what, &rc);
-	if (t == NULL)
-		return rc;
+	(void)c;
 	rk = scsi_datain_unmarshall(t);
 	if (rk == NULL) {
 		printf("  (malformed parameter data, %d bytes)\n", t->datain.size);
-		rc = PR_EXIT_ERROR;
-	} else {
-		printf("  PRgeneration 0x%" PRIx32 ", %d registered key(s)\n",
-		       rk->prgeneration, rk->num_keys);
-		for (int i = 0; i < rk->num_keys; i++)
-			printf("    0x%" PRIx64 "\n", rk->keys[i]);
+		return PR_EXIT_ERROR;
 	}
-	scsi_free_scsi_task(t);
-	return rc;
+	printf("  PRgeneration 0x%" PRIx32 ", %d registered key(s)\n",
+	       rk->prgeneration, rk->num_keys);
+	for (int i = 0; i < rk->num_keys; i++)
+		printf("    0x%" PRIx64 "\n", rk->keys[i]);
+	return PR_EXIT_GOOD;
 }
 
-static int pr_cmd_read_reservation(struct pr_ctx *c, const char *what)
+static int pr_read_reservation_show(struct pr_ctx *c, struct scsi_task *t)
 {
 	struct scsi_persistent_reserve_in_read_reservation *rr;
-	struct scsi_task *t;
 	char type[64];
-	int rc;
 
-	t = pr_in(c, what, &rc);
-	if (t == NULL)
-		return rc;
+	(void)c;
 	rr = scsi_datain_unmarshall(t);
 	if (rr == NULL) {
 		printf("  (malformed parameter data, %d bytes)\n", t->datain.size);
-		rc = PR_EXIT_ERROR;
-	} else if (!rr->reserved) {
+		return PR_EXIT_ERROR;
+	}
+	if (!rr->reserved)
 		printf("  PRgeneration 0x%" PRIx32 ", no reservation\n", rr->prgeneration);
-	} else {
+	else
 		printf("  PRgeneration 0x%" PRIx32 ", reservation: key 0x%" PRIx64
 		       ", type %s, scope %s\n", rr->prgeneration, rr->reservation_key,
 		       pr_type_text(rr->pr_type, type, sizeof(type)),
 		       rr->pr_scope == 0 ? "LU" : "?");
-	}
-	scsi_free_scsi_task(t);
-	return rc;
+	return PR_EXIT_GOOD;
 }
 
 static uint32_t pr_get_be32(const unsigned char *p)
@@ -334,21 +316,15 @@ static void pr_transport_id_print(const unsigned char *tid, uint32_t len)
 }
 
 /* SPC-4 6.15.5, tables 172 and 173: parsed here, libiscsi does not. */
-static int pr_cmd_read_full_status(struct pr_ctx *c, const char *what)
+static int pr_full_status_show(struct pr_ctx *c, struct scsi_task *t)
 {
-	struct scsi_task *t;
-	const unsigned char *d;
+	const unsigned char *d = t->datain.data;
 	uint32_t len, off, dlen;
 	char holder[32];
-	int rc;
 
-	t = pr_in(c, what, &rc);
-	if (t == NULL)
-		return rc;
-	d = t->datain.data;
+	(void)c;
 	if (t->datain.size < 8) {
 		printf("  (short parameter data, %d bytes)\n", t->datain.size);
-		scsi_free_scsi_task(t);
 		return PR_EXIT_ERROR;
 	}
 	len = pr_get_be32(d + 4);
@@ -375,32 +351,7 @@ static int pr_cmd_read_full_status(struct pr_ctx *c, const char *what)
 	}
 	if (off == 8)
 		printf("    (no registrations)\n");
-	scsi_free_scsi_task(t);
-	return rc;
-}
-
-/* --- TEST UNIT READY, READ, WRITE -------------------------------------------------- */
-
-static struct scsi_task *pr_tur_issue(struct pr_ctx *c)
-{
-	return iscsi_testunitready_sync(c->iscsi, c->lun);
-}
-
-static int pr_cmd_tur(struct pr_ctx *c, const char *what)
-{
-	struct scsi_task *t = pr_send(c, pr_tur_issue);
-	int rc;
-
-	if (t == NULL)
-		return PR_EXIT_ERROR;
-	rc = pr_status_print(what, t);
-	scsi_free_scsi_task(t);
-	return rc;
-}
-
-static struct scsi_task *pr_capacity_issue(struct pr_ctx *c)
-{
-	return iscsi_readcapacity16_sync(c->iscsi, c->lun);
+	return PR_EXIT_GOOD;
 }
 
 /* READ CAPACITY(16) (allowed under every reservation type): the block size. */
@@ -428,18 +379,6 @@ static int pr_block_size_get(struct pr_ctx *c)
 	return rc;
 }
 
-static struct scsi_task *pr_write_issue(struct pr_ctx *c)
-{
-	return iscsi_write16_sync(c->iscsi, c->lun, c->lba, c->block, c->block_size,
-				  (int)c->block_size, 0, 0, 0, 0, 0);
-}
-
-static struct scsi_task *pr_read_issue(struct pr_ctx *c)
-{
-	return iscsi_read16_sync(c->iscsi, c->lun, c->lba, c->block_size,
-				 (int)c->block_size, 0, 0, 0, 0, 0);
-}
-
 /* A block of "ctgt-pr <initiator> lba <n> " repeated, for `write`. */
 static int pr_block_fill(struct pr_ctx *c)
 {
@@ -459,6 +398,15 @@ static int pr_block_fill(struct pr_ctx *c)
 	return 0;
 }
 
+static int pr_write_prepare(struct pr_ctx *c)
+{
+	int rc = pr_block_size_get(c);
+
+	if (rc == PR_EXIT_GOOD && pr_block_fill(c) != 0)
+		rc = PR_EXIT_ERROR;
+	return rc;
+}
+
 /* Prints up to PR_SHOWN bytes as text, a dot for what is not printable. */
 static void pr_bytes_print(const unsigned char *p, int len)
 {
@@ -468,47 +416,22 @@ static void pr_bytes_print(const unsigned char *p, int len)
 	printf("...\"\n");
 }
 
-/* `read LBA` / `write LBA`: one block, after READ CAPACITY(16) for its size. */
-static int pr_io(struct pr_ctx *c, bool write)
+static int pr_write_show(struct pr_ctx *c, struct scsi_task *t)
 {
-	struct scsi_task *t;
-	char what[64];
-	int rc;
-
-	rc = pr_block_size_get(c);
-	if (rc != PR_EXIT_GOOD)
-		return rc;
-	if (write && pr_block_fill(c) != 0)
-		return PR_EXIT_ERROR;
-	snprintf(what, sizeof(what), "%s(16) LBA %" PRIu64, write ? "WRITE" : "READ", c->lba);
-	t = pr_send(c, write ? pr_write_issue : pr_read_issue);
-	if (t == NULL)
-		return PR_EXIT_ERROR;
-	rc = pr_status_print(what, t);
-	if (rc == PR_EXIT_GOOD && write)
-		pr_bytes_print(c->block, (int)c->block_size);
-	else if (rc == PR_EXIT_GOOD)
-		pr_bytes_print(t->datain.data, t->datain.size);
-	scsi_free_scsi_task(t);
-	return rc;
+	(void)t;
+	pr_bytes_print(c->block, (int)c->block_size);
+	return PR_EXIT_GOOD;
 }
 
-static int pr_cmd_write(struct pr_ctx *c, const char *what)
+static int pr_read_show(struct pr_ctx *c, struct scsi_task *t)
 {
-	(void)what;
-	return pr_io(c, true);
+	(void)c;
+	pr_bytes_print(t->datain.data, t->datain.size);
+	return PR_EXIT_GOOD;
 }
 
-static int pr_cmd_read(struct pr_ctx *c, const char *what)
-{
-	(void)what;
-	return pr_io(c, false);
-}
-
-/* --- the commands, their arguments ---------------------------------------------------- */
-
-#define PR_OUT(sa) SCSI_PERSISTENT_RESERVE_##sa
-#define PR_IN(sa) SCSI_PERSISTENT_RESERVE_##sa
+#define PR_OUT(sa) SCSI_PERSISTENT_RESERVE_##sa, pr_out_issue, NULL, NULL
+#define PR_IN(sa, show) SCSI_PERSISTENT_RESERVE_##sa, pr_in_issue, NULL, show
 
 /*
  * The arguments' names say where they go: KEY is the RESERVATION KEY,
@@ -516,25 +439,48 @@ static int pr_cmd_read(struct pr_ctx *c, const char *what)
  * So `unregister KEY` is REGISTER with a zero new key (SPC-4 5.14.11.2.3).
  */
 static const struct pr_cmd pr_cmds[] = {
-	{ "read-keys", "", PR_IN(READ_KEYS), "PR IN READ KEYS", pr_cmd_read_keys },
-	{ "read-reservation", "", PR_IN(READ_RESERVATION), "PR IN READ RESERVATION",
-	  pr_cmd_read_reservation },
-	{ "read-full-status", "", PR_IN(READ_FULL_STATUS), "PR IN READ FULL STATUS",
-	  pr_cmd_read_full_status },
-	{ "register", "NEWKEY", PR_OUT(REGISTER), "PR OUT REGISTER", pr_cmd_out },
-	{ "register-ignore", "NEWKEY", PR_OUT(REGISTER_AND_IGNORE_EXISTING_KEY),
-	  "PR OUT REGISTER AND IGNORE EXISTING KEY", pr_cmd_out },
-	{ "unregister", "KEY", PR_OUT(REGISTER), "PR OUT REGISTER (unregister)", pr_cmd_out },
-	{ "reserve", "KEY TYPE", PR_OUT(RESERVE), "PR OUT RESERVE", pr_cmd_out },
-	{ "release", "KEY TYPE", PR_OUT(RELEASE), "PR OUT RELEASE", pr_cmd_out },
-	{ "preempt", "KEY VICTIMKEY TYPE", PR_OUT(PREEMPT), "PR OUT PREEMPT", pr_cmd_out },
-	{ "preempt-abort", "KEY VICTIMKEY TYPE", PR_OUT(PREEMPT_AND_ABORT),
-	  "PR OUT PREEMPT AND ABORT", pr_cmd_out },
-	{ "clear", "KEY", PR_OUT(CLEAR), "PR OUT CLEAR", pr_cmd_out },
-	{ "write", "LBA", 0, "WRITE", pr_cmd_write },
-	{ "read", "LBA", 0, "READ", pr_cmd_read },
-	{ "tur", "", 0, "TEST UNIT READY", pr_cmd_tur },
+	{ "read-keys", "", "PR IN READ KEYS", PR_IN(READ_KEYS, pr_read_keys_show) },
+	{ "read-reservation", "", "PR IN READ RESERVATION",
+	  PR_IN(READ_RESERVATION, pr_read_reservation_show) },
+	{ "read-full-status", "", "PR IN READ FULL STATUS",
+	  PR_IN(READ_FULL_STATUS, pr_full_status_show) },
+	{ "register", "NEWKEY", "PR OUT REGISTER", PR_OUT(REGISTER) },
+	{ "register-ignore", "NEWKEY", "PR OUT REGISTER AND IGNORE EXISTING KEY",
+	  PR_OUT(REGISTER_AND_IGNORE_EXISTING_KEY) },
+	{ "unregister", "KEY", "PR OUT REGISTER (unregister)", PR_OUT(REGISTER) },
+	{ "reserve", "KEY TYPE", "PR OUT RESERVE", PR_OUT(RESERVE) },
+	{ "release", "KEY TYPE", "PR OUT RELEASE", PR_OUT(RELEASE) },
+	{ "preempt", "KEY VICTIMKEY TYPE", "PR OUT PREEMPT", PR_OUT(PREEMPT) },
+	{ "preempt-abort", "KEY VICTIMKEY TYPE", "PR OUT PREEMPT AND ABORT",
+	  PR_OUT(PREEMPT_AND_ABORT) },
+	{ "clear", "KEY", "PR OUT CLEAR", PR_OUT(CLEAR) },
+	{ "write", "LBA", "WRITE(16)", 0, pr_write_issue, pr_write_prepare, pr_write_show },
+	{ "read", "LBA", "READ(16)", 0, pr_read_issue, pr_block_size_get, pr_read_show },
+	{ "tur", "", "TEST UNIT READY", 0, pr_tur_issue, NULL, NULL },
 };
+
+/* One command: prepare, send, "WHAT: status", its data when GOOD. */
+static int pr_run(struct pr_ctx *c, const struct pr_cmd *cmd)
+{
+	struct scsi_task *t;
+	char what[96];
+	int rc;
+
+	if (cmd->prepare != NULL && (rc = cmd->prepare(c)) != PR_EXIT_GOOD)
+		return rc;
+	t = pr_send(c, cmd->issue);
+	if (t == NULL)
+		return PR_EXIT_ERROR;
+	if (strcmp(cmd->args, "LBA") == 0)
+		snprintf(what, sizeof(what), "%s LBA %" PRIu64, cmd->what, c->lba);
+	else
+		snprintf(what, sizeof(what), "%s", cmd->what);
+	rc = pr_status_print(what, t);
+	if (rc == PR_EXIT_GOOD && cmd->show != NULL)
+		rc = cmd->show(c, t);
+	scsi_free_scsi_task(t);
+	return rc;
+}
 
 static const struct pr_cmd *pr_cmd_find(const char *name)
 {
@@ -685,7 +631,7 @@ int main(int argc, char **argv)
 	c.sa = cmd->sa;
 	rc = PR_EXIT_ERROR;
 	if (pr_connect(&c, argv[optind]) == 0) {
-		rc = cmd->run(&c, cmd->what);
+		rc = pr_run(&c, cmd);
 		iscsi_logout_sync(c.iscsi);
 	}
 	if (c.iscsi != NULL)
