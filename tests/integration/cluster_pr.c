@@ -1,0 +1,2238 @@
+/*
+ * Reservations, LUN RESET and COMPARE AND WRITE across the cluster, over
+ * libiscsi: several ctgtd nodes export ONE LU ("cluster_impl": "cluster",
+ * a shared file) and an initiator logged in through one node must see
+ * what another node's initiator did, with the node's own RTPI. The
+ * sequences are the ones real clusters send (fence_scsi, PREEMPT AND
+ * ABORT with writes in flight, REGISTER AND MOVE, ALL_TG_PT, READ FULL
+ * STATUS, LUN RESET, a node dying with a SCSI-2 reservation, APTPL across
+ * a whole-cluster restart), checked step by step: status, sense
+ * (key/ASC/ASCQ, field pointer), keys, reservation, PRgeneration, RTPI.
+ *
+ * As tests/integration/pr_scenarios.c (the single-node scenarios, whose
+ * helpers this file repeats): every command is built by hand and PR IN
+ * data is decoded here, independently of src/pr. One line per scenario
+ * on stdout: "PASS dev.scenario.NAME (detail)", "FAIL dev.scenario.NAME:
+ * step: what", "SKIP dev.scenario.NAME: reason"; anything else (the node
+ * commands' output) goes to stderr. Exit status 1 if a scenario failed.
+ *
+ *   cluster_pr [--harness CLUSTER_SH] [--kill-cmd CMD] [--restart-cmd CMD]
+ *              [--stop-cmd CMD] [--start-cmd CMD] [--caw-rounds N]
+ *              [--only NAME] [--list] URL1 URL2 URL3
+ *
+ * URLi is iscsi://HOST:PORT/TARGET/LUN of node i (RTPI i, ALUA group i;
+ * the same TARGET and LUN everywhere). The node commands are shell
+ * commands run as `sh -c CMD sh N` for node N:
+ *   --kill-cmd     node N dies (kill -9 of everything in it, corosync too);
+ *   --restart-cmd  node N comes back (its corosync, then its ctgtd);
+ *   --stop-cmd     ctgtd on node N stops (SIGTERM); the node stays;
+ *   --start-cmd    ctgtd on node N starts again, same configuration.
+ * With --harness and no --kill-cmd / --restart-cmd, those two default to
+ * `bash CLUSTER_SH kill|restart N`, which works where the cluster was
+ * brought up (the root namespace). cluster_device.sh runs this program
+ * inside node 1's namespaces, so it passes all four, each entering the
+ * script's own (root) namespaces first (nsenter -t <its pid> -n -m). Without them the scenarios that need them
+ * (scsi2_node_killed, aptpl_restart, aptpl_restart_stale_node) SKIP.
+ * Those run last: they restart nodes, and leave every node serving
+ * again.
+ *
+ * Deliberately NOT here: the single-node PR rules (pr_scenarios.c, and
+ * libiscsi's iscsi-test-cu with its two URLs on two nodes, which
+ * cluster_device.sh runs first), and bringing the cluster up.
+ *
+ * Every scenario starts from a clean PR state (REGISTER AND IGNORE +
+ * CLEAR of whatever an earlier one left), uses its own keys and ISIDs,
+ * and clears what it made before it returns.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+/* ------------------------------------------------------------ constants */
+
+#define NODES 3
+
+/* SPC-4 6.16.2, table 170 / 6.15.1, table 160 */
+enum { SA_REGISTER = 0, SA_RESERVE, SA_RELEASE, SA_CLEAR, SA_PREEMPT,
+       SA_PREEMPT_ABORT, SA_REGISTER_IGNORE, SA_REGISTER_MOVE };
+enum { IN_READ_KEYS = 0, IN_READ_RESERVATION, IN_REPORT_CAPS,
+       IN_READ_FULL_STATUS };
+/* SPC-4 6.15.3.3, table 165 */
+enum { TYPE_WR_EX = 1, TYPE_EX_AC = 3, TYPE_WR_EX_RO = 5 };
+
+#define ST_GOOD 0x00
+#define ST_CHECK 0x02
+#define ST_CONFLICT 0x18
+#define ST_TASK_ABORTED 0x40
+#define ST_NONE (-1)            /* no response (yet) */
+
+#define SK_NOT_READY 0x2
+#define SK_ILLEGAL 0x5
+#define SK_UA 0x6
+#define SK_MISCOMPARE 0xE
+
+/* ASC/ASCQ as 16 bits (libiscsi's sense.ascq) */
+#define ASC_INVALID_FIELD_PARAM 0x2600
+#define ASC_RESET_OCCURRED 0x2903     /* BUS DEVICE RESET FUNCTION OCCURRED */
+#define ASC_REGS_PREEMPTED 0x2A05
+#define ASC_RES_PREEMPTED 0x2A03
+#define ASC_RES_RELEASED 0x2A04
+#define ASC_ALUA_CHANGED 0x2A06
+#define ASC_CMDS_CLEARED 0x2F00
+#define ASC_MISCOMPARE 0x1D00         /* MISCOMPARE DURING VERIFY */
+
+static const char *o_url[NODES + 1], *o_harness, *o_only;
+static const char *o_kill_cmd, *o_restart_cmd, *o_stop_cmd, *o_start_cmd;
+static char o_portal[NODES + 1][256], o_target[256];
+static int o_lun = -1;
+static int o_caw_rounds = 200;
+static bool o_list;
+static int n_failed;
+
+/* One initiator name per role; the ISID tells the I_T nexuses apart. */
+static const char *const ini_name[] = {
+	NULL,
+	"iqn.2026-11.org.ctgt:cluster-pr-a",
+	"iqn.2026-11.org.ctgt:cluster-pr-b",
+	"iqn.2026-11.org.ctgt:cluster-pr-c",
+};
+
+/* ------------------------------------------------------ failure handling */
+
+static jmp_buf sc_jmp;
+static char sc_msg[1024];
+static const char *sc_step = "setup";
+static char sc_step_buf[160];
+static int sc_steps;
+
+static void sc_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+static void sc_fail(const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(sc_msg, sizeof(sc_msg), "%s: ", sc_step);
+
+	va_start(ap, fmt);
+	vsnprintf(sc_msg + n, sizeof(sc_msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	longjmp(sc_jmp, 1);
+}
+
+static void sc_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+static void sc_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sc_msg, sizeof(sc_msg), fmt, ap);
+	va_end(ap);
+	longjmp(sc_jmp, 2);
+}
+
+/* A step: names what the following checks are about. */
+static void step(const char *name)
+{
+	sc_step = name;
+	sc_steps++;
+}
+
+static void stepf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void stepf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sc_step_buf, sizeof(sc_step_buf), fmt, ap);
+	va_end(ap);
+	step(sc_step_buf);
+}
+
+#define EQ(what, a, b)                                                    \
+	do {                                                              \
+		long long eq_a_ = (long long)(a), eq_b_ = (long long)(b);  \
+		if (eq_a_ != eq_b_)                                       \
+			sc_fail("%s: %s == %s (0x%llx == 0x%llx)", (what), \
+				#a, #b, eq_a_, eq_b_);                    \
+	} while (0)
+
+/* ------------------------------------------------------------ byte helpers */
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------- async tasks */
+
+/* An asynchronous command of a scenario. The task is freed only once the
+ * contexts are gone (aio_free_all): libiscsi may cancel it with no task
+ * pointer, and after an early response (TASK ABORTED while Data-Out is
+ * still queued) it still sends that data from the task's buffer. */
+struct aio {
+	struct scsi_task *task;
+	int status;       /* ST_NONE until the callback */
+	int sense_key, asc;
+	int phase;        /* the scenario's phase when it completed */
+	bool used;
+};
+
+#define AIO_MAX 128
+static struct aio aio_pool[AIO_MAX];
+static int aio_phase;
+static int aio_pending;
+static bool aio_service_err_ok;
+static char aio_err[256];
+
+static void aio_free_all(void)
+{
+	for (int i = 0; i < AIO_MAX; i++) {
+		if (aio_pool[i].task)
+			scsi_free_scsi_task(aio_pool[i].task);
+		aio_pool[i] = (struct aio){ 0 };
+	}
+	aio_pending = 0;
+}
+
+static void aio_cb(struct iscsi_context *ctx, int status, void *data,
+		   void *priv)
+{
+	struct aio *io = priv;
+	struct scsi_task *t = data ? data : io->task;
+
+	if (status == SCSI_STATUS_CANCELLED || !t)
+		return;  /* the context went away */
+	if (io->status != ST_NONE)
+		return;  /* answered already */
+	io->status = t->status;
+	if (status == SCSI_STATUS_ERROR) {
+		snprintf(aio_err, sizeof(aio_err), "%s", iscsi_get_error(ctx));
+		/* libiscsi 1.19 knows no TASK ABORTED: it reports "Unknown
+		 * SCSI status :64." and makes iscsi_service() fail once */
+		if (strstr(aio_err, "status :64")) {
+			io->status = ST_TASK_ABORTED;
+			aio_service_err_ok = true;
+		}
+	}
+	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
+		io->sense_key = t->sense.key;
+		io->asc = t->sense.ascq;
+	}
+	io->phase = aio_phase;
+	aio_pending--;
+}
+
+/* --------------------------------------------------------------- sessions */
+
+/* One I_T nexus: an initiator port (name + ISID) logged in through one
+ * node's target port (RTPI = node). */
+struct sess {
+	const char *label;        /* "A@1" */
+	struct iscsi_context *ctx;
+	const char *name;
+	uint8_t isid[6];
+	int node;
+};
+
+/* Every open context, for closing after a scenario (its struct sess
+ * lives on the scenario's stack, gone by then). */
+#define MAX_SESS 8
+static struct iscsi_context *sc_ctx[MAX_SESS];
+
+static void sess_isid(struct sess *s, uint32_t rnd, uint16_t qual)
+{
+	s->isid[0] = 0x80;
+	s->isid[1] = (uint8_t)(rnd >> 16);
+	s->isid[2] = (uint8_t)(rnd >> 8);
+	s->isid[3] = (uint8_t)rnd;
+	s->isid[4] = (uint8_t)(qual >> 8);
+	s->isid[5] = (uint8_t)qual;
+}
+
+/* A context logged in to node's portal, or NULL (error in errbuf). */
+static struct iscsi_context *ctx_login(const char *name, uint32_t isid_rnd,
+				       uint16_t qual, int node, char *err,
+				       size_t errlen)
+{
+	struct iscsi_context *ctx = iscsi_create_context(name);
+
+	if (!ctx) {
+		snprintf(err, errlen, "iscsi_create_context failed");
+		return NULL;
+	}
+	iscsi_set_targetname(ctx, o_target);
+	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE);
+	iscsi_set_isid_random(ctx, isid_rnd, qual);
+	iscsi_set_noautoreconnect(ctx, 1);
+	iscsi_set_timeout(ctx, 30);
+	if (iscsi_full_connect_sync(ctx, o_portal[node], o_lun) != 0) {
+		snprintf(err, errlen, "login to %s LUN %d failed: %s",
+			 o_portal[node], o_lun, iscsi_get_error(ctx));
+		iscsi_destroy_context(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static void sess_open(struct sess *s, const char *label, int ini, int node,
+		      uint32_t isid_rnd)
+{
+	char err[512];
+
+	memset(s, 0, sizeof(*s));
+	s->label = label;
+	s->name = ini_name[ini];
+	s->node = node;
+	sess_isid(s, isid_rnd, (uint16_t)(0x100 + ini));
+	s->ctx = ctx_login(s->name, isid_rnd, (uint16_t)(0x100u + (unsigned)ini),
+			   node, err, sizeof(err));
+	if (!s->ctx)
+		sc_fail("%s: %s", label, err);
+	for (int i = 0; i < MAX_SESS; i++)
+		if (!sc_ctx[i]) {
+			sc_ctx[i] = s->ctx;
+			return;
+		}
+	sc_fail("%s: more than %d sessions", label, MAX_SESS);
+}
+
+static void sess_forget(struct iscsi_context *ctx)
+{
+	for (int i = 0; i < MAX_SESS; i++)
+		if (sc_ctx[i] == ctx)
+			sc_ctx[i] = NULL;
+}
+
+/* Drops s without a logout: its node is gone. */
+static void sess_drop(struct sess *s)
+{
+	if (!s->ctx)
+		return;
+	sess_forget(s->ctx);
+	iscsi_destroy_context(s->ctx);
+	s->ctx = NULL;
+}
+
+static void sess_close_all(void)
+{
+	for (int i = 0; i < MAX_SESS; i++)
+		if (sc_ctx[i]) {
+			iscsi_logout_sync(sc_ctx[i]);
+			iscsi_destroy_context(sc_ctx[i]);
+			sc_ctx[i] = NULL;
+		}
+	aio_free_all();
+}
+
+/* One poll (up to timeout_ms) and one iscsi_service() per session. */
+static void sess_service_once(struct sess *const *ss, int n, int timeout_ms)
+{
+	struct pollfd pfd[MAX_SESS];
+
+	for (int i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ iscsi_get_fd(ss[i]->ctx),
+			(short)iscsi_which_events(ss[i]->ctx), 0 };
+	int r = poll(pfd, (nfds_t)n, timeout_ms);
+	if (r < 0 && errno != EINTR)
+		sc_fail("poll: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		aio_service_err_ok = false;
+		if (iscsi_service(ss[i]->ctx, r > 0 ? pfd[i].revents : 0) < 0 &&
+		    !aio_service_err_ok)
+			sc_fail("%s: iscsi_service: %s", ss[i]->label,
+				iscsi_get_error(ss[i]->ctx));
+	}
+}
+
+/* Services the sessions for secs, or until *stop is non-zero. */
+static void sess_service(struct sess *const *ss, int n, double secs,
+			 const int *stop)
+{
+	double end = now_s() + secs;
+
+	while (now_s() < end && !(stop && *stop))
+		sess_service_once(ss, n, 10);
+}
+
+/* Queues cdb on s; the result lands in the returned aio. */
+static struct aio *aio_submit(struct sess *s, const uint8_t *cdb, int cdb_len,
+			      const void *out, uint32_t out_len, uint32_t in_len)
+{
+	struct aio *io = NULL;
+	struct iscsi_data d = { .size = out_len, .data = (unsigned char *)out };
+	int dir = out_len ? SCSI_XFER_WRITE :
+		  in_len ? SCSI_XFER_READ : SCSI_XFER_NONE;
+
+	for (int i = 0; i < AIO_MAX && !io; i++)
+		if (!aio_pool[i].used)
+			io = &aio_pool[i];
+	if (!io)
+		sc_fail("%s: more than %d commands in flight", s->label, AIO_MAX);
+	*io = (struct aio){ .status = ST_NONE, .used = true };
+	io->task = scsi_create_task(cdb_len, (unsigned char *)cdb, dir,
+				    (int)(out_len ? out_len : in_len));
+	if (!io->task)
+		sc_fail("%s: scsi_create_task: out of memory", s->label);
+	if (iscsi_scsi_command_async(s->ctx, o_lun, io->task, aio_cb,
+				     out_len ? &d : NULL, io) != 0)
+		sc_fail("%s: cannot queue command 0x%02x: %s", s->label, cdb[0],
+			iscsi_get_error(s->ctx));
+	aio_pending++;
+	return io;
+}
+
+/* Releases an answered aio (its task is no longer libiscsi's). */
+static void aio_release(struct aio *io)
+{
+	if (io->task)
+		scsi_free_scsi_task(io->task);
+	*io = (struct aio){ 0 };
+}
+
+/* ------------------------------------------------------------- commands */
+
+struct reply {
+	int status;             /* SCSI status, or ST_NONE */
+	int sense_key;
+	int asc;                /* ASC << 8 | ASCQ */
+	bool sksv;              /* sense-key specific: field pointer valid */
+	bool cd;                /* field pointer in the CDB */
+	int field;
+	uint8_t data[8192];
+	int len;                /* data-in bytes received */
+};
+
+static const char *status_name(int st)
+{
+	switch (st) {
+	case ST_GOOD: return "GOOD";
+	case ST_CHECK: return "CHECK CONDITION";
+	case ST_CONFLICT: return "RESERVATION CONFLICT";
+	case ST_TASK_ABORTED: return "TASK ABORTED";
+	case ST_NONE: return "no response";
+	default: return "other";
+	}
+}
+
+static void reply_from_task(struct reply *r, struct scsi_task *t)
+{
+	memset(r, 0, offsetof(struct reply, data));
+	r->status = t->status;
+	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
+		r->sense_key = t->sense.key;
+		r->asc = t->sense.ascq;
+		r->sksv = t->sense.sense_specific;
+		r->cd = t->sense.ill_param_in_cdb;
+		r->field = t->sense.field_pointer;
+	}
+	r->len = 0;
+	if (t->datain.size > 0 && t->datain.data) {
+		r->len = t->datain.size < (int)sizeof(r->data) ?
+			 t->datain.size : (int)sizeof(r->data);
+		memcpy(r->data, t->datain.data, (size_t)r->len);
+	}
+}
+
+/* Runs one command synchronously; a transport error fails the scenario. */
+static void cmd(struct sess *s, const uint8_t *cdb, int cdb_len,
+		const void *out, uint32_t out_len, uint32_t in_len,
+		struct reply *r)
+{
+	struct scsi_task *t;
+	struct iscsi_data d = { .size = out_len, .data = (unsigned char *)out };
+	int dir = out_len ? SCSI_XFER_WRITE :
+		  in_len ? SCSI_XFER_READ : SCSI_XFER_NONE;
+
+	t = scsi_create_task(cdb_len, (unsigned char *)cdb, dir,
+			     (int)(out_len ? out_len : in_len));
+	if (!t)
+		sc_fail("%s: scsi_create_task: out of memory", s->label);
+	if (!iscsi_scsi_command_sync(s->ctx, o_lun, t, out_len ? &d : NULL)) {
+		scsi_free_scsi_task(t);
+		sc_fail("%s: transport error: %s", s->label,
+			iscsi_get_error(s->ctx));
+	}
+	if (t->status == SCSI_STATUS_ERROR || t->status == SCSI_STATUS_CANCELLED ||
+	    t->status == SCSI_STATUS_TIMEOUT) {
+		int st = t->status;
+		scsi_free_scsi_task(t);
+		sc_fail("%s: command 0x%02x: transport status 0x%x: %s",
+			s->label, cdb[0], st, iscsi_get_error(s->ctx));
+	}
+	reply_from_task(r, t);
+	scsi_free_scsi_task(t);
+}
+
+static void expect_status(const struct sess *s, const struct reply *r, int want)
+{
+	if (r->status == want)
+		return;
+	if (r->status == ST_CHECK)
+		sc_fail("%s: %s (sense %x/%02x/%02x), want %s", s->label,
+			status_name(r->status), r->sense_key, r->asc >> 8,
+			r->asc & 0xff, status_name(want));
+	sc_fail("%s: %s (0x%02x), want %s", s->label, status_name(r->status),
+		r->status, status_name(want));
+}
+
+static void expect_sense(const struct sess *s, const struct reply *r, int key,
+			 int asc)
+{
+	if (r->status != ST_CHECK)
+		sc_fail("%s: %s (0x%02x), want CHECK CONDITION %x/%02x/%02x",
+			s->label, status_name(r->status), r->status, key,
+			asc >> 8, asc & 0xff);
+	if (r->sense_key != key || r->asc != asc)
+		sc_fail("%s: sense %x/%02x/%02x, want %x/%02x/%02x", s->label,
+			r->sense_key, r->asc >> 8, r->asc & 0xff, key,
+			asc >> 8, asc & 0xff);
+}
+
+/* PERSISTENT RESERVE OUT (SPC-4 6.16.1, table 169) with a raw list. */
+static void pr_out_raw(struct sess *s, int sa, int type, const uint8_t *param,
+		       uint32_t len, struct reply *r)
+{
+	uint8_t cdb[10] = { 0x5F, (uint8_t)sa, (uint8_t)type };
+
+	put32(cdb + 5, len);
+	cmd(s, cdb, 10, param, len, 0, r);
+}
+
+/* The basic parameter list (SPC-4 6.16.3, table 174): flags is byte 20
+ * (ALL_TG_PT 04h, APTPL 01h). */
+static void pr_out(struct sess *s, int sa, int type, uint64_t key,
+		   uint64_t sa_key, uint8_t flags, struct reply *r)
+{
+	uint8_t p[24];
+
+	memset(p, 0, sizeof(p));
+	put64(p, key);
+	put64(p + 8, sa_key);
+	p[20] = flags;
+	pr_out_raw(s, sa, type, p, sizeof(p), r);
+}
+
+/* pr_out expecting GOOD. */
+static void pr_ok(struct sess *s, int sa, int type, uint64_t key,
+		  uint64_t sa_key, uint8_t flags)
+{
+	struct reply r;
+
+	pr_out(s, sa, type, key, sa_key, flags, &r);
+	expect_status(s, &r, ST_GOOD);
+}
+
+static void pr_in(struct sess *s, int sa, uint16_t alloc, struct reply *r)
+{
+	uint8_t cdb[10] = { 0x5E, (uint8_t)sa };
+
+	put16(cdb + 7, alloc);
+	cmd(s, cdb, 10, NULL, 0, alloc, r);
+	expect_status(s, r, ST_GOOD);
+}
+
+struct keys {
+	uint32_t gen;
+	int n;
+	uint64_t key[64];
+};
+
+/* READ KEYS (SPC-4 6.15.2) */
+static void read_keys(struct sess *s, struct keys *k)
+{
+	struct reply r;
+
+	pr_in(s, IN_READ_KEYS, 4096, &r);
+	if (r.len < 8)
+		sc_fail("%s: READ KEYS: %d bytes", s->label, r.len);
+	k->gen = get32(r.data);
+	uint32_t addl = get32(r.data + 4);
+	if (addl % 8 || 8 + addl > (uint32_t)r.len)
+		sc_fail("%s: READ KEYS: ADDITIONAL LENGTH %u, %d bytes",
+			s->label, addl, r.len);
+	k->n = (int)(addl / 8);
+	for (int i = 0; i < k->n && i < 64; i++)
+		k->key[i] = get64(r.data + 8 + 8 * i);
+}
+
+static bool keys_has(const struct keys *k, uint64_t key)
+{
+	for (int i = 0; i < k->n; i++)
+		if (k->key[i] == key)
+			return true;
+	return false;
+}
+
+struct resv {
+	uint32_t gen;
+	bool held;
+	uint64_t key;
+	int scope, type;
+};
+
+/* READ RESERVATION (SPC-4 6.15.3) */
+static void read_resv(struct sess *s, struct resv *v)
+{
+	struct reply r;
+
+	pr_in(s, IN_READ_RESERVATION, 256, &r);
+	if (r.len < 8)
+		sc_fail("%s: READ RESERVATION: %d bytes", s->label, r.len);
+	memset(v, 0, sizeof(*v));
+	v->gen = get32(r.data);
+	uint32_t addl = get32(r.data + 4);
+	if (addl == 0)
+		return;
+	if (addl != 16 || r.len < 24)
+		sc_fail("%s: READ RESERVATION: ADDITIONAL LENGTH %u (want 0 or 16)",
+			s->label, addl);
+	v->held = true;
+	v->key = get64(r.data + 8);
+	v->scope = r.data[21] >> 4;
+	v->type = r.data[21] & 0x0f;
+}
+
+/* One READ FULL STATUS descriptor (SPC-4 6.15.5, table 167). */
+struct fs_desc {
+	uint64_t key;
+	bool all_tg_pt, r_holder;
+	int scope, type;
+	uint16_t rtpi;
+	uint8_t tid[256];
+	uint32_t tid_len;
+};
+
+struct full_status {
+	uint32_t gen;
+	uint32_t addl;
+	int n;
+	struct fs_desc d[16];
+	uint8_t raw[4096];     /* the parameter data as received */
+	int raw_len;
+};
+
+static void parse_full_status(const struct sess *s, const uint8_t *b,
+			      int len, struct full_status *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	if (len < 8)
+		sc_fail("%s: READ FULL STATUS: %d bytes", s->label, len);
+	fs->raw_len = len < (int)sizeof(fs->raw) ? len : (int)sizeof(fs->raw);
+	memcpy(fs->raw, b, (size_t)fs->raw_len);
+	fs->gen = get32(b);
+	fs->addl = get32(b + 4);
+	uint32_t end = 8 + fs->addl, off = 8;
+	if (end > (uint32_t)len)
+		sc_fail("%s: READ FULL STATUS: ADDITIONAL LENGTH %u, %d bytes",
+			s->label, fs->addl, len);
+	while (off + 24 <= end && fs->n < 16) {
+		struct fs_desc *d = &fs->d[fs->n++];
+		d->key = get64(b + off);
+		d->all_tg_pt = b[off + 12] & 0x02;
+		d->r_holder = b[off + 12] & 0x01;
+		d->scope = b[off + 13] >> 4;
+		d->type = b[off + 13] & 0x0f;
+		d->rtpi = get16(b + off + 18);
+		d->tid_len = get32(b + off + 20);
+		if (off + 24 + d->tid_len > end || d->tid_len > sizeof(d->tid))
+			sc_fail("%s: READ FULL STATUS: descriptor %d: TransportID"
+				" length %u runs past the data", s->label,
+				fs->n, d->tid_len);
+		memcpy(d->tid, b + off + 24, d->tid_len);
+		off += 24 + d->tid_len;
+	}
+	if (off != end)
+		sc_fail("%s: READ FULL STATUS: descriptors end at %u, ADDITIONAL"
+			" LENGTH says %u", s->label, off, end);
+}
+
+static void read_full_status(struct sess *s, struct full_status *fs)
+{
+	struct reply r;
+
+	pr_in(s, IN_READ_FULL_STATUS, 4096, &r);
+	parse_full_status(s, r.data, r.len, fs);
+}
+
+/* REPORT CAPABILITIES (SPC-4 6.15.4): byte 2 and 3 flags. */
+struct caps {
+	bool atp_c, ptpl_c, ptpl_a;
+};
+
+static void report_caps(struct sess *s, struct caps *c)
+{
+	struct reply r;
+
+	pr_in(s, IN_REPORT_CAPS, 8, &r);
+	if (r.len < 8 || get16(r.data) != 8)
+		sc_fail("%s: REPORT CAPABILITIES: %d bytes, LENGTH %u", s->label,
+			r.len, r.len >= 2 ? get16(r.data) : 0);
+	c->atp_c = r.data[2] & 0x04;
+	c->ptpl_c = r.data[2] & 0x01;
+	c->ptpl_a = r.data[3] & 0x01;
+}
+
+/* TransportID for iSCSI (SPC-4 7.6.4.6, table 508), format 01b:
+ * "name,i,0x<ISID>", NUL-terminated, padded to a multiple of 4, at least
+ * 24 bytes. Returns its length. */
+static uint32_t tid_of(uint8_t *b, const struct sess *s)
+{
+	char str[300];
+	size_t n;
+	uint32_t total;
+
+	snprintf(str, sizeof(str), "%s,i,0x%02x%02x%02x%02x%02x%02x", s->name,
+		 s->isid[0], s->isid[1], s->isid[2], s->isid[3], s->isid[4],
+		 s->isid[5]);
+	n = strlen(str);
+	total = (uint32_t)(4 + ((n + 1 + 3) & ~(size_t)3));
+	if (total < 24)
+		total = 24;
+	memset(b, 0, total);
+	b[0] = 0x40 | 0x05;
+	put16(b + 2, (uint16_t)(total - 4));
+	memcpy(b + 4, str, n);
+	return total;
+}
+
+/* The registration (descriptor) of s's I_T nexus, or fail. */
+static const struct fs_desc *fs_find(const struct full_status *fs,
+				     const struct sess *s)
+{
+	uint8_t tid[256];
+	uint32_t len = tid_of(tid, s);
+
+	for (int i = 0; i < fs->n; i++)
+		if (fs->d[i].tid_len == len && !memcmp(fs->d[i].tid, tid, len))
+			return &fs->d[i];
+	sc_fail("READ FULL STATUS lists no registration for %s (%d listed)",
+		s->label, fs->n);
+}
+
+/* WRITE(10) / READ(10) of one 512-byte block (the LU's block size in
+ * cluster_device.sh) at LBA 8. */
+static void io10(struct sess *s, bool write, struct reply *r)
+{
+	static uint8_t buf[512];
+	uint8_t cdb[10] = { write ? 0x2A : 0x28 };
+
+	put32(cdb + 2, 8);
+	put16(cdb + 7, 1);
+	memset(buf, write ? 0x5A : 0, sizeof(buf));
+	if (write)
+		cmd(s, cdb, 10, buf, 512, 0, r);
+	else
+		cmd(s, cdb, 10, NULL, 0, 512, r);
+}
+
+static void write_expect(struct sess *s, int want)
+{
+	struct reply r;
+
+	io10(s, true, &r);
+	expect_status(s, &r, want);
+}
+
+static void read_expect(struct sess *s, int want)
+{
+	struct reply r;
+
+	io10(s, false, &r);
+	expect_status(s, &r, want);
+}
+
+static void tur(struct sess *s, struct reply *r)
+{
+	uint8_t cdb[6] = { 0 };
+
+	cmd(s, cdb, 6, NULL, 0, 0, r);
+}
+
+/* Reports and clears this nexus's pending unit attentions (setup only). */
+static void ua_drain(struct sess *s)
+{
+	struct reply r;
+
+	for (int i = 0; i < 8; i++) {
+		tur(s, &r);
+		if (r.status == ST_GOOD)
+			return;
+		if (r.status != ST_CHECK || r.sense_key != SK_UA)
+			sc_fail("%s: TEST UNIT READY: %s (sense %x/%04x)", s->label,
+				status_name(r.status), r.sense_key, r.asc);
+	}
+	sc_fail("%s: more than 8 unit attentions pending", s->label);
+}
+
+/* A clean PR state: whatever an earlier scenario (or iscsi-test-cu) left
+ * is cleared (REGISTER AND IGNORE EXISTING KEY, then CLEAR; SPC-4
+ * 5.14.11.3); READ KEYS must then list nothing. Returns the generation
+ * to count from. */
+static uint32_t pr_clean(struct sess *s)
+{
+	struct keys k;
+	struct resv v;
+
+	step("clean start: READ KEYS");
+	read_keys(s, &k);
+	if (k.n) {
+		step("clean start: REGISTER AND IGNORE + CLEAR");
+		pr_ok(s, SA_REGISTER_IGNORE, 0, 0, 0xC1EA4, 0);
+		pr_ok(s, SA_CLEAR, 0, 0xC1EA4, 0, 0);
+		read_keys(s, &k);
+		EQ("keys after CLEAR", k.n, 0);
+	}
+	read_resv(s, &v);
+	EQ("reservation held at the start", v.held, 0);
+	return k.gen;
+}
+
+/* Opens sessions, drains their UAs and cleans the PR state through the
+ * first; returns the generation. */
+static uint32_t sc_begin(struct sess *const *ss, int n)
+{
+	for (int i = 0; i < n; i++)
+		ua_drain(ss[i]);
+	uint32_t g0 = pr_clean(ss[0]);
+	for (int i = 0; i < n; i++)
+		ua_drain(ss[i]);
+	return g0;
+}
+
+/* ------------------------------------------------------ node commands */
+
+/* Runs `sh -c cmd sh node`, its output on stderr; 0 if it exited 0. */
+static int node_cmd(const char *what, const char *cmdline, int node)
+{
+	char arg[16];
+	int st;
+	pid_t pid;
+
+	snprintf(arg, sizeof(arg), "%d", node);
+	fprintf(stderr, "cluster_pr: %s node %d: %s\n", what, node, cmdline);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(2, 1);
+		execl("/bin/sh", "sh", "-c", cmdline, "sh", arg, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* What a scenario did to each node, so that the nodes are back whatever
+ * way it ends (node_recover). */
+enum node_down { NODE_UP = 0, NODE_KILLED, NODE_STOPPED };
+static enum node_down node_down[NODES + 1];
+
+static void node_do(const char *what, const char *cmdline, int node)
+{
+	int rc = node_cmd(what, cmdline, node);
+
+	if (rc != 0)
+		sc_fail("%s node %d: `%s` failed with status %d", what, node,
+			cmdline, rc);
+}
+
+static void node_kill(int node)
+{
+	node_down[node] = NODE_KILLED;
+	node_do("kill", o_kill_cmd, node);
+}
+
+static void node_restart(int node)
+{
+	node_do("restart", o_restart_cmd, node);
+	node_down[node] = NODE_UP;
+}
+
+static void node_stop(int node)
+{
+	node_down[node] = NODE_STOPPED;
+	node_do("stop ctgtd", o_stop_cmd, node);
+}
+
+static void node_start(int node)
+{
+	node_do("start ctgtd", o_start_cmd, node);
+	node_down[node] = NODE_UP;
+}
+
+/* After a scenario: brings back what it left down (a failed one). */
+static void node_recover(void)
+{
+	for (int n = 1; n <= NODES; n++) {
+		int rc = 0;
+		if (node_down[n] == NODE_KILLED)
+			rc = node_cmd("recover: restart", o_restart_cmd, n);
+		else if (node_down[n] == NODE_STOPPED)
+			rc = node_cmd("recover: start ctgtd", o_start_cmd, n);
+		if (rc)
+			fprintf(stderr, "cluster_pr: node %d not recovered"
+				" (status %d)\n", n, rc);
+		node_down[n] = NODE_UP;
+	}
+}
+
+/* One TEST UNIT READY through node in a fresh session, after its unit
+ * attentions: false (and err) when the login or the command fails. */
+static bool node_probe(int node, struct reply *r, char *err, size_t errlen)
+{
+	struct iscsi_context *ctx =
+		ctx_login(ini_name[3], 0x00F000u + (uint32_t)node, 0x1FF, node,
+			  err, errlen);
+	bool ok = false;
+
+	if (!ctx)
+		return false;
+	for (int i = 0; i < 10; i++) {
+		struct scsi_task *t = iscsi_testunitready_sync(ctx, o_lun);
+		if (!t) {
+			snprintf(err, errlen, "TEST UNIT READY: %s",
+				 iscsi_get_error(ctx));
+			break;
+		}
+		reply_from_task(r, t);
+		scsi_free_scsi_task(t);
+		snprintf(err, errlen, "TEST UNIT READY: %s %x/%04x",
+			 status_name(r->status), r->sense_key, r->asc);
+		ok = true;
+		if (r->status != ST_CHECK || r->sense_key != SK_UA)
+			break;
+	}
+	iscsi_logout_sync(ctx);
+	iscsi_destroy_context(ctx);
+	return ok;
+}
+
+/* Waits until node serves the LU: a login and TEST UNIT READY GOOD (after
+ * unit attentions; NOT READY while it is not ready). Returns the seconds
+ * it took. */
+static double node_wait_serving(int node, double limit)
+{
+	double t0 = now_s();
+	char err[512] = "";
+	struct reply r;
+
+	while (now_s() - t0 < limit) {
+		if (node_probe(node, &r, err, sizeof(err)) && r.status == ST_GOOD)
+			return now_s() - t0;
+		sleep_s(0.3);
+	}
+	sc_fail("node %d does not serve the LU %.0f s after its start (last: %s)",
+		node, limit, err);
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+/* A fresh key space per scenario: 5C, scenario number, role. */
+#define KEY(sc, who) (0x5C00000000000000ull | (uint64_t)(sc) << 32 | \
+		      (uint64_t)(who) << 8 | 0x5Cu)
+/* ISIDs: scenario number and role in the random part. */
+#define ISID(sc, who) (0x00C000u | (uint32_t)(sc) << 4 | (uint32_t)(who))
+
+/*
+ * 1. fence_scsi, the fencing agent's sequence, across nodes:
+ *
+ *   fencer   B (ini2) --- node 1 (RTPI 1) ---+
+ *   victim   A (ini1) --- node 2 (RTPI 2) ---+--- one LU (shared file)
+ *   observer C (ini3) --- node 3 (RTPI 3) ---+
+ *
+ * A and B register (REGISTER AND IGNORE EXISTING KEY) through their
+ * nodes, B reserves Write Exclusive - Registrants Only through node 1,
+ * both write. B fences A (PREEMPT AND ABORT of A's key) through node 1:
+ * through node 2, A's next command reports 2A/05 REGISTRATIONS PREEMPTED
+ * (SPC-4 5.14.11.2.4, table 49), then its writes conflict while its reads
+ * run (SPC-4 table 63, WR_EX_RO, not registered); node 3 lists B's key
+ * only. A unfences (registers again) and writes.
+ */
+static void sc_fence_scsi(void)
+{
+	enum { SC = 1 };
+	struct sess A, B, C;
+	struct reply r;
+	struct keys k;
+	struct resv v;
+
+	sess_open(&B, "B@1", 2, 1, ISID(SC, 2));
+	sess_open(&A, "A@2", 1, 2, ISID(SC, 1));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A, &C }, 3);
+
+	step("A REGISTER AND IGNORE EXISTING KEY through node 2");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 1), 0);
+	step("B REGISTER AND IGNORE EXISTING KEY through node 1");
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 2), 0);
+	step("READ KEYS through node 3");
+	read_keys(&C, &k);
+	EQ("PRgeneration", k.gen, g0 + 2);
+	EQ("number of keys", k.n, 2);
+	EQ("A's key listed", keys_has(&k, KEY(SC, 1)), 1);
+	EQ("B's key listed", keys_has(&k, KEY(SC, 2)), 1);
+
+	step("B RESERVE WR_EX_RO through node 1");
+	pr_ok(&B, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 2), 0, 0);
+	step("READ RESERVATION through node 2");
+	read_resv(&A, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key", v.key, KEY(SC, 2));
+	EQ("type", v.type, TYPE_WR_EX_RO);
+	EQ("PRgeneration (RESERVE does not count)", v.gen, g0 + 2);
+	step("A (registrant) writes through node 2");
+	write_expect(&A, ST_GOOD);
+	step("B (holder) writes through node 1");
+	write_expect(&B, ST_GOOD);
+	step("C (not registered) writes through node 3");
+	write_expect(&C, ST_CONFLICT);
+
+	step("B fences A: PREEMPT AND ABORT A's key through node 1");
+	pr_ok(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO, KEY(SC, 2), KEY(SC, 1), 0);
+	step("READ KEYS through node 3 after the fence");
+	read_keys(&C, &k);
+	EQ("PRgeneration", k.gen, g0 + 3);
+	EQ("number of keys", k.n, 1);
+	EQ("only B's key", k.key[0], KEY(SC, 2));
+	step("READ RESERVATION through node 3 after the fence");
+	read_resv(&C, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key", v.key, KEY(SC, 2));
+	EQ("type", v.type, TYPE_WR_EX_RO);
+
+	step("A's first write through node 2: UA REGISTRATIONS PREEMPTED");
+	io10(&A, true, &r);
+	expect_sense(&A, &r, SK_UA, ASC_REGS_PREEMPTED);
+	step("A writes again through node 2: RESERVATION CONFLICT");
+	write_expect(&A, ST_CONFLICT);
+	step("A reads through node 2 (WR_EX_RO lets everyone read)");
+	read_expect(&A, ST_GOOD);
+	step("A REGISTER with its old key: not registered any more");
+	pr_out(&A, SA_REGISTER, 0, KEY(SC, 1), KEY(SC, 1), 0, &r);
+	expect_status(&A, &r, ST_CONFLICT);
+	step("B writes through node 1");
+	write_expect(&B, ST_GOOD);
+
+	step("A unfences: REGISTER AND IGNORE EXISTING KEY through node 2");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 1), 0);
+	read_keys(&C, &k);
+	EQ("PRgeneration", k.gen, g0 + 4);
+	EQ("number of keys", k.n, 2);
+	step("A (registrant again) writes through node 2");
+	write_expect(&A, ST_GOOD);
+
+	step("clean up: B CLEAR");
+	pr_ok(&B, SA_CLEAR, 0, KEY(SC, 2), 0, 0);
+}
+
+/*
+ * 2. PREEMPT AND ABORT issued on one node, the victim's writes in flight
+ * on another:
+ *
+ *   B (ini2) --- node 1 (RTPI 1) ---+   PREEMPT AND ABORT A's key
+ *   A (ini1) --- node 2 (RTPI 2) ---+-- one LU
+ *                                   |   32 x WRITE(10) of 128 KiB, each
+ *                                   |   with 64 KiB immediate data,
+ *                                   |   waiting for the data of its R2T
+ *   C (ini3) --- node 3 (RTPI 3) ---+   READ KEYS afterwards
+ *
+ * As pr_scenarios' preempt_abort (SPC-4 5.14.11.2.4, SAM-5 5.6): A sends
+ * its writes and answers none of the R2Ts; once node 2 has sent an R2T
+ * for every write, they are all in A's task set, and B's PREEMPT AND
+ * ABORT goes to node 1 while A stays silent. Node 2 must abort A's tasks
+ * (it derives that from the ordered PR OUT) before node 1 answers B.
+ * Per write of A, with node 2's TAS (control mode page, read through A's
+ * nexus): TAS = 1: TASK ABORTED, before the response to A's probe (a
+ * TEST UNIT READY sent after B's GOOD); TAS = 0: no response at all.
+ * Never GOOD, RESERVATION CONFLICT or CHECK CONDITION. A then sees 2A/05
+ * REGISTRATIONS PREEMPTED (and 2F/00 with TAS = 0), its next write
+ * conflicts, and node 3 lists B's key alone.
+ */
+#define PA_WRITES 32
+#define PA_BYTES (128u * 1024u)
+
+static bool tas_read(struct sess *s)
+{
+	uint8_t cdb[10] = { 0x5A, 0x08, 0x0A };  /* MODE SENSE(10), DBD */
+	struct reply r;
+
+	put16(cdb + 7, 64);
+	cmd(s, cdb, 10, NULL, 0, 64, &r);
+	expect_status(s, &r, ST_GOOD);
+	uint16_t bdl = get16(r.data + 6);
+	const uint8_t *pg = r.data + 8 + bdl;
+	if (r.len < 8 + bdl + 12 || (pg[0] & 0x3f) != 0x0A)
+		sc_fail("%s: MODE SENSE: no control mode page", s->label);
+	return pg[5] & 0x40;
+}
+
+static void sc_preempt_abort_remote(char *detail, size_t dlen)
+{
+	enum { SC = 2 };
+	static uint8_t buf[PA_BYTES];
+	struct sess A, B, C;
+	struct reply r;
+	struct keys k;
+	struct resv v;
+	struct aio *w[PA_WRITES];
+
+	sess_open(&B, "B@1", 2, 1, ISID(SC, 2));
+	sess_open(&A, "A@2", 1, 2, ISID(SC, 1));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A, &C }, 3);
+	step("node 2's TAS, through A's nexus");
+	bool tas = tas_read(&A);
+	uint32_t bs = 512;
+	{
+		uint8_t rc10[10] = { 0x25 };
+		cmd(&A, rc10, 10, NULL, 0, 8, &r);
+		expect_status(&A, &r, ST_GOOD);
+		bs = get32(r.data + 4);
+	}
+
+	step("A registers through node 2 and reserves WR_EX_RO, B registers"
+	     " through node 1");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 1), 0);
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 2), 0);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+
+	step("A queues its writes of 128 KiB on node 2");
+	memset(buf, 0xA5, sizeof(buf));
+	aio_phase = 0;
+	for (int i = 0; i < PA_WRITES; i++) {
+		uint8_t cdb[10] = { 0x2A };
+		put32(cdb + 2, 4096 + (uint32_t)i * (PA_BYTES / bs));
+		put16(cdb + 7, (uint16_t)(PA_BYTES / bs));
+		w[i] = aio_submit(&A, cdb, 10, buf, PA_BYTES, 0);
+	}
+	/* Let A's commands (and their immediate data) leave: service A for
+	 * writing only, so that it neither reads the R2Ts nor sends the
+	 * solicited data. */
+	double t0 = now_s();
+	while (now_s() - t0 < 2.0) {
+		if (!(iscsi_which_events(A.ctx) & POLLOUT))
+			break;
+		struct pollfd pfd = { iscsi_get_fd(A.ctx), POLLOUT, 0 };
+		if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLOUT) &&
+		    iscsi_service(A.ctx, POLLOUT) < 0)
+			sc_fail("A: iscsi_service: %s", iscsi_get_error(A.ctx));
+	}
+	/* Node 2 has every command once each has answered with at least one
+	 * PDU (an R2T, 48 bytes): wait for that many bytes in A's receive
+	 * queue, without reading them. */
+	int pending = 0;
+	double t1 = now_s();
+	while (now_s() - t1 < 5.0) {
+		if (ioctl(iscsi_get_fd(A.ctx), FIONREAD, &pending) < 0)
+			sc_fail("A: FIONREAD: %s", strerror(errno));
+		if (pending >= 48 * PA_WRITES)
+			break;
+		sleep_s(0.005);
+	}
+	if (pending < 48 * PA_WRITES)
+		sc_fail("A: node 2 answered %d bytes (want an R2T, 48 bytes, for"
+			" each of %d writes) within 5 s", pending, PA_WRITES);
+	EQ("A's writes completed before the preemption (A withholds their"
+	   " data)", aio_pending, PA_WRITES);
+
+	step("B PREEMPT AND ABORT A's key through node 1, A's writes in"
+	     " flight on node 2");
+	uint8_t param[24] = { 0 };
+	put64(param, KEY(SC, 2));
+	put64(param + 8, KEY(SC, 1));
+	uint8_t pcdb[10] = { 0x5F, SA_PREEMPT_ABORT, TYPE_WR_EX_RO };
+	put32(pcdb + 5, 24);
+	struct aio *pa = aio_submit(&B, pcdb, 10, param, 24, 0);
+	double tp = now_s();
+	while (pa->status == ST_NONE && now_s() - tp < 30)
+		sess_service_once((struct sess *[]){ &B }, 1, 10);
+	if (pa->status == ST_NONE)
+		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
+			" sending its solicited data)");
+	if (pa->status != ST_GOOD)
+		sc_fail("B: PREEMPT AND ABORT: %s (sense %x/%04x), want GOOD",
+			status_name(pa->status), pa->sense_key, pa->asc);
+	double pa_ms = (now_s() - tp) * 1000;
+
+	step("A's probe on node 2 after B's GOOD");
+	aio_phase = 1;
+	uint8_t tcdb[6] = { 0 };
+	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
+	while (probe->status == ST_NONE) {
+		sess_service((struct sess *[]){ &A, &B }, 2, 0.05, NULL);
+		if (now_s() - t0 > 60)
+			sc_fail("A: no status for TEST UNIT READY");
+	}
+	aio_phase = 2;
+	sess_service((struct sess *[]){ &A, &B }, 2, 2.0, NULL);
+
+	int n_aborted = 0, n_none = 0;
+	for (int i = 0; i < PA_WRITES; i++) {
+		struct aio *io = w[i];
+		switch (io->status) {
+		case ST_NONE:
+			if (tas)
+				sc_fail("write %d: no response with TAS = 1 (want"
+					" TASK ABORTED)", i);
+			n_none++;
+			break;
+		case ST_TASK_ABORTED:
+			if (!tas)
+				sc_fail("write %d: TASK ABORTED with TAS = 0 (want"
+					" no response)", i);
+			if (io->phase == 2)
+				sc_fail("write %d: TASK ABORTED after the response"
+					" to A's probe", i);
+			n_aborted++;
+			break;
+		case ST_GOOD:
+			sc_fail("write %d: GOOD: it was not aborted", i);
+		case ST_CONFLICT:
+			sc_fail("write %d: RESERVATION CONFLICT: it was in the task"
+				" set before the preemption, so it should have been"
+				" aborted", i);
+		case ST_CHECK:
+			sc_fail("write %d: CHECK CONDITION %x/%04x: it should have"
+				" been aborted", i, io->sense_key, io->asc);
+		default:
+			sc_fail("write %d: status 0x%x (%s)", i, io->status,
+				aio_err);
+		}
+	}
+
+	step("A's unit attentions on node 2: 2A/05, and 2F/00 with TAS = 0");
+	bool saw_2a05 = false, saw_2f00 = false;
+	if (probe->status == ST_CHECK) {
+		if (probe->sense_key != SK_UA)
+			sc_fail("probe: sense %x/%04x", probe->sense_key,
+				probe->asc);
+		saw_2a05 |= probe->asc == ASC_REGS_PREEMPTED;
+		saw_2f00 |= probe->asc == ASC_CMDS_CLEARED;
+	}
+	for (int i = 0; i < 4; i++) {
+		tur(&A, &r);
+		if (r.status == ST_GOOD)
+			break;
+		expect_status(&A, &r, ST_CHECK);
+		if (r.sense_key != SK_UA)
+			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
+		saw_2a05 |= r.asc == ASC_REGS_PREEMPTED;
+		saw_2f00 |= r.asc == ASC_CMDS_CLEARED;
+	}
+	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED", saw_2a05, 1);
+	EQ("A saw 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR", saw_2f00, !tas);
+
+	step("A writes through node 2 after the preemption");
+	write_expect(&A, ST_CONFLICT);
+	step("READ KEYS through node 3: only B");
+	read_keys(&C, &k);
+	EQ("number of keys", k.n, 1);
+	EQ("B's key", k.key[0], KEY(SC, 2));
+	EQ("PRgeneration", k.gen, g0 + 3);
+	step("READ RESERVATION through node 3: B took it over");
+	read_resv(&C, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key", v.key, KEY(SC, 2));
+	EQ("type", v.type, TYPE_WR_EX_RO);
+	snprintf(detail, dlen, "TAS=%d on node 2: %d writes waiting for data,"
+		 " %d aborted %s; PR OUT status after %.1f ms", tas, PA_WRITES,
+		 tas ? n_aborted : n_none,
+		 tas ? "with TASK ABORTED" : "without status", pa_ms);
+	step("clean up: B CLEAR");
+	pr_ok(&B, SA_CLEAR, 0, KEY(SC, 2), 0, 0);
+}
+
+/*
+ * 3. REGISTER AND MOVE to another node's port (SPC-4 5.14.8, 6.16.4):
+ *
+ *   holder A (ini1) --- node 1 (RTPI 1) ---+
+ *   B (ini2) ---------- node 2 (RTPI 2) ---+--- one LU
+ *   C (ini3) ---------- node 3 (RTPI 3) ---+
+ *
+ * A reserves WR_EX through node 1 and moves it to B's TransportID with
+ * RELATIVE TARGET PORT IDENTIFIER 2, node 2's port: B, unregistered, is
+ * registered with the SERVICE ACTION RESERVATION KEY through RTPI 2 and
+ * holds; READ RESERVATION through node 2 and READ FULL STATUS through node
+ * 3 say so. A move to RTPI 77, which no node has, is refused with ILLEGAL
+ * REQUEST, INVALID FIELD IN PARAMETER LIST (field pointer: byte 18, the
+ * RTPI) and changes nothing.
+ */
+static void move_param(uint8_t *p, uint32_t *len, uint64_t key,
+		       uint64_t sa_key, bool unreg, uint16_t rtpi,
+		       const struct sess *dest)
+{
+	memset(p, 0, 512);
+	put64(p, key);
+	put64(p + 8, sa_key);
+	p[17] = unreg ? 0x02 : 0;
+	put16(p + 18, rtpi);
+	uint32_t tl = tid_of(p + 24, dest);
+	put32(p + 20, tl);
+	*len = 24 + tl;
+}
+
+static void sc_register_move_remote(void)
+{
+	enum { SC = 3 };
+	struct sess A, B, C;
+	struct reply r;
+	struct resv v;
+	struct keys k;
+	struct full_status fs;
+	uint8_t p[512];
+	uint32_t len;
+
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B, &C }, 3);
+
+	step("A registers and reserves WR_EX through node 1");
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX, KEY(SC, 1), 0, 0);
+
+	step("A REGISTER AND MOVE to B's TransportID at RTPI 2, UNREG = 0");
+	move_param(p, &len, KEY(SC, 1), KEY(SC, 9), false, 2, &B);
+	pr_out_raw(&A, SA_REGISTER_MOVE, TYPE_WR_EX, p, len, &r);
+	expect_status(&A, &r, ST_GOOD);
+	step("READ RESERVATION through node 2 after the move");
+	read_resv(&B, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key = SERVICE ACTION RESERVATION KEY", v.key, KEY(SC, 9));
+	EQ("type", v.type, TYPE_WR_EX);
+	EQ("PRgeneration", v.gen, g0 + 2);
+	step("READ FULL STATUS through node 3 after the move");
+	read_full_status(&C, &fs);
+	EQ("registrations", fs.n, 2);
+	const struct fs_desc *da = fs_find(&fs, &A);
+	const struct fs_desc *db = fs_find(&fs, &B);
+	EQ("A's key", da->key, KEY(SC, 1));
+	EQ("A R_HOLDER", da->r_holder, 0);
+	EQ("A RTPI", da->rtpi, 1);
+	EQ("B's key", db->key, KEY(SC, 9));
+	EQ("B R_HOLDER", db->r_holder, 1);
+	EQ("B type", db->type, TYPE_WR_EX);
+	EQ("B RTPI (node 2's port)", db->rtpi, 2);
+	EQ("B ALL_TG_PT", db->all_tg_pt, 0);
+	step("B (new holder) writes through node 2");
+	write_expect(&B, ST_GOOD);
+	step("A (registrant of WR_EX, not holder) writes through node 1");
+	write_expect(&A, ST_CONFLICT);
+	step("C writes through node 3");
+	write_expect(&C, ST_CONFLICT);
+
+	step("B moves it to A at RTPI 77 (no node has it)");
+	move_param(p, &len, KEY(SC, 9), KEY(SC, 8), false, 77, &A);
+	pr_out_raw(&B, SA_REGISTER_MOVE, TYPE_WR_EX, p, len, &r);
+	expect_sense(&B, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
+	EQ("SKSV", r.sksv, 1);
+	EQ("C/D (parameter list)", r.cd, 0);
+	EQ("FIELD POINTER (RELATIVE TARGET PORT IDENTIFIER)", r.field, 18);
+	step("nothing changed after the refused move (through node 1)");
+	read_keys(&A, &k);
+	EQ("keys", k.n, 2);
+	EQ("PRgeneration", k.gen, g0 + 2);
+	read_resv(&A, &v);
+	EQ("holder key", v.key, KEY(SC, 9));
+
+	step("clean up: B CLEAR");
+	pr_ok(&B, SA_CLEAR, 0, KEY(SC, 9), 0, 0);
+}
+
+/*
+ * 4. ALL_TG_PT across nodes (SPC-4 6.16.3):
+ *
+ *   A@1 (ini1, ISID a) --- node 1 (RTPI 1) ---+
+ *   B@2 (ini2) ----------- node 2 (RTPI 2) ---+--- one LU
+ *   A@3 (ini1, ISID a) --- node 3 (RTPI 3) ---+--- C@3 (ini3)
+ *
+ * A registers through node 1 with ALL_TG_PT = 1: one registration for
+ * A's initiator port through every target port of every node. READ FULL
+ * STATUS through each node lists it with ALL_TG_PT = 1; the same
+ * initiator port through node 3 is registered (REGISTER with key 0
+ * conflicts) and RESERVEs with the key; A writes through both nodes, the
+ * unregistered B does not.
+ */
+static void sc_all_tg_pt(void)
+{
+	enum { SC = 4 };
+	struct sess A1, A3, B, C;
+	struct reply r;
+	struct keys k;
+	struct resv v;
+	struct caps c;
+
+	sess_open(&A1, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	uint32_t g0 = sc_begin((struct sess *[]){ &A1, &B, &C }, 3);
+
+	step("REPORT CAPABILITIES through node 1: ATP_C");
+	report_caps(&A1, &c);
+	EQ("ATP_C", c.atp_c, 1);
+	step("A@1 REGISTER with ALL_TG_PT through node 1");
+	pr_ok(&A1, SA_REGISTER, 0, 0, KEY(SC, 1), 0x04);
+
+	struct sess *via[NODES + 1] = { NULL, &A1, &B, &C };
+	for (int n = 1; n <= NODES; n++) {
+		struct full_status fs;
+		stepf("READ FULL STATUS through node %d", n);
+		read_full_status(via[n], &fs);
+		EQ("PRgeneration", fs.gen, g0 + 1);
+		EQ("registrations", fs.n, 1);
+		const struct fs_desc *d = fs_find(&fs, &A1);
+		EQ("key", d->key, KEY(SC, 1));
+		EQ("ALL_TG_PT", d->all_tg_pt, 1);
+		EQ("R_HOLDER", d->r_holder, 0);
+	}
+
+	sess_open(&A3, "A@3", 1, 3, ISID(SC, 1));
+	ua_drain(&A3);
+	step("A@3 (A's port through node 3) REGISTER with key 0: already"
+	     " registered");
+	pr_out(&A3, SA_REGISTER, 0, 0, KEY(SC, 7), 0, &r);
+	expect_status(&A3, &r, ST_CONFLICT);
+	step("A@3 RESERVE WR_EX with A's key through node 3");
+	pr_ok(&A3, SA_RESERVE, TYPE_WR_EX, KEY(SC, 1), 0, 0);
+	step("READ RESERVATION through node 2");
+	read_resv(&B, &v);
+	EQ("reservation held", v.held, 1);
+	EQ("holder key", v.key, KEY(SC, 1));
+	EQ("type", v.type, TYPE_WR_EX);
+	step("A@3 writes through node 3");
+	write_expect(&A3, ST_GOOD);
+	step("A@1 writes through node 1 (the same registration holds)");
+	write_expect(&A1, ST_GOOD);
+	step("B (not registered) writes through node 2");
+	write_expect(&B, ST_CONFLICT);
+	step("C (not registered) writes through node 3");
+	write_expect(&C, ST_CONFLICT);
+
+	step("A@1 RELEASE and unregisters through node 1: gone everywhere");
+	pr_ok(&A1, SA_RELEASE, TYPE_WR_EX, KEY(SC, 1), 0, 0);
+	pr_ok(&A1, SA_REGISTER, 0, KEY(SC, 1), 0, 0);
+	read_keys(&C, &k);
+	EQ("keys", k.n, 0);
+	EQ("PRgeneration", k.gen, g0 + 2);
+	pr_out(&A3, SA_RESERVE, TYPE_WR_EX, KEY(SC, 1), 0, 0, &r);
+	expect_status(&A3, &r, ST_CONFLICT);
+}
+
+/*
+ * 5. READ FULL STATUS is one answer, whichever node is asked (SPC-4
+ * 6.15.5):
+ *
+ *   A@1  (ini1, ISID a)  --- node 1 (RTPI 1) ---+
+ *   B'@1 (ini2, ISID b') --- node 1             |
+ *   B@2  (ini2, ISID b)  --- node 2 (RTPI 2) ---+--- one LU
+ *   C@3  (ini3)          --- node 3 (RTPI 3) ---+
+ *   A'@3 (ini1, ISID a') --- node 3, ALL_TG_PT = 1
+ *
+ * Five registrations made through the three nodes, C holds Exclusive
+ * Access. READ FULL STATUS returns byte-identical data through every
+ * node (and so do READ KEYS and READ RESERVATION); each ALL_TG_PT = 0
+ * registration's RELATIVE TARGET PORT IDENTIFIER is the RTPI of the node
+ * it was made through.
+ */
+static void sc_full_status_identical(char *detail, size_t dlen)
+{
+	enum { SC = 5 };
+	struct sess A, A2, B, B2, C;
+	struct reply r;
+	struct full_status fs[NODES + 1];
+	uint8_t keys_raw[NODES + 1][256], resv_raw[NODES + 1][64];
+	int keys_len[NODES + 1], resv_len[NODES + 1];
+
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&A2, "A'@3", 1, 3, ISID(SC, 4));
+	sess_open(&B2, "B'@1", 2, 1, ISID(SC, 5));
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B, &C, &A2, &B2 }, 5);
+
+	step("registrations through all three nodes, C reserves EX_AC");
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0);
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 2), 0);
+	pr_ok(&C, SA_REGISTER, 0, 0, KEY(SC, 3), 0);
+	pr_ok(&A2, SA_REGISTER, 0, 0, KEY(SC, 4), 0x04);
+	pr_ok(&B2, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 5), 0);
+	pr_ok(&C, SA_RESERVE, TYPE_EX_AC, KEY(SC, 3), 0, 0);
+
+	struct sess *via[NODES + 1] = { NULL, &A, &B, &C };
+	for (int n = 1; n <= NODES; n++) {
+		stepf("READ FULL STATUS, READ KEYS, READ RESERVATION through"
+		      " node %d", n);
+		read_full_status(via[n], &fs[n]);
+		pr_in(via[n], IN_READ_KEYS, sizeof(keys_raw[n]), &r);
+		keys_len[n] = r.len;
+		memcpy(keys_raw[n], r.data, (size_t)r.len);
+		pr_in(via[n], IN_READ_RESERVATION, sizeof(resv_raw[n]), &r);
+		resv_len[n] = r.len;
+		memcpy(resv_raw[n], r.data, (size_t)r.len);
+	}
+	step("READ FULL STATUS through node 1: the registrations");
+	EQ("PRgeneration", fs[1].gen, g0 + 5);
+	EQ("registrations", fs[1].n, 5);
+	const struct sess *who[] = { &A, &B, &C, &B2 };
+	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		const struct fs_desc *d = fs_find(&fs[1], who[i]);
+		stepf("READ FULL STATUS through node 1: %s", who[i]->label);
+		EQ("ALL_TG_PT", d->all_tg_pt, 0);
+		EQ("RELATIVE TARGET PORT IDENTIFIER = the node it registered"
+		   " through", d->rtpi, who[i]->node);
+		EQ("R_HOLDER", d->r_holder, who[i] == &C);
+	}
+	const struct fs_desc *d = fs_find(&fs[1], &A2);
+	step("READ FULL STATUS through node 1: A'@3");
+	EQ("ALL_TG_PT", d->all_tg_pt, 1);
+	EQ("key", d->key, KEY(SC, 4));
+	d = fs_find(&fs[1], &C);
+	EQ("C TYPE", d->type, TYPE_EX_AC);
+	EQ("C key", d->key, KEY(SC, 3));
+	for (int n = 2; n <= NODES; n++) {
+		stepf("node %d's data is byte-identical to node 1's", n);
+		EQ("READ FULL STATUS length", fs[n].raw_len, fs[1].raw_len);
+		if (memcmp(fs[n].raw, fs[1].raw, (size_t)fs[1].raw_len)) {
+			int off = 0;
+			while (fs[n].raw[off] == fs[1].raw[off])
+				off++;
+			sc_fail("READ FULL STATUS differs at byte %d: 0x%02x"
+				" through node %d, 0x%02x through node 1", off,
+				fs[n].raw[off], n, fs[1].raw[off]);
+		}
+		EQ("READ KEYS length", keys_len[n], keys_len[1]);
+		EQ("READ KEYS bytes", memcmp(keys_raw[n], keys_raw[1],
+					     (size_t)keys_len[1]), 0);
+		EQ("READ RESERVATION length", resv_len[n], resv_len[1]);
+		EQ("READ RESERVATION bytes", memcmp(resv_raw[n], resv_raw[1],
+						    (size_t)resv_len[1]), 0);
+	}
+	snprintf(detail, dlen, "5 registrations, %d bytes, identical through"
+		 " nodes 1-3", fs[1].raw_len);
+	step("clean up: C CLEAR");
+	pr_ok(&C, SA_CLEAR, 0, KEY(SC, 3), 0, 0);
+}
+
+/*
+ * 6. COMPARE AND WRITE races across nodes (SBC-3 5.2):
+ *
+ *   A (ini1) --- node 1 ---+
+ *   B (ini2) --- node 2 ---+--- one LU, one block at LBA 2048
+ *   C (ini3) --- node 3 ---+
+ *
+ * For N rounds, each of A, B and C queues at the same moment a 1-block
+ * COMPARE AND WRITE of the same LBA, comparing with the block's content
+ * at the start of the round and writing its own pattern. COMPARE AND
+ * WRITE is atomic across nodes (DESIGN.md), so exactly one wins (GOOD),
+ * the other two get MISCOMPARE (0E/1D/00), and a READ through node 3
+ * returns the winner's pattern, which the next round compares with.
+ */
+#define CAW_LBA 2048u
+
+static void caw_fill(uint8_t *b, uint32_t bs, int round, int who)
+{
+	for (uint32_t i = 0; i < bs; i++)
+		b[i] = (uint8_t)(round * 7 + who * 31 + (int)i);
+	snprintf((char *)b, bs, "caw round %d by %d", round, who);
+}
+
+static void sc_caw_race(char *detail, size_t dlen)
+{
+	enum { SC = 6 };
+	static uint8_t cur[4096], buf[NODES + 1][2 * 4096];
+	struct sess A, B, C;
+	struct reply r;
+	int wins[NODES + 1] = { 0 };
+
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sc_begin((struct sess *[]){ &A, &B, &C }, 3);
+	struct sess *ss[NODES + 1] = { NULL, &A, &B, &C };
+
+	step("READ CAPACITY(10): block size");
+	uint8_t rc10[10] = { 0x25 };
+	cmd(&A, rc10, 10, NULL, 0, 8, &r);
+	expect_status(&A, &r, ST_GOOD);
+	uint32_t bs = get32(r.data + 4);
+	if (bs < 512 || bs > 4096)
+		sc_fail("block size %u", bs);
+
+	step("A writes the start pattern through node 1");
+	caw_fill(cur, bs, 0, 0);
+	uint8_t wcdb[10] = { 0x2A };
+	put32(wcdb + 2, CAW_LBA);
+	put16(wcdb + 7, 1);
+	cmd(&A, wcdb, 10, cur, bs, 0, &r);
+	expect_status(&A, &r, ST_GOOD);
+
+	double t0 = now_s();
+	for (int round = 1; round <= o_caw_rounds; round++) {
+		struct aio *io[NODES + 1];
+		uint8_t cdb[16] = { 0x89 };
+		put64(cdb + 2, CAW_LBA);
+		cdb[13] = 1;
+		stepf("round %d: three COMPARE AND WRITEs", round);
+		/* queue in a rotating order, then send them together */
+		for (int j = 0; j < NODES; j++) {
+			int n = 1 + (round + j) % NODES;
+			memcpy(buf[n], cur, bs);
+			caw_fill(buf[n] + bs, bs, round, n);
+			io[n] = aio_submit(ss[n], cdb, 16, buf[n], 2 * bs, 0);
+		}
+		double tr = now_s();
+		while (aio_pending > 0) {
+			sess_service_once(ss + 1, NODES, 10);
+			if (now_s() - tr > 30)
+				sc_fail("%d COMPARE AND WRITEs without status after"
+					" 30 s", aio_pending);
+		}
+		int winner = 0, good = 0;
+		for (int n = 1; n <= NODES; n++) {
+			if (io[n]->status == ST_GOOD) {
+				good++;
+				winner = winner ? winner : n;
+				continue;
+			}
+			if (io[n]->status != ST_CHECK ||
+			    io[n]->sense_key != SK_MISCOMPARE ||
+			    io[n]->asc != ASC_MISCOMPARE)
+				sc_fail("node %d: %s (sense %x/%04x), want GOOD or"
+					" MISCOMPARE (e/1d00)", n,
+					status_name(io[n]->status),
+					io[n]->sense_key, io[n]->asc);
+		}
+		for (int n = 1; n <= NODES; n++)
+			aio_release(io[n]);
+		if (good != 1)
+			sc_fail("%d of 3 COMPARE AND WRITEs won (GOOD), want"
+				" exactly 1: %s (wins so far: node 1 %d, node 2"
+				" %d, node 3 %d)", good,
+				good ? "COMPARE AND WRITE is not atomic across"
+				       " nodes" : "nobody matched the block",
+				wins[1], wins[2], wins[3]);
+		wins[winner]++;
+		caw_fill(cur, bs, round, winner);
+		uint8_t rcdb[10] = { 0x28 };
+		put32(rcdb + 2, CAW_LBA);
+		put16(rcdb + 7, 1);
+		cmd(&C, rcdb, 10, NULL, 0, bs, &r);
+		expect_status(&C, &r, ST_GOOD);
+		if (r.len != (int)bs || memcmp(r.data, cur, bs))
+			sc_fail("the block read through node 3 is not node %d's"
+				" (the winner's) pattern: \"%.24s\"", winner,
+				(const char *)r.data);
+	}
+	snprintf(detail, dlen, "%d rounds in %.1f s, one winner each (node 1:"
+		 " %d, node 2: %d, node 3: %d)", o_caw_rounds, now_s() - t0,
+		 wins[1], wins[2], wins[3]);
+}
+
+/*
+ * 7. LUN RESET through one node resets the device for all (SAM-5 6.3.3):
+ *
+ *   A@1 (ini1) --- node 1 ---+   LUN RESET
+ *   B@2 (ini2) --- node 2 ---+--- one LU, RESERVE(6) by B before
+ *   C@3 (ini3) --- node 3 ---+   next command: UA 29/03
+ *
+ * B's SCSI-2 reservation (through node 2) makes A's write and C's TEST
+ * UNIT READY conflict. After A's LUN RESET through node 1 (FUNCTION
+ * COMPLETE), every I_T nexus of the LU, on every node, reports UA 29/03
+ * BUS DEVICE RESET FUNCTION OCCURRED on its next command, and the SCSI-2
+ * reservation is gone (SPC-2 5.5.1: a LUN reset releases it).
+ */
+struct tmf_wait {
+	int done;
+	int status;
+	uint32_t response;
+};
+
+static void tmf_cb(struct iscsi_context *ctx, int status, void *data,
+		   void *priv)
+{
+	struct tmf_wait *w = priv;
+
+	(void)ctx;
+	w->status = status;
+	if (data)
+		w->response = *(uint32_t *)data;
+	w->done = 1;
+}
+
+static void sc_lun_reset_ua(void)
+{
+	enum { SC = 7 };
+	static const uint8_t reserve6[6] = { 0x16 }, release6[6] = { 0x17 };
+	struct sess A, B, C;
+	struct reply r;
+
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sc_begin((struct sess *[]){ &A, &B, &C }, 3);
+
+	step("B RESERVE(6) through node 2");
+	cmd(&B, reserve6, 6, NULL, 0, 0, &r);
+	expect_status(&B, &r, ST_GOOD);
+	step("A writes through node 1 under B's reservation");
+	write_expect(&A, ST_CONFLICT);
+	step("C TEST UNIT READY through node 3 under B's reservation");
+	tur(&C, &r);
+	expect_status(&C, &r, ST_CONFLICT);
+
+	step("A LUN RESET through node 1");
+	struct tmf_wait w = { 0 };
+	if (iscsi_task_mgmt_lun_reset_async(A.ctx, (uint32_t)o_lun, tmf_cb,
+					    &w) != 0)
+		sc_fail("A: cannot queue LUN RESET: %s", iscsi_get_error(A.ctx));
+	sess_service((struct sess *[]){ &A }, 1, 30, &w.done);
+	if (!w.done)
+		sc_fail("A: no response to LUN RESET within 30 s");
+	EQ("task management status", w.status, SCSI_STATUS_GOOD);
+	EQ("response (0: FUNCTION COMPLETE)", w.response, 0);
+
+	step("C's next command through node 3: UA 29/03");
+	tur(&C, &r);
+	expect_sense(&C, &r, SK_UA, ASC_RESET_OCCURRED);
+	step("C TEST UNIT READY again: GOOD (B's reservation is gone)");
+	tur(&C, &r);
+	expect_status(&C, &r, ST_GOOD);
+	step("B's next command through node 2: UA 29/03");
+	tur(&B, &r);
+	expect_sense(&B, &r, SK_UA, ASC_RESET_OCCURRED);
+	step("A's next command through node 1: UA 29/03");
+	io10(&A, true, &r);
+	expect_sense(&A, &r, SK_UA, ASC_RESET_OCCURRED);
+	step("A writes through node 1: no reservation any more");
+	write_expect(&A, ST_GOOD);
+	step("C RESERVE(6) through node 3, then RELEASE(6)");
+	cmd(&C, reserve6, 6, NULL, 0, 0, &r);
+	expect_status(&C, &r, ST_GOOD);
+	write_expect(&B, ST_CONFLICT);
+	cmd(&C, release6, 6, NULL, 0, 0, &r);
+	expect_status(&C, &r, ST_GOOD);
+	write_expect(&B, ST_GOOD);
+}
+
+/*
+ * 8. A SCSI-2 reservation ends when its node dies (DESIGN.md,
+ * "Membership"):
+ *
+ *   A@1 (ini1) --- node 1 ---+
+ *   B@2 (ini2) --- node 2 ---+--- one LU, RESERVE(6) by B; then node 2
+ *                  node 3 ---+    dies (kill -9 of all of it)
+ *
+ * B reserves through node 2, A's writes through node 1 conflict. Node 2
+ * is killed (--kill-cmd 2): once the others' view drops it (token +
+ * consensus, a few seconds) its SCSI-2 reservation is released
+ * cluster-wide and A's write through node 1 runs (polled every 0.25 s for
+ * up to 15 s: meanwhile only RESERVATION CONFLICT, or unit attentions
+ * such as 2A/06 for node 2's port group going unavailable). Then node 2
+ * comes back (--restart-cmd 2) and serves again, with no reservation:
+ * B's new session there writes.
+ */
+static void sc_scsi2_node_killed(char *detail, size_t dlen)
+{
+	enum { SC = 8 };
+	static const uint8_t reserve6[6] = { 0x16 };
+	struct sess A, B, B2;
+	struct reply r;
+	struct keys k1, k2;
+
+	if (!o_kill_cmd || !o_restart_cmd)
+		sc_skip("no --kill-cmd/--restart-cmd (nor --harness): cannot"
+			" kill and restart node 2");
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sc_begin((struct sess *[]){ &A, &B }, 2);
+
+	step("B RESERVE(6) through node 2");
+	cmd(&B, reserve6, 6, NULL, 0, 0, &r);
+	expect_status(&B, &r, ST_GOOD);
+	step("A writes through node 1 under B's reservation");
+	write_expect(&A, ST_CONFLICT);
+
+	step("node 2 dies");
+	node_kill(2);
+	double t0 = now_s();
+	sess_drop(&B);
+	step("A writes through node 1 until node 2's reservation is released");
+	int n_conflict = 0, n_ua = 0;
+	bool saw_2a06 = false;
+	for (;;) {
+		io10(&A, true, &r);
+		if (r.status == ST_GOOD)
+			break;
+		if (r.status == ST_CONFLICT) {
+			n_conflict++;
+		} else if (r.status == ST_CHECK && r.sense_key == SK_UA) {
+			n_ua++;
+			saw_2a06 |= r.asc == ASC_ALUA_CHANGED;
+		} else {
+			expect_status(&A, &r, ST_CONFLICT);
+		}
+		if (now_s() - t0 > 15)
+			sc_fail("A's write still conflicts 15 s after node 2 was"
+				" killed: its SCSI-2 reservation was not released"
+				" when it left the view");
+		sleep_s(0.25);
+	}
+	double released = now_s() - t0;
+
+	step("node 2 comes back");
+	node_restart(2);
+	double back = node_wait_serving(2, 60);
+	sess_open(&B2, "B@2", 2, 2, ISID(SC, 3));
+	ua_drain(&B2);
+	step("B writes through the restarted node 2: no reservation");
+	write_expect(&B2, ST_GOOD);
+	step("A writes through node 1");
+	ua_drain(&A);
+	write_expect(&A, ST_GOOD);
+	step("READ KEYS through node 1 and the restarted node 2 agree");
+	read_keys(&A, &k1);
+	read_keys(&B2, &k2);
+	EQ("keys", k2.n, k1.n);
+	EQ("PRgeneration", k2.gen, k1.gen);
+	snprintf(detail, dlen, "released %.1f s after the kill (%d conflicts,"
+		 " %d UAs%s before); node 2 serving %.1f s after its restart",
+		 released, n_conflict, n_ua, saw_2a06 ? " incl. 2A/06" : "",
+		 back);
+}
+
+/*
+ * 9. APTPL across a whole-cluster restart (SPC-4 5.14.5; DESIGN.md:
+ * recovered by the highest (epoch, generation)):
+ *
+ *   A@1 (ini1) --- node 1 ---+
+ *   B@2 (ini2) --- node 2 ---+--- one LU, APTPL = 1
+ *                  node 3 ---+
+ *
+ * A (through node 1) and B (through node 2) register with APTPL = 1, A
+ * reserves WR_EX_RO. ctgtd stops on every node (--stop-cmd 1, 2, 3) and
+ * starts again in the other order, 3, 2, 1 (--start-cmd), the next one
+ * as soon as the previous one was started. Once every node serves, READ
+ * KEYS, READ RESERVATION and READ FULL STATUS are the same as before
+ * the restart, byte for byte, through every node; PTPL_A = 1.
+ */
+static void sc_aptpl_restart(char *detail, size_t dlen)
+{
+	enum { SC = 9 };
+	struct sess A, B, S[NODES + 1];
+	struct reply r;
+	struct caps c;
+	struct resv v;
+	struct full_status fs0, fs;
+	uint8_t keys0[256], resv0[64];
+	int keys0_len, resv0_len;
+
+	if (!o_stop_cmd || !o_start_cmd)
+		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
+	step("REPORT CAPABILITIES: PTPL_C");
+	report_caps(&A, &c);
+	if (!c.ptpl_c)
+		sc_skip("PTPL_C = 0: the LU cannot persist through power loss");
+
+	step("A and B register with APTPL = 1, A reserves WR_EX_RO");
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0x01);
+	pr_ok(&B, SA_REGISTER, 0, 0, KEY(SC, 2), 0x01);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+	step("the state before the restart (through node 1)");
+	read_full_status(&A, &fs0);
+	EQ("PRgeneration", fs0.gen, g0 + 2);
+	EQ("registrations", fs0.n, 2);
+	pr_in(&A, IN_READ_KEYS, sizeof(keys0), &r);
+	keys0_len = r.len;
+	memcpy(keys0, r.data, (size_t)r.len);
+	pr_in(&A, IN_READ_RESERVATION, sizeof(resv0), &r);
+	resv0_len = r.len;
+	memcpy(resv0, r.data, (size_t)r.len);
+	report_caps(&A, &c);
+	EQ("PTPL_A before the restart", c.ptpl_a, 1);
+	sess_close_all();
+
+	step("ctgtd stops on nodes 1, 2, 3");
+	for (int n = 1; n <= NODES; n++)
+		node_stop(n);
+	step("ctgtd starts on nodes 3, 2, 1");
+	double t0 = now_s();
+	for (int n = NODES; n >= 1; n--)
+		node_start(n);
+	for (int n = NODES; n >= 1; n--)
+		node_wait_serving(n, 60);
+	double up = now_s() - t0;
+
+	for (int n = 1; n <= NODES; n++) {
+		const char *lab = n == 1 ? "A@1" : n == 2 ? "A@2" : "A@3";
+		sess_open(&S[n], lab, 1, n, ISID(SC, 1));
+		ua_drain(&S[n]);
+		stepf("READ FULL STATUS through node %d after the restart", n);
+		read_full_status(&S[n], &fs);
+		EQ("PRgeneration", fs.gen, fs0.gen);
+		EQ("registrations", fs.n, fs0.n);
+		if (fs.raw_len != fs0.raw_len ||
+		    memcmp(fs.raw, fs0.raw, (size_t)fs0.raw_len))
+			sc_fail("READ FULL STATUS through node %d: %d bytes, not"
+				" the %d bytes from before the restart", n,
+				fs.raw_len, fs0.raw_len);
+		stepf("READ KEYS and READ RESERVATION through node %d after the"
+		      " restart", n);
+		pr_in(&S[n], IN_READ_KEYS, sizeof(keys0), &r);
+		EQ("READ KEYS length", r.len, keys0_len);
+		EQ("READ KEYS bytes", memcmp(r.data, keys0, (size_t)keys0_len), 0);
+		pr_in(&S[n], IN_READ_RESERVATION, sizeof(resv0), &r);
+		EQ("READ RESERVATION length", r.len, resv0_len);
+		EQ("READ RESERVATION bytes", memcmp(r.data, resv0,
+						    (size_t)resv0_len), 0);
+		read_resv(&S[n], &v);
+		EQ("holder key", v.key, KEY(SC, 1));
+		report_caps(&S[n], &c);
+		EQ("PTPL_A", c.ptpl_a, 1);
+	}
+	step("the restored reservation acts: A holds through node 1");
+	write_expect(&S[1], ST_GOOD);
+	step("clean up: CLEAR through node 1");
+	pr_ok(&S[1], SA_CLEAR, 0, KEY(SC, 1), 0, 0);
+	snprintf(detail, dlen, "every node serving %.1f s after the first start;"
+		 " keys, reservation, PRgeneration %u identical", up, fs0.gen);
+}
+
+/*
+ * 10. APTPL across a whole-cluster restart, one node's image stale
+ * (DESIGN.md: the highest (epoch, generation) wins, not the first node
+ * up nor the last writer):
+ *
+ *   A@1 (ini1) --- node 1 ---+
+ *   B@2 (ini2) --- node 2 ---+--- one LU, APTPL = 1
+ *                  node 3 ---+    stopped first: its image is old
+ *
+ * A and B register with APTPL = 1 and A reserves WR_EX_RO (image 1, on
+ * every node). ctgtd stops on node 3; then A releases, B reserves
+ * Exclusive Access and A changes its key (image 2, on nodes 1 and 2
+ * only). ctgtd stops on nodes 1 and 2. Node 3 starts first, alone for 2
+ * s: one node of three is no quorum, so it must not serve its old image
+ * (TEST UNIT READY: NOT READY). Then nodes 2 and 1 start; once all
+ * serve, every node reports image 2, byte for byte, and node 3's file
+ * does not come back.
+ */
+static void sc_aptpl_restart_stale(char *detail, size_t dlen)
+{
+	enum { SC = 10 };
+	struct sess A, B, S[NODES + 1];
+	struct reply r;
+	struct caps c;
+	struct resv v;
+	struct keys k;
+	struct full_status fs1, fs2, fs;
+	char err[512] = "";
+
+	if (!o_stop_cmd || !o_start_cmd)
+		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
+	step("REPORT CAPABILITIES: PTPL_C");
+	report_caps(&A, &c);
+	if (!c.ptpl_c)
+		sc_skip("PTPL_C = 0: the LU cannot persist through power loss");
+
+	step("image 1: A and B register with APTPL = 1, A reserves WR_EX_RO");
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0x01);
+	pr_ok(&B, SA_REGISTER, 0, 0, KEY(SC, 2), 0x01);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+	read_full_status(&A, &fs1);
+
+	step("ctgtd stops on node 3");
+	node_stop(3);
+	step("image 2 (nodes 1 and 2): A releases, B reserves EX_AC, A"
+	     " changes its key");
+	ua_drain(&A);
+	ua_drain(&B);
+	pr_ok(&A, SA_RELEASE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+	/* the release of a registrants-only reservation tells the other
+	 * registrants (SPC-4 RELEASE service action) */
+	io10(&B, false, &r);
+	expect_sense(&B, &r, SK_UA, ASC_RES_RELEASED);
+	pr_ok(&B, SA_RESERVE, TYPE_EX_AC, KEY(SC, 2), 0, 0);
+	pr_ok(&A, SA_REGISTER, 0, KEY(SC, 1), KEY(SC, 3), 0x01);
+	read_full_status(&B, &fs2);
+	EQ("PRgeneration of image 2", fs2.gen, g0 + 3);
+	EQ("registrations", fs2.n, 2);
+	sess_close_all();
+
+	step("ctgtd stops on nodes 1 and 2");
+	node_stop(1);
+	node_stop(2);
+	step("ctgtd starts on node 3 alone (old image): it must not serve");
+	double t0 = now_s();
+	node_start(3);
+	bool answered = false;
+	while (now_s() - t0 < 2.0) {
+		if (node_probe(3, &r, err, sizeof(err))) {
+			answered = true;
+			if (r.status == ST_GOOD)
+				sc_fail("node 3 alone (1 of 3 nodes, its image"
+					" stale) serves the LU");
+			if (r.status != ST_CHECK || r.sense_key != SK_NOT_READY)
+				sc_fail("node 3 alone: %s, want NOT READY or no"
+					" login", err);
+		}
+		sleep_s(0.3);
+	}
+	step("ctgtd starts on nodes 2 and 1");
+	node_start(2);
+	node_start(1);
+	for (int n = NODES; n >= 1; n--)
+		node_wait_serving(n, 60);
+	double up = now_s() - t0;
+
+	for (int n = 1; n <= NODES; n++) {
+		const char *lab = n == 1 ? "B@1" : n == 2 ? "B@2" : "B@3";
+		sess_open(&S[n], lab, 2, n, ISID(SC, 2));
+		ua_drain(&S[n]);
+		stepf("READ FULL STATUS through node %d after the restart", n);
+		read_full_status(&S[n], &fs);
+		if (fs.gen == fs1.gen && fs.raw_len == fs1.raw_len &&
+		    !memcmp(fs.raw, fs1.raw, (size_t)fs1.raw_len))
+			sc_fail("node %d reports image 1 (PRgeneration %u), node"
+				" 3's stale file, not image 2 (PRgeneration %u)",
+				n, fs1.gen, fs2.gen);
+		EQ("PRgeneration (image 2's)", fs.gen, fs2.gen);
+		EQ("registrations", fs.n, fs2.n);
+		if (fs.raw_len != fs2.raw_len ||
+		    memcmp(fs.raw, fs2.raw, (size_t)fs2.raw_len))
+			sc_fail("READ FULL STATUS through node %d: %d bytes, not"
+				" image 2's %d bytes", n, fs.raw_len, fs2.raw_len);
+		read_resv(&S[n], &v);
+		EQ("holder key", v.key, KEY(SC, 2));
+		EQ("type", v.type, TYPE_EX_AC);
+		read_keys(&S[n], &k);
+		EQ("A's new key listed", keys_has(&k, KEY(SC, 3)), 1);
+	}
+	step("the restored reservation acts: B holds EX_AC through node 2");
+	write_expect(&S[2], ST_GOOD);
+	step("B's initiator port through node 3 is another I_T nexus,"
+	     " not registered");
+	write_expect(&S[3], ST_CONFLICT);
+	step("clean up: CLEAR through node 2");
+	pr_ok(&S[2], SA_CLEAR, 0, KEY(SC, 2), 0, 0);
+	snprintf(detail, dlen, "node 3 alone: %s; all serving %.1f s after"
+		 " node 3's start; image 2 (PRgeneration %u) everywhere",
+		 answered ? "NOT READY" : "no login", up, fs2.gen);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static bool sc_selected(const char *name)
+{
+	const char *p = "dev.scenario.";
+
+	return !o_only || !strcmp(o_only, name) ||
+	       (!strncmp(name, p, strlen(p)) && !strcmp(o_only, name + strlen(p)));
+}
+
+/* Runs one scenario and prints its line. */
+static void sc_run(const char *name, void (*plain)(void),
+		   void (*with_detail)(char *, size_t))
+{
+	char detail[300] = "";
+	int rc;
+
+	if (!sc_selected(name))
+		return;
+	if (o_list) {
+		printf("%s\n", name);
+		return;
+	}
+	sc_step = "setup";
+	sc_steps = 0;
+	sc_msg[0] = 0;
+	double t0 = now_s();
+	rc = setjmp(sc_jmp);
+	if (rc == 0) {
+		if (plain)
+			plain();
+		else
+			with_detail(detail, sizeof(detail));
+	}
+	sess_close_all();
+	node_recover();
+	if (rc == 1) {
+		printf("FAIL %s: %s\n", name, sc_msg);
+		n_failed++;
+	} else if (rc == 2) {
+		printf("SKIP %s: %s\n", name, sc_msg);
+	} else {
+		printf("PASS %s (%d steps, %.1f s%s%s)\n", name, sc_steps,
+		       now_s() - t0, *detail ? "; " : "", detail);
+	}
+	fflush(stdout);
+}
+
+/* iscsi://HOST:PORT/TARGET/LUN */
+static void url_parse(int node, const char *url)
+{
+	const char *p = url, *slash, *slash2;
+
+	if (strncmp(p, "iscsi://", 8))
+		goto bad;
+	p += 8;
+	slash = strchr(p, '/');
+	if (!slash || slash == p || (size_t)(slash - p) >= sizeof(o_portal[0]))
+		goto bad;
+	snprintf(o_portal[node], sizeof(o_portal[0]), "%.*s", (int)(slash - p), p);
+	slash2 = strrchr(slash + 1, '/');
+	if (!slash2 || slash2 == slash + 1 || !slash2[1])
+		goto bad;
+	char target[256];
+	if ((size_t)(slash2 - slash - 1) >= sizeof(target))
+		goto bad;
+	snprintf(target, sizeof(target), "%.*s", (int)(slash2 - slash - 1),
+		 slash + 1);
+	char *end;
+	long lun = strtol(slash2 + 1, &end, 10);
+	if (*end || lun < 0 || lun > 16383)
+		goto bad;
+	if (o_target[0] && (strcmp(o_target, target) || o_lun != lun)) {
+		fprintf(stderr, "cluster_pr: %s: every URL must name the same"
+			" target and LUN\n", url);
+		exit(2);
+	}
+	snprintf(o_target, sizeof(o_target), "%s", target);
+	o_lun = (int)lun;
+	return;
+bad:
+	fprintf(stderr, "cluster_pr: %s: not iscsi://HOST:PORT/TARGET/LUN\n", url);
+	exit(2);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: cluster_pr [--harness CLUSTER_SH] [--kill-cmd CMD]"
+		" [--restart-cmd CMD]\n"
+		"                  [--stop-cmd CMD] [--start-cmd CMD]"
+		" [--caw-rounds N] [--only NAME] [--list]\n"
+		"                  URL1 URL2 URL3\n"
+		"  CMD runs as `sh -c CMD sh N` for node N\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static char def_kill[1200], def_restart[1200];
+	int nurl = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--list")) {
+			o_list = true;
+			continue;
+		}
+		if (strncmp(a, "--", 2)) {
+			if (nurl >= NODES)
+				usage();
+			o_url[++nurl] = a;
+			continue;
+		}
+		if (!v)
+			usage();
+		if (!strcmp(a, "--harness")) o_harness = v;
+		else if (!strcmp(a, "--kill-cmd")) o_kill_cmd = v;
+		else if (!strcmp(a, "--restart-cmd")) o_restart_cmd = v;
+		else if (!strcmp(a, "--stop-cmd")) o_stop_cmd = v;
+		else if (!strcmp(a, "--start-cmd")) o_start_cmd = v;
+		else if (!strcmp(a, "--caw-rounds")) o_caw_rounds = atoi(v);
+		else if (!strcmp(a, "--only")) o_only = v;
+		else usage();
+		i++;
+	}
+	if (!o_list && nurl != NODES)
+		usage();
+	for (int n = 1; n <= nurl; n++)
+		url_parse(n, o_url[n]);
+	if (o_caw_rounds < 1)
+		usage();
+	if (o_harness && !o_kill_cmd) {
+		snprintf(def_kill, sizeof(def_kill), "bash '%s' kill \"$1\"",
+			 o_harness);
+		o_kill_cmd = def_kill;
+	}
+	if (o_harness && !o_restart_cmd) {
+		snprintf(def_restart, sizeof(def_restart),
+			 "bash '%s' restart \"$1\"", o_harness);
+		o_restart_cmd = def_restart;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	sc_run("dev.scenario.fence_scsi", sc_fence_scsi, NULL);
+	sc_run("dev.scenario.preempt_abort_remote", NULL,
+	       sc_preempt_abort_remote);
+	sc_run("dev.scenario.register_and_move_remote", sc_register_move_remote,
+	       NULL);
+	sc_run("dev.scenario.all_tg_pt", sc_all_tg_pt, NULL);
+	sc_run("dev.scenario.read_full_status_identical", NULL,
+	       sc_full_status_identical);
+	sc_run("dev.scenario.caw_race", NULL, sc_caw_race);
+	sc_run("dev.scenario.lun_reset_ua", sc_lun_reset_ua, NULL);
+	/* these two restart nodes: last */
+	sc_run("dev.scenario.scsi2_node_killed", NULL, sc_scsi2_node_killed);
+	sc_run("dev.scenario.aptpl_restart", NULL, sc_aptpl_restart);
+	sc_run("dev.scenario.aptpl_restart_stale_node", NULL,
+	       sc_aptpl_restart_stale);
+	return n_failed ? 1 : 0;
+}
