@@ -154,15 +154,22 @@ it_list_match() {
 	return 1
 }
 
-# The scenarios program prints its own PASS/FAIL/SKIP lines.
+# The scenarios program prints its own PASS/FAIL/SKIP lines. It runs in
+# node 1's namespaces; its node commands (sh -c CMD sh N, for node N) enter
+# this script's namespaces first, where the harness works: kill/restart a
+# whole node, stop/start ctgtd alone with the node's configuration.
 dev_scenarios() {
-	local out line
+	local out line h="nsenter -t $$ -n -m -- bash $harness"
 	if [ ! -x "$scenarios" ]; then
 		it_skip dev.scenarios "no $scenarios (libiscsi-dev missing at build time?)"
 		return
 	fi
 	out=$(timeout -k 5 600 bash "$harness" exec 1 -- "$scenarios" \
-		--harness "$harness" "$(url 1)" "$(url 2)" "$(url 3)" 2>&1)
+		--harness "$harness" \
+		--kill-cmd "$h kill \"\$1\"" --restart-cmd "$h restart \"\$1\"" \
+		--stop-cmd "$h unspawn \"\$1\" ctgtd" \
+		--start-cmd "$h spawn \"\$1\" ctgtd -- $ctgtd -c $work/n\"\$1\".json" \
+		"$(url 1)" "$(url 2)" "$(url 3)" 2>&1)
 	while IFS= read -r line; do
 		case $line in
 		PASS\ *) it_pass "${line#PASS }" ;;
