@@ -1092,9 +1092,10 @@ static void sc_fence_scsi(void)
  * for every write, they are all in A's task set, and B's PREEMPT AND
  * ABORT goes to node 1 while A stays silent. Node 2 must abort A's tasks
  * (it derives that from the ordered PR OUT) before node 1 answers B.
- * Per write of A, with node 2's TAS (control mode page, read through A's
- * nexus): TAS = 1: TASK ABORTED, before the response to A's probe (a
- * TEST UNIT READY sent after B's GOOD); TAS = 0: no response at all.
+ * Per write of A, with node 2's TAS (control mode page, set through A's
+ * nexus: 1, then 0 in preempt_abort_remote_tas0): TAS = 1: TASK ABORTED,
+ * before the response to A's probe (a TEST UNIT READY sent after B's
+ * GOOD); TAS = 0: no response at all.
  * Never GOOD, RESERVATION CONFLICT or CHECK CONDITION. A then sees 2A/05
  * REGISTRATIONS PREEMPTED (and 2F/00 with TAS = 0), its next write
  * conflicts, and node 3 lists B's key alone.
@@ -1117,7 +1118,34 @@ static bool tas_read(struct sess *s)
 	return pg[5] & 0x40;
 }
 
-static void sc_preempt_abort_remote(char *detail, size_t dlen)
+/* MODE SELECT(10) of the control mode page with TAS = tas (SPC-4 7.5.8),
+ * through s: its node's page. */
+static void tas_set(struct sess *s, bool tas)
+{
+	uint8_t cdb[10] = { 0x5A, 0x08, 0x0A };  /* MODE SENSE(10), DBD */
+	struct reply r;
+
+	put16(cdb + 7, 64);
+	cmd(s, cdb, 10, NULL, 0, 64, &r);
+	expect_status(s, &r, ST_GOOD);
+	uint16_t bdl = get16(r.data + 6);
+	const uint8_t *pg = r.data + 8 + bdl;
+	if (r.len < 8 + bdl + 12 || (pg[0] & 0x3f) != 0x0A)
+		sc_fail("%s: MODE SENSE: no control mode page", s->label);
+	uint8_t p[8 + 12];
+	memset(p, 0, 8);
+	memcpy(p + 8, pg, 12);
+	p[8] &= 0x3f;  /* PS is reserved in MODE SELECT */
+	p[8 + 5] = (uint8_t)((p[8 + 5] & ~0x40) | (tas ? 0x40 : 0));
+	uint8_t sel[10] = { 0x55, 0x10 };  /* MODE SELECT(10), PF */
+	put16(sel + 7, sizeof(p));
+	cmd(s, sel, 10, p, sizeof(p), 0, &r);
+	expect_status(s, &r, ST_GOOD);
+	EQ("TAS read back from the control mode page", tas_read(s), tas);
+}
+
+static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
+					size_t dlen)
 {
 	enum { SC = 2 };
 	static uint8_t buf[PA_BYTES];
@@ -1133,6 +1161,14 @@ static void sc_preempt_abort_remote(char *detail, size_t dlen)
 	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A, &C }, 3);
 	step("node 2's TAS, through A's nexus");
 	bool tas = tas_read(&A);
+	if (tas != want_tas) {
+		step("set node 2's TAS through A's nexus");
+		tas_set(&A, want_tas);
+		tas = want_tas;
+		ua_drain(&A);
+		ua_drain(&B);
+		ua_drain(&C);
+	}
 	uint32_t bs = 512;
 	{
 		uint8_t rc10[10] = { 0x25 };
@@ -1291,6 +1327,21 @@ static void sc_preempt_abort_remote(char *detail, size_t dlen)
 		 tas ? "with TASK ABORTED" : "without status", pa_ms);
 	step("clean up: B CLEAR");
 	pr_ok(&B, SA_CLEAR, 0, KEY(SC, 2), 0, 0);
+	if (!tas) {
+		step("clean up: node 2's TAS back to 1");
+		ua_drain(&A);
+		tas_set(&A, true);
+	}
+}
+
+static void sc_preempt_abort_remote(char *detail, size_t dlen)
+{
+	sc_preempt_abort_remote_run(true, detail, dlen);
+}
+
+static void sc_preempt_abort_remote_tas0(char *detail, size_t dlen)
+{
+	sc_preempt_abort_remote_run(false, detail, dlen);
 }
 
 /*
@@ -2222,6 +2273,8 @@ int main(int argc, char **argv)
 	sc_run("dev.scenario.fence_scsi", sc_fence_scsi, NULL);
 	sc_run("dev.scenario.preempt_abort_remote", NULL,
 	       sc_preempt_abort_remote);
+	sc_run("dev.scenario.preempt_abort_remote_tas0", NULL,
+	       sc_preempt_abort_remote_tas0);
 	sc_run("dev.scenario.register_and_move_remote", sc_register_move_remote,
 	       NULL);
 	sc_run("dev.scenario.all_tg_pt", sc_all_tg_pt, NULL);
