@@ -1077,6 +1077,84 @@ static void sc_fence_scsi(void)
 }
 
 /*
+ * 1b. fence_scsi against a multipath victim (mpathpersist registers the
+ * key through every path):
+ *
+ *   fencer B   (ini2)          --- node 1 (RTPI 1) ---+
+ *   victim A@2 (ini1, ISID a)  --- node 2 (RTPI 2) ---+--- one LU
+ *   victim A@3 (ini1, ISID a)  --- node 3 (RTPI 3) ---+
+ *
+ * A registers the same key through both its paths: two registrations,
+ * one per I_T nexus (READ FULL STATUS: RTPI 2 and RTPI 3). B reserves
+ * WR_EX_RO and PREEMPTs AND ABORTs A's key through node 1: both of A's
+ * registrations go in one command (SPC-4 5.14.11.2.4: every registration
+ * with that key), and each path, on its own node, reports 2A/05 on its
+ * next command, then conflicts on writes.
+ */
+static const struct fs_desc *fs_find_at(const struct full_status *fs,
+					const struct sess *s, int rtpi)
+{
+	uint8_t tid[256];
+	uint32_t len = tid_of(tid, s);
+
+	for (int i = 0; i < fs->n; i++)
+		if (fs->d[i].tid_len == len && !memcmp(fs->d[i].tid, tid, len) &&
+		    fs->d[i].rtpi == rtpi)
+			return &fs->d[i];
+	sc_fail("READ FULL STATUS lists no registration for %s at RTPI %d"
+		" (%d listed)", s->label, rtpi, fs->n);
+}
+
+static void sc_fence_multipath(void)
+{
+	enum { SC = 11 };
+	struct sess A2, A3, B;
+	struct reply r;
+	struct keys k;
+	struct full_status fs;
+
+	sess_open(&B, "B@1", 2, 1, ISID(SC, 2));
+	sess_open(&A2, "A@2", 1, 2, ISID(SC, 1));
+	sess_open(&A3, "A@3", 1, 3, ISID(SC, 1));
+	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A2, &A3 }, 3);
+
+	step("A registers its key through node 2 and through node 3");
+	pr_ok(&A2, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 1), 0);
+	pr_ok(&A3, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 1), 0);
+	step("B registers and reserves WR_EX_RO through node 1");
+	pr_ok(&B, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 2), 0);
+	pr_ok(&B, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 2), 0, 0);
+	step("READ FULL STATUS through node 1: A once per path");
+	read_full_status(&B, &fs);
+	EQ("PRgeneration", fs.gen, g0 + 3);
+	EQ("registrations", fs.n, 3);
+	EQ("A@2's key", fs_find_at(&fs, &A2, 2)->key, KEY(SC, 1));
+	EQ("A@3's key", fs_find_at(&fs, &A3, 3)->key, KEY(SC, 1));
+	step("A writes through both paths");
+	write_expect(&A2, ST_GOOD);
+	write_expect(&A3, ST_GOOD);
+
+	step("B PREEMPT AND ABORT A's key through node 1");
+	pr_ok(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO, KEY(SC, 2), KEY(SC, 1), 0);
+	step("A@2's next command (node 2): UA REGISTRATIONS PREEMPTED");
+	io10(&A2, true, &r);
+	expect_sense(&A2, &r, SK_UA, ASC_REGS_PREEMPTED);
+	step("A@3's next command (node 3): UA REGISTRATIONS PREEMPTED");
+	io10(&A3, true, &r);
+	expect_sense(&A3, &r, SK_UA, ASC_REGS_PREEMPTED);
+	step("READ KEYS through node 3: B only, one generation more");
+	read_keys(&A3, &k);
+	EQ("PRgeneration", k.gen, g0 + 4);
+	EQ("number of keys", k.n, 1);
+	EQ("B's key", k.key[0], KEY(SC, 2));
+	step("A writes through both paths: RESERVATION CONFLICT");
+	write_expect(&A2, ST_CONFLICT);
+	write_expect(&A3, ST_CONFLICT);
+	step("clean up: B CLEAR");
+	pr_ok(&B, SA_CLEAR, 0, KEY(SC, 2), 0, 0);
+}
+
+/*
  * 2. PREEMPT AND ABORT issued on one node, the victim's writes in flight
  * on another:
  *
@@ -1829,9 +1907,11 @@ static void sc_lun_reset_ua(void)
  * consensus, a few seconds) its SCSI-2 reservation is released
  * cluster-wide and A's write through node 1 runs (polled every 0.25 s for
  * up to 15 s: meanwhile only RESERVATION CONFLICT, or unit attentions
- * such as 2A/06 for node 2's port group going unavailable). Then node 2
- * comes back (--restart-cmd 2) and serves again, with no reservation:
- * B's new session there writes.
+ * such as 2A/06 for node 2's port group going unavailable). Without node
+ * 2, A registers and reserves WR_EX_RO; node 2 comes back (--restart-cmd
+ * 2), serves again, and has that state (the state transfer on its join):
+ * READ FULL STATUS through it is node 1's, byte for byte, and B's new
+ * session there conflicts on a write.
  */
 static void sc_scsi2_node_killed(char *detail, size_t dlen)
 {
@@ -1839,7 +1919,8 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	static const uint8_t reserve6[6] = { 0x16 };
 	struct sess A, B, B2;
 	struct reply r;
-	struct keys k1, k2;
+	struct resv v;
+	struct full_status fs1, fs2;
 
 	if (!o_kill_cmd || !o_restart_cmd)
 		sc_skip("no --kill-cmd/--restart-cmd (nor --harness): cannot"
@@ -1881,21 +1962,34 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	}
 	double released = now_s() - t0;
 
+	step("without node 2: A registers and reserves WR_EX_RO through node 1");
+	ua_drain(&A);
+	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0);
+	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+	read_full_status(&A, &fs1);
+	EQ("registrations", fs1.n, 1);
+
 	step("node 2 comes back");
 	node_restart(2);
 	double back = node_wait_serving(2, 60);
 	sess_open(&B2, "B@2", 2, 2, ISID(SC, 3));
 	ua_drain(&B2);
-	step("B writes through the restarted node 2: no reservation");
-	write_expect(&B2, ST_GOOD);
-	step("A writes through node 1");
-	ua_drain(&A);
+	step("READ FULL STATUS through the restarted node 2: what node 1 says");
+	read_full_status(&B2, &fs2);
+	if (fs2.raw_len != fs1.raw_len ||
+	    memcmp(fs2.raw, fs1.raw, (size_t)fs1.raw_len))
+		sc_fail("%d bytes through node 2, %d through node 1, not the"
+			" same: node 2 did not get the state made while it was"
+			" down", fs2.raw_len, fs1.raw_len);
+	read_resv(&B2, &v);
+	EQ("holder key", v.key, KEY(SC, 1));
+	step("B (not registered) writes through the restarted node 2");
+	write_expect(&B2, ST_CONFLICT);
+	step("A (holder) writes through node 1");
+	ua_drain(&A);  /* 2A/06: node 2's port group is back */
 	write_expect(&A, ST_GOOD);
-	step("READ KEYS through node 1 and the restarted node 2 agree");
-	read_keys(&A, &k1);
-	read_keys(&B2, &k2);
-	EQ("keys", k2.n, k1.n);
-	EQ("PRgeneration", k2.gen, k1.gen);
+	step("clean up: A CLEAR");
+	pr_ok(&A, SA_CLEAR, 0, KEY(SC, 1), 0, 0);
 	snprintf(detail, dlen, "released %.1f s after the kill (%d conflicts,"
 		 " %d UAs%s before); node 2 serving %.1f s after its restart",
 		 released, n_conflict, n_ua, saw_2a06 ? " incl. 2A/06" : "",
@@ -2271,6 +2365,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	sc_run("dev.scenario.fence_scsi", sc_fence_scsi, NULL);
+	sc_run("dev.scenario.fence_multipath", sc_fence_multipath, NULL);
 	sc_run("dev.scenario.preempt_abort_remote", NULL,
 	       sc_preempt_abort_remote);
 	sc_run("dev.scenario.preempt_abort_remote_tas0", NULL,
