@@ -1222,11 +1222,55 @@ static void tas_set(struct sess *s, bool tas)
 	EQ("TAS read back from the control mode page", tas_read(s), tas);
 }
 
+/* Queues n WRITE(10)s of PA_BYTES on s, lets the commands and their
+ * immediate data leave but none of the solicited data, and waits until
+ * the target has answered each with an R2T: then they are all in s's
+ * task set, waiting for data that s withholds. */
+static void writes_withheld(struct sess *s, struct aio **w, int n, uint32_t bs)
+{
+	static uint8_t buf[PA_BYTES];
+
+	memset(buf, 0xA5, sizeof(buf));
+	for (int i = 0; i < n; i++) {
+		uint8_t cdb[10] = { 0x2A };
+		put32(cdb + 2, 4096 + (uint32_t)i * (PA_BYTES / bs));
+		put16(cdb + 7, (uint16_t)(PA_BYTES / bs));
+		w[i] = aio_submit(s, cdb, 10, buf, PA_BYTES, 0);
+	}
+	/* service s for writing only, so that it neither reads the R2Ts nor
+	 * sends the solicited data */
+	double t0 = now_s();
+	while (now_s() - t0 < 2.0) {
+		if (!(iscsi_which_events(s->ctx) & POLLOUT))
+			break;
+		struct pollfd pfd = { iscsi_get_fd(s->ctx), POLLOUT, 0 };
+		if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLOUT) &&
+		    iscsi_service(s->ctx, POLLOUT) < 0)
+			sc_fail("%s: iscsi_service: %s", s->label,
+				iscsi_get_error(s->ctx));
+	}
+	/* the target has every command once each has answered with at least
+	 * one PDU (an R2T, 48 bytes): that many bytes in s's receive queue,
+	 * not read */
+	int pending = 0;
+	double t1 = now_s();
+	while (now_s() - t1 < 5.0) {
+		if (ioctl(iscsi_get_fd(s->ctx), FIONREAD, &pending) < 0)
+			sc_fail("%s: FIONREAD: %s", s->label, strerror(errno));
+		if (pending >= 48 * n)
+			break;
+		sleep_s(0.005);
+	}
+	if (pending < 48 * n)
+		sc_fail("%s: node %d answered %d bytes (want an R2T, 48 bytes, for"
+			" each of %d writes) within 5 s", s->label, s->node,
+			pending, n);
+}
+
 static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 					size_t dlen)
 {
 	enum { SC = 2 };
-	static uint8_t buf[PA_BYTES];
 	struct sess A, B, C;
 	struct reply r;
 	struct keys k;
@@ -1262,41 +1306,8 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
 
 	step("A queues its writes of 128 KiB on node 2");
-	memset(buf, 0xA5, sizeof(buf));
 	aio_phase = 0;
-	for (int i = 0; i < PA_WRITES; i++) {
-		uint8_t cdb[10] = { 0x2A };
-		put32(cdb + 2, 4096 + (uint32_t)i * (PA_BYTES / bs));
-		put16(cdb + 7, (uint16_t)(PA_BYTES / bs));
-		w[i] = aio_submit(&A, cdb, 10, buf, PA_BYTES, 0);
-	}
-	/* Let A's commands (and their immediate data) leave: service A for
-	 * writing only, so that it neither reads the R2Ts nor sends the
-	 * solicited data. */
-	double t0 = now_s();
-	while (now_s() - t0 < 2.0) {
-		if (!(iscsi_which_events(A.ctx) & POLLOUT))
-			break;
-		struct pollfd pfd = { iscsi_get_fd(A.ctx), POLLOUT, 0 };
-		if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLOUT) &&
-		    iscsi_service(A.ctx, POLLOUT) < 0)
-			sc_fail("A: iscsi_service: %s", iscsi_get_error(A.ctx));
-	}
-	/* Node 2 has every command once each has answered with at least one
-	 * PDU (an R2T, 48 bytes): wait for that many bytes in A's receive
-	 * queue, without reading them. */
-	int pending = 0;
-	double t1 = now_s();
-	while (now_s() - t1 < 5.0) {
-		if (ioctl(iscsi_get_fd(A.ctx), FIONREAD, &pending) < 0)
-			sc_fail("A: FIONREAD: %s", strerror(errno));
-		if (pending >= 48 * PA_WRITES)
-			break;
-		sleep_s(0.005);
-	}
-	if (pending < 48 * PA_WRITES)
-		sc_fail("A: node 2 answered %d bytes (want an R2T, 48 bytes, for"
-			" each of %d writes) within 5 s", pending, PA_WRITES);
+	writes_withheld(&A, w, PA_WRITES, bs);
 	EQ("A's writes completed before the preemption (A withholds their"
 	   " data)", aio_pending, PA_WRITES);
 
@@ -1323,8 +1334,9 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 	aio_phase = 1;
 	uint8_t tcdb[6] = { 0 };
 	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
+	double t0 = now_s();
 	while (probe->status == ST_NONE) {
-		sess_service((struct sess *[]){ &A, &B }, 2, 0.05, NULL);
+		sess_service_once((struct sess *[]){ &A, &B }, 2, 10);
 		if (now_s() - t0 > 60)
 			sc_fail("A: no status for TEST UNIT READY");
 	}
@@ -1895,6 +1907,121 @@ static void sc_lun_reset_ua(void)
 }
 
 /*
+ * 7b. LUN RESET through one node aborts the tasks of another node
+ * (SAM-5 LOGICAL UNIT RESET; DESIGN.md: each node aborts its own tasks
+ * before it acks):
+ *
+ *   C@1 (ini3) --- node 1 ---+   LUN RESET
+ *   A@2 (ini1) --- node 2 ---+--- one LU; 32 x WRITE(10) of 128 KiB in
+ *                            |    flight, their solicited data withheld
+ *   B@3 (ini2) --- node 3 ---+
+ *
+ * As preempt_abort_remote, with a LUN RESET through node 1 instead of a
+ * PR OUT: the response is FUNCTION COMPLETE while A stays silent, so
+ * node 2 ended A's tasks without their data: with node 2's TAS = 1 each
+ * with TASK ABORTED before the response to A's probe, with TAS = 0 with
+ * no response. A's probe and B's next command report 29/03; A's writes
+ * run afterwards.
+ */
+static void sc_lun_reset_abort_remote(char *detail, size_t dlen)
+{
+	enum { SC = 12 };
+	struct sess A, B, C;
+	struct reply r;
+	struct aio *w[PA_WRITES];
+
+	sess_open(&C, "C@1", 3, 1, ISID(SC, 3));
+	sess_open(&A, "A@2", 1, 2, ISID(SC, 1));
+	sess_open(&B, "B@3", 2, 3, ISID(SC, 2));
+	sc_begin((struct sess *[]){ &C, &A, &B }, 3);
+	step("node 2's TAS, through A's nexus");
+	bool tas = tas_read(&A);
+
+	step("A queues its writes of 128 KiB on node 2");
+	aio_phase = 0;
+	writes_withheld(&A, w, PA_WRITES, 512);
+	EQ("A's writes completed before the reset (A withholds their data)",
+	   aio_pending, PA_WRITES);
+
+	step("C LUN RESET through node 1, A's writes in flight on node 2");
+	struct tmf_wait tw = { 0 };
+	if (iscsi_task_mgmt_lun_reset_async(C.ctx, (uint32_t)o_lun, tmf_cb,
+					    &tw) != 0)
+		sc_fail("C: cannot queue LUN RESET: %s", iscsi_get_error(C.ctx));
+	double tp = now_s();
+	while (!tw.done && now_s() - tp < 30)
+		sess_service_once((struct sess *[]){ &C }, 1, 10);
+	if (!tw.done)
+		sc_fail("C: no response to LUN RESET within 30 s (A not sending"
+			" its solicited data)");
+	EQ("task management status", tw.status, SCSI_STATUS_GOOD);
+	EQ("response (0: FUNCTION COMPLETE)", tw.response, 0);
+	double reset_ms = (now_s() - tp) * 1000;
+
+	step("A's probe on node 2 after the reset");
+	aio_phase = 1;
+	uint8_t tcdb[6] = { 0 };
+	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
+	double t0 = now_s();
+	while (probe->status == ST_NONE) {
+		sess_service_once((struct sess *[]){ &A }, 1, 10);
+		if (now_s() - t0 > 60)
+			sc_fail("A: no status for TEST UNIT READY");
+	}
+	aio_phase = 2;
+	sess_service((struct sess *[]){ &A }, 1, 2.0, NULL);
+
+	int n_aborted = 0, n_none = 0;
+	for (int i = 0; i < PA_WRITES; i++) {
+		struct aio *io = w[i];
+		if (io->status == ST_NONE && !tas) {
+			n_none++;
+		} else if (io->status == ST_TASK_ABORTED && tas) {
+			if (io->phase == 2)
+				sc_fail("write %d: TASK ABORTED after the response"
+					" to A's probe", i);
+			n_aborted++;
+		} else if (io->status == ST_CHECK) {
+			sc_fail("write %d: CHECK CONDITION %x/%04x with TAS = %d:"
+				" it should have been aborted", i,
+				io->sense_key, io->asc, tas);
+		} else {
+			sc_fail("write %d: %s (0x%x) with TAS = %d, want %s", i,
+				status_name(io->status), io->status, tas,
+				tas ? "TASK ABORTED" : "no response");
+		}
+	}
+
+	step("A's unit attentions on node 2: 29/03");
+	bool saw_2903 = false;
+	if (probe->status == ST_CHECK) {
+		if (probe->sense_key != SK_UA)
+			sc_fail("probe: sense %x/%04x", probe->sense_key,
+				probe->asc);
+		saw_2903 |= probe->asc == ASC_RESET_OCCURRED;
+	}
+	for (int i = 0; i < 4; i++) {
+		tur(&A, &r);
+		if (r.status == ST_GOOD)
+			break;
+		expect_status(&A, &r, ST_CHECK);
+		if (r.sense_key != SK_UA)
+			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
+		saw_2903 |= r.asc == ASC_RESET_OCCURRED;
+	}
+	EQ("A saw 29/03 BUS DEVICE RESET FUNCTION OCCURRED", saw_2903, 1);
+	step("B's next command through node 3: UA 29/03");
+	tur(&B, &r);
+	expect_sense(&B, &r, SK_UA, ASC_RESET_OCCURRED);
+	step("A writes through node 2 after the reset");
+	write_expect(&A, ST_GOOD);
+	snprintf(detail, dlen, "TAS=%d on node 2: %d writes waiting for data,"
+		 " %d aborted %s; LUN RESET response after %.1f ms", tas,
+		 PA_WRITES, tas ? n_aborted : n_none,
+		 tas ? "with TASK ABORTED" : "without status", reset_ms);
+}
+
+/*
  * 8. A SCSI-2 reservation ends when its node dies (DESIGN.md,
  * "Membership"):
  *
@@ -2377,6 +2504,8 @@ int main(int argc, char **argv)
 	       sc_full_status_identical);
 	sc_run("dev.scenario.caw_race", NULL, sc_caw_race);
 	sc_run("dev.scenario.lun_reset_ua", sc_lun_reset_ua, NULL);
+	sc_run("dev.scenario.lun_reset_abort_remote", NULL,
+	       sc_lun_reset_abort_remote);
 	/* these two restart nodes: last */
 	sc_run("dev.scenario.scsi2_node_killed", NULL, sc_scsi2_node_killed);
 	sc_run("dev.scenario.aptpl_restart", NULL, sc_aptpl_restart);
