@@ -2237,7 +2237,7 @@ static void sc_aptpl_restart(char *detail, size_t dlen)
  * Exclusive Access and A changes its key (image 2, on nodes 1 and 2
  * only). ctgtd stops on nodes 1 and 2. Node 3 starts first, alone for 2
  * s: one node of three is no quorum, so it must not serve its old image
- * (TEST UNIT READY: NOT READY). Then nodes 2 and 1 start; once all
+ * (TEST UNIT READY: NOT READY, which fails libiscsi's login already). Then nodes 2 and 1 start; once all
  * serve, every node reports image 2, byte for byte, and node 3's file
  * does not come back.
  */
@@ -2292,10 +2292,13 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	step("ctgtd starts on node 3 alone (old image): it must not serve");
 	double t0 = now_s();
 	node_start(3);
-	bool answered = false;
+	char alone[512] = "";
 	while (now_s() - t0 < 2.0) {
-		if (node_probe(3, &r, err, sizeof(err))) {
-			answered = true;
+		bool answered = node_probe(3, &r, err, sizeof(err));
+		/* libiscsi's login ends with TEST UNIT READY: NOT READY there
+		 * fails the login */
+		snprintf(alone, sizeof(alone), "%s", err);
+		if (answered) {
 			if (r.status == ST_GOOD)
 				sc_fail("node 3 alone (1 of 3 nodes, its image"
 					" stale) serves the LU");
@@ -2305,6 +2308,9 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 		}
 		sleep_s(0.3);
 	}
+	if (!strstr(alone, "NOT READY"))
+		sc_fail("node 3 alone, 2 s after its start: %s, want NOT READY",
+			alone);
 	step("ctgtd starts on nodes 2 and 1");
 	node_start(2);
 	node_start(1);
@@ -2342,9 +2348,9 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	write_expect(&S[3], ST_CONFLICT);
 	step("clean up: CLEAR through node 2");
 	pr_ok(&S[2], SA_CLEAR, 0, KEY(SC, 2), 0, 0);
-	snprintf(detail, dlen, "node 3 alone: %s; all serving %.1f s after"
-		 " node 3's start; image 2 (PRgeneration %u) everywhere",
-		 answered ? "NOT READY" : "no login", up, fs2.gen);
+	snprintf(detail, dlen, "node 3 alone not serving (%.80s); all serving"
+		 " %.1f s after node 3's start; image 2 (PRgeneration %u)"
+		 " everywhere", alone, up, fs2.gen);
 }
 
 /* ------------------------------------------------------------------ main */
