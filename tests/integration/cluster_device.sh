@@ -17,6 +17,9 @@
 #                 a reason in allowed-skips.txt (kind "cluster");
 #   dev.scenario.* the scenarios of cluster_pr (tests/integration/
 #                 cluster_pr.c) across the three nodes, when it is built;
+#   dev.identity  node 3 restarted with a 64 MiB file for the same LU
+#                 refuses the cluster's device state, says which LU
+#                 differs and serves nothing; then it comes back;
 #   dev.stop      ctgtd stops cleanly on every node (exit 0, no sanitizer
 #                 report); down.
 #
@@ -57,7 +60,8 @@ work=$(mktemp -d /var/tmp/ctgt-device-it.XXXXXX)
 
 it_skip_all() {
 	local t
-	for t in dev.up dev.ctgtd.start dev.view dev.cu dev.scenarios dev.stop; do
+	for t in dev.up dev.ctgtd.start dev.view dev.cu dev.scenarios \
+		dev.identity dev.stop; do
 		it_skip "$t" "$1"
 	done
 }
@@ -180,6 +184,39 @@ dev_scenarios() {
 	done <<<"$out"
 }
 
+# A node whose clustered LU differs from the cluster's (here: node 3 with
+# a 64 MiB file for the same NAA) refuses the device state, says which LU
+# differs, and never serves it (TEST UNIT READY through it: NOT READY);
+# then its usual ctgtd comes back and serves.
+dev_identity() {
+	local log=$STATE/n3/ctgtd-odd.log deadline out
+	if ! cl unspawn 3 ctgtd >/dev/null 2>&1; then
+		it_fail dev.identity "scripts/cluster.sh unspawn 3 ctgtd failed"
+		return
+	fi
+	truncate -s 64M "$work/odd.img"
+	sed -e "s|$work/shared.img|$work/odd.img|" "$work/n3.json" >"$work/odd.json"
+	cl spawn 3 ctgtd-odd -- "$ctgtd" -c "$work/odd.json" >/dev/null 2>&1
+	deadline=$((SECONDS + 20))
+	until grep -q "refused, not serving clustered LUs" "$log" 2>/dev/null ||
+		[ "$SECONDS" -ge "$deadline" ]; do sleep 0.3; done
+	out=$(timeout 20 bash "$harness" exec 3 -- python3 "$here/rtpg.py" \
+		--host "$(cl addr 3)" --port 3260 --target "$IQN" --tur 2>&1)
+	cl unspawn 3 ctgtd-odd >/dev/null 2>&1
+	if ! grep -q "131072 blocks of 512 bytes here, 262144 of 512 in the cluster: refused" "$log" 2>/dev/null; then
+		it_fail dev.identity "no refusal naming the LU's size in node 3's log"
+		it_log_tail "$log" 15
+	elif ! grep -q "CHECK 02/04/0C" <<<"$out"; then
+		it_fail dev.identity "TEST UNIT READY through the refused node 3: $out (want CHECK 02/04/0C)"
+	else
+		it_pass dev.identity "node 3 with a 64 MiB LU for the same NAA refused it, said why, served nothing"
+	fi
+	if ! cl spawn 3 ctgtd -- "$ctgtd" -c "$work/n3.json" >/dev/null 2>&1 ||
+		! wait_view 3 "view [0-9]+: quorate, ready \\| members \\(3\\)" 30; then
+		it_fail dev.identity.back "node 3's usual ctgtd did not come back: $view_last"
+	fi
+}
+
 dev_stop() {
 	local i bad= st
 	for i in $(seq "$N"); do
@@ -212,6 +249,7 @@ dev_main() {
 	dev_view || return
 	dev_cu
 	dev_scenarios
+	dev_identity
 	dev_stop
 	echo "(device tests took $((SECONDS - t0)) s)"
 }
