@@ -330,7 +330,7 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 	struct scsi_repl_port port = { 0 };
 	struct pr_target *arr = NULL;
 	struct scsi_repl_job *j = calloc(1, sizeof(*j));
-	uint32_t cap = lu->repl.pr.cfg.max_regs;
+	uint32_t cap;
 	int err;
 
 	if (!m || !j) {
@@ -356,11 +356,6 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 		goto out;
 	}
 	if (m->type == LU_REPL_MSG_PR_OUT) {
-		/* UA and abort targets: max_regs entries each are enough. */
-		arr = calloc(2 * (size_t)cap, sizeof(*arr));
-		fx.pr.ua = arr;
-		fx.pr.aborts = arr ? arr + cap : NULL;
-		fx.pr.ua_cap = fx.pr.abort_cap = arr ? cap : 0;
 		if (m->req.sa == PR_OUT_REGISTER_AND_MOVE) {
 			port.rtpi = m->req.move_rtpi;
 			port.exists = lu->seq && lu->seq->port_exists
@@ -370,6 +365,17 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 	}
 
 	pthread_mutex_lock(&lu->pr_lock);
+	if (m->type == LU_REPL_MSG_PR_OUT) {
+		/* UA and abort targets name registrations that exist now:
+		 * nregs entries each are enough (the engine counts more as
+		 * lost). Sized here, under the lock, not for max_regs: the
+		 * apply is on every node's ack path. */
+		cap = lu->repl.pr.nregs + 1;
+		arr = calloc(2 * (size_t)cap, sizeof(*arr));
+		fx.pr.ua = arr;
+		fx.pr.aborts = arr ? arr + cap : NULL;
+		fx.pr.ua_cap = fx.pr.abort_cap = arr ? cap : 0;
+	}
 	lu_repl_apply(&lu->repl, m, scsi_repl_port_answer, &port, &fx);
 	scsi_repl_update_any(lu);
 	if (fx.lun_reset)
