@@ -69,6 +69,18 @@ static int wire_lun_open(struct config_target *ct, unsigned k,
 			strerror(-err));
 		return err;
 	}
+	/* O_DIRECT I/O must be aligned to what the store asks for: a
+	 * logical block smaller than that would fail every command on it
+	 * (e.g. 512-byte blocks on a file system with 4 KiB direct I/O). */
+	if (bs_dio_align(wt->luns[k].bs) > cfg.block_size) {
+		LOG_ERR("%s LUN %" PRIu64 ": %s%s%s needs %u-byte aligned "
+			"direct I/O, more than the %u-byte logical blocks: set "
+			"block_size to %u, or backstore.direct to false",
+			ct->iscsi.name, cfg.lun_id, l->type, l->path ? " " : "",
+			l->path ? l->path : "", bs_dio_align(wt->luns[k].bs),
+			cfg.block_size, bs_dio_align(wt->luns[k].bs));
+		return -EINVAL;
+	}
 	size = bs_size(wt->luns[k].bs);
 	if (size == 0 || size % cfg.block_size) {
 		LOG_ERR("%s LUN %" PRIu64 ": backstore size %" PRIu64 " is not "
