@@ -9,9 +9,9 @@
  * a whole-cluster restart), checked step by step: status, sense
  * (key/ASC/ASCQ, field pointer), keys, reservation, PRgeneration, RTPI.
  *
- * As tests/integration/pr_scenarios.c (the single-node scenarios, whose
- * helpers this file repeats): every command is built by hand and PR IN
- * data is decoded here, independently of src/pr. One line per scenario
+ * As tests/integration/pr_scenarios.c (the single-node scenarios; the
+ * initiator side both use is scsi_it.[ch]): every command is built by
+ * hand and PR IN data is decoded there, independently of src/pr. One line per scenario
  * on stdout: "PASS dev.scenario.NAME (detail)", "FAIL dev.scenario.NAME:
  * step: what", "SKIP dev.scenario.NAME: reason"; anything else (the node
  * commands' output) goes to stderr. Exit status 1 if a scenario failed.
@@ -45,56 +45,17 @@
  * and clears what it made before it returns.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
+#include "scsi_it.h"
 
-/* ------------------------------------------------------------ constants */
-
-#define NODES 3
-
-/* SPC-4 6.16.2, table 170 / 6.15.1, table 160 */
-enum { SA_REGISTER = 0, SA_RESERVE, SA_RELEASE, SA_CLEAR, SA_PREEMPT,
-       SA_PREEMPT_ABORT, SA_REGISTER_IGNORE, SA_REGISTER_MOVE };
-enum { IN_READ_KEYS = 0, IN_READ_RESERVATION, IN_REPORT_CAPS,
-       IN_READ_FULL_STATUS };
-/* SPC-4 6.15.3.3, table 165 */
-enum { TYPE_WR_EX = 1, TYPE_EX_AC = 3, TYPE_WR_EX_RO = 5 };
-
-#define ST_GOOD 0x00
-#define ST_CHECK 0x02
-#define ST_CONFLICT 0x18
-#define ST_TASK_ABORTED 0x40
-#define ST_NONE (-1)            /* no response (yet) */
-
-#define SK_NOT_READY 0x2
-#define SK_ILLEGAL 0x5
-#define SK_UA 0x6
-#define SK_MISCOMPARE 0xE
-
-/* ASC/ASCQ as 16 bits (libiscsi's sense.ascq) */
-#define ASC_INVALID_FIELD_PARAM 0x2600
-#define ASC_RESET_OCCURRED 0x2903     /* BUS DEVICE RESET FUNCTION OCCURRED */
-#define ASC_REGS_PREEMPTED 0x2A05
-#define ASC_RES_PREEMPTED 0x2A03
-#define ASC_RES_RELEASED 0x2A04
-#define ASC_ALUA_CHANGED 0x2A06
-#define ASC_CMDS_CLEARED 0x2F00
-#define ASC_MISCOMPARE 0x1D00         /* MISCOMPARE DURING VERIFY */
+#define NODES 3          /* node n: portal it_portal[n], RTPI n */
 
 static const char *o_url[NODES + 1], *o_harness, *o_only;
 static const char *o_kill_cmd, *o_restart_cmd, *o_stop_cmd, *o_start_cmd;
@@ -105,747 +66,12 @@ static bool o_list;
 static int n_failed;
 
 /* One initiator name per role; the ISID tells the I_T nexuses apart. */
-static const char *const ini_name[] = {
+static const char *const ini_name[NODES + 1] = {
 	NULL,
 	"iqn.2026-11.org.ctgt:cluster-pr-a",
 	"iqn.2026-11.org.ctgt:cluster-pr-b",
 	"iqn.2026-11.org.ctgt:cluster-pr-c",
 };
-
-/* ------------------------------------------------------ failure handling */
-
-static jmp_buf sc_jmp;
-static char sc_msg[1024];
-static const char *sc_step = "setup";
-static char sc_step_buf[160];
-static int sc_steps;
-
-static void sc_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-static void sc_fail(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(sc_msg, sizeof(sc_msg), "%s: ", sc_step);
-
-	va_start(ap, fmt);
-	vsnprintf(sc_msg + n, sizeof(sc_msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	longjmp(sc_jmp, 1);
-}
-
-static void sc_skip(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-static void sc_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sc_msg, sizeof(sc_msg), fmt, ap);
-	va_end(ap);
-	longjmp(sc_jmp, 2);
-}
-
-/* A step: names what the following checks are about. */
-static void step(const char *name)
-{
-	sc_step = name;
-	sc_steps++;
-}
-
-static void stepf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void stepf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sc_step_buf, sizeof(sc_step_buf), fmt, ap);
-	va_end(ap);
-	step(sc_step_buf);
-}
-
-#define EQ(what, a, b)                                                    \
-	do {                                                              \
-		long long eq_a_ = (long long)(a), eq_b_ = (long long)(b);  \
-		if (eq_a_ != eq_b_)                                       \
-			sc_fail("%s: %s == %s (0x%llx == 0x%llx)", (what), \
-				#a, #b, eq_a_, eq_b_);                    \
-	} while (0)
-
-/* ------------------------------------------------------------ byte helpers */
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-
-	nanosleep(&ts, NULL);
-}
-
-/* ------------------------------------------------------- async tasks */
-
-/* An asynchronous command of a scenario. The task is freed only once the
- * contexts are gone (aio_free_all): libiscsi may cancel it with no task
- * pointer, and after an early response (TASK ABORTED while Data-Out is
- * still queued) it still sends that data from the task's buffer. */
-struct aio {
-	struct scsi_task *task;
-	int status;       /* ST_NONE until the callback */
-	int sense_key, asc;
-	int phase;        /* the scenario's phase when it completed */
-	bool used;
-};
-
-#define AIO_MAX 128
-static struct aio aio_pool[AIO_MAX];
-static int aio_phase;
-static int aio_pending;
-static bool aio_service_err_ok;
-static char aio_err[256];
-
-static void aio_free_all(void)
-{
-	for (int i = 0; i < AIO_MAX; i++) {
-		if (aio_pool[i].task)
-			scsi_free_scsi_task(aio_pool[i].task);
-		aio_pool[i] = (struct aio){ 0 };
-	}
-	aio_pending = 0;
-}
-
-static void aio_cb(struct iscsi_context *ctx, int status, void *data,
-		   void *priv)
-{
-	struct aio *io = priv;
-	struct scsi_task *t = data ? data : io->task;
-
-	if (status == SCSI_STATUS_CANCELLED || !t)
-		return;  /* the context went away */
-	if (io->status != ST_NONE)
-		return;  /* answered already */
-	io->status = t->status;
-	if (status == SCSI_STATUS_ERROR) {
-		snprintf(aio_err, sizeof(aio_err), "%s", iscsi_get_error(ctx));
-		/* libiscsi 1.19 knows no TASK ABORTED: it reports "Unknown
-		 * SCSI status :64." and makes iscsi_service() fail once */
-		if (strstr(aio_err, "status :64")) {
-			io->status = ST_TASK_ABORTED;
-			aio_service_err_ok = true;
-		}
-	}
-	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
-		io->sense_key = t->sense.key;
-		io->asc = t->sense.ascq;
-	}
-	io->phase = aio_phase;
-	aio_pending--;
-}
-
-/* --------------------------------------------------------------- sessions */
-
-/* One I_T nexus: an initiator port (name + ISID) logged in through one
- * node's target port (RTPI = node). */
-struct sess {
-	const char *label;        /* "A@1" */
-	struct iscsi_context *ctx;
-	const char *name;
-	uint8_t isid[6];
-	int node;
-};
-
-/* Every open context, for closing after a scenario (its struct sess
- * lives on the scenario's stack, gone by then). */
-#define MAX_SESS 8
-static struct iscsi_context *sc_ctx[MAX_SESS];
-
-static void sess_isid(struct sess *s, uint32_t rnd, uint16_t qual)
-{
-	s->isid[0] = 0x80;
-	s->isid[1] = (uint8_t)(rnd >> 16);
-	s->isid[2] = (uint8_t)(rnd >> 8);
-	s->isid[3] = (uint8_t)rnd;
-	s->isid[4] = (uint8_t)(qual >> 8);
-	s->isid[5] = (uint8_t)qual;
-}
-
-/* A context logged in to node's portal, or NULL (error in errbuf). */
-static struct iscsi_context *ctx_login(const char *name, uint32_t isid_rnd,
-				       uint16_t qual, int node, char *err,
-				       size_t errlen)
-{
-	struct iscsi_context *ctx = iscsi_create_context(name);
-
-	if (!ctx) {
-		snprintf(err, errlen, "iscsi_create_context failed");
-		return NULL;
-	}
-	iscsi_set_targetname(ctx, o_target);
-	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE);
-	iscsi_set_isid_random(ctx, isid_rnd, qual);
-	iscsi_set_noautoreconnect(ctx, 1);
-	iscsi_set_timeout(ctx, 30);
-	if (iscsi_full_connect_sync(ctx, o_portal[node], o_lun) != 0) {
-		snprintf(err, errlen, "login to %s LUN %d failed: %s",
-			 o_portal[node], o_lun, iscsi_get_error(ctx));
-		iscsi_destroy_context(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-static void sess_open(struct sess *s, const char *label, int ini, int node,
-		      uint32_t isid_rnd)
-{
-	char err[512];
-
-	memset(s, 0, sizeof(*s));
-	s->label = label;
-	s->name = ini_name[ini];
-	s->node = node;
-	sess_isid(s, isid_rnd, (uint16_t)(0x100 + ini));
-	s->ctx = ctx_login(s->name, isid_rnd, (uint16_t)(0x100u + (unsigned)ini),
-			   node, err, sizeof(err));
-	if (!s->ctx)
-		sc_fail("%s: %s", label, err);
-	for (int i = 0; i < MAX_SESS; i++)
-		if (!sc_ctx[i]) {
-			sc_ctx[i] = s->ctx;
-			return;
-		}
-	sc_fail("%s: more than %d sessions", label, MAX_SESS);
-}
-
-static void sess_forget(struct iscsi_context *ctx)
-{
-	for (int i = 0; i < MAX_SESS; i++)
-		if (sc_ctx[i] == ctx)
-			sc_ctx[i] = NULL;
-}
-
-/* Drops s without a logout: its node is gone. */
-static void sess_drop(struct sess *s)
-{
-	if (!s->ctx)
-		return;
-	sess_forget(s->ctx);
-	iscsi_destroy_context(s->ctx);
-	s->ctx = NULL;
-}
-
-static void sess_close_all(void)
-{
-	for (int i = 0; i < MAX_SESS; i++)
-		if (sc_ctx[i]) {
-			iscsi_logout_sync(sc_ctx[i]);
-			iscsi_destroy_context(sc_ctx[i]);
-			sc_ctx[i] = NULL;
-		}
-	aio_free_all();
-}
-
-/* One poll (up to timeout_ms) and one iscsi_service() per session. */
-static void sess_service_once(struct sess *const *ss, int n, int timeout_ms)
-{
-	struct pollfd pfd[MAX_SESS];
-
-	for (int i = 0; i < n; i++)
-		pfd[i] = (struct pollfd){ iscsi_get_fd(ss[i]->ctx),
-			(short)iscsi_which_events(ss[i]->ctx), 0 };
-	int r = poll(pfd, (nfds_t)n, timeout_ms);
-	if (r < 0 && errno != EINTR)
-		sc_fail("poll: %s", strerror(errno));
-	for (int i = 0; i < n; i++) {
-		aio_service_err_ok = false;
-		if (iscsi_service(ss[i]->ctx, r > 0 ? pfd[i].revents : 0) < 0 &&
-		    !aio_service_err_ok)
-			sc_fail("%s: iscsi_service: %s", ss[i]->label,
-				iscsi_get_error(ss[i]->ctx));
-	}
-}
-
-/* Services the sessions for secs, or until *stop is non-zero. */
-static void sess_service(struct sess *const *ss, int n, double secs,
-			 const int *stop)
-{
-	double end = now_s() + secs;
-
-	while (now_s() < end && !(stop && *stop))
-		sess_service_once(ss, n, 10);
-}
-
-/* Queues cdb on s; the result lands in the returned aio. */
-static struct aio *aio_submit(struct sess *s, const uint8_t *cdb, int cdb_len,
-			      const void *out, uint32_t out_len, uint32_t in_len)
-{
-	struct aio *io = NULL;
-	struct iscsi_data d = { .size = out_len, .data = (unsigned char *)out };
-	int dir = out_len ? SCSI_XFER_WRITE :
-		  in_len ? SCSI_XFER_READ : SCSI_XFER_NONE;
-
-	for (int i = 0; i < AIO_MAX && !io; i++)
-		if (!aio_pool[i].used)
-			io = &aio_pool[i];
-	if (!io)
-		sc_fail("%s: more than %d commands in flight", s->label, AIO_MAX);
-	*io = (struct aio){ .status = ST_NONE, .used = true };
-	io->task = scsi_create_task(cdb_len, (unsigned char *)cdb, dir,
-				    (int)(out_len ? out_len : in_len));
-	if (!io->task)
-		sc_fail("%s: scsi_create_task: out of memory", s->label);
-	if (iscsi_scsi_command_async(s->ctx, o_lun, io->task, aio_cb,
-				     out_len ? &d : NULL, io) != 0)
-		sc_fail("%s: cannot queue command 0x%02x: %s", s->label, cdb[0],
-			iscsi_get_error(s->ctx));
-	aio_pending++;
-	return io;
-}
-
-/* Releases an answered aio (its task is no longer libiscsi's). */
-static void aio_release(struct aio *io)
-{
-	if (io->task)
-		scsi_free_scsi_task(io->task);
-	*io = (struct aio){ 0 };
-}
-
-/* ------------------------------------------------------------- commands */
-
-struct reply {
-	int status;             /* SCSI status, or ST_NONE */
-	int sense_key;
-	int asc;                /* ASC << 8 | ASCQ */
-	bool sksv;              /* sense-key specific: field pointer valid */
-	bool cd;                /* field pointer in the CDB */
-	int field;
-	uint8_t data[8192];
-	int len;                /* data-in bytes received */
-};
-
-static const char *status_name(int st)
-{
-	switch (st) {
-	case ST_GOOD: return "GOOD";
-	case ST_CHECK: return "CHECK CONDITION";
-	case ST_CONFLICT: return "RESERVATION CONFLICT";
-	case ST_TASK_ABORTED: return "TASK ABORTED";
-	case ST_NONE: return "no response";
-	default: return "other";
-	}
-}
-
-static void reply_from_task(struct reply *r, struct scsi_task *t)
-{
-	memset(r, 0, offsetof(struct reply, data));
-	r->status = t->status;
-	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
-		r->sense_key = t->sense.key;
-		r->asc = t->sense.ascq;
-		r->sksv = t->sense.sense_specific;
-		r->cd = t->sense.ill_param_in_cdb;
-		r->field = t->sense.field_pointer;
-	}
-	r->len = 0;
-	if (t->datain.size > 0 && t->datain.data) {
-		r->len = t->datain.size < (int)sizeof(r->data) ?
-			 t->datain.size : (int)sizeof(r->data);
-		memcpy(r->data, t->datain.data, (size_t)r->len);
-	}
-}
-
-/* Runs one command synchronously; a transport error fails the scenario. */
-static void cmd(struct sess *s, const uint8_t *cdb, int cdb_len,
-		const void *out, uint32_t out_len, uint32_t in_len,
-		struct reply *r)
-{
-	struct scsi_task *t;
-	struct iscsi_data d = { .size = out_len, .data = (unsigned char *)out };
-	int dir = out_len ? SCSI_XFER_WRITE :
-		  in_len ? SCSI_XFER_READ : SCSI_XFER_NONE;
-
-	t = scsi_create_task(cdb_len, (unsigned char *)cdb, dir,
-			     (int)(out_len ? out_len : in_len));
-	if (!t)
-		sc_fail("%s: scsi_create_task: out of memory", s->label);
-	if (!iscsi_scsi_command_sync(s->ctx, o_lun, t, out_len ? &d : NULL)) {
-		scsi_free_scsi_task(t);
-		sc_fail("%s: transport error: %s", s->label,
-			iscsi_get_error(s->ctx));
-	}
-	if (t->status == SCSI_STATUS_ERROR || t->status == SCSI_STATUS_CANCELLED ||
-	    t->status == SCSI_STATUS_TIMEOUT) {
-		int st = t->status;
-		scsi_free_scsi_task(t);
-		sc_fail("%s: command 0x%02x: transport status 0x%x: %s",
-			s->label, cdb[0], st, iscsi_get_error(s->ctx));
-	}
-	reply_from_task(r, t);
-	scsi_free_scsi_task(t);
-}
-
-static void expect_status(const struct sess *s, const struct reply *r, int want)
-{
-	if (r->status == want)
-		return;
-	if (r->status == ST_CHECK)
-		sc_fail("%s: %s (sense %x/%02x/%02x), want %s", s->label,
-			status_name(r->status), r->sense_key, r->asc >> 8,
-			r->asc & 0xff, status_name(want));
-	sc_fail("%s: %s (0x%02x), want %s", s->label, status_name(r->status),
-		r->status, status_name(want));
-}
-
-static void expect_sense(const struct sess *s, const struct reply *r, int key,
-			 int asc)
-{
-	if (r->status != ST_CHECK)
-		sc_fail("%s: %s (0x%02x), want CHECK CONDITION %x/%02x/%02x",
-			s->label, status_name(r->status), r->status, key,
-			asc >> 8, asc & 0xff);
-	if (r->sense_key != key || r->asc != asc)
-		sc_fail("%s: sense %x/%02x/%02x, want %x/%02x/%02x", s->label,
-			r->sense_key, r->asc >> 8, r->asc & 0xff, key,
-			asc >> 8, asc & 0xff);
-}
-
-/* PERSISTENT RESERVE OUT (SPC-4 6.16.1, table 169) with a raw list. */
-static void pr_out_raw(struct sess *s, int sa, int type, const uint8_t *param,
-		       uint32_t len, struct reply *r)
-{
-	uint8_t cdb[10] = { 0x5F, (uint8_t)sa, (uint8_t)type };
-
-	put32(cdb + 5, len);
-	cmd(s, cdb, 10, param, len, 0, r);
-}
-
-/* The basic parameter list (SPC-4 6.16.3, table 174): flags is byte 20
- * (ALL_TG_PT 04h, APTPL 01h). */
-static void pr_out(struct sess *s, int sa, int type, uint64_t key,
-		   uint64_t sa_key, uint8_t flags, struct reply *r)
-{
-	uint8_t p[24];
-
-	memset(p, 0, sizeof(p));
-	put64(p, key);
-	put64(p + 8, sa_key);
-	p[20] = flags;
-	pr_out_raw(s, sa, type, p, sizeof(p), r);
-}
-
-/* pr_out expecting GOOD. */
-static void pr_ok(struct sess *s, int sa, int type, uint64_t key,
-		  uint64_t sa_key, uint8_t flags)
-{
-	struct reply r;
-
-	pr_out(s, sa, type, key, sa_key, flags, &r);
-	expect_status(s, &r, ST_GOOD);
-}
-
-static void pr_in(struct sess *s, int sa, uint16_t alloc, struct reply *r)
-{
-	uint8_t cdb[10] = { 0x5E, (uint8_t)sa };
-
-	put16(cdb + 7, alloc);
-	cmd(s, cdb, 10, NULL, 0, alloc, r);
-	expect_status(s, r, ST_GOOD);
-}
-
-struct keys {
-	uint32_t gen;
-	int n;
-	uint64_t key[64];
-};
-
-/* READ KEYS (SPC-4 6.15.2) */
-static void read_keys(struct sess *s, struct keys *k)
-{
-	struct reply r;
-
-	pr_in(s, IN_READ_KEYS, 4096, &r);
-	if (r.len < 8)
-		sc_fail("%s: READ KEYS: %d bytes", s->label, r.len);
-	k->gen = get32(r.data);
-	uint32_t addl = get32(r.data + 4);
-	if (addl % 8 || 8 + addl > (uint32_t)r.len)
-		sc_fail("%s: READ KEYS: ADDITIONAL LENGTH %u, %d bytes",
-			s->label, addl, r.len);
-	k->n = (int)(addl / 8);
-	for (int i = 0; i < k->n && i < 64; i++)
-		k->key[i] = get64(r.data + 8 + 8 * i);
-}
-
-static bool keys_has(const struct keys *k, uint64_t key)
-{
-	for (int i = 0; i < k->n; i++)
-		if (k->key[i] == key)
-			return true;
-	return false;
-}
-
-struct resv {
-	uint32_t gen;
-	bool held;
-	uint64_t key;
-	int scope, type;
-};
-
-/* READ RESERVATION (SPC-4 6.15.3) */
-static void read_resv(struct sess *s, struct resv *v)
-{
-	struct reply r;
-
-	pr_in(s, IN_READ_RESERVATION, 256, &r);
-	if (r.len < 8)
-		sc_fail("%s: READ RESERVATION: %d bytes", s->label, r.len);
-	memset(v, 0, sizeof(*v));
-	v->gen = get32(r.data);
-	uint32_t addl = get32(r.data + 4);
-	if (addl == 0)
-		return;
-	if (addl != 16 || r.len < 24)
-		sc_fail("%s: READ RESERVATION: ADDITIONAL LENGTH %u (want 0 or 16)",
-			s->label, addl);
-	v->held = true;
-	v->key = get64(r.data + 8);
-	v->scope = r.data[21] >> 4;
-	v->type = r.data[21] & 0x0f;
-}
-
-/* One READ FULL STATUS descriptor (SPC-4 6.15.5, table 167). */
-struct fs_desc {
-	uint64_t key;
-	bool all_tg_pt, r_holder;
-	int scope, type;
-	uint16_t rtpi;
-	uint8_t tid[256];
-	uint32_t tid_len;
-};
-
-struct full_status {
-	uint32_t gen;
-	uint32_t addl;
-	int n;
-	struct fs_desc d[16];
-	uint8_t raw[4096];     /* the parameter data as received */
-	int raw_len;
-};
-
-static void parse_full_status(const struct sess *s, const uint8_t *b,
-			      int len, struct full_status *fs)
-{
-	memset(fs, 0, sizeof(*fs));
-	if (len < 8)
-		sc_fail("%s: READ FULL STATUS: %d bytes", s->label, len);
-	fs->raw_len = len < (int)sizeof(fs->raw) ? len : (int)sizeof(fs->raw);
-	memcpy(fs->raw, b, (size_t)fs->raw_len);
-	fs->gen = get32(b);
-	fs->addl = get32(b + 4);
-	uint32_t end = 8 + fs->addl, off = 8;
-	if (end > (uint32_t)len)
-		sc_fail("%s: READ FULL STATUS: ADDITIONAL LENGTH %u, %d bytes",
-			s->label, fs->addl, len);
-	while (off + 24 <= end && fs->n < 16) {
-		struct fs_desc *d = &fs->d[fs->n++];
-		d->key = get64(b + off);
-		d->all_tg_pt = b[off + 12] & 0x02;
-		d->r_holder = b[off + 12] & 0x01;
-		d->scope = b[off + 13] >> 4;
-		d->type = b[off + 13] & 0x0f;
-		d->rtpi = get16(b + off + 18);
-		d->tid_len = get32(b + off + 20);
-		if (off + 24 + d->tid_len > end || d->tid_len > sizeof(d->tid))
-			sc_fail("%s: READ FULL STATUS: descriptor %d: TransportID"
-				" length %u runs past the data", s->label,
-				fs->n, d->tid_len);
-		memcpy(d->tid, b + off + 24, d->tid_len);
-		off += 24 + d->tid_len;
-	}
-	if (off != end)
-		sc_fail("%s: READ FULL STATUS: descriptors end at %u, ADDITIONAL"
-			" LENGTH says %u", s->label, off, end);
-}
-
-static void read_full_status(struct sess *s, struct full_status *fs)
-{
-	struct reply r;
-
-	pr_in(s, IN_READ_FULL_STATUS, 4096, &r);
-	parse_full_status(s, r.data, r.len, fs);
-}
-
-/* REPORT CAPABILITIES (SPC-4 6.15.4): byte 2 and 3 flags. */
-struct caps {
-	bool atp_c, ptpl_c, ptpl_a;
-};
-
-static void report_caps(struct sess *s, struct caps *c)
-{
-	struct reply r;
-
-	pr_in(s, IN_REPORT_CAPS, 8, &r);
-	if (r.len < 8 || get16(r.data) != 8)
-		sc_fail("%s: REPORT CAPABILITIES: %d bytes, LENGTH %u", s->label,
-			r.len, r.len >= 2 ? get16(r.data) : 0);
-	c->atp_c = r.data[2] & 0x04;
-	c->ptpl_c = r.data[2] & 0x01;
-	c->ptpl_a = r.data[3] & 0x01;
-}
-
-/* TransportID for iSCSI (SPC-4 7.6.4.6, table 508), format 01b:
- * "name,i,0x<ISID>", NUL-terminated, padded to a multiple of 4, at least
- * 24 bytes. Returns its length. */
-static uint32_t tid_of(uint8_t *b, const struct sess *s)
-{
-	char str[300];
-	size_t n;
-	uint32_t total;
-
-	snprintf(str, sizeof(str), "%s,i,0x%02x%02x%02x%02x%02x%02x", s->name,
-		 s->isid[0], s->isid[1], s->isid[2], s->isid[3], s->isid[4],
-		 s->isid[5]);
-	n = strlen(str);
-	total = (uint32_t)(4 + ((n + 1 + 3) & ~(size_t)3));
-	if (total < 24)
-		total = 24;
-	memset(b, 0, total);
-	b[0] = 0x40 | 0x05;
-	put16(b + 2, (uint16_t)(total - 4));
-	memcpy(b + 4, str, n);
-	return total;
-}
-
-/* The registration (descriptor) of s's I_T nexus, or fail. */
-static const struct fs_desc *fs_find(const struct full_status *fs,
-				     const struct sess *s)
-{
-	uint8_t tid[256];
-	uint32_t len = tid_of(tid, s);
-
-	for (int i = 0; i < fs->n; i++)
-		if (fs->d[i].tid_len == len && !memcmp(fs->d[i].tid, tid, len))
-			return &fs->d[i];
-	sc_fail("READ FULL STATUS lists no registration for %s (%d listed)",
-		s->label, fs->n);
-}
-
-/* WRITE(10) / READ(10) of one 512-byte block (the LU's block size in
- * cluster_device.sh) at LBA 8. */
-static void io10(struct sess *s, bool write, struct reply *r)
-{
-	static uint8_t buf[512];
-	uint8_t cdb[10] = { write ? 0x2A : 0x28 };
-
-	put32(cdb + 2, 8);
-	put16(cdb + 7, 1);
-	memset(buf, write ? 0x5A : 0, sizeof(buf));
-	if (write)
-		cmd(s, cdb, 10, buf, 512, 0, r);
-	else
-		cmd(s, cdb, 10, NULL, 0, 512, r);
-}
-
-static void write_expect(struct sess *s, int want)
-{
-	struct reply r;
-
-	io10(s, true, &r);
-	expect_status(s, &r, want);
-}
-
-static void read_expect(struct sess *s, int want)
-{
-	struct reply r;
-
-	io10(s, false, &r);
-	expect_status(s, &r, want);
-}
-
-static void tur(struct sess *s, struct reply *r)
-{
-	uint8_t cdb[6] = { 0 };
-
-	cmd(s, cdb, 6, NULL, 0, 0, r);
-}
-
-/* Reports and clears this nexus's pending unit attentions (setup only). */
-static void ua_drain(struct sess *s)
-{
-	struct reply r;
-
-	for (int i = 0; i < 8; i++) {
-		tur(s, &r);
-		if (r.status == ST_GOOD)
-			return;
-		if (r.status != ST_CHECK || r.sense_key != SK_UA)
-			sc_fail("%s: TEST UNIT READY: %s (sense %x/%04x)", s->label,
-				status_name(r.status), r.sense_key, r.asc);
-	}
-	sc_fail("%s: more than 8 unit attentions pending", s->label);
-}
-
-/* A clean PR state: whatever an earlier scenario (or iscsi-test-cu) left
- * is cleared (REGISTER AND IGNORE EXISTING KEY, then CLEAR; SPC-4
- * 5.14.11.3); READ KEYS must then list nothing. Returns the generation
- * to count from. */
-static uint32_t pr_clean(struct sess *s)
-{
-	struct keys k;
-	struct resv v;
-
-	step("clean start: READ KEYS");
-	read_keys(s, &k);
-	if (k.n) {
-		step("clean start: REGISTER AND IGNORE + CLEAR");
-		pr_ok(s, SA_REGISTER_IGNORE, 0, 0, 0xC1EA4, 0);
-		pr_ok(s, SA_CLEAR, 0, 0xC1EA4, 0, 0);
-		read_keys(s, &k);
-		EQ("keys after CLEAR", k.n, 0);
-	}
-	read_resv(s, &v);
-	EQ("reservation held at the start", v.held, 0);
-	return k.gen;
-}
-
-/* Opens sessions, drains their UAs and cleans the PR state through the
- * first; returns the generation. */
-static uint32_t sc_begin(struct sess *const *ss, int n)
-{
-	for (int i = 0; i < n; i++)
-		ua_drain(ss[i]);
-	uint32_t g0 = pr_clean(ss[0]);
-	for (int i = 0; i < n; i++)
-		ua_drain(ss[i]);
-	return g0;
-}
 
 /* ------------------------------------------------------ node commands */
 
@@ -933,7 +159,7 @@ static bool node_probe(int node, struct reply *r, char *err, size_t errlen)
 {
 	struct iscsi_context *ctx =
 		ctx_login(ini_name[3], 0x00F000u + (uint32_t)node, 0x1FF, node,
-			  err, errlen);
+			  o_lun, err, errlen);
 	bool ok = false;
 
 	if (!ctx)
@@ -1007,9 +233,9 @@ static void sc_fence_scsi(void)
 	struct keys k;
 	struct resv v;
 
-	sess_open(&B, "B@1", 2, 1, ISID(SC, 2));
-	sess_open(&A, "A@2", 1, 2, ISID(SC, 1));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&B, "B@1", 2, 1, ISID(SC, 2), o_lun);
+	sess_open(&A, "A@2", 1, 2, ISID(SC, 1), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A, &C }, 3);
 
 	step("A REGISTER AND IGNORE EXISTING KEY through node 2");
@@ -1052,7 +278,7 @@ static void sc_fence_scsi(void)
 	EQ("type", v.type, TYPE_WR_EX_RO);
 
 	step("A's first write through node 2: UA REGISTRATIONS PREEMPTED");
-	io10(&A, true, &r);
+	io10(&A, true, 8, 1, &r);
 	expect_sense(&A, &r, SK_UA, ASC_REGS_PREEMPTED);
 	step("A writes again through node 2: RESERVATION CONFLICT");
 	write_expect(&A, ST_CONFLICT);
@@ -1113,9 +339,9 @@ static void sc_fence_multipath(void)
 	struct keys k;
 	struct full_status fs;
 
-	sess_open(&B, "B@1", 2, 1, ISID(SC, 2));
-	sess_open(&A2, "A@2", 1, 2, ISID(SC, 1));
-	sess_open(&A3, "A@3", 1, 3, ISID(SC, 1));
+	sess_open(&B, "B@1", 2, 1, ISID(SC, 2), o_lun);
+	sess_open(&A2, "A@2", 1, 2, ISID(SC, 1), o_lun);
+	sess_open(&A3, "A@3", 1, 3, ISID(SC, 1), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A2, &A3 }, 3);
 
 	step("A registers its key through node 2 and through node 3");
@@ -1137,10 +363,10 @@ static void sc_fence_multipath(void)
 	step("B PREEMPT AND ABORT A's key through node 1");
 	pr_ok(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO, KEY(SC, 2), KEY(SC, 1), 0);
 	step("A@2's next command (node 2): UA REGISTRATIONS PREEMPTED");
-	io10(&A2, true, &r);
+	io10(&A2, true, 8, 1, &r);
 	expect_sense(&A2, &r, SK_UA, ASC_REGS_PREEMPTED);
 	step("A@3's next command (node 3): UA REGISTRATIONS PREEMPTED");
-	io10(&A3, true, &r);
+	io10(&A3, true, 8, 1, &r);
 	expect_sense(&A3, &r, SK_UA, ASC_REGS_PREEMPTED);
 	step("READ KEYS through node 3: B only, one generation more");
 	read_keys(&A3, &k);
@@ -1181,90 +407,19 @@ static void sc_fence_multipath(void)
 #define PA_WRITES 32
 #define PA_BYTES (128u * 1024u)
 
-static bool tas_read(struct sess *s)
+/* A's probe (TEST UNIT READY) after the abort, phase 1, serviced with ss
+ * until answered; then phase 2 and 2 s more, for late responses. */
+static struct aio *probe_after(struct sess *a, struct sess *const *ss, int n)
 {
-	uint8_t cdb[10] = { 0x5A, 0x08, 0x0A };  /* MODE SENSE(10), DBD */
-	struct reply r;
+	uint8_t tcdb[6] = { 0 };
 
-	put16(cdb + 7, 64);
-	cmd(s, cdb, 10, NULL, 0, 64, &r);
-	expect_status(s, &r, ST_GOOD);
-	uint16_t bdl = get16(r.data + 6);
-	const uint8_t *pg = r.data + 8 + bdl;
-	if (r.len < 8 + bdl + 12 || (pg[0] & 0x3f) != 0x0A)
-		sc_fail("%s: MODE SENSE: no control mode page", s->label);
-	return pg[5] & 0x40;
-}
-
-/* MODE SELECT(10) of the control mode page with TAS = tas (SPC-4 7.5.8),
- * through s: its node's page. */
-static void tas_set(struct sess *s, bool tas)
-{
-	uint8_t cdb[10] = { 0x5A, 0x08, 0x0A };  /* MODE SENSE(10), DBD */
-	struct reply r;
-
-	put16(cdb + 7, 64);
-	cmd(s, cdb, 10, NULL, 0, 64, &r);
-	expect_status(s, &r, ST_GOOD);
-	uint16_t bdl = get16(r.data + 6);
-	const uint8_t *pg = r.data + 8 + bdl;
-	if (r.len < 8 + bdl + 12 || (pg[0] & 0x3f) != 0x0A)
-		sc_fail("%s: MODE SENSE: no control mode page", s->label);
-	uint8_t p[8 + 12];
-	memset(p, 0, 8);
-	memcpy(p + 8, pg, 12);
-	p[8] &= 0x3f;  /* PS is reserved in MODE SELECT */
-	p[8 + 5] = (uint8_t)((p[8 + 5] & ~0x40) | (tas ? 0x40 : 0));
-	uint8_t sel[10] = { 0x55, 0x10 };  /* MODE SELECT(10), PF */
-	put16(sel + 7, sizeof(p));
-	cmd(s, sel, 10, p, sizeof(p), 0, &r);
-	expect_status(s, &r, ST_GOOD);
-	EQ("TAS read back from the control mode page", tas_read(s), tas);
-}
-
-/* Queues n WRITE(10)s of PA_BYTES on s, lets the commands and their
- * immediate data leave but none of the solicited data, and waits until
- * the target has answered each with an R2T: then they are all in s's
- * task set, waiting for data that s withholds. */
-static void writes_withheld(struct sess *s, struct aio **w, int n, uint32_t bs)
-{
-	static uint8_t buf[PA_BYTES];
-
-	memset(buf, 0xA5, sizeof(buf));
-	for (int i = 0; i < n; i++) {
-		uint8_t cdb[10] = { 0x2A };
-		put32(cdb + 2, 4096 + (uint32_t)i * (PA_BYTES / bs));
-		put16(cdb + 7, (uint16_t)(PA_BYTES / bs));
-		w[i] = aio_submit(s, cdb, 10, buf, PA_BYTES, 0);
-	}
-	/* service s for writing only, so that it neither reads the R2Ts nor
-	 * sends the solicited data */
-	double t0 = now_s();
-	while (now_s() - t0 < 2.0) {
-		if (!(iscsi_which_events(s->ctx) & POLLOUT))
-			break;
-		struct pollfd pfd = { iscsi_get_fd(s->ctx), POLLOUT, 0 };
-		if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLOUT) &&
-		    iscsi_service(s->ctx, POLLOUT) < 0)
-			sc_fail("%s: iscsi_service: %s", s->label,
-				iscsi_get_error(s->ctx));
-	}
-	/* the target has every command once each has answered with at least
-	 * one PDU (an R2T, 48 bytes): that many bytes in s's receive queue,
-	 * not read */
-	int pending = 0;
-	double t1 = now_s();
-	while (now_s() - t1 < 5.0) {
-		if (ioctl(iscsi_get_fd(s->ctx), FIONREAD, &pending) < 0)
-			sc_fail("%s: FIONREAD: %s", s->label, strerror(errno));
-		if (pending >= 48 * n)
-			break;
-		sleep_s(0.005);
-	}
-	if (pending < 48 * n)
-		sc_fail("%s: node %d answered %d bytes (want an R2T, 48 bytes, for"
-			" each of %d writes) within 5 s", s->label, s->node,
-			pending, n);
+	aio_phase = 1;
+	struct aio *probe = aio_submit(a, tcdb, 6, NULL, 0, 0);
+	if (!aio_wait(probe, ss, n, 60))
+		sc_fail("%s: no status for TEST UNIT READY", a->label);
+	aio_phase = 2;
+	sess_service(ss, n, 2.0, NULL);
+	return probe;
 }
 
 static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
@@ -1272,14 +427,13 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 {
 	enum { SC = 2 };
 	struct sess A, B, C;
-	struct reply r;
 	struct keys k;
 	struct resv v;
 	struct aio *w[PA_WRITES];
 
-	sess_open(&B, "B@1", 2, 1, ISID(SC, 2));
-	sess_open(&A, "A@2", 1, 2, ISID(SC, 1));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&B, "B@1", 2, 1, ISID(SC, 2), o_lun);
+	sess_open(&A, "A@2", 1, 2, ISID(SC, 1), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &B, &A, &C }, 3);
 	step("node 2's TAS, through A's nexus");
 	bool tas = tas_read(&A);
@@ -1291,13 +445,7 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 		ua_drain(&B);
 		ua_drain(&C);
 	}
-	uint32_t bs = 512;
-	{
-		uint8_t rc10[10] = { 0x25 };
-		cmd(&A, rc10, 10, NULL, 0, 8, &r);
-		expect_status(&A, &r, ST_GOOD);
-		bs = get32(r.data + 4);
-	}
+	uint32_t bs = read_block_size(&A);
 
 	step("A registers through node 2 and reserves WR_EX_RO, B registers"
 	     " through node 1");
@@ -1307,22 +455,16 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 
 	step("A queues its writes of 128 KiB on node 2");
 	aio_phase = 0;
-	writes_withheld(&A, w, PA_WRITES, bs);
+	writes_withheld(&A, w, PA_WRITES, 4096, PA_BYTES, bs);
 	EQ("A's writes completed before the preemption (A withholds their"
 	   " data)", aio_pending, PA_WRITES);
 
 	step("B PREEMPT AND ABORT A's key through node 1, A's writes in"
 	     " flight on node 2");
-	uint8_t param[24] = { 0 };
-	put64(param, KEY(SC, 2));
-	put64(param + 8, KEY(SC, 1));
-	uint8_t pcdb[10] = { 0x5F, SA_PREEMPT_ABORT, TYPE_WR_EX_RO };
-	put32(pcdb + 5, 24);
-	struct aio *pa = aio_submit(&B, pcdb, 10, param, 24, 0);
 	double tp = now_s();
-	while (pa->status == ST_NONE && now_s() - tp < 30)
-		sess_service_once((struct sess *[]){ &B }, 1, 10);
-	if (pa->status == ST_NONE)
+	struct aio *pa = pr_out_submit(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO,
+				       KEY(SC, 2), KEY(SC, 1));
+	if (!aio_wait(pa, (struct sess *[]){ &B }, 1, 30))
 		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
 			" sending its solicited data)");
 	if (pa->status != ST_GOOD)
@@ -1331,73 +473,16 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 	double pa_ms = (now_s() - tp) * 1000;
 
 	step("A's probe on node 2 after B's GOOD");
-	aio_phase = 1;
-	uint8_t tcdb[6] = { 0 };
-	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
-	double t0 = now_s();
-	while (probe->status == ST_NONE) {
-		sess_service_once((struct sess *[]){ &A, &B }, 2, 10);
-		if (now_s() - t0 > 60)
-			sc_fail("A: no status for TEST UNIT READY");
-	}
-	aio_phase = 2;
-	sess_service((struct sess *[]){ &A, &B }, 2, 2.0, NULL);
-
-	int n_aborted = 0, n_none = 0;
-	for (int i = 0; i < PA_WRITES; i++) {
-		struct aio *io = w[i];
-		switch (io->status) {
-		case ST_NONE:
-			if (tas)
-				sc_fail("write %d: no response with TAS = 1 (want"
-					" TASK ABORTED)", i);
-			n_none++;
-			break;
-		case ST_TASK_ABORTED:
-			if (!tas)
-				sc_fail("write %d: TASK ABORTED with TAS = 0 (want"
-					" no response)", i);
-			if (io->phase == 2)
-				sc_fail("write %d: TASK ABORTED after the response"
-					" to A's probe", i);
-			n_aborted++;
-			break;
-		case ST_GOOD:
-			sc_fail("write %d: GOOD: it was not aborted", i);
-		case ST_CONFLICT:
-			sc_fail("write %d: RESERVATION CONFLICT: it was in the task"
-				" set before the preemption, so it should have been"
-				" aborted", i);
-		case ST_CHECK:
-			sc_fail("write %d: CHECK CONDITION %x/%04x: it should have"
-				" been aborted", i, io->sense_key, io->asc);
-		default:
-			sc_fail("write %d: status 0x%x (%s)", i, io->status,
-				aio_err);
-		}
-	}
+	struct aio *probe = probe_after(&A, (struct sess *[]){ &A, &B }, 2);
+	int n_aborted = writes_aborted(w, PA_WRITES, tas);
 
 	step("A's unit attentions on node 2: 2A/05, and 2F/00 with TAS = 0");
-	bool saw_2a05 = false, saw_2f00 = false;
-	if (probe->status == ST_CHECK) {
-		if (probe->sense_key != SK_UA)
-			sc_fail("probe: sense %x/%04x", probe->sense_key,
-				probe->asc);
-		saw_2a05 |= probe->asc == ASC_REGS_PREEMPTED;
-		saw_2f00 |= probe->asc == ASC_CMDS_CLEARED;
-	}
-	for (int i = 0; i < 4; i++) {
-		tur(&A, &r);
-		if (r.status == ST_GOOD)
-			break;
-		expect_status(&A, &r, ST_CHECK);
-		if (r.sense_key != SK_UA)
-			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
-		saw_2a05 |= r.asc == ASC_REGS_PREEMPTED;
-		saw_2f00 |= r.asc == ASC_CMDS_CLEARED;
-	}
-	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED", saw_2a05, 1);
-	EQ("A saw 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR", saw_2f00, !tas);
+	struct ua_seen u;
+	ua_collect(&A, probe, &u);
+	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED",
+	   ua_seen_has(&u, ASC_REGS_PREEMPTED), 1);
+	EQ("A saw 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR",
+	   ua_seen_has(&u, ASC_CMDS_CLEARED), !tas);
 
 	step("A writes through node 2 after the preemption");
 	write_expect(&A, ST_CONFLICT);
@@ -1413,7 +498,7 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 	EQ("type", v.type, TYPE_WR_EX_RO);
 	snprintf(detail, dlen, "TAS=%d on node 2: %d writes waiting for data,"
 		 " %d aborted %s; PR OUT status after %.1f ms", tas, PA_WRITES,
-		 tas ? n_aborted : n_none,
+		 n_aborted,
 		 tas ? "with TASK ABORTED" : "without status", pa_ms);
 	step("clean up: B CLEAR");
 	pr_ok(&B, SA_CLEAR, 0, KEY(SC, 2), 0, 0);
@@ -1449,20 +534,6 @@ static void sc_preempt_abort_remote_tas0(char *detail, size_t dlen)
  * REQUEST, INVALID FIELD IN PARAMETER LIST (field pointer: byte 18, the
  * RTPI) and changes nothing.
  */
-static void move_param(uint8_t *p, uint32_t *len, uint64_t key,
-		       uint64_t sa_key, bool unreg, uint16_t rtpi,
-		       const struct sess *dest)
-{
-	memset(p, 0, 512);
-	put64(p, key);
-	put64(p + 8, sa_key);
-	p[17] = unreg ? 0x02 : 0;
-	put16(p + 18, rtpi);
-	uint32_t tl = tid_of(p + 24, dest);
-	put32(p + 20, tl);
-	*len = 24 + tl;
-}
-
 static void sc_register_move_remote(void)
 {
 	enum { SC = 3 };
@@ -1474,9 +545,9 @@ static void sc_register_move_remote(void)
 	uint8_t p[512];
 	uint32_t len;
 
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B, &C }, 3);
 
 	step("A registers and reserves WR_EX through node 1");
@@ -1496,8 +567,8 @@ static void sc_register_move_remote(void)
 	step("READ FULL STATUS through node 3 after the move");
 	read_full_status(&C, &fs);
 	EQ("registrations", fs.n, 2);
-	const struct fs_desc *da = fs_find(&fs, &A);
-	const struct fs_desc *db = fs_find(&fs, &B);
+	const struct fs_desc *da = fs_find_sess(&fs, &A);
+	const struct fs_desc *db = fs_find_sess(&fs, &B);
 	EQ("A's key", da->key, KEY(SC, 1));
 	EQ("A R_HOLDER", da->r_holder, 0);
 	EQ("A RTPI", da->rtpi, 1);
@@ -1554,9 +625,9 @@ static void sc_all_tg_pt(void)
 	struct resv v;
 	struct caps c;
 
-	sess_open(&A1, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&A1, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &A1, &B, &C }, 3);
 
 	step("REPORT CAPABILITIES through node 1: ATP_C");
@@ -1572,13 +643,13 @@ static void sc_all_tg_pt(void)
 		read_full_status(via[n], &fs);
 		EQ("PRgeneration", fs.gen, g0 + 1);
 		EQ("registrations", fs.n, 1);
-		const struct fs_desc *d = fs_find(&fs, &A1);
+		const struct fs_desc *d = fs_find_sess(&fs, &A1);
 		EQ("key", d->key, KEY(SC, 1));
 		EQ("ALL_TG_PT", d->all_tg_pt, 1);
 		EQ("R_HOLDER", d->r_holder, 0);
 	}
 
-	sess_open(&A3, "A@3", 1, 3, ISID(SC, 1));
+	sess_open(&A3, "A@3", 1, 3, ISID(SC, 1), o_lun);
 	ua_drain(&A3);
 	step("A@3 (A's port through node 3) REGISTER with key 0: already"
 	     " registered");
@@ -1635,11 +706,11 @@ static void sc_full_status_identical(char *detail, size_t dlen)
 	uint8_t keys_raw[NODES + 1][256], resv_raw[NODES + 1][64];
 	int keys_len[NODES + 1], resv_len[NODES + 1];
 
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
-	sess_open(&A2, "A'@3", 1, 3, ISID(SC, 4));
-	sess_open(&B2, "B'@1", 2, 1, ISID(SC, 5));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
+	sess_open(&A2, "A'@3", 1, 3, ISID(SC, 4), o_lun);
+	sess_open(&B2, "B'@1", 2, 1, ISID(SC, 5), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B, &C, &A2, &B2 }, 5);
 
 	step("registrations through all three nodes, C reserves EX_AC");
@@ -1667,18 +738,18 @@ static void sc_full_status_identical(char *detail, size_t dlen)
 	EQ("registrations", fs[1].n, 5);
 	const struct sess *who[] = { &A, &B, &C, &B2 };
 	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
-		const struct fs_desc *d = fs_find(&fs[1], who[i]);
+		const struct fs_desc *d = fs_find_sess(&fs[1], who[i]);
 		stepf("READ FULL STATUS through node 1: %s", who[i]->label);
 		EQ("ALL_TG_PT", d->all_tg_pt, 0);
 		EQ("RELATIVE TARGET PORT IDENTIFIER = the node it registered"
-		   " through", d->rtpi, who[i]->node);
+		   " through", d->rtpi, who[i]->rtpi);
 		EQ("R_HOLDER", d->r_holder, who[i] == &C);
 	}
-	const struct fs_desc *d = fs_find(&fs[1], &A2);
+	const struct fs_desc *d = fs_find_sess(&fs[1], &A2);
 	step("READ FULL STATUS through node 1: A'@3");
 	EQ("ALL_TG_PT", d->all_tg_pt, 1);
 	EQ("key", d->key, KEY(SC, 4));
-	d = fs_find(&fs[1], &C);
+	d = fs_find_sess(&fs[1], &C);
 	EQ("C TYPE", d->type, TYPE_EX_AC);
 	EQ("C key", d->key, KEY(SC, 3));
 	for (int n = 2; n <= NODES; n++) {
@@ -1736,17 +807,14 @@ static void sc_caw_race(char *detail, size_t dlen)
 	struct reply r;
 	int wins[NODES + 1] = { 0 };
 
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
 	sc_begin((struct sess *[]){ &A, &B, &C }, 3);
 	struct sess *ss[NODES + 1] = { NULL, &A, &B, &C };
 
 	step("READ CAPACITY(10): block size");
-	uint8_t rc10[10] = { 0x25 };
-	cmd(&A, rc10, 10, NULL, 0, 8, &r);
-	expect_status(&A, &r, ST_GOOD);
-	uint32_t bs = get32(r.data + 4);
+	uint32_t bs = read_block_size(&A);
 	if (bs < 512 || bs > 4096)
 		sc_fail("block size %u", bs);
 
@@ -1851,6 +919,24 @@ static void tmf_cb(struct iscsi_context *ctx, int status, void *data,
 	w->done = 1;
 }
 
+/* LUN RESET through s; FUNCTION COMPLETE within 30 s, or fail (why: what
+ * a missing response would mean). */
+static void lun_reset(struct sess *s, const char *why)
+{
+	struct tmf_wait w = { 0 };
+
+	if (iscsi_task_mgmt_lun_reset_async(s->ctx, (uint32_t)s->lun, tmf_cb,
+					    &w) != 0)
+		sc_fail("%s: cannot queue LUN RESET: %s", s->label,
+			iscsi_get_error(s->ctx));
+	sess_service((struct sess *[]){ s }, 1, 30, &w.done);
+	if (!w.done)
+		sc_fail("%s: no response to LUN RESET within 30 s%s%s%s", s->label,
+			why ? " (" : "", why ? why : "", why ? ")" : "");
+	EQ("task management status", w.status, SCSI_STATUS_GOOD);
+	EQ("response (0: FUNCTION COMPLETE)", w.response, 0);
+}
+
 static void sc_lun_reset_ua(void)
 {
 	enum { SC = 7 };
@@ -1858,9 +944,9 @@ static void sc_lun_reset_ua(void)
 	struct sess A, B, C;
 	struct reply r;
 
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
-	sess_open(&C, "C@3", 3, 3, ISID(SC, 3));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
 	sc_begin((struct sess *[]){ &A, &B, &C }, 3);
 
 	step("B RESERVE(6) through node 2");
@@ -1873,15 +959,7 @@ static void sc_lun_reset_ua(void)
 	expect_status(&C, &r, ST_CONFLICT);
 
 	step("A LUN RESET through node 1");
-	struct tmf_wait w = { 0 };
-	if (iscsi_task_mgmt_lun_reset_async(A.ctx, (uint32_t)o_lun, tmf_cb,
-					    &w) != 0)
-		sc_fail("A: cannot queue LUN RESET: %s", iscsi_get_error(A.ctx));
-	sess_service((struct sess *[]){ &A }, 1, 30, &w.done);
-	if (!w.done)
-		sc_fail("A: no response to LUN RESET within 30 s");
-	EQ("task management status", w.status, SCSI_STATUS_GOOD);
-	EQ("response (0: FUNCTION COMPLETE)", w.response, 0);
+	lun_reset(&A, NULL);
 
 	step("C's next command through node 3: UA 29/03");
 	tur(&C, &r);
@@ -1893,7 +971,7 @@ static void sc_lun_reset_ua(void)
 	tur(&B, &r);
 	expect_sense(&B, &r, SK_UA, ASC_RESET_OCCURRED);
 	step("A's next command through node 1: UA 29/03");
-	io10(&A, true, &r);
+	io10(&A, true, 8, 1, &r);
 	expect_sense(&A, &r, SK_UA, ASC_RESET_OCCURRED);
 	step("A writes through node 1: no reservation any more");
 	write_expect(&A, ST_GOOD);
@@ -1930,86 +1008,33 @@ static void sc_lun_reset_abort_remote(char *detail, size_t dlen)
 	struct reply r;
 	struct aio *w[PA_WRITES];
 
-	sess_open(&C, "C@1", 3, 1, ISID(SC, 3));
-	sess_open(&A, "A@2", 1, 2, ISID(SC, 1));
-	sess_open(&B, "B@3", 2, 3, ISID(SC, 2));
+	sess_open(&C, "C@1", 3, 1, ISID(SC, 3), o_lun);
+	sess_open(&A, "A@2", 1, 2, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@3", 2, 3, ISID(SC, 2), o_lun);
 	sc_begin((struct sess *[]){ &C, &A, &B }, 3);
 	step("node 2's TAS, through A's nexus");
 	bool tas = tas_read(&A);
 
 	step("A queues its writes of 128 KiB on node 2");
 	aio_phase = 0;
-	writes_withheld(&A, w, PA_WRITES, 512);
+	writes_withheld(&A, w, PA_WRITES, 4096, PA_BYTES, 512);
 	EQ("A's writes completed before the reset (A withholds their data)",
 	   aio_pending, PA_WRITES);
 
 	step("C LUN RESET through node 1, A's writes in flight on node 2");
-	struct tmf_wait tw = { 0 };
-	if (iscsi_task_mgmt_lun_reset_async(C.ctx, (uint32_t)o_lun, tmf_cb,
-					    &tw) != 0)
-		sc_fail("C: cannot queue LUN RESET: %s", iscsi_get_error(C.ctx));
 	double tp = now_s();
-	while (!tw.done && now_s() - tp < 30)
-		sess_service_once((struct sess *[]){ &C }, 1, 10);
-	if (!tw.done)
-		sc_fail("C: no response to LUN RESET within 30 s (A not sending"
-			" its solicited data)");
-	EQ("task management status", tw.status, SCSI_STATUS_GOOD);
-	EQ("response (0: FUNCTION COMPLETE)", tw.response, 0);
+	lun_reset(&C, "A not sending its solicited data");
 	double reset_ms = (now_s() - tp) * 1000;
 
 	step("A's probe on node 2 after the reset");
-	aio_phase = 1;
-	uint8_t tcdb[6] = { 0 };
-	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
-	double t0 = now_s();
-	while (probe->status == ST_NONE) {
-		sess_service_once((struct sess *[]){ &A }, 1, 10);
-		if (now_s() - t0 > 60)
-			sc_fail("A: no status for TEST UNIT READY");
-	}
-	aio_phase = 2;
-	sess_service((struct sess *[]){ &A }, 1, 2.0, NULL);
-
-	int n_aborted = 0, n_none = 0;
-	for (int i = 0; i < PA_WRITES; i++) {
-		struct aio *io = w[i];
-		if (io->status == ST_NONE && !tas) {
-			n_none++;
-		} else if (io->status == ST_TASK_ABORTED && tas) {
-			if (io->phase == 2)
-				sc_fail("write %d: TASK ABORTED after the response"
-					" to A's probe", i);
-			n_aborted++;
-		} else if (io->status == ST_CHECK) {
-			sc_fail("write %d: CHECK CONDITION %x/%04x with TAS = %d:"
-				" it should have been aborted", i,
-				io->sense_key, io->asc, tas);
-		} else {
-			sc_fail("write %d: %s (0x%x) with TAS = %d, want %s", i,
-				status_name(io->status), io->status, tas,
-				tas ? "TASK ABORTED" : "no response");
-		}
-	}
+	struct aio *probe = probe_after(&A, (struct sess *[]){ &A }, 1);
+	int n_aborted = writes_aborted(w, PA_WRITES, tas);
 
 	step("A's unit attentions on node 2: 29/03");
-	bool saw_2903 = false;
-	if (probe->status == ST_CHECK) {
-		if (probe->sense_key != SK_UA)
-			sc_fail("probe: sense %x/%04x", probe->sense_key,
-				probe->asc);
-		saw_2903 |= probe->asc == ASC_RESET_OCCURRED;
-	}
-	for (int i = 0; i < 4; i++) {
-		tur(&A, &r);
-		if (r.status == ST_GOOD)
-			break;
-		expect_status(&A, &r, ST_CHECK);
-		if (r.sense_key != SK_UA)
-			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
-		saw_2903 |= r.asc == ASC_RESET_OCCURRED;
-	}
-	EQ("A saw 29/03 BUS DEVICE RESET FUNCTION OCCURRED", saw_2903, 1);
+	struct ua_seen u;
+	ua_collect(&A, probe, &u);
+	EQ("A saw 29/03 BUS DEVICE RESET FUNCTION OCCURRED",
+	   ua_seen_has(&u, ASC_RESET_OCCURRED), 1);
 	step("B's next command through node 3: UA 29/03");
 	tur(&B, &r);
 	expect_sense(&B, &r, SK_UA, ASC_RESET_OCCURRED);
@@ -2017,7 +1042,7 @@ static void sc_lun_reset_abort_remote(char *detail, size_t dlen)
 	write_expect(&A, ST_GOOD);
 	snprintf(detail, dlen, "TAS=%d on node 2: %d writes waiting for data,"
 		 " %d aborted %s; LUN RESET response after %.1f ms", tas,
-		 PA_WRITES, tas ? n_aborted : n_none,
+		 PA_WRITES, n_aborted,
 		 tas ? "with TASK ABORTED" : "without status", reset_ms);
 }
 
@@ -2052,8 +1077,8 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	if (!o_kill_cmd || !o_restart_cmd)
 		sc_skip("no --kill-cmd/--restart-cmd (nor --harness): cannot"
 			" kill and restart node 2");
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
 	sc_begin((struct sess *[]){ &A, &B }, 2);
 
 	step("B RESERVE(6) through node 2");
@@ -2070,7 +1095,7 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	int n_conflict = 0, n_ua = 0;
 	bool saw_2a06 = false;
 	for (;;) {
-		io10(&A, true, &r);
+		io10(&A, true, 8, 1, &r);
 		if (r.status == ST_GOOD)
 			break;
 		if (r.status == ST_CONFLICT) {
@@ -2099,7 +1124,7 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	step("node 2 comes back");
 	node_restart(2);
 	double back = node_wait_serving(2, 60);
-	sess_open(&B2, "B@2", 2, 2, ISID(SC, 3));
+	sess_open(&B2, "B@2", 2, 2, ISID(SC, 3), o_lun);
 	ua_drain(&B2);
 	step("READ FULL STATUS through the restarted node 2: what node 1 says");
 	read_full_status(&B2, &fs2);
@@ -2151,8 +1176,8 @@ static void sc_aptpl_restart(char *detail, size_t dlen)
 
 	if (!o_stop_cmd || !o_start_cmd)
 		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
 	step("REPORT CAPABILITIES: PTPL_C");
 	report_caps(&A, &c);
@@ -2190,7 +1215,7 @@ static void sc_aptpl_restart(char *detail, size_t dlen)
 
 	for (int n = 1; n <= NODES; n++) {
 		const char *lab = n == 1 ? "A@1" : n == 2 ? "A@2" : "A@3";
-		sess_open(&S[n], lab, 1, n, ISID(SC, 1));
+		sess_open(&S[n], lab, 1, n, ISID(SC, 1), o_lun);
 		ua_drain(&S[n]);
 		stepf("READ FULL STATUS through node %d after the restart", n);
 		read_full_status(&S[n], &fs);
@@ -2254,8 +1279,8 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 
 	if (!o_stop_cmd || !o_start_cmd)
 		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1));
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2));
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
 	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
 	step("REPORT CAPABILITIES: PTPL_C");
 	report_caps(&A, &c);
@@ -2277,7 +1302,7 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	pr_ok(&A, SA_RELEASE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
 	/* the release of a registrants-only reservation tells the other
 	 * registrants (SPC-4 RELEASE service action) */
-	io10(&B, false, &r);
+	io10(&B, false, 8, 1, &r);
 	expect_sense(&B, &r, SK_UA, ASC_RES_RELEASED);
 	pr_ok(&B, SA_RESERVE, TYPE_EX_AC, KEY(SC, 2), 0, 0);
 	pr_ok(&A, SA_REGISTER, 0, KEY(SC, 1), KEY(SC, 3), 0x01);
@@ -2320,7 +1345,7 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 
 	for (int n = 1; n <= NODES; n++) {
 		const char *lab = n == 1 ? "B@1" : n == 2 ? "B@2" : "B@3";
-		sess_open(&S[n], lab, 2, n, ISID(SC, 2));
+		sess_open(&S[n], lab, 2, n, ISID(SC, 2), o_lun);
 		ua_drain(&S[n]);
 		stepf("READ FULL STATUS through node %d after the restart", n);
 		read_full_status(&S[n], &fs);
@@ -2363,12 +1388,27 @@ static bool sc_selected(const char *name)
 	       (!strncmp(name, p, strlen(p)) && !strcmp(o_only, name + strlen(p)));
 }
 
+struct sc_entry {
+	void (*plain)(void);
+	void (*with_detail)(char *, size_t);
+	char detail[300];
+};
+
+static void sc_entry_call(void *arg)
+{
+	struct sc_entry *e = arg;
+
+	if (e->plain)
+		e->plain();
+	else
+		e->with_detail(e->detail, sizeof(e->detail));
+}
+
 /* Runs one scenario and prints its line. */
 static void sc_run(const char *name, void (*plain)(void),
 		   void (*with_detail)(char *, size_t))
 {
-	char detail[300] = "";
-	int rc;
+	struct sc_entry e = { plain, with_detail, "" };
 
 	if (!sc_selected(name))
 		return;
@@ -2376,18 +1416,8 @@ static void sc_run(const char *name, void (*plain)(void),
 		printf("%s\n", name);
 		return;
 	}
-	sc_step = "setup";
-	sc_steps = 0;
-	sc_msg[0] = 0;
 	double t0 = now_s();
-	rc = setjmp(sc_jmp);
-	if (rc == 0) {
-		if (plain)
-			plain();
-		else
-			with_detail(detail, sizeof(detail));
-	}
-	sess_close_all();
+	int rc = sc_call(sc_entry_call, &e);
 	node_recover();
 	if (rc == 1) {
 		printf("FAIL %s: %s\n", name, sc_msg);
@@ -2396,7 +1426,7 @@ static void sc_run(const char *name, void (*plain)(void),
 		printf("SKIP %s: %s\n", name, sc_msg);
 	} else {
 		printf("PASS %s (%d steps, %.1f s%s%s)\n", name, sc_steps,
-		       now_s() - t0, *detail ? "; " : "", detail);
+		       now_s() - t0, *e.detail ? "; " : "", e.detail);
 	}
 	fflush(stdout);
 }
@@ -2495,6 +1525,12 @@ int main(int argc, char **argv)
 			 "bash '%s' restart \"$1\"", o_harness);
 		o_restart_cmd = def_restart;
 	}
+	it_target = o_target;
+	for (int n = 1; n <= NODES; n++) {
+		it_portal[n] = o_portal[n];
+		it_ini[n] = ini_name[n];
+	}
+	it_io_blocks = 1;  /* one 512-byte block, the LU's in cluster_device.sh */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	sc_run("dev.scenario.fence_scsi", sc_fence_scsi, NULL);

@@ -6,8 +6,9 @@
  * (key/ASC/ASCQ, field pointer), keys, reservation and PRgeneration.
  *
  * Every PR command is built by hand (CDB and parameter list bytes) and the
- * PR IN data is decoded here, independently of src/pr, so the target's
- * encoding is what is under test. One line per scenario on stdout:
+ * PR IN data is decoded (scsi_it.[ch], shared with cluster_pr.c),
+ * independently of src/pr, so the target's encoding is what is under
+ * test. One line per scenario on stdout:
  * "PASS pr.NAME (detail)", "FAIL pr.NAME: step: what", "SKIP pr.NAME:
  * reason" (run.sh's format); exit status 1 if any scenario failed.
  *
@@ -31,627 +32,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
+#include "scsi_it.h"
 
-/* ------------------------------------------------------------ constants */
-
-#define BLOCK 512u
-
-/* SPC-4 6.16.2, table 170 / 6.15.1, table 160 */
-enum { SA_REGISTER = 0, SA_RESERVE, SA_RELEASE, SA_CLEAR, SA_PREEMPT,
-       SA_PREEMPT_ABORT, SA_REGISTER_IGNORE, SA_REGISTER_MOVE };
-enum { IN_READ_KEYS = 0, IN_READ_RESERVATION, IN_REPORT_CAPS,
-       IN_READ_FULL_STATUS };
-/* SPC-4 6.15.3.3, table 165 */
-enum { TYPE_WR_EX = 1, TYPE_EX_AC = 3, TYPE_WR_EX_RO = 5 };
-
-#define ST_GOOD 0x00
-#define ST_CHECK 0x02
-#define ST_CONFLICT 0x18
-#define ST_TASK_ABORTED 0x40
-#define ST_NONE (-1)            /* no response (yet) */
-
-#define SK_ILLEGAL 0x5
-#define SK_UA 0x6
-
-/* ASC/ASCQ as 16 bits (libiscsi's sense.ascq) */
-#define ASC_INVALID_FIELD_PARAM 0x2600
-#define ASC_REGS_PREEMPTED 0x2A05
-#define ASC_RES_PREEMPTED 0x2A03
-#define ASC_CMDS_CLEARED 0x2F00
-
-static const char *o_portal[3], *o_target, *o_ini[3], *o_only, *o_phase,
-	*o_state;
+static const char *o_only, *o_phase, *o_state;
 static int o_lun_base = 0;
 static bool o_list;  /* --list: print the scenario names only */
 static int n_failed;
-
-/* ------------------------------------------------------ failure handling */
-
-static jmp_buf sc_jmp;
-static char sc_msg[1024];
-static const char *sc_step = "setup";
-static int sc_steps;
-
-static void sc_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-static void sc_fail(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(sc_msg, sizeof(sc_msg), "%s: ", sc_step);
-
-	va_start(ap, fmt);
-	vsnprintf(sc_msg + n, sizeof(sc_msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	longjmp(sc_jmp, 1);
-}
-
-static void sc_skip(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-static void sc_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sc_msg, sizeof(sc_msg), fmt, ap);
-	va_end(ap);
-	longjmp(sc_jmp, 2);
-}
-
-/* A step: names what the following checks are about. */
-static void step(const char *name)
-{
-	sc_step = name;
-	sc_steps++;
-}
-
-#define EQ(what, a, b)                                                    \
-	do {                                                              \
-		long long eq_a_ = (long long)(a), eq_b_ = (long long)(b);  \
-		if (eq_a_ != eq_b_)                                       \
-			sc_fail("%s: %s == %s (0x%llx == 0x%llx)", (what), \
-				#a, #b, eq_a_, eq_b_);                    \
-	} while (0)
-
-/* ------------------------------------------------------------ byte helpers */
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* --------------------------------------------------------------- sessions */
-
-/* One I_T nexus: an initiator port (name + ISID) logged in through one
- * target port. */
-struct sess {
-	const char *label;        /* "A@1" */
-	struct iscsi_context *ctx;
-	const char *name;
-	uint8_t isid[6];
-	int rtpi;
-	int lun;
-};
-
-/* Every open context, for closing after a scenario (its struct sess
- * lives on the scenario's stack, gone by then). */
-#define MAX_SESS 8
-static struct iscsi_context *sc_ctx[MAX_SESS];
-
-/* libiscsi's iscsi_set_isid_random(): type 80h, 24 random bits, a 16-bit
- * qualifier. Set explicitly so TransportIDs can name the port. */
-static void sess_isid(struct sess *s, uint32_t rnd, uint16_t qual)
-{
-	s->isid[0] = 0x80;
-	s->isid[1] = (uint8_t)(rnd >> 16);
-	s->isid[2] = (uint8_t)(rnd >> 8);
-	s->isid[3] = (uint8_t)rnd;
-	s->isid[4] = (uint8_t)(qual >> 8);
-	s->isid[5] = (uint8_t)qual;
-}
-
-static void sess_open(struct sess *s, const char *label, int ini, int port,
-		      uint32_t isid_rnd, int lun)
-{
-	memset(s, 0, sizeof(*s));
-	s->label = label;
-	s->name = o_ini[ini];
-	s->rtpi = port;
-	s->lun = lun;
-	sess_isid(s, isid_rnd, (uint16_t)(0x100 + ini));
-	s->ctx = iscsi_create_context(s->name);
-	if (!s->ctx)
-		sc_fail("%s: iscsi_create_context failed", label);
-	for (int i = 0; i < MAX_SESS; i++)
-		if (!sc_ctx[i]) {
-			sc_ctx[i] = s->ctx;
-			break;
-		}
-	iscsi_set_targetname(s->ctx, o_target);
-	iscsi_set_session_type(s->ctx, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(s->ctx, ISCSI_HEADER_DIGEST_NONE);
-	iscsi_set_isid_random(s->ctx, isid_rnd, 0x100u + (unsigned)ini);
-	iscsi_set_noautoreconnect(s->ctx, 1);
-	iscsi_set_timeout(s->ctx, 30);
-	if (iscsi_full_connect_sync(s->ctx, o_portal[port], lun) != 0)
-		sc_fail("%s: login to %s LUN %d failed: %s", label,
-			o_portal[port], lun, iscsi_get_error(s->ctx));
-}
-
-static void sess_ctx_close(struct iscsi_context *ctx)
-{
-	for (int i = 0; i < MAX_SESS; i++)
-		if (sc_ctx[i] == ctx)
-			sc_ctx[i] = NULL;
-	iscsi_logout_sync(ctx);
-	iscsi_destroy_context(ctx);
-}
-
-/* Logs s out (mid-scenario). */
-static void sess_close(struct sess *s)
-{
-	if (s->ctx)
-		sess_ctx_close(s->ctx);
-	s->ctx = NULL;
-}
-
-static void pa_tasks_free(void);
-
-static void sess_close_all(void)
-{
-	for (int i = 0; i < MAX_SESS; i++)
-		if (sc_ctx[i])
-			sess_ctx_close(sc_ctx[i]);
-	pa_tasks_free();
-}
-
-/* ------------------------------------------------------------- commands */
-
-struct reply {
-	int status;             /* SCSI status, or ST_NONE */
-	int sense_key;
-	int asc;                /* ASC << 8 | ASCQ */
-	bool sksv;              /* sense-key specific: field pointer valid */
-	bool cd;                /* field pointer in the CDB */
-	int field;
-	uint8_t data[8192];
-	int len;                /* data-in bytes received */
-};
-
-static const char *status_name(int st)
-{
-	switch (st) {
-	case ST_GOOD: return "GOOD";
-	case ST_CHECK: return "CHECK CONDITION";
-	case ST_CONFLICT: return "RESERVATION CONFLICT";
-	case ST_TASK_ABORTED: return "TASK ABORTED";
-	case ST_NONE: return "no response";
-	default: return "other";
-	}
-}
-
-static void reply_from_task(struct reply *r, struct scsi_task *t)
-{
-	memset(r, 0, offsetof(struct reply, data));
-	r->status = t->status;
-	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
-		r->sense_key = t->sense.key;
-		r->asc = t->sense.ascq;
-		r->sksv = t->sense.sense_specific;
-		r->cd = t->sense.ill_param_in_cdb;
-		r->field = t->sense.field_pointer;
-	}
-	r->len = 0;
-	if (t->datain.size > 0 && t->datain.data) {
-		r->len = t->datain.size < (int)sizeof(r->data) ?
-			 t->datain.size : (int)sizeof(r->data);
-		memcpy(r->data, t->datain.data, (size_t)r->len);
-	}
-}
-
-/* Runs one command synchronously; a transport error fails the scenario. */
-static void cmd(struct sess *s, const uint8_t *cdb, int cdb_len,
-		const void *out, uint32_t out_len, uint32_t in_len,
-		struct reply *r)
-{
-	struct scsi_task *t;
-	struct iscsi_data d = { .size = out_len, .data = (unsigned char *)out };
-	int dir = out_len ? SCSI_XFER_WRITE :
-		  in_len ? SCSI_XFER_READ : SCSI_XFER_NONE;
-
-	t = scsi_create_task(cdb_len, (unsigned char *)cdb, dir,
-			     (int)(out_len ? out_len : in_len));
-	if (!t)
-		sc_fail("%s: scsi_create_task: out of memory", s->label);
-	if (!iscsi_scsi_command_sync(s->ctx, s->lun, t, out_len ? &d : NULL)) {
-		scsi_free_scsi_task(t);
-		sc_fail("%s: transport error: %s", s->label,
-			iscsi_get_error(s->ctx));
-	}
-	if (t->status == SCSI_STATUS_ERROR || t->status == SCSI_STATUS_CANCELLED ||
-	    t->status == SCSI_STATUS_TIMEOUT) {
-		int st = t->status;
-		scsi_free_scsi_task(t);
-		sc_fail("%s: command 0x%02x: transport status 0x%x: %s",
-			s->label, cdb[0], st, iscsi_get_error(s->ctx));
-	}
-	reply_from_task(r, t);
-	scsi_free_scsi_task(t);
-}
-
-static void expect_status(const struct sess *s, const struct reply *r, int want)
-{
-	if (r->status == want)
-		return;
-	if (r->status == ST_CHECK)
-		sc_fail("%s: %s (sense %x/%02x/%02x), want %s", s->label,
-			status_name(r->status), r->sense_key, r->asc >> 8,
-			r->asc & 0xff, status_name(want));
-	sc_fail("%s: %s (0x%02x), want %s", s->label, status_name(r->status),
-		r->status, status_name(want));
-}
-
-static void expect_sense(const struct sess *s, const struct reply *r, int key,
-			 int asc)
-{
-	if (r->status != ST_CHECK)
-		sc_fail("%s: %s (0x%02x), want CHECK CONDITION %x/%02x/%02x",
-			s->label, status_name(r->status), r->status, key,
-			asc >> 8, asc & 0xff);
-	if (r->sense_key != key || r->asc != asc)
-		sc_fail("%s: sense %x/%02x/%02x, want %x/%02x/%02x", s->label,
-			r->sense_key, r->asc >> 8, r->asc & 0xff, key,
-			asc >> 8, asc & 0xff);
-}
-
-/* PERSISTENT RESERVE OUT (SPC-4 6.16.1, table 169) with a raw list. */
-static void pr_out_raw(struct sess *s, int sa, int type, const uint8_t *param,
-		       uint32_t len, struct reply *r)
-{
-	uint8_t cdb[10] = { 0x5F, (uint8_t)sa, (uint8_t)type };
-
-	put32(cdb + 5, len);
-	cmd(s, cdb, 10, param, len, 0, r);
-}
-
-/* The basic parameter list (SPC-4 6.16.3, table 174): flags is byte 20
- * (SPEC_I_PT 08h, ALL_TG_PT 04h, APTPL 01h); tids/tids_len: the
- * TransportID list for SPEC_I_PT. */
-static void pr_out(struct sess *s, int sa, int type, uint64_t key,
-		   uint64_t sa_key, uint8_t flags, const uint8_t *tids,
-		   uint32_t tids_len, struct reply *r)
-{
-	uint8_t p[1024];
-	uint32_t len = 24;
-
-	memset(p, 0, sizeof(p));
-	put64(p, key);
-	put64(p + 8, sa_key);
-	p[20] = flags;
-	if (flags & 0x08) {
-		put32(p + 24, tids_len);
-		memcpy(p + 28, tids, tids_len);
-		len = 28 + tids_len;
-	}
-	pr_out_raw(s, sa, type, p, len, r);
-}
-
-/* pr_out expecting GOOD. */
-static void pr_ok(struct sess *s, int sa, int type, uint64_t key,
-		  uint64_t sa_key, uint8_t flags)
-{
-	struct reply r;
-
-	pr_out(s, sa, type, key, sa_key, flags, NULL, 0, &r);
-	expect_status(s, &r, ST_GOOD);
-}
-
-static void pr_in(struct sess *s, int sa, uint16_t alloc, struct reply *r)
-{
-	uint8_t cdb[10] = { 0x5E, (uint8_t)sa };
-
-	put16(cdb + 7, alloc);
-	cmd(s, cdb, 10, NULL, 0, alloc, r);
-	expect_status(s, r, ST_GOOD);
-}
-
-struct keys {
-	uint32_t gen;
-	int n;
-	uint64_t key[64];
-};
-
-/* READ KEYS (SPC-4 6.15.2) */
-static void read_keys(struct sess *s, struct keys *k)
-{
-	struct reply r;
-
-	pr_in(s, IN_READ_KEYS, 4096, &r);
-	if (r.len < 8)
-		sc_fail("%s: READ KEYS: %d bytes", s->label, r.len);
-	k->gen = get32(r.data);
-	uint32_t addl = get32(r.data + 4);
-	if (addl % 8 || 8 + addl > (uint32_t)r.len)
-		sc_fail("%s: READ KEYS: ADDITIONAL LENGTH %u, %d bytes",
-			s->label, addl, r.len);
-	k->n = (int)(addl / 8);
-	for (int i = 0; i < k->n && i < 64; i++)
-		k->key[i] = get64(r.data + 8 + 8 * i);
-}
-
-static bool keys_has(const struct keys *k, uint64_t key)
-{
-	for (int i = 0; i < k->n; i++)
-		if (k->key[i] == key)
-			return true;
-	return false;
-}
-
-struct resv {
-	uint32_t gen;
-	bool held;
-	uint64_t key;
-	int scope, type;
-};
-
-/* READ RESERVATION (SPC-4 6.15.3) */
-static void read_resv(struct sess *s, struct resv *v)
-{
-	struct reply r;
-
-	pr_in(s, IN_READ_RESERVATION, 256, &r);
-	if (r.len < 8)
-		sc_fail("%s: READ RESERVATION: %d bytes", s->label, r.len);
-	memset(v, 0, sizeof(*v));
-	v->gen = get32(r.data);
-	uint32_t addl = get32(r.data + 4);
-	if (addl == 0)
-		return;
-	if (addl != 16 || r.len < 24)
-		sc_fail("%s: READ RESERVATION: ADDITIONAL LENGTH %u (want 0 or 16)",
-			s->label, addl);
-	v->held = true;
-	v->key = get64(r.data + 8);
-	v->scope = r.data[21] >> 4;
-	v->type = r.data[21] & 0x0f;
-}
-
-/* One READ FULL STATUS descriptor (SPC-4 6.15.5, table 167). */
-struct fs_desc {
-	uint64_t key;
-	bool all_tg_pt, r_holder;
-	int scope, type;
-	uint16_t rtpi;
-	uint8_t tid[256];
-	uint32_t tid_len;
-};
-
-struct full_status {
-	uint32_t gen;
-	uint32_t addl;
-	int n;
-	struct fs_desc d[16];
-};
-
-static void parse_full_status(const struct sess *s, const uint8_t *b,
-			      int len, struct full_status *fs)
-{
-	memset(fs, 0, sizeof(*fs));
-	if (len < 8)
-		sc_fail("%s: READ FULL STATUS: %d bytes", s->label, len);
-	fs->gen = get32(b);
-	fs->addl = get32(b + 4);
-	uint32_t end = 8 + fs->addl, off = 8;
-	if (end > (uint32_t)len)
-		end = (uint32_t)len;
-	while (off + 24 <= end && fs->n < 16) {
-		struct fs_desc *d = &fs->d[fs->n++];
-		d->key = get64(b + off);
-		d->all_tg_pt = b[off + 12] & 0x02;
-		d->r_holder = b[off + 12] & 0x01;
-		d->scope = b[off + 13] >> 4;
-		d->type = b[off + 13] & 0x0f;
-		d->rtpi = get16(b + off + 18);
-		d->tid_len = get32(b + off + 20);
-		if (off + 24 + d->tid_len > end || d->tid_len > sizeof(d->tid))
-			sc_fail("%s: READ FULL STATUS: descriptor %d: TransportID"
-				" length %u runs past the data", s->label,
-				fs->n, d->tid_len);
-		memcpy(d->tid, b + off + 24, d->tid_len);
-		off += 24 + d->tid_len;
-	}
-	if (off != 8 + fs->addl && end == 8 + fs->addl)
-		sc_fail("%s: READ FULL STATUS: descriptors end at %u, ADDITIONAL"
-			" LENGTH says %u", s->label, off, 8 + fs->addl);
-}
-
-static void read_full_status(struct sess *s, struct full_status *fs)
-{
-	struct reply r;
-
-	pr_in(s, IN_READ_FULL_STATUS, 8192, &r);
-	parse_full_status(s, r.data, r.len, fs);
-}
-
-/* REPORT CAPABILITIES (SPC-4 6.15.4): byte 2 and 3 flags. */
-struct caps {
-	bool crh, sip_c, atp_c, ptpl_c, tmv, ptpl_a;
-	uint16_t types;
-};
-
-static void report_caps(struct sess *s, struct caps *c)
-{
-	struct reply r;
-
-	pr_in(s, IN_REPORT_CAPS, 8, &r);
-	if (r.len < 8 || get16(r.data) != 8)
-		sc_fail("%s: REPORT CAPABILITIES: %d bytes, LENGTH %u", s->label,
-			r.len, r.len >= 2 ? get16(r.data) : 0);
-	c->crh = r.data[2] & 0x10;
-	c->sip_c = r.data[2] & 0x08;
-	c->atp_c = r.data[2] & 0x04;
-	c->ptpl_c = r.data[2] & 0x01;
-	c->tmv = r.data[3] & 0x80;
-	c->ptpl_a = r.data[3] & 0x01;
-	c->types = get16(r.data + 4);
-}
-
-/* TransportID for iSCSI (SPC-4 7.6.4.6, table 508): format 00b the name,
- * 01b "name,i,0x<ISID>"; NUL-terminated, padded to a multiple of 4, at
- * least 24 bytes. Returns its length. */
-static uint32_t tid_build(uint8_t *b, const char *name, const uint8_t *isid)
-{
-	char str[300];
-	size_t n;
-	uint32_t total;
-
-	if (isid)
-		snprintf(str, sizeof(str), "%s,i,0x%02x%02x%02x%02x%02x%02x",
-			 name, isid[0], isid[1], isid[2], isid[3], isid[4],
-			 isid[5]);
-	else
-		snprintf(str, sizeof(str), "%s", name);
-	n = strlen(str);
-	total = (uint32_t)(4 + ((n + 1 + 3) & ~(size_t)3));
-	if (total < 24)
-		total = 24;
-	memset(b, 0, total);
-	b[0] = (uint8_t)((isid ? 0x40 : 0x00) | 0x05);
-	put16(b + 2, (uint16_t)(total - 4));
-	memcpy(b + 4, str, n);
-	return total;
-}
-
-static uint32_t tid_of(uint8_t *b, const struct sess *s)
-{
-	return tid_build(b, s->name, s->isid);
-}
-
-/* The registration (descriptor) for TransportID tid, or fail. */
-static const struct fs_desc *fs_find(const struct full_status *fs,
-				     const uint8_t *tid, uint32_t len,
-				     const char *who)
-{
-	for (int i = 0; i < fs->n; i++)
-		if (fs->d[i].tid_len == len && !memcmp(fs->d[i].tid, tid, len))
-			return &fs->d[i];
-	sc_fail("READ FULL STATUS lists no registration for %s (%d listed)",
-		who, fs->n);
-}
-
-/* WRITE(10) / READ(10) of nblocks at lba; returns the reply. */
-static void io10(struct sess *s, bool write, uint32_t lba, uint16_t nblocks,
-		 struct reply *r)
-{
-	static uint8_t buf[64 * BLOCK];
-	uint8_t cdb[10] = { write ? 0x2A : 0x28 };
-
-	put32(cdb + 2, lba);
-	put16(cdb + 7, nblocks);
-	memset(buf, write ? 0x5A : 0, sizeof(buf));
-	if (write)
-		cmd(s, cdb, 10, buf, nblocks * BLOCK, 0, r);
-	else
-		cmd(s, cdb, 10, NULL, 0, nblocks * BLOCK, r);
-}
-
-static void write_expect(struct sess *s, int want)
-{
-	struct reply r;
-
-	io10(s, true, 8, 8, &r);
-	expect_status(s, &r, want);
-}
-
-static void read_expect(struct sess *s, int want)
-{
-	struct reply r;
-
-	io10(s, false, 8, 8, &r);
-	expect_status(s, &r, want);
-}
-
-static void tur(struct sess *s, struct reply *r)
-{
-	uint8_t cdb[6] = { 0 };
-
-	cmd(s, cdb, 6, NULL, 0, 0, r);
-}
-
-/* Reports and clears this nexus's pending unit attentions (setup only). */
-static void ua_drain(struct sess *s)
-{
-	struct reply r;
-
-	for (int i = 0; i < 8; i++) {
-		tur(s, &r);
-		if (r.status == ST_GOOD)
-			return;
-		if (r.status != ST_CHECK || r.sense_key != SK_UA)
-			sc_fail("%s: TEST UNIT READY: %s", s->label,
-				status_name(r.status));
-	}
-	sc_fail("%s: more than 8 unit attentions pending", s->label);
-}
-
-/* A clean PR state on s's LU: whatever an earlier run left is cleared
- * (REGISTER AND IGNORE EXISTING KEY, then CLEAR; SPC-4 5.14.11.3), then
- * READ KEYS must list nothing. Returns the generation to count from. */
-static uint32_t pr_clean(struct sess *s)
-{
-	struct keys k;
-
-	step("clean start: READ KEYS");
-	read_keys(s, &k);
-	if (k.n) {
-		step("clean start: REGISTER AND IGNORE + CLEAR");
-		pr_ok(s, SA_REGISTER_IGNORE, 0, 0, 0xC1EA4, 0);
-		pr_ok(s, SA_CLEAR, 0, 0xC1EA4, 0, 0);
-		read_keys(s, &k);
-		EQ("keys after CLEAR", k.n, 0);
-	}
-	struct resv v;
-	read_resv(s, &v);
-	EQ("reservation held at the start", v.held, 0);
-	return k.gen;
-}
 
 /* ------------------------------------------------------------ scenarios */
 
@@ -683,10 +74,7 @@ static void sc_fence_scsi(int lun)
 
 	sess_open(&A, "A@1", 1, 1, 0x00A001, lun);
 	sess_open(&B, "B@2", 2, 2, 0x00B002, lun);
-	ua_drain(&A);
-	uint32_t g0 = pr_clean(&A);
-	ua_drain(&A);
-	ua_drain(&B);
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
 
 	step("A REGISTER AND IGNORE EXISTING KEY");
 	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY_A, 0);
@@ -735,7 +123,7 @@ static void sc_fence_scsi(int lun)
 	step("A reads (WR_EX_RO lets everyone read)");
 	read_expect(&A, ST_GOOD);
 	step("A REGISTER with its old key: not registered any more");
-	pr_out(&A, SA_REGISTER, 0, KEY_A, KEY_A, 0, NULL, 0, &r);
+	pr_out(&A, SA_REGISTER, 0, KEY_A, KEY_A, 0, &r);
 	expect_status(&A, &r, ST_CONFLICT);
 	step("B writes");
 	write_expect(&B, ST_GOOD);
@@ -783,171 +171,21 @@ static void sc_fence_scsi(int lun)
 #define PA_MAX 64
 #define PA_BLOCKS 512     /* 256 KiB */
 
-struct pa_io {
-	struct scsi_task *task;  /* ours, freed only once the contexts are
-	                            gone (pa_tasks_free): libiscsi may cancel
-	                            it with no task pointer, and after an
-	                            early response (TASK ABORTED while Data-Out
-	                            is still queued) it still sends that data
-	                            from the task's buffer */
-	int status;       /* ST_NONE until the callback */
-	int sense_key, asc;
-	int phase;        /* 0 before B's GOOD, 1 before the probe's
-	                     response, 2 after it */
-};
-
-static struct pa_io pa_io[PA_MAX + 1];
-static int pa_n;  /* writes of this run; pa_io[pa_n] is the probe */
-static bool pa_service_err_ok;
-static int pa_phase;
-static int pa_pending;
-static char pa_err[256];
-
-static void pa_cb(struct iscsi_context *ctx, int status, void *data,
-		  void *priv)
-{
-	struct pa_io *io = priv;
-	struct scsi_task *t = data ? data : io->task;
-
-	if (status == SCSI_STATUS_CANCELLED || !t)
-		return;  /* the context went away */
-	if (io->status != ST_NONE)
-		return;  /* answered already */
-	io->status = t->status;
-	if (status == SCSI_STATUS_ERROR) {
-		snprintf(pa_err, sizeof(pa_err), "%s", iscsi_get_error(ctx));
-		/* libiscsi 1.19 knows no TASK ABORTED: it reports "Unknown
-		 * SCSI status :64." and makes iscsi_service() fail once */
-		if (strstr(pa_err, "status :64")) {
-			io->status = ST_TASK_ABORTED;
-			pa_service_err_ok = true;
-		}
-	}
-	if (t->status == SCSI_STATUS_CHECK_CONDITION) {
-		io->sense_key = t->sense.key;
-		io->asc = t->sense.ascq;
-	}
-	io->phase = pa_phase;
-	pa_pending--;
-	/* responses processed after the probe's, even in the same
-	 * iscsi_service() call, are "after the probe" */
-	if (io == &pa_io[pa_n])
-		pa_phase = 2;
-	/* t stays allocated until pa_tasks_free (see struct pa_io) */
-}
-
-struct pa_pr {
-	struct scsi_task *task;
-	int done;
-	struct reply r;
-};
-
-static struct pa_pr pa_pr_cur;  /* B's PREEMPT AND ABORT */
-
-/* Every task of the scenario, answered or not (aborted with TAS = 0:
- * libiscsi drops them at logout without handing them back), freed once
- * the contexts are destroyed. */
-static void pa_tasks_free(void)
-{
-	for (int i = 0; i <= PA_MAX; i++)
-		if (pa_io[i].task) {
-			scsi_free_scsi_task(pa_io[i].task);
-			pa_io[i].task = NULL;
-		}
-	if (pa_pr_cur.task) {
-		scsi_free_scsi_task(pa_pr_cur.task);
-		pa_pr_cur.task = NULL;
-	}
-}
-
-/* Services both contexts for up to secs, or until *done. */
-static void pa_service(struct sess *a, struct sess *b, double secs,
-		       const int *done_flag)
-{
-	double end = now_s() + secs;
-
-	while (now_s() < end && !(done_flag && *done_flag)) {
-		struct pollfd pfd[2] = {
-			{ iscsi_get_fd(a->ctx), (short)iscsi_which_events(a->ctx), 0 },
-			{ iscsi_get_fd(b->ctx), (short)iscsi_which_events(b->ctx), 0 },
-		};
-		int n = poll(pfd, 2, 10);
-		if (n < 0 && errno != EINTR)
-			sc_fail("poll: %s", strerror(errno));
-		pa_service_err_ok = false;
-		if (iscsi_service(a->ctx, n > 0 ? pfd[0].revents : 0) < 0 &&
-		    !pa_service_err_ok)
-			sc_fail("%s: iscsi_service: %s", a->label,
-				iscsi_get_error(a->ctx));
-		if (iscsi_service(b->ctx, n > 0 ? pfd[1].revents : 0) < 0)
-			sc_fail("%s: iscsi_service: %s", b->label,
-				iscsi_get_error(b->ctx));
-	}
-}
-
-static void pa_pr_cb(struct iscsi_context *ctx, int status, void *data,
-		     void *priv)
-{
-	struct pa_pr *p = priv;
-	struct scsi_task *t = data ? data : p->task;
-
-	(void)ctx;
-	p->task = NULL;
-	if (!t)
-		return;
-	if (status != SCSI_STATUS_CANCELLED)
-		reply_from_task(&p->r, t);
-	p->done = 1;
-	scsi_free_scsi_task(t);
-}
-
-static void pa_set_tas(struct sess *s, bool tas)
-{
-	uint8_t cdb[10] = { 0x5A, 0x08, 0x0A };  /* MODE SENSE(10), DBD */
-	struct reply r;
-
-	put16(cdb + 7, 64);
-	cmd(s, cdb, 10, NULL, 0, 64, &r);
-	expect_status(s, &r, ST_GOOD);
-	uint16_t bdl = get16(r.data + 6);
-	const uint8_t *pg = r.data + 8 + bdl;
-	if (r.len < 8 + bdl + 12 || (pg[0] & 0x3f) != 0x0A)
-		sc_fail("MODE SENSE: no control mode page");
-	uint8_t p[8 + 12];
-	memset(p, 0, 8);
-	memcpy(p + 8, pg, 12);
-	p[8] &= 0x3f;  /* PS is reserved in MODE SELECT */
-	p[8 + 5] = (uint8_t)((p[8 + 5] & ~0x40) | (tas ? 0x40 : 0));
-	uint8_t sel[10] = { 0x55, 0x10 };  /* MODE SELECT(10), PF */
-	put16(sel + 7, sizeof(p));
-	cmd(s, sel, 10, p, sizeof(p), 0, &r);
-	expect_status(s, &r, ST_GOOD);
-	/* read back */
-	cmd(s, cdb, 10, NULL, 0, 64, &r);
-	expect_status(s, &r, ST_GOOD);
-	EQ("TAS read back from the control mode page",
-	   !!(r.data[8 + get16(r.data + 6) + 5] & 0x40), tas);
-}
-
 static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 			     size_t dlen)
 {
-	static uint8_t buf[PA_BLOCKS * BLOCK];
 	struct sess A, B;
+	struct aio *w[PA_MAX];
 
 	if (nw > PA_MAX)
 		sc_fail("at most %d writes", PA_MAX);
-	struct reply r;
 	struct keys k;
 
 	sess_open(&A, "A@1", 1, 1, 0x00A011, lun);
 	sess_open(&B, "B@2", 2, 2, 0x00B012, lun);
-	ua_drain(&A);
-	uint32_t g0 = pr_clean(&A);
-	ua_drain(&A);
-	ua_drain(&B);
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
 	step("set TAS in the control mode page");
-	pa_set_tas(&A, tas);
+	tas_set(&A, tas);
 	ua_drain(&B);  /* 2A/01 MODE PARAMETERS CHANGED */
 
 	step("A and B register, A reserves WR_EX_RO");
@@ -956,165 +194,51 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY_A, 0, 0);
 
 	step("A queues its writes of 256 KiB");
-	pa_n = nw;
-	memset(buf, 0xA5, sizeof(buf));
-	pa_phase = 0;
-	pa_pending = 0;
-	for (int i = 0; i <= pa_n; i++)
-		pa_io[i] = (struct pa_io){ .status = ST_NONE };
-	for (int i = 0; i < pa_n; i++) {
-		struct iscsi_data d = { .size = sizeof(buf), .data = buf };
-		uint8_t cdb[10] = { 0x2A };
-		put32(cdb + 2, (uint32_t)i * PA_BLOCKS);
-		put16(cdb + 7, PA_BLOCKS);
-		struct scsi_task *t = scsi_create_task(10, cdb, SCSI_XFER_WRITE,
-						       (int)sizeof(buf));
-		if (!t)
-			sc_fail("A: scsi_create_task: out of memory");
-		pa_io[i].task = t;
-		if (iscsi_scsi_command_async(A.ctx, A.lun, t, pa_cb, &d,
-					     &pa_io[i]) != 0)
-			sc_fail("A: cannot queue write %d: %s", i,
-				iscsi_get_error(A.ctx));
-		pa_pending++;
-	}
-	/* Let A's commands (and their unsolicited data) leave: service A for
-	 * writing only, so that it neither reads the R2Ts nor sends the
-	 * solicited data. Then leave A alone a while: the target reads the
-	 * commands and holds them waiting for that data when B's PR OUT
-	 * comes. */
-	double t0 = now_s();
-	while (now_s() - t0 < 2.0) {
-		if (!(iscsi_which_events(A.ctx) & POLLOUT))
-			break;
-		struct pollfd pfd = { iscsi_get_fd(A.ctx), POLLOUT, 0 };
-		if (poll(&pfd, 1, 10) > 0 && (pfd.revents & POLLOUT) &&
-		    iscsi_service(A.ctx, POLLOUT) < 0)
-			sc_fail("A: iscsi_service: %s", iscsi_get_error(A.ctx));
-	}
-	/* The target has every command once each has answered with at
-	 * least one PDU (an R2T, 48 bytes): wait for that many bytes in A's
-	 * receive queue, without reading them. */
-	int pending = 0;
-	double t1 = now_s();
-	while (now_s() - t1 < 5.0) {
-		if (ioctl(iscsi_get_fd(A.ctx), FIONREAD, &pending) < 0)
-			sc_fail("A: FIONREAD: %s", strerror(errno));
-		if (pending >= 48 * pa_n)
-			break;
-		struct timespec tick = { 0, 5 * 1000 * 1000 };
-		nanosleep(&tick, NULL);
-	}
-	if (pending < 48 * pa_n)
-		sc_fail("A: the target answered %d bytes (want an R2T, 48 bytes,"
-			" for each of %d writes) within 5 s", pending, pa_n);
-	if (pa_pending != pa_n)
+	aio_phase = 0;
+	writes_withheld(&A, w, nw, 0, PA_BLOCKS * IT_BLOCK, IT_BLOCK);
+	if (aio_pending != nw)
 		sc_fail("A: %d writes completed before the preemption (none"
-			" should: A withholds their data)", pa_n - pa_pending);
+			" should: A withholds their data)", nw - aio_pending);
 
 	step("B PREEMPT AND ABORT A's key while A's writes are in flight");
-	uint8_t param[24] = { 0 };
-	put64(param, KEY_B);
-	put64(param + 8, KEY_A);
-	uint8_t pcdb[10] = { 0x5F, SA_PREEMPT_ABORT, TYPE_WR_EX_RO };
-	put32(pcdb + 5, 24);
-	struct iscsi_data pd = { .size = 24, .data = param };
-	struct pa_pr *prp = &pa_pr_cur;
-	memset(prp, 0, sizeof(*prp));
-	struct scsi_task *pt = scsi_create_task(10, pcdb, SCSI_XFER_WRITE, 24);
-	if (!pt)
-		sc_fail("B: scsi_create_task: out of memory");
-	prp->task = pt;
-	if (iscsi_scsi_command_async(B.ctx, B.lun, pt, pa_pr_cb, &pd, prp) != 0)
-		sc_fail("B: cannot queue PREEMPT AND ABORT");
+	struct aio *pa = pr_out_submit(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO,
+				       KEY_B, KEY_A);
 	/* A stays silent meanwhile (its R2Ts unanswered): the target must
 	 * end A's tasks without waiting for their data. */
-	pa_service(&B, &B, 30, &prp->done);
-	if (!prp->done)
+	if (!aio_wait(pa, (struct sess *[]){ &B }, 1, 30))
 		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
 			" sending its solicited data)");
-	expect_status(&B, &prp->r, ST_GOOD);
+	if (pa->status != ST_GOOD)
+		sc_fail("B: PREEMPT AND ABORT: %s (sense %x/%04x), want GOOD",
+			status_name(pa->status), pa->sense_key, pa->asc);
 
 	step("A's probe after B's GOOD");
-	pa_phase = 1;
+	aio_phase = 1;
 	uint8_t tcdb[6] = { 0 };
-	struct scsi_task *tt = scsi_create_task(6, tcdb, SCSI_XFER_NONE, 0);
-	struct pa_io *probe = &pa_io[pa_n];
-	if (!tt)
-		sc_fail("A: scsi_create_task: out of memory");
-	probe->task = tt;
-	if (iscsi_scsi_command_async(A.ctx, A.lun, tt, pa_cb, NULL, probe) != 0)
-		sc_fail("A: cannot queue TEST UNIT READY");
-	pa_pending++;
-	while (probe->status == ST_NONE) {
-		pa_service(&A, &B, 0.05, NULL);
-		if (now_s() - t0 > 60)
-			sc_fail("A: no status for TEST UNIT READY");
-	}
-	pa_service(&A, &B, 2.0, NULL);
+	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
+	/* responses processed after the probe's, even in the same
+	 * iscsi_service() call, are "after the probe" (phase 2) */
+	aio_probe = probe;
+	if (!aio_wait(probe, (struct sess *[]){ &A, &B }, 2, 60))
+		sc_fail("A: no status for TEST UNIT READY");
+	sess_service((struct sess *[]){ &A, &B }, 2, 2.0, NULL);
 
 	/* Every write was in A's task set at the preemption (each had its
 	 * R2T): SAM-5 5.6 / SPC-4 5.14.11.2.4 want each aborted, with no
 	 * status (TAS = 0) or TASK ABORTED (TAS = 1), and never completed. */
-	int n_aborted = 0, n_none = 0;
-	bool saw_2a05 = false, saw_2f00 = false;
-	for (int i = 0; i < pa_n; i++) {
-		struct pa_io *io = &pa_io[i];
-		switch (io->status) {
-		case ST_NONE:
-			if (tas)
-				sc_fail("write %d: no response with TAS = 1 (want"
-					" TASK ABORTED)", i);
-			n_none++;
-			break;
-		case ST_TASK_ABORTED:
-			if (!tas)
-				sc_fail("write %d: TASK ABORTED with TAS = 0 (want"
-					" no response)", i);
-			if (io->phase == 2)
-				sc_fail("write %d: TASK ABORTED after the PR OUT's"
-					" GOOD", i);
-			n_aborted++;
-			break;
-		case ST_GOOD:
-			sc_fail("write %d: GOOD (%s A's probe): it was not"
-				" aborted", i, io->phase == 2 ? "after" : "before");
-		case ST_CONFLICT:
-			sc_fail("write %d: RESERVATION CONFLICT: it was in the task"
-				" set before the preemption, so it should have been"
-				" aborted", i);
-		case ST_CHECK:
-			sc_fail("write %d: CHECK CONDITION %x/%04x: it should have"
-				" been aborted", i, io->sense_key, io->asc);
-		default:
-			sc_fail("write %d: status 0x%x (%s)", i, io->status, pa_err);
-		}
-	}
+	int n_aborted = writes_aborted(w, nw, tas);
 
 	step("A's unit attentions: 2A/05 reported once, 2F/00 with TAS = 0");
-	if (probe->status == ST_CHECK) {
-		if (probe->sense_key != SK_UA)
-			sc_fail("probe: sense %x/%04x", probe->sense_key,
-				probe->asc);
-		saw_2a05 |= probe->asc == ASC_REGS_PREEMPTED;
-		saw_2f00 |= probe->asc == ASC_CMDS_CLEARED;
-	}
-	for (int i = 0; i < 4; i++) {
-		tur(&A, &r);
-		if (r.status == ST_GOOD)
-			break;
-		expect_status(&A, &r, ST_CHECK);
-		if (r.sense_key != SK_UA)
-			sc_fail("A: TUR sense %x/%04x", r.sense_key, r.asc);
-		saw_2a05 |= r.asc == ASC_REGS_PREEMPTED;
-		saw_2f00 |= r.asc == ASC_CMDS_CLEARED;
-	}
-	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED", saw_2a05, 1);
+	struct ua_seen u;
+	ua_collect(&A, probe, &u);
+	EQ("A saw 2A/05 REGISTRATIONS PREEMPTED",
+	   ua_seen_has(&u, ASC_REGS_PREEMPTED), 1);
 	/* SAM-5 5.6: TAS = 0, tasks aborted by another I_T nexus: UA 2F/00
 	 * COMMANDS CLEARED BY ANOTHER INITIATOR for the nexus that lost them
 	 * (here all of them were still waiting for their Data-Out); TAS = 1:
 	 * TASK ABORTED instead, no 2F/00. */
-	EQ("A saw 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR", saw_2f00, !tas);
+	EQ("A saw 2F/00 COMMANDS CLEARED BY ANOTHER INITIATOR",
+	   ua_seen_has(&u, ASC_CMDS_CLEARED), !tas);
 
 	step("A writes after the preemption: RESERVATION CONFLICT");
 	write_expect(&A, ST_CONFLICT);
@@ -1124,12 +248,12 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 	EQ("B's key", k.key[0], KEY_B);
 	EQ("PRgeneration", k.gen, g0 + 3);
 	snprintf(detail, dlen, "TAS=%d: %d writes waiting for data, %d aborted %s",
-		 tas, nw, tas ? n_aborted : n_none,
+		 tas, nw, n_aborted,
 		 tas ? "with TASK ABORTED" : "without status");
 	/* leave TAS as configured by default (1) for later users */
 	step("restore TAS = 1");
 	ua_drain(&B);
-	pa_set_tas(&B, true);
+	tas_set(&B, true);
 }
 
 /*
@@ -1146,20 +270,6 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
  * is gone. A move to an RTPI that does not exist is refused with
  * ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST and changes nothing.
  */
-static void move_param(uint8_t *p, uint32_t *len, uint64_t key,
-		       uint64_t sa_key, bool unreg, uint16_t rtpi,
-		       const struct sess *dest)
-{
-	memset(p, 0, 512);
-	put64(p, key);
-	put64(p + 8, sa_key);
-	p[17] = unreg ? 0x02 : 0;
-	put16(p + 18, rtpi);
-	uint32_t tl = tid_of(p + 24, dest);
-	put32(p + 20, tl);
-	*len = 24 + tl;
-}
-
 static void sc_register_move(int lun)
 {
 	struct sess A, B;
@@ -1172,10 +282,7 @@ static void sc_register_move(int lun)
 
 	sess_open(&A, "A@1", 1, 1, 0x00A021, lun);
 	sess_open(&B, "B@2", 2, 2, 0x00B022, lun);
-	ua_drain(&A);
-	uint32_t g0 = pr_clean(&A);
-	ua_drain(&A);
-	ua_drain(&B);
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
 	uint32_t la = tid_of(tidA, &A), lb = tid_of(tidB, &B);
 
 	step("A registers and reserves WR_EX");
@@ -1229,7 +336,7 @@ static void sc_register_move(int lun)
 	EQ("A RTPI", da->rtpi, 1);
 	EQ("PRgeneration", fs.gen, g0 + 4);
 	step("B, unregistered, conflicts on REGISTER with its old key");
-	pr_out(&B, SA_REGISTER, 0, KEY_M, KEY_B, 0, NULL, 0, &r);
+	pr_out(&B, SA_REGISTER, 0, KEY_M, KEY_B, 0, &r);
 	expect_status(&B, &r, ST_CONFLICT);
 	write_expect(&B, ST_CONFLICT);
 
@@ -1273,11 +380,7 @@ static void sc_spec_i_pt(int lun)
 	sess_open(&A, "A@1", 1, 1, 0x00A031, lun);
 	sess_open(&A2, "A'@1", 1, 1, 0x00A032, lun);
 	sess_open(&B, "B@1", 2, 1, 0x00B033, lun);
-	ua_drain(&A);
-	uint32_t g0 = pr_clean(&A);
-	ua_drain(&A);
-	ua_drain(&A2);
-	ua_drain(&B);
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &A2, &B }, 3);
 	la = tid_of(tidA, &A);
 	la2 = tid_of(tidA2, &A2);
 	lbn = tid_build(tidBn, B.name, NULL);
@@ -1292,7 +395,7 @@ static void sc_spec_i_pt(int lun)
 	uint32_t bad_off = tl;
 	tl += tid_of(tids + tl, &A2);
 	tids[bad_off] = 0x41;  /* format 01b, protocol 1 (SPI): not iSCSI */
-	pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
+	pr_out_tids(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
 	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
 	EQ("SKSV", r.sksv, 1);
 	EQ("C/D (parameter list)", r.cd, 0);
@@ -1302,7 +405,7 @@ static void sc_spec_i_pt(int lun)
 	read_keys(&A, &k);
 	EQ("keys", k.n, 0);
 	EQ("PRgeneration", k.gen, g0);
-	pr_out(&B, SA_RESERVE, TYPE_WR_EX, KEY_A, 0, 0, NULL, 0, &r);
+	pr_out(&B, SA_RESERVE, TYPE_WR_EX, KEY_A, 0, 0, &r);
 	expect_status(&B, &r, ST_CONFLICT);
 
 	step("a list naming an I_T nexus already registered: refused whole");
@@ -1310,7 +413,7 @@ static void sc_spec_i_pt(int lun)
 	tl = tid_of(tids, &A2);
 	bad_off = tl;
 	tl += tid_of(tids + tl, &B);
-	pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
+	pr_out_tids(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
 	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
 	EQ("SKSV", r.sksv, 1);
 	EQ("FIELD POINTER (B's TransportID)", r.field, 28 + bad_off);
@@ -1318,7 +421,7 @@ static void sc_spec_i_pt(int lun)
 	EQ("keys (B's only)", k.n, 1);
 	EQ("B's key", k.key[0], KEY_B);
 	EQ("PRgeneration (B's REGISTER only)", k.gen, g0 + 1);
-	pr_out(&A2, SA_REGISTER, 0, KEY_A, KEY_A2, 0, NULL, 0, &r);
+	pr_out(&A2, SA_REGISTER, 0, KEY_A, KEY_A2, 0, &r);
 	expect_status(&A2, &r, ST_CONFLICT);
 	step("B unregisters");
 	pr_ok(&B, SA_REGISTER, 0, KEY_B, 0, 0);
@@ -1327,7 +430,7 @@ static void sc_spec_i_pt(int lun)
 	step("A REGISTER, SPEC_I_PT: ini2 by name, A' by name + ISID");
 	tl = tid_build(tids, B.name, NULL);
 	tl += tid_of(tids + tl, &A2);
-	pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
+	pr_out_tids(&A, SA_REGISTER, 0, 0, KEY_A, 0x08, tids, tl, &r);
 	expect_status(&A, &r, ST_GOOD);
 	step("READ FULL STATUS: three registrations");
 	read_full_status(&A, &fs);
@@ -1357,7 +460,7 @@ static void sc_spec_i_pt(int lun)
 
 	step("a registered nexus may not name others (SPEC_I_PT)");
 	tl = tid_build(tids, "iqn.2026-11.org.ctgt:nobody", NULL);
-	pr_out(&A, SA_REGISTER, 0, KEY_A, KEY_A, 0x08, tids, tl, &r);
+	pr_out_tids(&A, SA_REGISTER, 0, KEY_A, KEY_A, 0x08, tids, tl, &r);
 	expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
 	read_keys(&A, &k);
 	EQ("keys", k.n, 3);
@@ -1410,7 +513,7 @@ static void sc_all_tg_pt(int lun)
 	sess_open(&A2, "A@2", 1, 2, 0x00A041, lun);
 	ua_drain(&A2);
 	step("A@2 (through port 2) REGISTER with key 0: already registered");
-	pr_out(&A2, SA_REGISTER, 0, 0, KEY_A2, 0, NULL, 0, &r);
+	pr_out(&A2, SA_REGISTER, 0, 0, KEY_A2, 0, &r);
 	expect_status(&A2, &r, ST_CONFLICT);
 	step("A@2 RESERVE EX_AC with A's key");
 	pr_ok(&A2, SA_RESERVE, TYPE_EX_AC, KEY_A, 0, 0);
@@ -1439,7 +542,7 @@ static void sc_all_tg_pt(int lun)
 	read_keys(&B, &k);
 	EQ("keys", k.n, 0);
 	EQ("PRgeneration", k.gen, g0 + 2);
-	pr_out(&A1, SA_RESERVE, TYPE_EX_AC, KEY_A, 0, 0, NULL, 0, &r);
+	pr_out(&A1, SA_RESERVE, TYPE_EX_AC, KEY_A, 0, 0, &r);
 	expect_status(&A1, &r, ST_CONFLICT);
 	step("A@1 logs out: A@2's session (another I_T nexus) goes on");
 	sess_close(&A1);
@@ -1497,10 +600,7 @@ static void sc_full_status(int lun)
 
 	sess_open(&A, "A@1", 1, 1, 0x00A051, lun);
 	sess_open(&B, "B@2", 2, 2, 0x00B052, lun);
-	ua_drain(&A);
-	uint32_t g0 = pr_clean(&A);
-	ua_drain(&A);
-	ua_drain(&B);
+	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
 	uint32_t la = tid_of(tidA, &A), lb = tid_of(tidB, &B);
 
 	step("A registers (ALL_TG_PT = 0), B with ALL_TG_PT = 1, B reserves");
@@ -1621,7 +721,7 @@ static void sc_aptpl_before(int lun_p, int lun_v)
 		ua_drain(&A);
 		pr_clean(&A);
 		step("PTPL_C = 0: REGISTER with APTPL = 1 is refused");
-		pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x01, NULL, 0, &r);
+		pr_out(&A, SA_REGISTER, 0, 0, KEY_A, 0x01, &r);
 		expect_sense(&A, &r, SK_ILLEGAL, ASC_INVALID_FIELD_PARAM);
 		struct keys k;
 		read_keys(&A, &k);
@@ -1745,10 +845,7 @@ static void sc_scsi2_reserve(int lun)
 
 	sess_open(&A, "A@1", 1, 1, 0x00A081, lun);
 	sess_open(&B, "B@2", 2, 2, 0x00B082, lun);
-	ua_drain(&A);
-	pr_clean(&A);
-	ua_drain(&A);
-	ua_drain(&B);
+	sc_begin((struct sess *[]){ &A, &B }, 2);
 
 	static const uint8_t reserve6[6] = { 0x16 }, release6[6] = { 0x17 };
 	static const struct s2_cmd other[] = {
@@ -1833,13 +930,7 @@ static int sc_run(const char *name, void (*fn)(void *), void *arg,
 		printf("%s\n", name);
 		return 0;
 	}
-	sc_step = "setup";
-	sc_steps = 0;
-	sc_msg[0] = 0;
-	rc = setjmp(sc_jmp);
-	if (rc == 0)
-		fn(arg);
-	sess_close_all();
+	rc = sc_call(fn, arg);
 	if (rc == 1) {
 		printf("FAIL %s: %s\n", name, sc_msg);
 		n_failed++;
@@ -1911,11 +1002,11 @@ int main(int argc, char **argv)
 		}
 		if (!v)
 			usage();
-		if (!strcmp(a, "--portal1")) o_portal[1] = v;
-		else if (!strcmp(a, "--portal2")) o_portal[2] = v;
-		else if (!strcmp(a, "--target")) o_target = v;
-		else if (!strcmp(a, "--ini1")) o_ini[1] = v;
-		else if (!strcmp(a, "--ini2")) o_ini[2] = v;
+		if (!strcmp(a, "--portal1")) it_portal[1] = v;
+		else if (!strcmp(a, "--portal2")) it_portal[2] = v;
+		else if (!strcmp(a, "--target")) it_target = v;
+		else if (!strcmp(a, "--ini1")) it_ini[1] = v;
+		else if (!strcmp(a, "--ini2")) it_ini[2] = v;
 		else if (!strcmp(a, "--lun-base")) o_lun_base = atoi(v);
 		else if (!strcmp(a, "--only")) o_only = v;
 		else if (!strcmp(a, "--phase")) o_phase = v;
@@ -1923,8 +1014,8 @@ int main(int argc, char **argv)
 		else usage();
 		i++;
 	}
-	if (!o_list && (!o_portal[1] || !o_portal[2] || !o_target ||
-			!o_ini[1] || !o_ini[2]))
+	if (!o_list && (!it_portal[1] || !it_portal[2] || !it_target ||
+			!it_ini[1] || !it_ini[2]))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
