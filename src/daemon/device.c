@@ -98,6 +98,9 @@ struct device {
 	/* this node's */
 	bool ready;
 	bool offering;              /* an OFFER submit is in flight */
+	/* Messages nobody waits for (I_T nexus loss) that could not be
+	 * ordered (-EAGAIN): submitted again once ready. */
+	struct list_head retry;
 };
 
 /* One apply waiting for its local effects before the ack. */
@@ -106,10 +109,11 @@ struct device_apply {
 	struct cluster_apply *token;  /* NULL: a view's NODE_LEFT */
 };
 
-/* A submit on its way to the control thread. */
+/* A submit on its way to the control thread, then the submit's ctx. */
 struct device_submit {
 	struct device_lu *e;
 	struct scsi_lu_req *req;
+	struct list_head link;      /* device.retry: waiting for readiness */
 };
 
 static void device_put_be(uint8_t *p, uint64_t v, unsigned n)
@@ -137,26 +141,44 @@ static struct device_lu *device_find(struct device *d, const uint8_t *naa)
 
 /* ---------------------------------------------------------- submitting */
 
-static void device_submit_done(void *ctx, int status)
+static void device_submit_send(struct device_submit *s);
+
+/* A message nobody waits for must still be ordered: an I_T nexus loss
+ * dropped while the node is briefly not ready (a sync round) would leave
+ * the lost nexus's SCSI-2 reservation held on every node. */
+static bool device_submit_keep(struct device_submit *s, int status)
 {
-	scsi_lu_req_done(ctx, status);
+	struct device *d = s->e->dev;
+
+	if (status != -EAGAIN || d->detached ||
+	    !scsi_lu_req_unwaited(s->req))
+		return false;
+	list_add_tail(&d->retry, &s->link);
+	return true;
 }
 
-static void device_submit_on_loop(void *arg)
+static void device_submit_done(void *ctx, int status)
 {
-	struct device_submit *s = arg;
+	struct device_submit *s = ctx;
+
+	if (device_submit_keep(s, status))
+		return;
+	scsi_lu_req_done(s->req, status);
+	free(s);
+}
+
+static void device_submit_send(struct device_submit *s)
+{
 	struct device_lu *e = s->e;
-	struct scsi_lu_req *req = s->req;
 	const void *msg;
 	uint8_t *buf;
 	size_t len;
 	int err = -ESHUTDOWN;
 
-	free(s);
-	msg = scsi_lu_req_msg(req, &len);
+	msg = scsi_lu_req_msg(s->req, &len);
 	buf = malloc(DEVICE_HDR + len);
 	if (!buf) {
-		scsi_lu_req_done(req, -ENOMEM);
+		device_submit_done(s, -ENOMEM);
 		return;
 	}
 	buf[0] = DEVICE_VERSION;
@@ -166,10 +188,32 @@ static void device_submit_on_loop(void *arg)
 	memcpy(buf + DEVICE_HDR, msg, len);
 	if (!e->dev->detached)
 		err = cluster_submit(e->dev->ch, buf, DEVICE_HDR + len,
-				     device_submit_done, req);
+				     device_submit_done, s);
 	free(buf);
 	if (err)
-		scsi_lu_req_done(req, err);
+		device_submit_done(s, err);
+}
+
+static void device_submit_on_loop(void *arg)
+{
+	device_submit_send(arg);
+}
+
+static void device_retry_all(struct device *d)
+{
+	struct device_submit *s, *tmp;
+	unsigned n = 0;
+
+	/* Only those waiting now: a send that fails again is queued again
+	 * for the next readiness, not retried in this loop. */
+	list_for_each_entry(s, &d->retry, link)
+		n++;
+	list_for_each_entry_safe(s, tmp, &d->retry, link) {
+		if (n-- == 0)
+			break;
+		list_del(&s->link);
+		device_submit_send(s);
+	}
 }
 
 /* Any thread: to the control thread, where the cluster lives. */
@@ -461,6 +505,8 @@ void device_ready(struct device *d, bool ready)
 		return;
 	d->ready = ready;
 	device_offer(d);
+	if (ready)
+		device_retry_all(d);
 }
 
 /* ------------------------------------------------------------ applying */
@@ -535,7 +581,9 @@ static int device_apply(void *arg, const struct cluster_msg_info *mi,
 		return CLUSTER_APPLY_DONE;
 	}
 	return device_lu_apply(d, e, b + DEVICE_HDR, len - DEVICE_HDR,
-			       mi->local_ctx, token);
+			       mi->local_ctx ? ((struct device_submit *)
+						mi->local_ctx)->req : NULL,
+			       token);
 }
 
 /* SAM-5 6.3.4, SPC-2 5.5.1: a node that left took its I_T nexuses with
@@ -798,6 +846,7 @@ int device_open(struct cluster *c, const struct config *cfg,
 	d->cluster = c;
 	d->loop = cluster_loop(c);
 	d->ports = ports;
+	list_init(&d->retry);
 	for (unsigned i = 0; i < cfg->n_targets; i++) {
 		const struct config_target *ct = &cfg->targets[i];
 
@@ -867,8 +916,17 @@ void device_detach(struct device *d)
 
 void device_free(struct device *d)
 {
+	struct device_submit *s, *tmp;
+
 	if (!d)
 		return;
+	/* Never ordered: the other nodes end what the nexuses held when
+	 * this node leaves their view (NODE_LEFT). */
+	list_for_each_entry_safe(s, tmp, &d->retry, link) {
+		list_del(&s->link);
+		scsi_lu_req_done(s->req, -ESHUTDOWN);
+		free(s);
+	}
 	free(d->lus);
 	free(d);
 }

@@ -84,6 +84,11 @@ const void *scsi_lu_req_msg(const struct scsi_lu_req *req, size_t *len)
 	return req->msg;
 }
 
+bool scsi_lu_req_unwaited(const struct scsi_lu_req *req)
+{
+	return !req->finish;
+}
+
 static void scsi_lu_req_finish(void *arg)
 {
 	struct scsi_lu_req *req = arg;

@@ -323,6 +323,9 @@ void scsi_lun_set_seq(struct scsi_lun *lu, struct scsi_lu_seq *seq);
 
 /* The encoded lu_repl message of req. */
 const void *scsi_lu_req_msg(const struct scsi_lu_req *req, size_t *len);
+/* Whether nobody waits for req (I_T nexus loss): the sequencer orders it
+ * eventually, again once ready after a -EAGAIN, rather than drop it. */
+bool scsi_lu_req_unwaited(const struct scsi_lu_req *req);
 /* Any thread: status 0 when every member applied the message, -EAGAIN
  * when it was not ordered (node not ready), another -errno when its
  * outcome is unknown here. */
