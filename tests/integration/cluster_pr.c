@@ -407,21 +407,6 @@ static void sc_fence_multipath(void)
 #define PA_WRITES 32
 #define PA_BYTES (128u * 1024u)
 
-/* A's probe (TEST UNIT READY) after the abort, phase 1, serviced with ss
- * until answered; then phase 2 and 2 s more, for late responses. */
-static struct aio *probe_after(struct sess *a, struct sess *const *ss, int n)
-{
-	uint8_t tcdb[6] = { 0 };
-
-	aio_phase = 1;
-	struct aio *probe = aio_submit(a, tcdb, 6, NULL, 0, 0);
-	if (!aio_wait(probe, ss, n, 60))
-		sc_fail("%s: no status for TEST UNIT READY", a->label);
-	aio_phase = 2;
-	sess_service(ss, n, 2.0, NULL);
-	return probe;
-}
-
 static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 					size_t dlen)
 {
@@ -462,14 +447,8 @@ static void sc_preempt_abort_remote_run(bool want_tas, char *detail,
 	step("B PREEMPT AND ABORT A's key through node 1, A's writes in"
 	     " flight on node 2");
 	double tp = now_s();
-	struct aio *pa = pr_out_submit(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO,
-				       KEY(SC, 2), KEY(SC, 1));
-	if (!aio_wait(pa, (struct sess *[]){ &B }, 1, 30))
-		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
-			" sending its solicited data)");
-	if (pa->status != ST_GOOD)
-		sc_fail("B: PREEMPT AND ABORT: %s (sense %x/%04x), want GOOD",
-			status_name(pa->status), pa->sense_key, pa->asc);
+	pr_ok_alone(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO, KEY(SC, 2), KEY(SC, 1),
+		    "A not sending its solicited data");
 	double pa_ms = (now_s() - tp) * 1000;
 
 	step("A's probe on node 2 after B's GOOD");
@@ -701,7 +680,6 @@ static void sc_full_status_identical(char *detail, size_t dlen)
 {
 	enum { SC = 5 };
 	struct sess A, A2, B, B2, C;
-	struct reply r;
 	struct full_status fs[NODES + 1];
 	uint8_t keys_raw[NODES + 1][256], resv_raw[NODES + 1][64];
 	int keys_len[NODES + 1], resv_len[NODES + 1];
@@ -726,12 +704,10 @@ static void sc_full_status_identical(char *detail, size_t dlen)
 		stepf("READ FULL STATUS, READ KEYS, READ RESERVATION through"
 		      " node %d", n);
 		read_full_status(via[n], &fs[n]);
-		pr_in(via[n], IN_READ_KEYS, sizeof(keys_raw[n]), &r);
-		keys_len[n] = r.len;
-		memcpy(keys_raw[n], r.data, (size_t)r.len);
-		pr_in(via[n], IN_READ_RESERVATION, sizeof(resv_raw[n]), &r);
-		resv_len[n] = r.len;
-		memcpy(resv_raw[n], r.data, (size_t)r.len);
+		keys_len[n] = pr_in_bytes(via[n], IN_READ_KEYS, keys_raw[n],
+					  sizeof(keys_raw[n]));
+		resv_len[n] = pr_in_bytes(via[n], IN_READ_RESERVATION,
+					  resv_raw[n], sizeof(resv_raw[n]));
 	}
 	step("READ FULL STATUS through node 1: the registrations");
 	EQ("PRgeneration", fs[1].gen, g0 + 5);
@@ -1046,6 +1022,51 @@ static void sc_lun_reset_abort_remote(char *detail, size_t dlen)
 		 tas ? "with TASK ABORTED" : "without status", reset_ms);
 }
 
+/* The start of both APTPL scenarios: A@1 and B@2 register with APTPL = 1
+ * and A reserves WR_EX_RO (step what); SKIP without --stop-cmd /
+ * --start-cmd or with PTPL_C = 0. Returns the generation before. */
+static uint32_t aptpl_begin(int sc, struct sess *A, struct sess *B,
+			    const char *what)
+{
+	struct caps c;
+
+	if (!o_stop_cmd || !o_start_cmd)
+		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
+	sess_open(A, "A@1", 1, 1, ISID(sc, 1), o_lun);
+	sess_open(B, "B@2", 2, 2, ISID(sc, 2), o_lun);
+	uint32_t g0 = sc_begin((struct sess *[]){ A, B }, 2);
+	step("REPORT CAPABILITIES: PTPL_C");
+	report_caps(A, &c);
+	if (!c.ptpl_c)
+		sc_skip("PTPL_C = 0: the LU cannot persist through power loss");
+
+	step(what);
+	pr_ok(A, SA_REGISTER, 0, 0, KEY(sc, 1), 0x01);
+	pr_ok(B, SA_REGISTER, 0, 0, KEY(sc, 2), 0x01);
+	pr_ok(A, SA_RESERVE, TYPE_WR_EX_RO, KEY(sc, 1), 0, 0);
+	return g0;
+}
+
+/* Initiator ini ("A", "B", "C") through node, its UAs drained. */
+static void sess_open_at(struct sess *s, int ini, int node, uint32_t isid)
+{
+	static const char *const label[][NODES + 1] = {
+		{ NULL }, { NULL, "A@1", "A@2", "A@3" },
+		{ NULL, "B@1", "B@2", "B@3" }, { NULL, "C@1", "C@2", "C@3" },
+	};
+
+	sess_open(s, label[ini][node], ini, node, isid, o_lun);
+	ua_drain(s);
+}
+
+/* The same READ FULL STATUS parameter data, byte for byte. */
+static bool fs_raw_same(const struct full_status *a,
+			const struct full_status *b)
+{
+	return a->raw_len == b->raw_len &&
+	       !memcmp(a->raw, b->raw, (size_t)a->raw_len);
+}
+
 /*
  * 8. A SCSI-2 reservation ends when its node dies (DESIGN.md,
  * "Membership"):
@@ -1128,8 +1149,7 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	ua_drain(&B2);
 	step("READ FULL STATUS through the restarted node 2: what node 1 says");
 	read_full_status(&B2, &fs2);
-	if (fs2.raw_len != fs1.raw_len ||
-	    memcmp(fs2.raw, fs1.raw, (size_t)fs1.raw_len))
+	if (!fs_raw_same(&fs2, &fs1))
 		sc_fail("%d bytes through node 2, %d through node 1, not the"
 			" same: node 2 did not get the state made while it was"
 			" down", fs2.raw_len, fs1.raw_len);
@@ -1174,30 +1194,14 @@ static void sc_aptpl_restart(char *detail, size_t dlen)
 	uint8_t keys0[256], resv0[64];
 	int keys0_len, resv0_len;
 
-	if (!o_stop_cmd || !o_start_cmd)
-		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
-	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
-	step("REPORT CAPABILITIES: PTPL_C");
-	report_caps(&A, &c);
-	if (!c.ptpl_c)
-		sc_skip("PTPL_C = 0: the LU cannot persist through power loss");
-
-	step("A and B register with APTPL = 1, A reserves WR_EX_RO");
-	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0x01);
-	pr_ok(&B, SA_REGISTER, 0, 0, KEY(SC, 2), 0x01);
-	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+	uint32_t g0 = aptpl_begin(SC, &A, &B, "A and B register with APTPL"
+				  " = 1, A reserves WR_EX_RO");
 	step("the state before the restart (through node 1)");
 	read_full_status(&A, &fs0);
 	EQ("PRgeneration", fs0.gen, g0 + 2);
 	EQ("registrations", fs0.n, 2);
-	pr_in(&A, IN_READ_KEYS, sizeof(keys0), &r);
-	keys0_len = r.len;
-	memcpy(keys0, r.data, (size_t)r.len);
-	pr_in(&A, IN_READ_RESERVATION, sizeof(resv0), &r);
-	resv0_len = r.len;
-	memcpy(resv0, r.data, (size_t)r.len);
+	keys0_len = pr_in_bytes(&A, IN_READ_KEYS, keys0, sizeof(keys0));
+	resv0_len = pr_in_bytes(&A, IN_READ_RESERVATION, resv0, sizeof(resv0));
 	report_caps(&A, &c);
 	EQ("PTPL_A before the restart", c.ptpl_a, 1);
 	sess_close_all();
@@ -1214,15 +1218,12 @@ static void sc_aptpl_restart(char *detail, size_t dlen)
 	double up = now_s() - t0;
 
 	for (int n = 1; n <= NODES; n++) {
-		const char *lab = n == 1 ? "A@1" : n == 2 ? "A@2" : "A@3";
-		sess_open(&S[n], lab, 1, n, ISID(SC, 1), o_lun);
-		ua_drain(&S[n]);
+		sess_open_at(&S[n], 1, n, ISID(SC, 1));
 		stepf("READ FULL STATUS through node %d after the restart", n);
 		read_full_status(&S[n], &fs);
 		EQ("PRgeneration", fs.gen, fs0.gen);
 		EQ("registrations", fs.n, fs0.n);
-		if (fs.raw_len != fs0.raw_len ||
-		    memcmp(fs.raw, fs0.raw, (size_t)fs0.raw_len))
+		if (!fs_raw_same(&fs, &fs0))
 			sc_fail("READ FULL STATUS through node %d: %d bytes, not"
 				" the %d bytes from before the restart", n,
 				fs.raw_len, fs0.raw_len);
@@ -1271,26 +1272,13 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	enum { SC = 10 };
 	struct sess A, B, S[NODES + 1];
 	struct reply r;
-	struct caps c;
 	struct resv v;
 	struct keys k;
 	struct full_status fs1, fs2, fs;
 	char err[512] = "";
 
-	if (!o_stop_cmd || !o_start_cmd)
-		sc_skip("no --stop-cmd/--start-cmd: cannot restart ctgtd");
-	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
-	sess_open(&B, "B@2", 2, 2, ISID(SC, 2), o_lun);
-	uint32_t g0 = sc_begin((struct sess *[]){ &A, &B }, 2);
-	step("REPORT CAPABILITIES: PTPL_C");
-	report_caps(&A, &c);
-	if (!c.ptpl_c)
-		sc_skip("PTPL_C = 0: the LU cannot persist through power loss");
-
-	step("image 1: A and B register with APTPL = 1, A reserves WR_EX_RO");
-	pr_ok(&A, SA_REGISTER, 0, 0, KEY(SC, 1), 0x01);
-	pr_ok(&B, SA_REGISTER, 0, 0, KEY(SC, 2), 0x01);
-	pr_ok(&A, SA_RESERVE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
+	uint32_t g0 = aptpl_begin(SC, &A, &B, "image 1: A and B register"
+				  " with APTPL = 1, A reserves WR_EX_RO");
 	read_full_status(&A, &fs1);
 
 	step("ctgtd stops on node 3");
@@ -1344,20 +1332,16 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	double up = now_s() - t0;
 
 	for (int n = 1; n <= NODES; n++) {
-		const char *lab = n == 1 ? "B@1" : n == 2 ? "B@2" : "B@3";
-		sess_open(&S[n], lab, 2, n, ISID(SC, 2), o_lun);
-		ua_drain(&S[n]);
+		sess_open_at(&S[n], 2, n, ISID(SC, 2));
 		stepf("READ FULL STATUS through node %d after the restart", n);
 		read_full_status(&S[n], &fs);
-		if (fs.gen == fs1.gen && fs.raw_len == fs1.raw_len &&
-		    !memcmp(fs.raw, fs1.raw, (size_t)fs1.raw_len))
+		if (fs.gen == fs1.gen && fs_raw_same(&fs, &fs1))
 			sc_fail("node %d reports image 1 (PRgeneration %u), node"
 				" 3's stale file, not image 2 (PRgeneration %u)",
 				n, fs1.gen, fs2.gen);
 		EQ("PRgeneration (image 2's)", fs.gen, fs2.gen);
 		EQ("registrations", fs.n, fs2.n);
-		if (fs.raw_len != fs2.raw_len ||
-		    memcmp(fs.raw, fs2.raw, (size_t)fs2.raw_len))
+		if (!fs_raw_same(&fs, &fs2))
 			sc_fail("READ FULL STATUS through node %d: %d bytes, not"
 				" image 2's %d bytes", n, fs.raw_len, fs2.raw_len);
 		read_resv(&S[n], &v);

@@ -201,27 +201,13 @@ static void sc_preempt_abort(int lun, bool tas, int nw, char *detail,
 			" should: A withholds their data)", nw - aio_pending);
 
 	step("B PREEMPT AND ABORT A's key while A's writes are in flight");
-	struct aio *pa = pr_out_submit(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO,
-				       KEY_B, KEY_A);
 	/* A stays silent meanwhile (its R2Ts unanswered): the target must
 	 * end A's tasks without waiting for their data. */
-	if (!aio_wait(pa, (struct sess *[]){ &B }, 1, 30))
-		sc_fail("B: no status for PREEMPT AND ABORT within 30 s (A not"
-			" sending its solicited data)");
-	if (pa->status != ST_GOOD)
-		sc_fail("B: PREEMPT AND ABORT: %s (sense %x/%04x), want GOOD",
-			status_name(pa->status), pa->sense_key, pa->asc);
+	pr_ok_alone(&B, SA_PREEMPT_ABORT, TYPE_WR_EX_RO, KEY_B, KEY_A,
+		    "A not sending its solicited data");
 
 	step("A's probe after B's GOOD");
-	aio_phase = 1;
-	uint8_t tcdb[6] = { 0 };
-	struct aio *probe = aio_submit(&A, tcdb, 6, NULL, 0, 0);
-	/* responses processed after the probe's, even in the same
-	 * iscsi_service() call, are "after the probe" (phase 2) */
-	aio_probe = probe;
-	if (!aio_wait(probe, (struct sess *[]){ &A, &B }, 2, 60))
-		sc_fail("A: no status for TEST UNIT READY");
-	sess_service((struct sess *[]){ &A, &B }, 2, 2.0, NULL);
+	struct aio *probe = probe_after(&A, (struct sess *[]){ &A, &B }, 2);
 
 	/* Every write was in A's task set at the preemption (each had its
 	 * R2T): SAM-5 5.6 / SPC-4 5.14.11.2.4 want each aborted, with no
@@ -1042,25 +1028,31 @@ int main(int argc, char **argv)
 		return n_failed ? 1 : 0;
 	}
 
-	c.fn = sc_fence_scsi; c.lun = b + 1;
-	sc_run("pr.fence_scsi", sc_call_plain, &c, NULL);
-	c.lun = b + 2; c.tas = false; c.nw = 24; c.detail[0] = 0;
-	sc_run("pr.preempt_abort.inflight_tas0", sc_call_pa, &c, c.detail);
-	c.lun = b + 2; c.tas = false; c.nw = 64; c.detail[0] = 0;
-	sc_run("pr.preempt_abort.inflight_tas0_qd64", sc_call_pa, &c, c.detail);
-	c.lun = b + 2; c.tas = true; c.nw = 24; c.detail[0] = 0;
-	sc_run("pr.preempt_abort.inflight_tas1", sc_call_pa, &c, c.detail);
-	c.fn = sc_register_move; c.lun = b + 3;
-	sc_run("pr.register_and_move", sc_call_plain, &c, NULL);
-	c.fn = sc_spec_i_pt; c.lun = b + 4;
-	sc_run("pr.spec_i_pt", sc_call_plain, &c, NULL);
-	c.fn = sc_all_tg_pt; c.lun = b + 5;
-	sc_run("pr.all_tg_pt", sc_call_plain, &c, NULL);
-	c.fn = sc_full_status; c.lun = b + 6;
-	sc_run("pr.read_full_status", sc_call_plain, &c, NULL);
-	c.fn = sc_scsi2_reserve; c.lun = b + 9;
-	sc_run("pr.scsi2.reserve_exempt_commands", sc_call_plain, &c, NULL);
-	c.fn = sc_same_isid; c.lun = b + 6;
-	sc_run("pr.iscsi.same_isid_two_tpgs", sc_call_plain, &c, NULL);
+	/* scenario k on LUN lun-base + k; preempt_abort (no fn) three ways */
+	static const struct {
+		const char *name;
+		sc_fn fn;
+		int lun;
+		bool tas;
+		int nw;
+	} runs[] = {
+		{ "pr.fence_scsi", sc_fence_scsi, 1, false, 0 },
+		{ "pr.preempt_abort.inflight_tas0", NULL, 2, false, 24 },
+		{ "pr.preempt_abort.inflight_tas0_qd64", NULL, 2, false, 64 },
+		{ "pr.preempt_abort.inflight_tas1", NULL, 2, true, 24 },
+		{ "pr.register_and_move", sc_register_move, 3, false, 0 },
+		{ "pr.spec_i_pt", sc_spec_i_pt, 4, false, 0 },
+		{ "pr.all_tg_pt", sc_all_tg_pt, 5, false, 0 },
+		{ "pr.read_full_status", sc_full_status, 6, false, 0 },
+		{ "pr.scsi2.reserve_exempt_commands", sc_scsi2_reserve, 9, false,
+		  0 },
+		{ "pr.iscsi.same_isid_two_tpgs", sc_same_isid, 6, false, 0 },
+	};
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		c = (struct sc_call){ runs[i].fn, b + runs[i].lun, runs[i].tas,
+				      runs[i].nw, "" };
+		sc_run(runs[i].name, c.fn ? sc_call_plain : sc_call_pa, &c,
+		       c.detail);
+	}
 	return n_failed ? 1 : 0;
 }

@@ -254,6 +254,19 @@ void writes_withheld(struct sess *s, struct aio **w, int n, uint32_t lba,
 			s->rtpi, pending, n);
 }
 
+struct aio *probe_after(struct sess *s, struct sess *const *ss, int n)
+{
+	uint8_t tcdb[6] = { 0 };
+
+	aio_phase = 1;
+	struct aio *probe = aio_submit(s, tcdb, 6, NULL, 0, 0);
+	aio_probe = probe;
+	if (!aio_wait(probe, ss, n, 60))
+		sc_fail("%s: no status for TEST UNIT READY", s->label);
+	sess_service(ss, n, 2.0, NULL);
+	return probe;
+}
+
 int writes_aborted(struct aio *const *w, int n, bool tas)
 {
 	int n_aborted = 0;
@@ -703,17 +716,31 @@ void pr_ok(struct sess *s, int sa, int type, uint64_t key, uint64_t sa_key,
 	expect_status(s, &r, ST_GOOD);
 }
 
-struct aio *pr_out_submit(struct sess *s, int sa, int type, uint64_t key,
-			  uint64_t sa_key)
+static const char *const pr_out_name[] = {
+	"REGISTER", "RESERVE", "RELEASE", "CLEAR", "PREEMPT",
+	"PREEMPT AND ABORT", "REGISTER AND IGNORE EXISTING KEY",
+	"REGISTER AND MOVE",
+};
+
+void pr_ok_alone(struct sess *s, int sa, int type, uint64_t key,
+		 uint64_t sa_key, const char *why)
 {
 	static uint8_t param[24];  /* libiscsi sends it from here */
 	uint8_t cdb[10] = { 0x5F, (uint8_t)sa, (uint8_t)type };
+	const char *name = sa >= 0 && sa <= SA_REGISTER_MOVE ?
+			   pr_out_name[sa] : "PR OUT";
 
 	memset(param, 0, sizeof(param));
 	put64(param, key);
 	put64(param + 8, sa_key);
 	put32(cdb + 5, sizeof(param));
-	return aio_submit(s, cdb, 10, param, sizeof(param), 0);
+	struct aio *io = aio_submit(s, cdb, 10, param, sizeof(param), 0);
+	if (!aio_wait(io, (struct sess *[]){ s }, 1, 30))
+		sc_fail("%s: no status for %s within 30 s (%s)", s->label, name,
+			why);
+	if (io->status != ST_GOOD)
+		sc_fail("%s: %s: %s (sense %x/%04x), want GOOD", s->label, name,
+			status_name(io->status), io->sense_key, io->asc);
 }
 
 void pr_in(struct sess *s, int sa, uint16_t alloc, struct reply *r)

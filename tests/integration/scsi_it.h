@@ -201,6 +201,11 @@ bool aio_wait(struct aio *io, struct sess *const *ss, int n, double secs);
  * withholds. */
 void writes_withheld(struct sess *s, struct aio **w, int n, uint32_t lba,
 		     uint32_t bytes, uint32_t bs);
+/* The probe after an abort: a TEST UNIT READY on s, queued in phase 1
+ * and serviced with ss until answered (60 s); responses processed after
+ * its own, even in the same iscsi_service() call, are phase 2. Then 2 s
+ * more of service for late responses. */
+struct aio *probe_after(struct sess *s, struct sess *const *ss, int n);
 /* Each of the n writes must have been aborted (SAM-5 5.6): with TAS = 1
  * ended with TASK ABORTED before the probe's response (phase < 2), with
  * TAS = 0 without any status; never completed. Returns how many. */
@@ -249,9 +254,11 @@ void pr_out(struct sess *s, int sa, int type, uint64_t key, uint64_t sa_key,
 /* pr_out expecting GOOD. */
 void pr_ok(struct sess *s, int sa, int type, uint64_t key, uint64_t sa_key,
 	   uint8_t flags);
-/* pr_out's basic list, queued (one at a time: its list is static). */
-struct aio *pr_out_submit(struct sess *s, int sa, int type, uint64_t key,
-			  uint64_t sa_key);
+/* pr_ok, but queued on s and serviced alone (the other sessions are not
+ * read meanwhile) until its status: GOOD within 30 s, else fail (why:
+ * what a missing status would mean). */
+void pr_ok_alone(struct sess *s, int sa, int type, uint64_t key,
+		 uint64_t sa_key, const char *why);
 /* PERSISTENT RESERVE IN, expecting GOOD. */
 void pr_in(struct sess *s, int sa, uint16_t alloc, struct reply *r);
 /* pr_in's parameter data into buf (at most size bytes); its length. */
