@@ -366,7 +366,8 @@ static int cluster_lock_table_request(struct cluster_lock_table *t,
 				      const struct cluster_lock_op *op,
 				      struct cluster_lock_result *res)
 {
-	struct cluster_lock_res *r;
+	struct cluster_lock_res *r = NULL;  /* set on both paths below;
+	                                       gcc -O2 with ASan cannot tell */
 	struct cluster_lock_entry *e;
 	bool found;
 	uint32_t i;
