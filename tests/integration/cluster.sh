@@ -230,28 +230,14 @@ it_up() {
 }
 EOF
 		mkdir -p "$work/state$i"
-		if ! out=$(cl spawn "$i" ctgtd -- env "CTGT_STATE_DIR=$work/state$i" "$ctgtd" -c "$work/n$i.json" 2>&1); then
-			it_fail cluster.ctgtd.start "node $i: ${out//$'\n'/ | }"
-			it_log_tail "$(node_log "$i")"
-			return 1
-		fi
 	done
-	it_pass cluster.ctgtd.start "ctgtd spawned on nodes 1-$N"
+	ctgtd_spawn_all cluster.ctgtd.start
 }
 
+ctgtd_env() { echo "CTGT_STATE_DIR=$work/state$1"; }
+
 it_view() {
-	local i bad=
-	for i in $(seq "$N"); do
-		wait_view "$i" "local node $i, view [0-9]+: quorate, ready \\| members \\(3\\): 1 node1, 2 node2, 3 node3" 30 ||
-			bad+="node $i: $view_last; "
-	done
-	if [ -z "$bad" ]; then
-		it_pass cluster.view "every node: 3 members, quorate, ready"
-	else
-		it_fail cluster.view "$bad"
-		for i in $(seq "$N"); do it_log_tail "$(node_log "$i")" 10; done
-		return 1
-	fi
+	views_wait cluster.view "local node @, view [0-9]+: quorate, ready \\| members \\(3\\): 1 node1, 2 node2, 3 node3"
 }
 
 it_kv() {

@@ -66,8 +66,6 @@ it_skip_all() {
 	done
 }
 
-cl() { bash "$harness" "$@"; }
-
 url() { echo "iscsi://$(cl addr "$1"):3260/$IQN/0"; }
 
 dev_up() {
@@ -92,26 +90,14 @@ dev_up() {
                 "backstore": { "type": "file", "path": "$work/shared.img" } } ] } ]
 }
 EOF
-		if ! out=$(cl spawn "$i" ctgtd -- "$ctgtd" -c "$work/n$i.json" 2>&1); then
-			it_fail dev.ctgtd.start "node $i: ${out//$'\n'/ | }"
-			it_log_tail "$(node_log "$i")"
-			return 1
-		fi
 	done
-	it_pass dev.ctgtd.start "ctgtd spawned on nodes 1-$N, one shared LU"
+	ctgtd_spawn_all dev.ctgtd.start "one shared LU"
 }
 
+ctgtd_env() { :; }
+
 dev_view() {
-	local i bad=
-	for i in $(seq "$N"); do
-		wait_view "$i" "view [0-9]+: quorate, ready \\| members \\(3\\)" 30 ||
-			bad+="node $i: $view_last; "
-	done
-	if [ -n "$bad" ]; then
-		it_fail dev.view "$bad"
-		return 1
-	fi
-	it_pass dev.view "every node: 3 members, quorate, ready"
+	views_wait dev.view "view [0-9]+: quorate, ready \\| members \\(3\\)"
 }
 
 # iscsi-test-cu with its two URLs on nodes 1 and 2, from node 1's
@@ -144,18 +130,6 @@ dev_cu() {
 		it_fail dev.cu "$fail failed, $pass passed:${bad:0:1500}"
 		it_log_tail "$log" 30
 	fi
-}
-
-# it_list_match FILE NAME KIND: as run.sh's (allowed-skips.txt format).
-it_list_match() {
-	local file=$1 name=$2 kind=$3 glob kinds reason
-	while read -r glob kinds reason; do
-		case $glob in ''|'#'*) continue ;; esac
-		# shellcheck disable=SC2254
-		case $name in $glob) ;; *) continue ;; esac
-		case ",$kinds," in *",$kind,"*|*",*,"*) echo "$reason"; return 0 ;; esac
-	done <"$file"
-	return 1
 }
 
 # The scenarios program prints its own PASS/FAIL/SKIP lines. It runs in

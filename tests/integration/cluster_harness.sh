@@ -40,15 +40,8 @@ npass=0 nfail=0 nskip=0
 cluster_up=
 failed_names=()
 
-it_pass() { echo "PASS $1${2:+ ($2)}"; npass=$((npass + 1)); }
-it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); failed_names+=("$1"); }
-it_skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
-
-it_log_tail() {   # FILE [LINES]: indented, so it never reads as a result line
-	[ -s "$1" ] || { echo "    (log $1 is empty)"; return; }
-	echo "    --- last ${2:-20} lines of $1 ---"
-	tail -n "${2:-20}" "$1" | sed 's/^/    | /'
-}
+# shellcheck source=tests/integration/it_report.sh
+. "$here/it_report.sh"
 
 it_cleanup() {
 	if [ -n "$cluster_up" ]; then

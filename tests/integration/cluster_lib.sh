@@ -12,19 +12,8 @@ cluster_up=
 failed_names=()
 STATE=
 
-it_pass() { echo "PASS $1${2:+ ($2)}"; npass=$((npass + 1)); }
-it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); failed_names+=("$1"); }
-it_skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
-
-it_log_tail() {   # FILE [LINES]: indented, so it never reads as a result line
-	[ -s "$1" ] || { echo "    (log $1 is empty)"; return; }
-	echo "    --- last ${2:-20} lines of $1 ---"
-	tail -n "${2:-20}" "$1" | sed 's/^/    | /'
-}
-
-it_sanitizer_report() {   # LOG: 0 if ASan/UBSan/LSan reported something
-	grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)Sanitizer' "$1" 2>/dev/null
-}
+# shellcheck source=tests/integration/it_report.sh
+. "$here/it_report.sh"
 
 it_cleanup() {
 	local j
@@ -77,6 +66,39 @@ wait_view() {
 }
 
 node_log() { echo "$STATE/n$1/ctgtd.log"; }
+
+# ctgtd_spawn_all NAME [DETAIL]: ctgtd on nodes 1..N, each with
+# $work/n<i>.json, through `env` and what the script's ctgtd_env I prints
+# (assignments for node I; may print nothing). One result line.
+ctgtd_spawn_all() {
+	local name=$1 i out
+	for i in $(seq "$N"); do
+		# shellcheck disable=SC2046  # word-split the assignments
+		if ! out=$(cl spawn "$i" ctgtd -- env $(ctgtd_env "$i") "$ctgtd" \
+			-c "$work/n$i.json" 2>&1); then
+			it_fail "$name" "node $i: ${out//$'\n'/ | }"
+			it_log_tail "$(node_log "$i")"
+			return 1
+		fi
+	done
+	it_pass "$name" "ctgtd spawned on nodes 1-$N${2:+, $2}"
+}
+
+# views_wait NAME REGEX: every node's view (ctgtadm view) matches REGEX
+# within 30 s, "@" in REGEX standing for the node's number. One result
+# line.
+views_wait() {
+	local name=$1 i bad=
+	for i in $(seq "$N"); do
+		wait_view "$i" "${2//@/$i}" 30 || bad+="node $i: $view_last; "
+	done
+	if [ -n "$bad" ]; then
+		it_fail "$name" "$bad"
+		for i in $(seq "$N"); do it_log_tail "$(node_log "$i")" 10; done
+		return 1
+	fi
+	it_pass "$name" "every node: $N members, quorate, ready"
+}
 
 # json_field JSON KEY: a scalar field of one JSON line (ctgtadm --json)
 json_field() {

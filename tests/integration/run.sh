@@ -115,19 +115,9 @@ declare -a nowpassing=() failed_names=()
 
 # --- reporting -------------------------------------------------------------
 
-it_pass() { echo "PASS $1${2:+ ($2)}"; npass=$((npass + 1)); }
-it_fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); failed_names+=("$1"); }
-it_skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
-
-it_log_tail() {   # FILE [LINES]: indented, so it never reads as a result line
-	[ -s "$1" ] || { echo "    (log $1 is empty)"; return; }
-	echo "    --- last ${2:-30} lines of $1 ---"
-	tail -n "${2:-30}" "$1" | sed 's/^/    | /'
-}
-
-it_sanitizer_report() {   # LOG: 0 if ASan/UBSan/LSan reported something
-	grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)Sanitizer' "$1" 2>/dev/null
-}
+# shellcheck source=tests/integration/it_report.sh
+IT_LOG_LINES=30
+. "$here/it_report.sh"
 
 it_cleanup() {
 	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
@@ -332,20 +322,6 @@ it_tgt_start() {
 }
 
 # --- iscsi-test-cu ---------------------------------------------------------
-
-# it_list_match FILE NAME KIND: prints the reason of the first line of FILE
-# ("GLOB KINDS REASON...") whose glob matches NAME and whose kinds (comma
-# list or *) include KIND; status 1 if none.
-it_list_match() {
-	local file=$1 name=$2 kind=$3 glob kinds reason
-	while read -r glob kinds reason; do
-		case $glob in ''|'#'*) continue ;; esac
-		# shellcheck disable=SC2254
-		case $name in $glob) ;; *) continue ;; esac
-		case ",$kinds," in *",$kind,"*|*",*,"*) echo "$reason"; return 0 ;; esac
-	done <"$file"
-	return 1
-}
 
 cu_all=$work/cu-all.txt
 cu_known=$work/cu-known.txt     # known-failing results, printed apart
