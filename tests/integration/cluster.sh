@@ -494,25 +494,7 @@ it_heal() {
 }
 
 it_stop() {
-	local i bad=
-	for i in $(seq "$N"); do
-		cl unspawn "$i" ctgtd >/dev/null 2>&1 || bad+=" node $i: unspawn failed;"
-		if it_sanitizer_report "$(node_log "$i")"; then
-			bad+=" node $i: sanitizer report;"
-			it_log_tail "$(node_log "$i")" 40
-		elif ! grep -q 'INFO stopped' "$(node_log "$i")"; then
-			bad+=" node $i: no clean stop in the log;"
-			it_log_tail "$(node_log "$i")" 10
-		fi
-	done
-	if [ -z "$bad" ]; then
-		it_pass cluster.stop "SIGTERM: ctgtd stopped cleanly on every node"
-	else
-		it_fail cluster.stop "$bad"
-	fi
-	if cl down >/dev/null 2>&1; then
-		cluster_up=
-	fi
+	ctgtd_stop_all cluster.stop
 }
 
 it_main() {

@@ -192,23 +192,7 @@ dev_identity() {
 }
 
 dev_stop() {
-	local i bad= st
-	for i in $(seq "$N"); do
-		st=$(cl unspawn "$i" ctgtd 2>&1) || bad+=" node $i: unspawn failed ($st);"
-		if it_sanitizer_report "$(node_log "$i")"; then
-			bad+=" node $i: sanitizer report;"
-			it_log_tail "$(node_log "$i")" 40
-		elif ! grep -q 'INFO stopped' "$(node_log "$i")"; then
-			bad+=" node $i: no clean stop in the log;"
-			it_log_tail "$(node_log "$i")" 10
-		fi
-	done
-	if [ -z "$bad" ]; then
-		it_pass dev.stop "SIGTERM: ctgtd stopped cleanly on every node"
-	else
-		it_fail dev.stop "$bad"
-	fi
-	cl down >/dev/null 2>&1 && cluster_up=
+	ctgtd_stop_all dev.stop
 }
 
 dev_main() {

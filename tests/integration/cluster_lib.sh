@@ -84,6 +84,29 @@ ctgtd_spawn_all() {
 	it_pass "$name" "ctgtd spawned on nodes 1-$N${2:+, $2}"
 }
 
+# ctgtd_stop_all NAME: SIGTERM to ctgtd on every node; each must log a
+# clean stop and no sanitizer report. One result line; then the cluster
+# goes down.
+ctgtd_stop_all() {
+	local name=$1 i bad= st
+	for i in $(seq "$N"); do
+		st=$(cl unspawn "$i" ctgtd 2>&1) || bad+=" node $i: unspawn failed ($st);"
+		if it_sanitizer_report "$(node_log "$i")"; then
+			bad+=" node $i: sanitizer report;"
+			it_log_tail "$(node_log "$i")" 40
+		elif ! grep -q 'INFO stopped' "$(node_log "$i")"; then
+			bad+=" node $i: no clean stop in the log;"
+			it_log_tail "$(node_log "$i")" 10
+		fi
+	done
+	if [ -z "$bad" ]; then
+		it_pass "$name" "SIGTERM: ctgtd stopped cleanly on every node"
+	else
+		it_fail "$name" "$bad"
+	fi
+	cl down >/dev/null 2>&1 && cluster_up=
+}
+
 # views_wait NAME REGEX: every node's view (ctgtadm view) matches REGEX
 # within 30 s, "@" in REGEX standing for the node's number. One result
 # line.
