@@ -1,6 +1,7 @@
 /*
- * The replicated state of one clustered logical unit and the messages
- * that change it (issue 5, DESIGN.md "Cluster model"): every node applies
+ * The reservation state of one logical unit as replicated state, and the
+ * messages that change it (issue 5, DESIGN.md "Cluster model"); every LU
+ * uses it, a "single" one applied at once. For a clustered LU every node applies
  * the same messages, in the cluster's total order, with lu_repl_apply, so
  * every node holds the same state (lu_repl_save bytes); the effects of a
  * message come back as data, the same on every node, and each node acts
@@ -15,20 +16,12 @@
  * the APTPL image sequence, the canonical snapshot and the message codec
  * (lu_repl_msg.c).
  *
- * The glue, per clustered LU (one channel):
- *   issuing node: gates as today; decode PR OUT (pr_out_decode) locally;
- *     build a struct lu_repl_msg, lu_repl_msg_encode, cluster_submit;
- *   channel apply (every node): lu_repl_msg_decode (malformed: no-op,
- *     logged, the same everywhere), lu_repl_apply(lu, msg, port_dir_port_
- *     exists, dir, &fx); then for each of its own I_T_L nexuses n of the
- *     LU: raise lu_repl_effects_ua_for(&fx, n), abort n's tasks when
- *     lu_repl_effects_abort_for(&fx, n); write pr_aptpl_encode(&lu->pr,
- *     fx.persist_epoch) when fx.persist; ack when all that is done; the
- *     issuing node answers from fx (status, reason, field) once every
- *     member acked;
- *   view with departed nodes: apply LU_REPL_MSG_NODE_LEFT per departed
- *     node with port_dir_node_rtpis (before port_dir_node_left);
- *   save / load / reset: lu_repl_save / lu_repl_load / lu_repl_reset.
+ * The glue: src/scsi/repl.c applies messages to a LU and acts on the
+ * effects for this node's nexuses (UAs, aborts, the APTPL write), for a
+ * single LU at once and for a clustered one in the cluster's order;
+ * src/daemon/device.c is the cluster channel of the clustered LUs
+ * (submit, apply, NODE_LEFT from the port directory's RTPIs, save /
+ * load / reset). docs/cluster-device.md, "Wiring: the device channel".
  */
 #ifndef CTGT_SCSI_LU_REPL_H
 #define CTGT_SCSI_LU_REPL_H
