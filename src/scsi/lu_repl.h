@@ -1,8 +1,9 @@
 /*
  * The reservation state of one logical unit as replicated state, and the
  * messages that change it (issue 5, DESIGN.md "Cluster model"); every LU
- * uses it, a "single" one applied at once. For a clustered LU every node applies
- * the same messages, in the cluster's total order, with lu_repl_apply, so
+ * uses it, a "single" one applied at once. For a clustered LU every node
+ * applies the same messages, in the cluster's total order, with
+ * lu_repl_apply, so
  * every node holds the same state (lu_repl_save bytes); the effects of a
  * message come back as data, the same on every node, and each node acts
  * on the part that concerns its own I_T nexuses (UAs, aborts) and its own
