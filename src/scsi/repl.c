@@ -24,7 +24,9 @@
  * of PREEMPT AND ABORT or a reset (5.14.11.2.4, SAM-5 6.3.3) after it
  * (an abort may complete tasks inline, and tasks then started run the
  * gates, which take pr_lock), and the APTPL image queued under pr_lock so
- * that images queue in the order the state changed (5.14.5).
+ * that images queue in the order the state changed (5.14.5). Lock order:
+ * target->lock -> lu->pr_lock -> lu->itl_lock; REGISTER AND MOVE's port
+ * is therefore looked up before pr_lock is taken.
  *
  * Deliberately NOT here: what a message does to the state (lu_repl.c and
  * the PR engine), how the cluster orders it (src/daemon), the file I/O
