@@ -70,6 +70,8 @@
 #define DEVICE_HDR 20u
 #define DEVICE_SNAP_HDR 16u
 #define DEVICE_SNAP_LU 32u
+/* Distinct CAW ranges a node keeps cached per LU (see device_range_cache) */
+#define DEVICE_CAW_CACHED_MAX 256u
 
 struct device;
 
@@ -81,6 +83,9 @@ struct device_lu {
 	uint64_t nblocks;
 	uint32_t block_size;
 	char name[96];              /* "<target> LUN <n>", for logs */
+	/* The CAW ranges this node asked to keep cached (control thread). */
+	uint32_t ncached;
+	struct { uint64_t lba, nblocks; } cached[DEVICE_CAW_CACHED_MAX];
 };
 
 struct device {
@@ -257,7 +262,7 @@ static void device_naa_str(const uint8_t *naa, char *out)
 
 /* One cluster range lock of a LU: the resource "caw.<NAA>", the range,
  * exclusive, cached (an uncontended CAW costs no round trip after the
- * first: DESIGN.md, "COMPARE AND WRITE"). */
+ * first: DESIGN.md, "COMPARE AND WRITE"; device_range_cache bounds it). */
 struct device_range {
 	struct cluster_lock lk;
 	struct device_lu *e;
@@ -294,12 +299,33 @@ static void device_range_cb(struct cluster_lock *lk, int status)
 	device_range_answer(dr, status);
 }
 
+/* Whether to ask for r's range cached. A cached lock stays in the
+ * replicated lock table until another node asks for it, and there is no
+ * dropping it: the first DEVICE_CAW_CACHED_MAX distinct ranges of a LU
+ * (ATS heartbeats use a few fixed ones) are cached, later new ones cost a
+ * round each instead of growing the table without bound. */
+static bool device_range_cache(struct device_lu *e,
+			       const struct cluster_lock *lk)
+{
+	for (uint32_t i = 0; i < e->ncached; i++)
+		if (e->cached[i].lba == lk->start &&
+		    e->cached[i].nblocks == lk->len)
+			return true;
+	if (e->ncached == DEVICE_CAW_CACHED_MAX)
+		return false;
+	e->cached[e->ncached].lba = lk->start;
+	e->cached[e->ncached++].nblocks = lk->len;
+	return true;
+}
+
 static void device_range_lock_on_loop(void *arg)
 {
 	struct device_range *dr = arg;
 	struct device *d = dr->e->dev;
 	int err = -ESHUTDOWN;
 
+	dr->lk.flags = device_range_cache(dr->e, &dr->lk) ? CLUSTER_LOCK_CACHE
+							 : 0;
 	if (!d->detached)
 		err = cluster_lock_acquire(d->cluster, &dr->lk);
 	if (err)
@@ -321,7 +347,6 @@ static int device_seq_range_lock(struct scsi_lu_seq *seq,
 	dr->lk.start = r->lba;
 	dr->lk.len = r->nblocks;
 	dr->lk.mode = CLUSTER_LOCK_EXCLUSIVE;
-	dr->lk.flags = CLUSTER_LOCK_CACHE;
 	dr->lk.cb = device_range_cb;
 	dr->e = e;
 	dr->r = r;
