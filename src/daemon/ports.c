@@ -118,36 +118,13 @@ static void ports_view_target(struct ports *p, const char *target)
 	}
 }
 
-/* "addr:port" or "[v6]:port" (as ports_build writes them) back into
- * the fabric's form; false for what it cannot use (a wildcard address
- * says nothing about where the other node is). */
+/* A directory portal ("addr:port" or "[v6]:port", as ports_build writes
+ * them) in the fabric's form; false for what it cannot use, a wildcard
+ * address included (it says nothing about where the other node is). */
 static bool ports_portal_parse(const char *s, struct iscsi_portal_config *pc)
 {
-	const char *colon, *a = s, *end;
-	unsigned long port;
-	size_t n;
-	char *stop;
-
-	if (*s == '[') {
-		a = s + 1;
-		end = strchr(a, ']');
-		if (!end || end[1] != ':')
-			return false;
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return false;
-		end = colon;
-	}
-	n = (size_t)(end - a);
-	port = strtoul(colon + 1, &stop, 10);
-	if (!n || n >= sizeof(pc->addr) || *stop || !port || port > 65535)
-		return false;
-	memcpy(pc->addr, a, n);
-	pc->addr[n] = '\0';
-	pc->port = (uint16_t)port;
-	return strcmp(pc->addr, "0.0.0.0") && strcmp(pc->addr, "::");
+	return !config_portal_parse(s, pc) && strcmp(pc->addr, "0.0.0.0") &&
+	       strcmp(pc->addr, "::");
 }
 
 /* SendTargets through this node lists the live portals other nodes

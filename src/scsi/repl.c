@@ -71,6 +71,21 @@ struct scsi_lu_req *scsi_lu_req_new(struct scsi_lun *lu,
 	return req;
 }
 
+struct scsi_lu_req *scsi_lu_req_nexus(struct scsi_lun *lu, uint8_t type,
+				      const struct pr_nexus *n)
+{
+	struct lu_repl_msg *m = calloc(1, sizeof(*m));
+	struct scsi_lu_req *req;
+
+	if (!m)
+		return NULL;
+	m->type = type;
+	m->nexus = *n;
+	req = scsi_lu_req_new(lu, m);
+	free(m);
+	return req;
+}
+
 void scsi_lu_req_free(struct scsi_lu_req *req)
 {
 	if (!req)
@@ -261,31 +276,47 @@ static bool scsi_repl_local_port(struct scsi_lun *lu, uint16_t rtpi)
 	return found;
 }
 
-/* Under pr_lock: the image of the state just reached, queued for the
- * writer thread (SPC-4 5.14.5: durable before the command's status). */
-static void scsi_repl_persist(struct scsi_repl_job *j,
-			      const struct lu_repl_effects *fx)
+/* Under pr_lock: the image of the state, with epoch, queued for the
+ * writer thread; w (may be NULL) hears when it is durable. Remembers
+ * (epoch, generation) as what the file will hold: the pair the state
+ * names its last image with (scsi_repl_file_sync compares the two).
+ * 0, or -errno when it cannot be encoded (logged; nothing queued). */
+static int scsi_repl_write_image(struct scsi_lun *lu, uint64_t epoch,
+				 uint32_t generation,
+				 struct scsi_pr_store_waiter *w)
 {
-	struct scsi_lun *lu = j->lu;
 	size_t cap = pr_aptpl_size_max(lu->repl.pr.cfg.max_regs);
-	uint8_t *img;
+	uint8_t *img = malloc(cap);
 	ssize_t n;
 
-	img = malloc(cap);
-	n = img ? pr_aptpl_encode(&lu->repl.pr, fx->persist_epoch, img, cap)
-		: -ENOMEM;
+	n = img ? pr_aptpl_encode(&lu->repl.pr, epoch, img, cap) : -ENOMEM;
 	if (n < 0) {
 		LOG_ERR("scsi: %s: LUN %u: APTPL: cannot encode the state: "
 			"%s", lu->target->name, lu->index, strerror((int)-n));
 		free(img);
-		if (j->issuer)
-			j->issuer->persist_err = (int)n;
-		return;
+		return (int)n;
 	}
-	j->pending++;
+	lu->file_epoch = epoch;
+	lu->file_generation = generation;
+	scsi_pr_store_submit(lu->pr_store, img, (size_t)n, w);
+	return 0;
+}
+
+/* Under pr_lock: the image of the state just reached (SPC-4 5.14.5:
+ * durable before the command's status). */
+static void scsi_repl_persist(struct scsi_repl_job *j,
+			      const struct lu_repl_effects *fx)
+{
+	int err;
+
 	j->store.loop = j->a->loop;
 	j->store.done = scsi_repl_store_done;
-	scsi_pr_store_submit(lu->pr_store, img, (size_t)n, &j->store);
+	err = scsi_repl_write_image(j->lu, fx->persist_epoch,
+				    fx->persist_generation, &j->store);
+	if (!err)
+		j->pending++;
+	else if (j->issuer)
+		j->issuer->persist_err = err;
 }
 
 /* After pr_lock: abort this node's tasks the effects name. */
@@ -311,7 +342,7 @@ static void scsi_repl_abort(struct scsi_repl_job *j,
 	}
 }
 
-static void scsi_repl_update_any(struct scsi_lun *lu)
+void scsi_lun_repl_any_update(struct scsi_lun *lu)
 {
 	const struct pr_state *st = &lu->repl.pr;
 
@@ -384,7 +415,7 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 		fx.pr.ua_cap = fx.pr.abort_cap = arr ? cap : 0;
 	}
 	lu_repl_apply(&lu->repl, m, scsi_repl_port_answer, &port, &fx);
-	scsi_repl_update_any(lu);
+	scsi_lun_repl_any_update(lu);
 	if (fx.lun_reset)
 		/* SPC-4 6.14: a reset ends PREVENT ALLOW MEDIUM REMOVAL. */
 		atomic_store(&lu->prevent, 0);
@@ -433,27 +464,12 @@ int scsi_lun_repl_save(struct scsi_lun *lu, void **data, size_t *len)
  * for it: the node is not serving yet. */
 static void scsi_repl_file_sync(struct scsi_lun *lu)
 {
-	size_t cap = pr_aptpl_size_max(lu->repl.pr.cfg.max_regs);
-	uint8_t *img;
-	ssize_t n;
-
 	if (!lu->pr_store || lu->repl.aptpl_epoch == 0 ||
 	    (lu->file_epoch == lu->repl.aptpl_epoch &&
 	     lu->file_generation == lu->repl.aptpl_generation))
 		return;
-	img = malloc(cap);
-	n = img ? pr_aptpl_encode(&lu->repl.pr, lu->repl.aptpl_epoch, img,
-				  cap)
-		: -ENOMEM;
-	if (n < 0) {
-		LOG_ERR("scsi: %s: LUN %u: APTPL: cannot encode the state: "
-			"%s", lu->target->name, lu->index, strerror((int)-n));
-		free(img);
-		return;
-	}
-	lu->file_epoch = lu->repl.aptpl_epoch;
-	lu->file_generation = lu->repl.aptpl_generation;
-	scsi_pr_store_submit(lu->pr_store, img, (size_t)n, NULL);
+	scsi_repl_write_image(lu, lu->repl.aptpl_epoch,
+			      lu->repl.aptpl_generation, NULL);
 }
 
 int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len)
@@ -463,7 +479,7 @@ int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len)
 	pthread_mutex_lock(&lu->pr_lock);
 	err = lu_repl_load(&lu->repl, data, len);
 	if (!err) {
-		scsi_repl_update_any(lu);
+		scsi_lun_repl_any_update(lu);
 		scsi_repl_file_sync(lu);
 	}
 	pthread_mutex_unlock(&lu->pr_lock);
@@ -474,7 +490,7 @@ void scsi_lun_repl_reset(struct scsi_lun *lu)
 {
 	pthread_mutex_lock(&lu->pr_lock);
 	lu_repl_reset(&lu->repl);
-	scsi_repl_update_any(lu);
+	scsi_lun_repl_any_update(lu);
 	pthread_mutex_unlock(&lu->pr_lock);
 }
 
@@ -521,7 +537,7 @@ int scsi_lun_repl_adopt(struct scsi_lun *lu, const void *img, size_t len)
 	if (!err) {
 		lu->repl.aptpl_epoch = epoch;
 		lu->repl.aptpl_generation = gen;
-		scsi_repl_update_any(lu);
+		scsi_lun_repl_any_update(lu);
 		scsi_repl_file_sync(lu);
 	}
 	pthread_mutex_unlock(&lu->pr_lock);

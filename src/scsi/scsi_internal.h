@@ -451,6 +451,13 @@ struct scsi_lu_req {
 /* The request for message m (encoded), or NULL (no memory; logged). */
 struct scsi_lu_req *scsi_lu_req_new(struct scsi_lun *lu,
 				    const struct lu_repl_msg *m);
+/* The same for a message that carries only a type and the nexus n (all
+ * but PR_OUT and NODE_LEFT). */
+struct scsi_lu_req *scsi_lu_req_nexus(struct scsi_lun *lu, uint8_t type,
+				      const struct pr_nexus *n);
+/* After every change of lu->repl, under pr_lock (or before serving):
+ * pr_any follows it. */
+void scsi_lun_repl_any_update(struct scsi_lun *lu);
 void scsi_lu_req_free(struct scsi_lu_req *req);
 /* Orders req (its sequencer, or at once here). 0: req->finish runs
  * later on req->loop; 1: it completed inside the call (req->status and

@@ -113,7 +113,7 @@ int scsi_lun_pr_init(struct scsi_lun *lu)
 	atomic_init(&lu->repl_hold, false);
 	if (lu->pr_store) {
 		spc_pr_restore(lu);
-		atomic_store(&lu->pr_any, lu->repl.pr.type != PR_TYPE_NONE);
+		scsi_lun_repl_any_update(lu);
 	}
 	return 0;
 }
@@ -133,15 +133,9 @@ void scsi_lun_pr_fini(struct scsi_lun *lu)
  * every node: a message like any other; nobody waits for it). */
 void scsi_lun_pr_nexus_lost(struct scsi_lun *lu, const struct scsi_nexus *n)
 {
-	struct lu_repl_msg *m = calloc(1, sizeof(*m));
-	struct scsi_lu_req *req = NULL;
+	struct scsi_lu_req *req;
 
-	if (m) {
-		m->type = LU_REPL_MSG_NEXUS_LOSS;
-		m->nexus = n->pr;
-		req = scsi_lu_req_new(lu, m);
-		free(m);
-	}
+	req = scsi_lu_req_nexus(lu, LU_REPL_MSG_NEXUS_LOSS, &n->pr);
 	if (!req) {
 		LOG_ERR("scsi: %s: LUN %u: out of memory: the SCSI-2 "
 			"reservation of a lost I_T nexus (%s) stays",
@@ -257,16 +251,13 @@ static void spc_pr_req_finish(struct scsi_lu_req *req)
 	scsi_task_finish(t);
 }
 
-/* Orders m (m->nexus is the task's) and answers once it is applied. */
+/* Orders req (the task's nexus's message; NULL: no memory) and answers
+ * once it is applied. */
 static enum scsi_exec spc_pr_change(struct scsi_task *t,
-				    struct lu_repl_msg *m)
+				    struct scsi_lu_req *req)
 {
-	struct scsi_lu_req *req;
 	enum scsi_exec ex;
 
-	m->nexus = t->nexus->pr;
-	req = scsi_lu_req_new(t->lu, m);
-	free(m);
 	if (!req)
 		return scsi_task_error(t, SCSI_SR_BUSY);
 	req->task = t;
@@ -285,6 +276,7 @@ enum scsi_exec spc_pr_out(struct scsi_task *t)
 {
 	struct lu_repl_msg *m = calloc(1, sizeof(*m));
 	struct pr_result res = { 0 };
+	struct scsi_lu_req *req;
 
 	if (!m)
 		return scsi_task_error(t, SCSI_SR_BUSY);
@@ -294,7 +286,10 @@ enum scsi_exec spc_pr_out(struct scsi_task *t)
 		return spc_pr_fail(t, &res);
 	}
 	m->type = LU_REPL_MSG_PR_OUT;
-	return spc_pr_change(t, m);
+	m->nexus = t->nexus->pr;
+	req = scsi_lu_req_new(t->lu, m);
+	free(m);
+	return spc_pr_change(t, req);
 }
 
 /* --- RESERVE / RELEASE (SPC-2 7.21, 7.17) --- */
@@ -308,15 +303,10 @@ static bool spc_s2_third_party(struct scsi_task *t)
 
 static enum scsi_exec spc_s2(struct scsi_task *t, uint8_t type)
 {
-	struct lu_repl_msg *m;
-
 	if (spc_s2_third_party(t))
 		return scsi_task_error_cdb(t, 1, 4);
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return scsi_task_error(t, SCSI_SR_BUSY);
-	m->type = type;
-	return spc_pr_change(t, m);
+	return spc_pr_change(t, scsi_lu_req_nexus(t->lu, type,
+						  &t->nexus->pr));
 }
 
 enum scsi_exec spc_reserve(struct scsi_task *t)

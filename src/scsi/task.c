@@ -617,15 +617,8 @@ static void scsi_tmf_reset_finish(struct scsi_lu_req *req)
 static void scsi_tmf_reset_lu(struct scsi_tmf *tmf, struct scsi_lun *lu,
 			      uint8_t type)
 {
-	struct lu_repl_msg *m = calloc(1, sizeof(*m));
-	struct scsi_lu_req *req = NULL;
+	struct scsi_lu_req *req = scsi_lu_req_nexus(lu, type, &tmf->nexus->pr);
 
-	if (m) {
-		m->type = type;
-		m->nexus = tmf->nexus->pr;
-		req = scsi_lu_req_new(lu, m);
-		free(m);
-	}
 	if (!req) {
 		tmf->resp = SCSI_TMF_RESP_REJECTED;
 		return;
