@@ -472,6 +472,80 @@ static void scsi_repl_file_sync(struct scsi_lun *lu)
 			      lu->repl.aptpl_generation, NULL);
 }
 
+/*
+ * What a node that was away missed. A node out of the quorate view (its
+ * port groups UNAVAILABLE) applies nothing; when it comes back, a state
+ * reset and a load replace its state with the cluster's, and the changes
+ * made meanwhile never passed through its apply: its I_T nexuses would
+ * not hear of them. So the reset keeps the state they were last told of
+ * (lu->told) and the load raises, on each of this node's I_T_L nexuses,
+ * the UA one command would have raised for the difference (SPC-4
+ * 5.14.11, table 49; SAM-5 6.3.3):
+ *   the LU was reset meanwhile (its reset count moved)    29/03
+ *   its registration is gone (PREEMPT, CLEAR)             2A/05
+ *   still registered, and the reservation it lived under
+ *   ended or changed type, scope or holder:
+ *     it held it                                          2A/03
+ *     it did not                                          2A/04
+ * The node cannot tell which commands ran, so this errs toward telling:
+ * a RELEASE of a Write Exclusive reservation, which SPC-4 announces to
+ * nobody, is told as 2A/04 here; CLEAR's 2A/03 arrives as 2A/05.
+ */
+static void scsi_repl_missed_one(struct scsi_itl *itl, void *arg)
+{
+	const struct lu_repl *was = arg;
+	const struct lu_repl *now = &itl->lu->repl;
+	const struct pr_nexus *n = &itl->nexus->pr;
+	bool reg_was = pr_reg_find(&was->pr, n) != NULL;
+	bool held = pr_state_is_holder(&was->pr, n);
+
+	if (now->lun_resets != was->lun_resets)
+		scsi_itl_ua_raise(itl, SCSI_UA_LUN_RESET);
+	if (!reg_was)
+		return;
+	if (!pr_reg_find(&now->pr, n)) {
+		scsi_itl_ua_raise(itl, SCSI_UA_REGISTRATIONS_PREEMPTED);
+		return;
+	}
+	if (was->pr.type == PR_TYPE_NONE)
+		return;
+	if (now->pr.type != was->pr.type || now->pr.scope != was->pr.scope ||
+	    pr_state_is_holder(&now->pr, n) != held)
+		scsi_itl_ua_raise(itl, held ? SCSI_UA_RESERVATIONS_PREEMPTED
+					    : SCSI_UA_RESERVATIONS_RELEASED);
+}
+
+/* Under pr_lock: keeps the current state as what the nexuses were told,
+ * unless an earlier reset kept one its load never replaced (a refused
+ * snapshot): that one is still what they know. */
+static void scsi_repl_told_keep(struct scsi_lun *lu)
+{
+	struct lu_repl *t;
+
+	if (lu->told)
+		return;
+	t = malloc(sizeof(*t));
+	if (!t || lu_repl_init(t, &lu->repl.pr.cfg)) {
+		free(t);
+		LOG_WARN("scsi: %s: LUN %u: out of memory: changes made while "
+			 "this node was away raise no unit attention",
+			 lu->target->name, lu->index);
+		return;
+	}
+	pr_state_copy(&t->pr, &lu->repl.pr);
+	t->lun_resets = lu->repl.lun_resets;
+	lu->told = t;
+}
+
+static void scsi_repl_told_drop(struct scsi_lun *lu)
+{
+	if (!lu->told)
+		return;
+	lu_repl_fini(lu->told);
+	free(lu->told);
+	lu->told = NULL;
+}
+
 int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len)
 {
 	int err;
@@ -481,14 +555,25 @@ int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len)
 	if (!err) {
 		scsi_lun_repl_any_update(lu);
 		scsi_repl_file_sync(lu);
+		if (lu->told)
+			scsi_lun_itl_foreach(lu, scsi_repl_missed_one,
+					     lu->told);
+		scsi_repl_told_drop(lu);
 	}
 	pthread_mutex_unlock(&lu->pr_lock);
 	return err;
 }
 
+void scsi_lun_repl_fini(struct scsi_lun *lu)
+{
+	scsi_repl_told_drop(lu);
+	lu_repl_fini(&lu->repl);
+}
+
 void scsi_lun_repl_reset(struct scsi_lun *lu)
 {
 	pthread_mutex_lock(&lu->pr_lock);
+	scsi_repl_told_keep(lu);
 	lu_repl_reset(&lu->repl);
 	scsi_lun_repl_any_update(lu);
 	pthread_mutex_unlock(&lu->pr_lock);

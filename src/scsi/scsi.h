@@ -349,7 +349,9 @@ int scsi_lun_repl_apply(struct scsi_lun *lu, const void *msg, size_t len,
 			struct scsi_lu_req *issuer, struct scsi_lu_apply *a);
 /* State transfer (lu_repl_save / _load / _reset under the LU's lock).
  * load: 0, or -errno (a snapshot of an LU configured otherwise). After
- * a load the LU's APTPL file is rewritten when it holds another image. */
+ * a load the LU's APTPL file is rewritten when it holds another image,
+ * and this node's I_T nexuses get the unit attentions for what changed
+ * since the reset before it (a node that was away: repl.c, "missed"). */
 int scsi_lun_repl_save(struct scsi_lun *lu, void **data, size_t *len);
 int scsi_lun_repl_load(struct scsi_lun *lu, const void *data, size_t len);
 void scsi_lun_repl_reset(struct scsi_lun *lu);

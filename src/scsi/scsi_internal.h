@@ -110,6 +110,10 @@ struct scsi_lun {
 	struct scsi_pr_store *pr_store;
 	uint64_t file_epoch;
 	uint32_t file_generation;
+	/* The state this node's nexuses were last told of, kept by a state
+	 * reset until the load that follows it (repl.c, "missed"); NULL
+	 * otherwise. Under pr_lock. */
+	struct lu_repl *told;
 };
 
 /* Registrations held per LU (more: 05/55/04). */
@@ -458,6 +462,8 @@ struct scsi_lu_req *scsi_lu_req_nexus(struct scsi_lun *lu, uint8_t type,
 /* After every change of lu->repl, under pr_lock (or before serving):
  * pr_any follows it. */
 void scsi_lun_repl_any_update(struct scsi_lun *lu);
+/* At the LU's end: its replicated state and what repl.c kept with it. */
+void scsi_lun_repl_fini(struct scsi_lun *lu);
 void scsi_lu_req_free(struct scsi_lu_req *req);
 /* Orders req (its sequencer, or at once here). 0: req->finish runs
  * later on req->loop; 1: it completed inside the call (req->status and

@@ -125,7 +125,7 @@ void scsi_lun_pr_fini(struct scsi_lun *lu)
 	scsi_pr_store_close(lu->pr_store);
 	lu->pr_store = NULL;
 	lu->cfg.aptpl_file = NULL;
-	lu_repl_fini(&lu->repl);
+	scsi_lun_repl_fini(lu);
 	pthread_mutex_destroy(&lu->pr_lock);
 }
 

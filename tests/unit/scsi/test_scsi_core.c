@@ -30,7 +30,9 @@
 
 #include "backstore/backstore.h"
 #include "base/loop.h"
+#include "scsi/lu_repl.h"
 #include "scsi/scsi_internal.h"
+#include "../t_pr_nexus.h"
 
 /* ---------------------------------------------------------------- stubs */
 
@@ -1750,6 +1752,91 @@ static void test_reserve6(void **state)
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 }
 
+/* ------------------------------------------- a node that was away */
+
+/* Applies m to st (no port lookups, effects dropped). */
+static void missed_apply(struct lu_repl *st, const struct lu_repl_msg *m)
+{
+	struct lu_repl_effects fx;
+
+	memset(&fx, 0, sizeof(fx));
+	lu_repl_apply(st, m, NULL, NULL, &fx);
+	assert_int_equal(fx.pr.status, PR_STATUS_GOOD);
+}
+
+/*
+ * The node was away while the cluster changed LUN 0's state: C (a nexus
+ * of another node) registered, PREEMPTed B's key taking B's Exclusive
+ * Access reservation as Write Exclusive, and reset the LU. The state
+ * transfer (reset, then load) tells this node's nexuses what one command
+ * each would have (repl.c, "missed"): B 29/03 then 2A/05, A (registered,
+ * its reservation changed) 29/03 then 2A/04. A load without a reset
+ * before it tells nothing.
+ */
+static void test_repl_missed(void **state)
+{
+	struct fx *f = *state;
+	struct lu_repl cl;
+	struct lu_repl_msg m;
+	struct ttask tt;
+	void *img;
+	size_t len;
+
+	pr_clear_uas(f);
+	pr_out(f, &tt, f->a, 0x00, 0, 0, 0xA);        /* REGISTER 0xA */
+	pr_out(f, &tt, f->b, 0x00, 0, 0, 0xB);        /* REGISTER 0xB */
+	pr_out(f, &tt, f->b, 0x01, PR_TYPE_EX_AC, 0xB, 0); /* RESERVE EX_AC */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+
+	/* The cluster's history meanwhile, on a copy of the state. */
+	assert_int_equal(lu_repl_init(&cl, &f->lu0->repl.pr.cfg), 0);
+	assert_int_equal(scsi_lun_repl_save(f->lu0, &img, &len), 0);
+	assert_int_equal(lu_repl_load(&cl, img, len), 0);
+	free(img);
+	memset(&m, 0, sizeof(m));
+	m.type = LU_REPL_MSG_PR_OUT;
+	t_nexus(&m.nexus, "iqn.other-node", 3, 2);
+	m.req.sa = PR_OUT_REGISTER;
+	m.req.sa_key = 0xC;
+	missed_apply(&cl, &m);
+	m.req.sa = PR_OUT_PREEMPT;
+	m.req.type = PR_TYPE_WR_EX;
+	m.req.key = 0xC;
+	m.req.sa_key = 0xB;
+	missed_apply(&cl, &m);
+	m.type = LU_REPL_MSG_LUN_RESET;
+	missed_apply(&cl, &m);
+	assert_int_equal(lu_repl_save(&cl, &img, &len), 0);
+	lu_repl_fini(&cl);
+
+	scsi_lun_repl_reset(f->lu0);
+	assert_int_equal(scsi_lun_repl_load(f->lu0, img, len), 0);
+
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x03);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x05);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x29, 0x03);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x04);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	/* B's key is gone, so its WRITE conflicts (WR_EX, C holds it). */
+	pr_run(f, &tt, f->b, CDB_WRITE10, 10);
+	assert_int_equal(tt.t.status, SCSI_STATUS_RESERVATION_CONFLICT);
+
+	/* The same state loaded again, no reset before: nothing to tell. */
+	assert_int_equal(scsi_lun_repl_load(f->lu0, img, len), 0);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	pr_run(f, &tt, f->b, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1787,6 +1874,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pr_preempt_ua, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pr_preempt_and_abort, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reserve6, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_repl_missed, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
