@@ -146,6 +146,7 @@ dev_scenarios() {
 		--harness "$harness" \
 		--kill-cmd "$h kill \"\$1\"" --restart-cmd "$h restart \"\$1\"" \
 		--stop-cmd "$h unspawn \"\$1\" ctgtd" \
+		--partition-cmd "$h partition \"\$1\"" --heal-cmd "$h heal \"\$1\"" \
 		--start-cmd "$h spawn \"\$1\" ctgtd -- $ctgtd -c $work/n\"\$1\".json" \
 		"$(url 1)" "$(url 2)" "$(url 3)" 2>&1)
 	while IFS= read -r line; do

@@ -17,8 +17,9 @@
  * commands' output) goes to stderr. Exit status 1 if a scenario failed.
  *
  *   cluster_pr [--harness CLUSTER_SH] [--kill-cmd CMD] [--restart-cmd CMD]
- *              [--stop-cmd CMD] [--start-cmd CMD] [--caw-rounds N]
- *              [--only NAME] [--list] URL1 URL2 URL3
+ *              [--stop-cmd CMD] [--start-cmd CMD] [--partition-cmd CMD]
+ *              [--heal-cmd CMD] [--caw-rounds N] [--only NAME] [--list]
+ *              URL1 URL2 URL3
  *
  * URLi is iscsi://HOST:PORT/TARGET/LUN of node i (RTPI i, ALUA group i;
  * the same TARGET and LUN everywhere). The node commands are shell
@@ -26,15 +27,18 @@
  *   --kill-cmd     node N dies (kill -9 of everything in it, corosync too);
  *   --restart-cmd  node N comes back (its corosync, then its ctgtd);
  *   --stop-cmd     ctgtd on node N stops (SIGTERM); the node stays;
- *   --start-cmd    ctgtd on node N starts again, same configuration.
- * With --harness and no --kill-cmd / --restart-cmd, those two default to
- * `bash CLUSTER_SH kill|restart N`, which works where the cluster was
- * brought up (the root namespace). cluster_device.sh runs this program
- * inside node 1's namespaces, so it passes all four, each entering the
- * script's own (root) namespaces first (nsenter -t <its pid> -n -m). Without them the scenarios that need them
- * (scsi2_node_killed, aptpl_restart, aptpl_restart_stale_node) SKIP.
- * Those run last: they restart nodes, and leave every node serving
- * again.
+ *   --start-cmd    ctgtd on node N starts again, same configuration;
+ *   --partition-cmd  node N is cut off the others (a minority of one);
+ *   --heal-cmd     node N is connected again and merges.
+ * With --harness, the kill, restart, partition and heal commands default
+ * to `bash CLUSTER_SH kill|restart|partition|heal N`, which works where
+ * the cluster was brought up (the root namespace). cluster_device.sh
+ * runs this program inside node 1's namespaces, so it passes all six,
+ * each entering the script's own (root) namespaces first (nsenter -t
+ * <its pid> -n -m). Without them the scenarios that need them (merge_ua,
+ * scsi2_node_killed, aptpl_restart, aptpl_restart_stale_node) SKIP.
+ * Those run last: they cut off or restart nodes, and leave every node
+ * serving again.
  *
  * Deliberately NOT here: the single-node PR rules (pr_scenarios.c, and
  * libiscsi's iscsi-test-cu with its two URLs on two nodes, which
@@ -59,6 +63,7 @@
 
 static const char *o_url[NODES + 1], *o_harness, *o_only;
 static const char *o_kill_cmd, *o_restart_cmd, *o_stop_cmd, *o_start_cmd;
+static const char *o_partition_cmd, *o_heal_cmd;
 static char o_portal[NODES + 1][256], o_target[256];
 static int o_lun = -1;
 static int o_caw_rounds = 200;
@@ -101,7 +106,7 @@ static int node_cmd(const char *what, const char *cmdline, int node)
 
 /* What a scenario did to each node, so that the nodes are back whatever
  * way it ends (node_recover). */
-enum node_down { NODE_UP = 0, NODE_KILLED, NODE_STOPPED };
+enum node_down { NODE_UP = 0, NODE_KILLED, NODE_STOPPED, NODE_CUT };
 static enum node_down node_down[NODES + 1];
 
 static void node_do(const char *what, const char *cmdline, int node)
@@ -137,6 +142,18 @@ static void node_start(int node)
 	node_down[node] = NODE_UP;
 }
 
+static void node_partition(int node)
+{
+	node_down[node] = NODE_CUT;
+	node_do("partition", o_partition_cmd, node);
+}
+
+static void node_heal(int node)
+{
+	node_do("heal", o_heal_cmd, node);
+	node_down[node] = NODE_UP;
+}
+
 /* After a scenario: brings back what it left down (a failed one). */
 static void node_recover(void)
 {
@@ -146,6 +163,8 @@ static void node_recover(void)
 			rc = node_cmd("recover: restart", o_restart_cmd, n);
 		else if (node_down[n] == NODE_STOPPED)
 			rc = node_cmd("recover: start ctgtd", o_start_cmd, n);
+		else if (node_down[n] == NODE_CUT)
+			rc = node_cmd("recover: heal", o_heal_cmd, n);
 		if (rc)
 			fprintf(stderr, "cluster_pr: node %d not recovered"
 				" (status %d)\n", n, rc);
@@ -1068,6 +1087,145 @@ static bool fs_raw_same(const struct full_status *a,
 }
 
 /*
+ * 7c. A node that was away hears what changed meanwhile (SPC-4 5.14.11,
+ * SAM-5 6.3.3; repl.c, "missed"):
+ *
+ *   A@1 (ini1) --- node 1 ---+
+ *                  node 2 ---+--- one LU
+ *   C@3 (ini3) --- node 3 ---+    node 3 cut off, then healed
+ *   D@3 (ini2) ---/
+ *
+ * A, C and D register; C reserves Exclusive Access. Node 3 is cut off
+ * the cluster (--partition-cmd 3): it loses quorum and applies nothing.
+ * Meanwhile, through node 1, A PREEMPTs C's key as Write Exclusive and
+ * resets the LU. Node 3 heals (--heal-cmd 3) and takes the cluster's
+ * state. C and D stayed logged in to node 3 (idle while it was cut off);
+ * their commands, retried while node 3 is not ready, report among the
+ * ALUA 2A/06s: C 29/03 and 2A/05 REGISTRATIONS PREEMPTED, D 29/03 and
+ * 2A/04 RESERVATIONS RELEASED (still registered, its reservation changed
+ * type); then C's and D's writes conflict (A holds Write Exclusive) and
+ * node 3 lists A's and D's keys.
+ */
+struct uas_until_good {
+	int asc[16];
+	int n;
+	int not_ready;
+};
+
+/* TEST UNIT READY through s until GOOD (30 s at most): the UAs on the
+ * way, NOT READY (a node not ready yet) retried. */
+static void uas_until_good(struct sess *s, struct uas_until_good *u)
+{
+	double t0 = now_s();
+	struct reply r;
+
+	memset(u, 0, sizeof(*u));
+	for (;;) {
+		tur(s, &r);
+		if (r.status == ST_GOOD)
+			return;
+		if (r.status == ST_CHECK && r.sense_key == SK_UA &&
+		    u->n < (int)(sizeof(u->asc) / sizeof(u->asc[0])))
+			u->asc[u->n++] = r.asc;
+		else if (r.status == ST_CHECK && r.sense_key == SK_NOT_READY)
+			u->not_ready++;
+		else
+			sc_fail("%s: TEST UNIT READY: %s (sense %x/%04x)",
+				s->label, status_name(r.status), r.sense_key,
+				r.asc);
+		if (now_s() - t0 > 30)
+			sc_fail("%s: TEST UNIT READY not GOOD 30 s after the "
+				"heal (%d UAs, %d NOT READY)", s->label, u->n,
+				u->not_ready);
+		if (r.sense_key == SK_NOT_READY)
+			sleep_s(0.2);
+	}
+}
+
+static bool uas_have(const struct uas_until_good *u, int asc)
+{
+	for (int i = 0; i < u->n; i++)
+		if (u->asc[i] == asc)
+			return true;
+	return false;
+}
+
+static void uas_str(const struct uas_until_good *u, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < u->n && off + 8 < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%02X/%02X",
+					i ? " " : "", u->asc[i] >> 8,
+					u->asc[i] & 0xff);
+}
+
+static void sc_merge_ua(char *detail, size_t dlen)
+{
+	enum { SC = 13 };
+	struct sess A, C, D;
+	struct uas_until_good uc, ud;
+	char sc_[96], sd[96];
+	struct keys k;
+
+	if (!o_partition_cmd || !o_heal_cmd)
+		sc_skip("no --partition-cmd/--heal-cmd (nor --harness): cannot"
+			" cut node 3 off");
+	sess_open(&A, "A@1", 1, 1, ISID(SC, 1), o_lun);
+	sess_open(&C, "C@3", 3, 3, ISID(SC, 3), o_lun);
+	sess_open(&D, "D@3", 2, 3, ISID(SC, 2), o_lun);
+	sc_begin((struct sess *[]){ &A, &C, &D }, 3);
+
+	step("A, C and D register; C RESERVE EX_AC through node 3");
+	pr_ok(&A, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 1), 0);
+	pr_ok(&C, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 3), 0);
+	pr_ok(&D, SA_REGISTER_IGNORE, 0, 0, KEY(SC, 2), 0);
+	pr_ok(&C, SA_RESERVE, TYPE_EX_AC, KEY(SC, 3), 0, 0);
+
+	step("node 3 is cut off the cluster");
+	node_partition(3);
+	ua_drain(&A);  /* 2A/06: node 3's port group is UNAVAILABLE */
+	step("A PREEMPTs C's key as WR_EX through node 1, then LUN RESET");
+	pr_ok(&A, SA_PREEMPT, TYPE_WR_EX, KEY(SC, 1), KEY(SC, 3), 0);
+	lun_reset(&A, NULL);
+	ua_drain(&A);
+
+	step("node 3 heals");
+	node_heal(3);
+	step("C's commands through node 3 until GOOD");
+	uas_until_good(&C, &uc);
+	uas_str(&uc, sc_, sizeof(sc_));
+	step("D's commands through node 3 until GOOD");
+	uas_until_good(&D, &ud);
+	uas_str(&ud, sd, sizeof(sd));
+	if (!uas_have(&uc, ASC_REGS_PREEMPTED) ||
+	    !uas_have(&uc, ASC_RESET_OCCURRED))
+		sc_fail("C (preempted while node 3 was away) reported %s: "
+			"want 29/03 and 2A/05 among them", uc.n ? sc_ : "no UA");
+	if (!uas_have(&ud, ASC_RES_RELEASED) ||
+	    !uas_have(&ud, ASC_RESET_OCCURRED) ||
+	    uas_have(&ud, ASC_REGS_PREEMPTED))
+		sc_fail("D (still registered; its reservation changed type "
+			"while node 3 was away) reported %s: want 29/03 and "
+			"2A/04, not 2A/05", ud.n ? sd : "no UA");
+
+	step("C and D write through node 3: A holds WR_EX");
+	write_expect(&C, ST_CONFLICT);
+	write_expect(&D, ST_CONFLICT);
+	step("READ KEYS through node 3");
+	read_keys(&D, &k);
+	EQ("number of keys", k.n, 2);
+	EQ("A's key listed", keys_has(&k, KEY(SC, 1)), 1);
+	EQ("D's key listed", keys_has(&k, KEY(SC, 2)), 1);
+	step("clean up: A CLEAR");
+	ua_drain(&A);  /* 2A/06: node 3's port group is back */
+	pr_ok(&A, SA_CLEAR, 0, KEY(SC, 1), 0, 0);
+	snprintf(detail, dlen, "C: %s; D: %s (%d and %d NOT READY retried)",
+		 sc_, sd, uc.not_ready, ud.not_ready);
+}
+
+/*
  * 8. A SCSI-2 reservation ends when its node dies (DESIGN.md,
  * "Membership"):
  *
@@ -1458,6 +1616,8 @@ static void usage(void)
 		"usage: cluster_pr [--harness CLUSTER_SH] [--kill-cmd CMD]"
 		" [--restart-cmd CMD]\n"
 		"                  [--stop-cmd CMD] [--start-cmd CMD]"
+		" [--partition-cmd CMD] [--heal-cmd CMD]\n"
+		"                 "
 		" [--caw-rounds N] [--only NAME] [--list]\n"
 		"                  URL1 URL2 URL3\n"
 		"  CMD runs as `sh -c CMD sh N` for node N\n");
@@ -1466,7 +1626,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static char def_kill[1200], def_restart[1200];
+	static char def_kill[1200], def_restart[1200], def_cut[1200],
+		def_heal[1200];
 	int nurl = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -1488,6 +1649,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--restart-cmd")) o_restart_cmd = v;
 		else if (!strcmp(a, "--stop-cmd")) o_stop_cmd = v;
 		else if (!strcmp(a, "--start-cmd")) o_start_cmd = v;
+		else if (!strcmp(a, "--partition-cmd")) o_partition_cmd = v;
+		else if (!strcmp(a, "--heal-cmd")) o_heal_cmd = v;
 		else if (!strcmp(a, "--caw-rounds")) o_caw_rounds = atoi(v);
 		else if (!strcmp(a, "--only")) o_only = v;
 		else usage();
@@ -1508,6 +1671,16 @@ int main(int argc, char **argv)
 		snprintf(def_restart, sizeof(def_restart),
 			 "bash '%s' restart \"$1\"", o_harness);
 		o_restart_cmd = def_restart;
+	}
+	if (o_harness && !o_partition_cmd) {
+		snprintf(def_cut, sizeof(def_cut),
+			 "bash '%s' partition \"$1\"", o_harness);
+		o_partition_cmd = def_cut;
+	}
+	if (o_harness && !o_heal_cmd) {
+		snprintf(def_heal, sizeof(def_heal), "bash '%s' heal \"$1\"",
+			 o_harness);
+		o_heal_cmd = def_heal;
 	}
 	it_target = o_target;
 	for (int n = 1; n <= NODES; n++) {
@@ -1532,7 +1705,8 @@ int main(int argc, char **argv)
 	sc_run("dev.scenario.lun_reset_ua", sc_lun_reset_ua, NULL);
 	sc_run("dev.scenario.lun_reset_abort_remote", NULL,
 	       sc_lun_reset_abort_remote);
-	/* these two restart nodes: last */
+	/* these cut or restart nodes: last */
+	sc_run("dev.scenario.merge_ua", NULL, sc_merge_ua);
 	sc_run("dev.scenario.scsi2_node_killed", NULL, sc_scsi2_node_killed);
 	sc_run("dev.scenario.aptpl_restart", NULL, sc_aptpl_restart);
 	sc_run("dev.scenario.aptpl_restart_stale_node", NULL,
