@@ -20,13 +20,18 @@
 # 10.79.8 unless set) with ctgtd on every node, and a single-node ctgtd in
 # node 1's network namespace. Then BENCH_REPS (3) times, cluster and single
 # alternating so the machine's noise hits both alike:
-#   ack         cpgping ack: a CPG request until every other member's ack
-#               is back (the raw round an ordered PR OUT is compared with)
+#   ack, pr     in BENCH_PAIRS (5) pairs of short runs back to back
+#               (BENCH_SAMPLES / BENCH_PAIRS samples each), so that both
+#               see the same moments of a noisy machine:
+#               ack: cpgping ack, a CPG request until every other member's
+#               ack is back (the raw round an ordered PR OUT is compared
+#               with); pr: PR OUT through node 1 (below)
 #   commit      ctgt-cluster-bench's ordered commit of 256 B (members on
 #               nodes 2 and 3): the service alone, without the SCSI layer
 #   pr          PR OUT REGISTER AND IGNORE EXISTING KEY, alternating keys,
-#               BENCH_SAMPLES (2000), one outstanding, through node 1; and
-#               through the single ctgtd (what the cluster adds to it)
+#               one outstanding, through node 1 (in the pairs above) and,
+#               BENCH_SAMPLES (2000), through the single ctgtd (what the
+#               cluster adds to it)
 #   caw         COMPARE AND WRITE, 1 block, one outstanding, uncontended:
 #               node 1 vs single
 #   caw2        contended: two initiators CAW on the same LBA for
@@ -40,7 +45,8 @@
 # every measurement started from inside a node's namespace. Prints every
 # RESULT line, then a table of the medians over the reps with the ratios
 # and the issue's targets (PR OUT within 1.3x of the raw round; CAW within
-# 1.2x of single; IOPS within 5% of single), and tears everything down
+# 1.2x of single; IOPS within 5% of single), each pair's PR OUT / raw ack
+# ratio and their median (the steadiest figure), and tears everything down
 # (also on failure or Ctrl-C). About 6 minutes with the defaults.
 #
 # It prints; it does not judge: a missed target is a figure, not a failure.
@@ -48,7 +54,7 @@
 # benchmark itself could not run (build, cluster, ctgtd start) or a
 # measurement produced none.
 #
-# Knobs (environment): BENCH_REPS (3), BENCH_SAMPLES (2000),
+# Knobs (environment): BENCH_REPS (3), BENCH_SAMPLES (2000), BENCH_PAIRS (5),
 # BENCH_CAW_SECONDS (10), BENCH_IO_SECONDS (20), BENCH_QD (32), BENCH_LU_MB
 # (1024), BENCH_BUILD (build-release), BENCH_SINGLE_PORT (3300),
 # BENCH_STORE_DIR (/var/tmp: where both files go; on a tmpfs, not /run or
@@ -66,6 +72,8 @@ CLUSTER=$ROOT/scripts/cluster.sh
 SRC=${CPGPING_SRC:-$ROOT/../shared/bench/cpgping.c}
 REPS=${BENCH_REPS:-3}
 SAMPLES=${BENCH_SAMPLES:-2000}
+PAIRS=${BENCH_PAIRS:-5}
+PAIR_SAMPLES=$(( SAMPLES / PAIRS > 100 ? SAMPLES / PAIRS : 100 ))
 CAW_SECS=${BENCH_CAW_SECONDS:-10}
 IO_SECS=${BENCH_IO_SECONDS:-20}
 QD=${BENCH_QD:-32}
@@ -99,7 +107,7 @@ UP=
 cleanup() {
 	local j
 	for j in $(jobs -p); do kill "$j" 2>/dev/null; done
-	if [ -n "${BENCH_KEEP:-}" ]; then
+	if [ "${BENCH_KEEP:-0}" != 0 ]; then
 		[ -z "$UP" ] || cl down --keep-logs >/dev/null 2>&1 || log "scripts/cluster.sh down failed"
 		log "kept: $WORK (runs' output), ${STATE:-/run/$CTGT_CLUSTER_ID-cluster}/n*/ (node logs)"
 		return
@@ -255,7 +263,13 @@ T0=$(date +%s)
 echo "=== one device across the cluster: $N nodes (token ${CTGT_CLUSTER_TOKEN:-1000} ms, knet, no crypto), $(nproc) CPUs, $REPS reps ==="
 echo "cluster LU: $URL1 (node 2: $URL2); single: $URLS; stores: $LU_MB MiB files, $BLOCK-byte blocks, on $(df --output=source "$WORK" | tail -n 1), O_DIRECT"
 for r in $(seq "$REPS"); do
-	on 1 "ack.$r" "$P" ack -m "$N" -n "$SAMPLES" -s 256
+	# the raw round and PR OUT in PAIRS alternating short runs, so that
+	# both see the same moments of the machine: each pair's ratio is the
+	# steadiest figure this machine gives (see "paired" below)
+	for k in $(seq "$PAIRS"); do
+		on 1 "ack.$r.$k" "$P" ack -m "$N" -n "$PAIR_SAMPLES" -s 256
+		on 1 "pr.c.$r.$k" "$LAT" pr -n "$PAIR_SAMPLES" -i "$INI" "$URL1"
+	done
 	# the service's ordered commit alone (bench/cluster.sh's "commit"),
 	# to split PR OUT's cost between the service and the device layer
 	for i in 2 3; do
@@ -263,7 +277,6 @@ for r in $(seq "$REPS"); do
 	done
 	on 1 "commit.$r" "$CCB" run -m "$N" -n "$SAMPLES" -s 256 -t commit
 	for i in 2 3; do cl unspawn "$i" ccbm >/dev/null 2>&1; done
-	on 1 "pr.c.$r" "$LAT" pr -n "$SAMPLES" -i "$INI" "$URL1"
 	on 1 "pr.s.$r" "$LAT" pr -n "$SAMPLES" -i "$INI" "$URLS"
 	on 1 "caw.c.$r" "$LAT" caw -n "$SAMPLES" --lba 0 -i "$INI" "$URL1"
 	on 1 "caw.s.$r" "$LAT" caw -n "$SAMPLES" --lba 0 -i "$INI" "$URLS"
@@ -346,23 +359,37 @@ for rw in randread randwrite; do
 	printf '| %-52s | %9s | %9s | %8s | %-8s |\n' "$rw p99 us" "$c" "$s" "$(ratio "$c" "$s")" "-"
 done
 echo
-# perrep LABEL A B [FIELD]: the ratio A.r / B.r of each rep, and their
-# median (the table's ratio divides medians that may come from two reps)
+# perrep LABEL A B [FIELD]: the ratio A / B of each rep (A and B: globs of
+# run names, @ standing for the rep), and their median (the table's ratio
+# divides medians that may come from two reps)
 perrep() {
 	local r a b all=()
 	for r in $(seq "$REPS"); do
-		a=$(m "$2.$r" "${4:-median}")
-		b=$(m "$3.$r" "${4:-median}")
+		a=$(m "${2//@/$r}" "${4:-median}")
+		b=$(m "${3//@/$r}" "${4:-median}")
 		all+=("$(ratio "$a" "$b")")
 	done
 	printf 'per rep, %s: %s (median %s)\n' "$1" "${all[*]}" \
 		"$(printf '%s\n' "${all[@]}" | sed 's/x$//' | med | sed 's/^[0-9.]*$/&x/')"
 }
-perrep "PR OUT cluster / raw ack" pr.c ack
-perrep "ordered commit / raw ack" commit ack
-perrep "CAW cluster / single" caw.c caw.s
-perrep "randread IOPS cluster / single" randread.c randread.s iops
-perrep "randwrite IOPS cluster / single" randwrite.c randwrite.s iops
+# paired: PR OUT / raw ack of each pair run back to back, over every rep
+paired() {
+	local r k all=()
+	for r in $(seq "$REPS"); do
+		for k in $(seq "$PAIRS"); do
+			all+=("$(ratio "$(m "pr.c.$r.$k" median)" "$(m "ack.$r.$k" median)")")
+		done
+	done
+	printf 'paired, PR OUT cluster / raw ack, %s pairs of %s samples: %s (median %s)\n' \
+		"${#all[@]}" "$PAIR_SAMPLES" "${all[*]}" \
+		"$(printf '%s\n' "${all[@]}" | sed 's/x$//' | med | sed 's/^[0-9.]*$/&x/')"
+}
+paired
+perrep "PR OUT cluster / raw ack" 'pr.c.@.*' 'ack.@.*'
+perrep "ordered commit / raw ack" 'commit.@' 'ack.@.*'
+perrep "CAW cluster / single" 'caw.c.@' 'caw.s.@'
+perrep "randread IOPS cluster / single" 'randread.c.@' 'randread.s.@' iops
+perrep "randwrite IOPS cluster / single" 'randwrite.c.@' 'randwrite.s.@' iops
 echo "load average (1 min) before the runs: $LOAD0 on $(nproc) CPUs; measuring took $(( $(date +%s) - T0 )) s"
 echo "exit status $status"
 exit "$status"
