@@ -517,12 +517,17 @@ static void scsi_repl_missed_one(struct scsi_itl *itl, void *arg)
 
 /* Under pr_lock: keeps the current state as what the nexuses were told,
  * unless an earlier reset kept one its load never replaced (a refused
- * snapshot): that one is still what they know. */
+ * snapshot): that one is still what they know. Without a nexus (a node
+ * starting) there is nobody to tell. */
 static void scsi_repl_told_keep(struct scsi_lun *lu)
 {
 	struct lu_repl *t;
+	bool nexuses;
 
-	if (lu->told)
+	pthread_mutex_lock(&lu->itl_lock);
+	nexuses = !list_empty(&lu->itls);
+	pthread_mutex_unlock(&lu->itl_lock);
+	if (lu->told || !nexuses)
 		return;
 	t = malloc(sizeof(*t));
 	if (!t || lu_repl_init(t, &lu->repl.pr.cfg)) {
