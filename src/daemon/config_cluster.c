@@ -97,32 +97,48 @@ static int config_cluster_string_get(struct config_msgs *m,
 	return 1;
 }
 
+/* cluster.KEY, an integer min..max (in unit), into *out when given and
+ * valid; a message otherwise. */
+static void config_cluster_uint_get(struct config_msgs *m,
+				    struct json_object *obj, const char *key,
+				    unsigned min, unsigned max,
+				    const char *unit, unsigned *out)
+{
+	struct json_object *v;
+	int64_t t;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return;
+	t = json_object_get_int64(v);
+	if (!json_object_is_type(v, json_type_int) || t < (int64_t)min ||
+	    t > (int64_t)max)
+		config_msg_add(m, false, NULL,
+			       "cluster.%s: must be an integer %u..%u (%s), "
+			       "got %.48s", key, min, max, unit,
+			       json_object_to_json_string_ext(v,
+					JSON_C_TO_STRING_PLAIN));
+	else
+		*out = (unsigned)t;
+}
+
 static void config_cluster_obj_parse(struct config_msgs *m,
 				     struct json_object *obj,
 				     struct config_cluster *cl)
 {
 	static const char *const keys[] = { "backend", "group", "join_timeout",
-		NULL };
-	struct json_object *v;
+		"fence_delay_ms", NULL };
 	const char *s;
 	size_t i, n;
-	int64_t t;
 
 	config_cluster_keys_check(m, obj, "cluster", keys,
-				  "backend, group, join_timeout");
-	if (json_object_object_get_ex(obj, "join_timeout", &v)) {
-		t = json_object_get_int64(v);
-		if (!json_object_is_type(v, json_type_int) || t < 1 ||
-		    t > (int64_t)CONFIG_CLUSTER_JOIN_TIMEOUT_MAX)
-			config_msg_add(m, false, NULL,
-				       "cluster.join_timeout: must be an integer "
-				       "1..%u (seconds), got %.48s",
-				       CONFIG_CLUSTER_JOIN_TIMEOUT_MAX,
-				       json_object_to_json_string_ext(v,
-						JSON_C_TO_STRING_PLAIN));
-		else
-			cl->join_timeout_s = (unsigned)t;
-	}
+				  "backend, group, join_timeout, "
+				  "fence_delay_ms");
+	config_cluster_uint_get(m, obj, "join_timeout", 1,
+				CONFIG_CLUSTER_JOIN_TIMEOUT_MAX, "seconds",
+				&cl->join_timeout_s);
+	config_cluster_uint_get(m, obj, "fence_delay_ms", 0,
+				CONFIG_CLUSTER_FENCE_DELAY_MAX, "milliseconds",
+				&cl->fence_delay_ms);
 	if (config_cluster_string_get(m, obj, "cluster", "backend", 32,
 				      &s) == 1) {
 		n = sizeof(config_cluster_backends) /
@@ -206,6 +222,7 @@ int config_cluster_parse(struct json_object *root, struct config *c,
 	snprintf(c->cluster.group, sizeof(c->cluster.group), "%s",
 		 CONFIG_CLUSTER_GROUP_DEFAULT);
 	c->cluster.join_timeout_s = CONFIG_CLUSTER_JOIN_TIMEOUT_DEFAULT;
+	c->cluster.fence_delay_ms = CONFIG_CLUSTER_FENCE_DELAY_DEFAULT;
 	c->control.enabled = true;
 	c->control.socket_set = false;
 	snprintf(c->control.socket, sizeof(c->control.socket), "%s",

@@ -23,6 +23,8 @@ struct json_object;
 #define CONFIG_CLUSTER_GROUP_MAX 64u       /* corosync allows 128 */
 #define CONFIG_CLUSTER_JOIN_TIMEOUT_DEFAULT 60u  /* seconds */
 #define CONFIG_CLUSTER_JOIN_TIMEOUT_MAX 3600u
+#define CONFIG_CLUSTER_FENCE_DELAY_DEFAULT 1000u  /* ms */
+#define CONFIG_CLUSTER_FENCE_DELAY_MAX 60000u
 #define CONFIG_CONTROL_SOCKET_DEFAULT "/run/ctgt/ctgtd.sock"
 #define CONFIG_CONTROL_SOCKET_MAX 107u     /* sun_path minus the NUL */
 
@@ -32,6 +34,9 @@ struct config_cluster {
 	/* Seconds ctgtd waits at start for its first view (the backend
 	 * retries meanwhile) before it gives up and exits 1. */
 	unsigned join_timeout_s;
+	/* Milliseconds a node holds its clustered LUs and their completions
+	 * after a view in which nodes left (device.c, "Fencing"); 0: none. */
+	unsigned fence_delay_ms;
 };
 
 struct config_control {

@@ -45,6 +45,20 @@
  * port directory) to every LU: a SCSI-2 reservation held through them
  * ends; registrations stay (SPC-4 5.14.1).
  *
+ * Fencing (DESIGN.md, "Membership": a partitioned minority never acts on
+ * stale reservations). A node cut off from the others stops serving when
+ * its own corosync reports the lost quorum; the others' view without it
+ * comes at about the same moment (both sides time the same token out:
+ * measured on the local harness, the minority stopped 1 to 53 ms BEFORE
+ * the majority was ready), so which comes first is a race, not a rule.
+ * For cluster.fence_delay_ms after a view in which nodes left, this node
+ * holds its clustered LUs (02/04/0A, retried) and holds back every
+ * device-channel completion and CAW range grant: nothing decided in the
+ * new view (a PREEMPT, a released SCSI-2 reservation or CAW lock, a
+ * write under the new state) reaches an initiator before the departed
+ * node has had that long to stop. The messages themselves are ordered
+ * and applied meanwhile.
+ *
  * Deliberately NOT here: what a message does (lu_repl.c, repl.c), the
  * port directory (ports.c), the ordering protocol (src/cluster).
  */
@@ -106,6 +120,18 @@ struct device {
 	/* Messages nobody waits for (I_T nexus loss) that could not be
 	 * ordered (-EAGAIN): submitted again once ready. */
 	struct list_head retry;
+	/* Fencing departed nodes (see the top). */
+	unsigned fence_ms;
+	bool fencing;
+	struct base_timer fence;
+	struct list_head held;      /* struct device_held, in order */
+};
+
+/* A completion or a grant held back while fencing. */
+struct device_held {
+	struct list_head link;
+	void (*run)(void *arg);
+	void *arg;
 };
 
 /* One apply waiting for its local effects before the ack. */
@@ -119,6 +145,7 @@ struct device_submit {
 	struct device_lu *e;
 	struct scsi_lu_req *req;
 	struct list_head link;      /* device.retry: waiting for readiness */
+	int status;                 /* the submit's, while held */
 };
 
 static void device_put_be(uint8_t *p, uint64_t v, unsigned n)
@@ -162,14 +189,44 @@ static bool device_submit_keep(struct device_submit *s, int status)
 	return true;
 }
 
+/* Runs fn(arg) now, or when the fencing ends (see the top). */
+static void device_after_fence(struct device *d, void (*fn)(void *),
+			       void *arg)
+{
+	struct device_held *h;
+
+	if (!d->fencing) {
+		fn(arg);
+		return;
+	}
+	h = malloc(sizeof(*h));
+	if (!h) {
+		LOG_ERR("device: out of memory: a completion is not held back "
+			"for the fencing of departed nodes");
+		fn(arg);
+		return;
+	}
+	h->run = fn;
+	h->arg = arg;
+	list_add_tail(&d->held, &h->link);
+}
+
+static void device_submit_finish(void *arg)
+{
+	struct device_submit *s = arg;
+
+	scsi_lu_req_done(s->req, s->status);
+	free(s);
+}
+
 static void device_submit_done(void *ctx, int status)
 {
 	struct device_submit *s = ctx;
 
 	if (device_submit_keep(s, status))
 		return;
-	scsi_lu_req_done(s->req, status);
-	free(s);
+	s->status = status;
+	device_after_fence(s->e->dev, device_submit_finish, s);
 }
 
 static void device_submit_send(struct device_submit *s)
@@ -283,13 +340,20 @@ static void device_range_granted_run(void *arg)
 	r->granted(r, status);
 }
 
-/* Back to the command's loop with the outcome. */
-static void device_range_answer(struct device_range *dr, int status)
+static void device_range_answer_post(void *arg)
 {
-	dr->status = status;
+	struct device_range *dr = arg;
+
 	if (base_loop_post(dr->r->loop, device_range_granted_run, dr))
 		LOG_ERR("device: %s: a CAW lock grant was lost: out of memory",
 			dr->e->name);
+}
+
+/* Back to the command's loop with the outcome (after the fencing). */
+static void device_range_answer(struct device_range *dr, int status)
+{
+	dr->status = status;
+	device_after_fence(dr->e->dev, device_range_answer_post, dr);
 }
 
 static void device_range_cb(struct cluster_lock *lk, int status)
@@ -390,11 +454,52 @@ static bool device_awaits(const struct device *d, uint32_t node)
 	return false;
 }
 
-/* The LUs are held exactly while some member is awaited. */
+/* The LUs are held exactly while some member is awaited or departed
+ * nodes are being fenced. */
 static void device_hold_update(struct device *d)
 {
 	for (unsigned i = 0; i < d->n; i++)
-		scsi_lun_repl_hold(d->lus[i].lu, d->nawait > 0);
+		scsi_lun_repl_hold(d->lus[i].lu, d->nawait > 0 || d->fencing);
+}
+
+/* The fencing is over: what it held back runs, in order. */
+static void device_fence_end(struct device *d)
+{
+	struct device_held *h, *tmp;
+	struct list_head run;
+
+	if (!d->fencing)
+		return;
+	d->fencing = false;
+	base_timer_stop(d->loop, &d->fence);
+	device_hold_update(d);
+	list_init(&run);
+	list_for_each_entry_safe(h, tmp, &d->held, link) {
+		list_del(&h->link);
+		list_add_tail(&run, &h->link);
+	}
+	list_for_each_entry_safe(h, tmp, &run, link) {
+		list_del(&h->link);
+		h->run(h->arg);
+		free(h);
+	}
+}
+
+static void device_fence_timer(struct base_timer *t)
+{
+	device_fence_end(container_of(t, struct device, fence));
+}
+
+/* Nodes left: hold for fence_ms from now (see the top). */
+static void device_fence_start(struct device *d, uint32_t nleft)
+{
+	if (!d->fence_ms || d->detached)
+		return;
+	LOG_INFO("device: %u node%s left: the clustered LUs wait %u ms for "
+		 "%s to stop serving", nleft, nleft == 1 ? "" : "s",
+		 d->fence_ms, nleft == 1 ? "it" : "them");
+	d->fencing = true;
+	base_timer_start(d->loop, &d->fence, d->fence_ms);
 }
 
 static void device_await_drop(struct device *d, uint32_t node)
@@ -640,6 +745,8 @@ static void device_view(void *arg, const struct cluster_view *v,
 	for (uint32_t i = 0; i < nleft; i++)
 		if (device_awaits(d, left[i]))
 			device_await_drop(d, left[i]);
+	if (nleft)
+		device_fence_start(d, nleft);
 	/* This node offers once ready (device_ready): not from here, in
 	 * the middle of the sync round. */
 	device_hold_update(d);
@@ -872,6 +979,9 @@ int device_open(struct cluster *c, const struct config *cfg,
 	d->loop = cluster_loop(c);
 	d->ports = ports;
 	list_init(&d->retry);
+	list_init(&d->held);
+	d->fence_ms = cfg->cluster.fence_delay_ms;
+	base_timer_init(&d->fence, device_fence_timer);
 	for (unsigned i = 0; i < cfg->n_targets; i++) {
 		const struct config_target *ct = &cfg->targets[i];
 
@@ -934,6 +1044,9 @@ void device_detach(struct device *d)
 {
 	if (!d)
 		return;
+	/* Stopping: what is held back completes now (the cluster's close
+	 * then ends what is still outstanding). */
+	device_fence_end(d);
 	d->detached = true;
 	for (unsigned i = 0; i < d->n; i++)
 		scsi_lun_set_seq(d->lus[i].lu, NULL);

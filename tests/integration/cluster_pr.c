@@ -1161,6 +1161,43 @@ static void uas_str(const struct uas_until_good *u, char *out, size_t len)
 					u->asc[i] & 0xff);
 }
 
+/* TEST UNIT READY through s, which may conflict (another nexus's
+ * SCSI-2 reservation) or report UAs, until the node holds the LU for
+ * the fencing of a departed node (NOT READY 02/04/0A: device.c,
+ * "Fencing"), then until GOOD: the node noticed the departure, waited,
+ * and serves again. limit: seconds for each of the two. Returns the
+ * seconds the hold was seen. */
+static double fence_pass(struct sess *s, double limit)
+{
+	double t0 = now_s(), t_held = 0;
+	struct reply r;
+	bool held = false;
+
+	for (;;) {
+		tur(s, &r);
+		if (r.status == ST_CHECK && r.sense_key == SK_NOT_READY &&
+		    r.asc == 0x040A) {
+			if (!held)
+				t_held = now_s();
+			held = true;
+		} else if (held && r.status == ST_GOOD) {
+			return now_s() - t_held;
+		} else if (r.status != ST_GOOD && r.status != ST_CONFLICT &&
+			   !(r.status == ST_CHECK && r.sense_key == SK_UA)) {
+			sc_fail("%s: TEST UNIT READY while waiting for the "
+				"fencing of a departed node: %s (sense %x/%04x)",
+				s->label, status_name(r.status), r.sense_key,
+				r.asc);
+		}
+		if (now_s() - (held ? t_held : t0) > limit)
+			sc_fail("%s: %s %.0f s after a node left", s->label,
+				held ? "still held (NOT READY)" :
+				"no hold (NOT READY 02/04/0A) for the fencing",
+				limit);
+		sleep_s(0.05);
+	}
+}
+
 static void sc_merge_ua(char *detail, size_t dlen)
 {
 	enum { SC = 13 };
@@ -1185,7 +1222,9 @@ static void sc_merge_ua(char *detail, size_t dlen)
 
 	step("node 3 is cut off the cluster");
 	node_partition(3);
-	ua_drain(&A);  /* 2A/06: node 3's port group is UNAVAILABLE */
+	step("node 1 holds the LU while node 3 is fenced, then serves");
+	double fenced = fence_pass(&A, 15);
+	uas_until_good(&A, &uc);  /* 2A/06: node 3's port group */
 	step("A PREEMPTs C's key as WR_EX through node 1, then LUN RESET");
 	pr_ok(&A, SA_PREEMPT, TYPE_WR_EX, KEY(SC, 1), KEY(SC, 3), 0);
 	lun_reset(&A, NULL);
@@ -1221,8 +1260,9 @@ static void sc_merge_ua(char *detail, size_t dlen)
 	step("clean up: A CLEAR");
 	ua_drain(&A);  /* 2A/06: node 3's port group is back */
 	pr_ok(&A, SA_CLEAR, 0, KEY(SC, 1), 0, 0);
-	snprintf(detail, dlen, "C: %s; D: %s (%d and %d NOT READY retried)",
-		 sc_, sd, uc.not_ready, ud.not_ready);
+	snprintf(detail, dlen, "C: %s; D: %s (%d and %d NOT READY retried);"
+		 " node 1 held %.1f s for the fencing of node 3",
+		 sc_, sd, uc.not_ready, ud.not_ready, fenced);
 }
 
 /*
@@ -1271,7 +1311,7 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	double t0 = now_s();
 	sess_drop(&B);
 	step("A writes through node 1 until node 2's reservation is released");
-	int n_conflict = 0, n_ua = 0;
+	int n_conflict = 0, n_ua = 0, n_held = 0;
 	bool saw_2a06 = false;
 	for (;;) {
 		io10(&A, true, 8, 1, &r);
@@ -1282,6 +1322,9 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 		} else if (r.status == ST_CHECK && r.sense_key == SK_UA) {
 			n_ua++;
 			saw_2a06 |= r.asc == ASC_ALUA_CHANGED;
+		} else if (r.status == ST_CHECK &&
+			   r.sense_key == SK_NOT_READY && r.asc == 0x040A) {
+			n_held++;  /* node 2 fenced (device.c, "Fencing") */
 		} else {
 			expect_status(&A, &r, ST_CONFLICT);
 		}
@@ -1292,6 +1335,10 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 		sleep_s(0.25);
 	}
 	double released = now_s() - t0;
+	if (!n_held)
+		sc_fail("A's write ran through node 1 with no NOT READY "
+			"(02/04/0A) before it: node 1 did not hold the LU while "
+			"node 2 was fenced");
 
 	step("without node 2: A registers and reserves WR_EX_RO through node 1");
 	ua_drain(&A);
@@ -1321,9 +1368,9 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	step("clean up: A CLEAR");
 	pr_ok(&A, SA_CLEAR, 0, KEY(SC, 1), 0, 0);
 	snprintf(detail, dlen, "released %.1f s after the kill (%d conflicts,"
-		 " %d UAs%s before); node 2 serving %.1f s after its restart",
-		 released, n_conflict, n_ua, saw_2a06 ? " incl. 2A/06" : "",
-		 back);
+		 " %d UAs%s, %d NOT READY of the fencing before); node 2"
+		 " serving %.1f s after its restart", released, n_conflict,
+		 n_ua, saw_2a06 ? " incl. 2A/06" : "", n_held, back);
 }
 
 /*
@@ -1429,6 +1476,7 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 {
 	enum { SC = 10 };
 	struct sess A, B, S[NODES + 1];
+	struct uas_until_good u;
 	struct reply r;
 	struct resv v;
 	struct keys k;
@@ -1441,10 +1489,11 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 
 	step("ctgtd stops on node 3");
 	node_stop(3);
+	step("nodes 1 and 2 hold the LU while node 3 is fenced, then serve");
+	fence_pass(&A, 15);
+	uas_until_good(&B, &u);
 	step("image 2 (nodes 1 and 2): A releases, B reserves EX_AC, A"
 	     " changes its key");
-	ua_drain(&A);
-	ua_drain(&B);
 	pr_ok(&A, SA_RELEASE, TYPE_WR_EX_RO, KEY(SC, 1), 0, 0);
 	/* the release of a registrants-only reservation tells the other
 	 * registrants (SPC-4 RELEASE service action) */

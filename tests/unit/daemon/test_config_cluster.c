@@ -59,6 +59,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->cluster.backend, CLUSTER_BACKEND_SINGLE);
 	assert_string_equal(c->cluster.group, "ctgt");
 	assert_int_equal(c->cluster.join_timeout_s, 60);
+	assert_int_equal(c->cluster.fence_delay_ms, 1000);
 	assert_true(c->control.enabled);
 	assert_false(c->control.socket_set);
 	assert_string_equal(c->control.socket, "/run/ctgt/ctgtd.sock");
@@ -69,13 +70,14 @@ static void test_values(void **state)
 {
 	struct config *c = t_parse_ok(T_DOC(
 		",\"cluster\":{\"backend\":\"corosync\",\"group\":\"ctgt-a.1\","
-		"\"join_timeout\":5}"
+		"\"join_timeout\":5,\"fence_delay_ms\":0}"
 		",\"control\":{\"socket\":\"/tmp/x.sock\",\"enabled\":false}"));
 
 	(void)state;
 	assert_int_equal(c->cluster.backend, CLUSTER_BACKEND_COROSYNC);
 	assert_string_equal(c->cluster.group, "ctgt-a.1");
 	assert_int_equal(c->cluster.join_timeout_s, 5);
+	assert_int_equal(c->cluster.fence_delay_ms, 0);
 	assert_false(c->control.enabled);
 	assert_true(c->control.socket_set);
 	assert_string_equal(c->control.socket, "/tmp/x.sock");
@@ -94,12 +96,17 @@ static void test_errors(void **state)
 		    "cluster.backend: must be a string");
 	t_parse_err(T_DOC(",\"cluster\":{\"groop\":\"x\"}"),
 		    "cluster.groop: unknown key (known here: backend, group, "
-		    "join_timeout)");
+		    "join_timeout, fence_delay_ms)");
 	t_parse_err(T_DOC(",\"cluster\":{\"join_timeout\":0}"),
 		    "cluster.join_timeout: must be an integer 1..3600 "
 		    "(seconds), got 0");
 	t_parse_err(T_DOC(",\"cluster\":{\"join_timeout\":\"5\"}"),
 		    "cluster.join_timeout: must be an integer");
+	t_parse_err(T_DOC(",\"cluster\":{\"fence_delay_ms\":60001}"),
+		    "cluster.fence_delay_ms: must be an integer 0..60000 "
+		    "(milliseconds), got 60001");
+	t_parse_err(T_DOC(",\"cluster\":{\"fence_delay_ms\":-1}"),
+		    "cluster.fence_delay_ms: must be an integer 0..60000");
 	t_parse_err(T_DOC(",\"cluster\":{\"group\":\"a b\"}"),
 		    "cluster.group: only letters");
 	t_parse_err(T_DOC(",\"cluster\":{\"group\":\"\"}"),
