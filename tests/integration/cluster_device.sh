@@ -78,12 +78,16 @@ dev_up() {
 	cluster_up=1
 	it_pass dev.up "$N nodes"
 	truncate -s 128M "$work/shared.img"
+	# 3 s, not the default 1 s: the scenarios that stop, kill or cut off
+	# a node must see the others hold the LU (cluster_pr's fence_pass),
+	# also when a loaded machine is slow to run them
+	FENCE_MS=3000
 	for i in $(seq "$N"); do
 		cat >"$work/n$i.json" <<EOF
 {
   "threads": 2,
   "node": { "port_group": $i, "state_dir": "$work/state$i" },
-  "cluster": { "backend": "corosync", "group": "ctgt" },
+  "cluster": { "backend": "corosync", "group": "ctgt", "fence_delay_ms": $FENCE_MS },
   "targets": [ { "name": "$IQN",
     "portal_groups": [ { "tag": 1, "rtpi": $i, "portals": ["$(cl addr "$i"):3260"] } ],
     "luns": [ { "lun": 0, "cluster_impl": "cluster",

@@ -1096,9 +1096,10 @@ static bool fs_raw_same(const struct full_status *a,
  *   D@3 (ini2) ---/
  *
  * A, C and D register; C reserves Exclusive Access. Node 3 is cut off
- * the cluster (--partition-cmd 3): it loses quorum and applies nothing.
- * Meanwhile, through node 1, A PREEMPTs C's key as Write Exclusive and
- * resets the LU. Node 3 heals (--heal-cmd 3) and takes the cluster's
+ * the cluster (--partition-cmd 3): it loses quorum and applies nothing;
+ * node 1 holds the LU for the fencing of node 3 (NOT READY 02/04/0A for
+ * cluster.fence_delay_ms), then serves. Meanwhile, through node 1, A
+ * PREEMPTs C's key as Write Exclusive and resets the LU. Node 3 heals (--heal-cmd 3) and takes the cluster's
  * state. C and D stayed logged in to node 3 (idle while it was cut off);
  * their commands, retried while node 3 is not ready, report among the
  * ALUA 2A/06s: C 29/03 and 2A/05 REGISTRATIONS PREEMPTED, D 29/03 and
@@ -1224,7 +1225,6 @@ static void sc_merge_ua(char *detail, size_t dlen)
 	node_partition(3);
 	step("node 1 holds the LU while node 3 is fenced, then serves");
 	double fenced = fence_pass(&A, 15);
-	uas_until_good(&A, &uc);  /* 2A/06: node 3's port group */
 	step("A PREEMPTs C's key as WR_EX through node 1, then LUN RESET");
 	pr_ok(&A, SA_PREEMPT, TYPE_WR_EX, KEY(SC, 1), KEY(SC, 3), 0);
 	lun_reset(&A, NULL);
@@ -1277,8 +1277,10 @@ static void sc_merge_ua(char *detail, size_t dlen)
  * is killed (--kill-cmd 2): once the others' view drops it (token +
  * consensus, a few seconds) its SCSI-2 reservation is released
  * cluster-wide and A's write through node 1 runs (polled every 0.25 s for
- * up to 15 s: meanwhile only RESERVATION CONFLICT, or unit attentions
- * such as 2A/06 for node 2's port group going unavailable). Without node
+ * up to 15 s: meanwhile only RESERVATION CONFLICT, unit attentions such
+ * as 2A/06 for node 2's port group going unavailable, and NOT READY
+ * 02/04/0A while node 1 fences node 2 after the view: at least one, or
+ * node 1 did not wait for node 2 to stop; device.c, "Fencing"). Without node
  * 2, A registers and reserves WR_EX_RO; node 2 comes back (--restart-cmd
  * 2), serves again, and has that state (the state transfer on its join):
  * READ FULL STATUS through it is node 1's, byte for byte, and B's new
