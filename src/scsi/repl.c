@@ -485,19 +485,29 @@ static void scsi_repl_file_sync(struct scsi_lun *lu)
  *   its registration is gone (PREEMPT, CLEAR)             2A/05
  *   still registered, and the reservation it lived under
  *   ended or changed type, scope or holder:
- *     it held it                                          2A/03
+ *     it held it (alone: not an all-registrants type)     2A/03
  *     it did not                                          2A/04
  * The node cannot tell which commands ran, so this errs toward telling:
  * a RELEASE of a Write Exclusive reservation, which SPC-4 announces to
  * nobody, is told as 2A/04 here; CLEAR's 2A/03 arrives as 2A/05.
  */
+/* Whether n alone holds st's reservation (an all-registrants one is
+ * every registrant's: nobody's alone). */
+static bool scsi_repl_sole_holder(const struct pr_state *st,
+				  const struct pr_nexus *n)
+{
+	return st->type != PR_TYPE_NONE &&
+	       !pr_type_all_registrants(st->type) &&
+	       pr_state_is_holder(st, n);
+}
+
 static void scsi_repl_missed_one(struct scsi_itl *itl, void *arg)
 {
 	const struct lu_repl *was = arg;
 	const struct lu_repl *now = &itl->lu->repl;
 	const struct pr_nexus *n = &itl->nexus->pr;
 	bool reg_was = pr_reg_find(&was->pr, n) != NULL;
-	bool held = pr_state_is_holder(&was->pr, n);
+	bool held = scsi_repl_sole_holder(&was->pr, n);
 
 	if (now->lun_resets != was->lun_resets)
 		scsi_itl_ua_raise(itl, SCSI_UA_LUN_RESET);
@@ -510,7 +520,7 @@ static void scsi_repl_missed_one(struct scsi_itl *itl, void *arg)
 	if (was->pr.type == PR_TYPE_NONE)
 		return;
 	if (now->pr.type != was->pr.type || now->pr.scope != was->pr.scope ||
-	    pr_state_is_holder(&now->pr, n) != held)
+	    scsi_repl_sole_holder(&now->pr, n) != held)
 		scsi_itl_ua_raise(itl, held ? SCSI_UA_RESERVATIONS_PREEMPTED
 					    : SCSI_UA_RESERVATIONS_RELEASED);
 }

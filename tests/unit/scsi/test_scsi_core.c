@@ -1835,6 +1835,36 @@ static void test_repl_missed(void **state)
 	pr_run(f, &tt, f->b, CDB_TUR, 6);
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 	free(img);
+
+	/* An all-registrants reservation is nobody's alone: A, registered
+	 * under C's Write Exclusive - All Registrants, hears of C's RELEASE
+	 * as 2A/04 (as SPC-4 tells the other registrants), not 2A/03. */
+	pr_out(f, &tt, f->a, 0x04, PR_TYPE_WR_EX_AR, 0xA, 0xC); /* PREEMPT */
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
+	assert_int_equal(lu_repl_init(&cl, &f->lu0->repl.pr.cfg), 0);
+	assert_int_equal(scsi_lun_repl_save(f->lu0, &img, &len), 0);
+	assert_int_equal(lu_repl_load(&cl, img, len), 0);
+	free(img);
+	m.type = LU_REPL_MSG_PR_OUT;
+	t_nexus(&m.nexus, "iqn.other-node", 3, 2);
+	m.req.sa = PR_OUT_REGISTER;
+	m.req.key = 0;
+	m.req.sa_key = 0xD;
+	missed_apply(&cl, &m);
+	m.req.sa = PR_OUT_RELEASE;
+	m.req.type = PR_TYPE_WR_EX_AR;
+	m.req.key = 0xD;
+	m.req.sa_key = 0;
+	missed_apply(&cl, &m);
+	assert_int_equal(lu_repl_save(&cl, &img, &len), 0);
+	lu_repl_fini(&cl);
+	scsi_lun_repl_reset(f->lu0);
+	assert_int_equal(scsi_lun_repl_load(f->lu0, img, len), 0);
+	free(img);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	expect_sense(&tt.t, 0x06, 0x2A, 0x04);
+	pr_run(f, &tt, f->a, CDB_TUR, 6);
+	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 }
 
 int main(void)
