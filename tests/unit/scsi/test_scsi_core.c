@@ -1764,6 +1764,29 @@ static void missed_apply(struct lu_repl *st, const struct lu_repl_msg *m)
 	assert_int_equal(fx.pr.status, PR_STATUS_GOOD);
 }
 
+/* The cluster's copy of LUN 0's state, for its history meanwhile. */
+static void missed_begin(struct fx *f, struct lu_repl *cl)
+{
+	void *img;
+	size_t len;
+
+	assert_int_equal(lu_repl_init(cl, &f->lu0->repl.pr.cfg), 0);
+	assert_int_equal(scsi_lun_repl_save(f->lu0, &img, &len), 0);
+	assert_int_equal(lu_repl_load(cl, img, len), 0);
+	free(img);
+}
+
+/* The state transfer of cl into LUN 0 (reset, then load); cl is gone.
+ * Returns the snapshot (malloc'ed) in *img, *len. */
+static void missed_transfer(struct fx *f, struct lu_repl *cl, void **img,
+			    size_t *len)
+{
+	assert_int_equal(lu_repl_save(cl, img, len), 0);
+	lu_repl_fini(cl);
+	scsi_lun_repl_reset(f->lu0);
+	assert_int_equal(scsi_lun_repl_load(f->lu0, *img, *len), 0);
+}
+
 /*
  * The node was away while the cluster changed LUN 0's state: C (a nexus
  * of another node) registered, PREEMPTed B's key taking B's Exclusive
@@ -1789,10 +1812,7 @@ static void test_repl_missed(void **state)
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
 
 	/* The cluster's history meanwhile, on a copy of the state. */
-	assert_int_equal(lu_repl_init(&cl, &f->lu0->repl.pr.cfg), 0);
-	assert_int_equal(scsi_lun_repl_save(f->lu0, &img, &len), 0);
-	assert_int_equal(lu_repl_load(&cl, img, len), 0);
-	free(img);
+	missed_begin(f, &cl);
 	memset(&m, 0, sizeof(m));
 	m.type = LU_REPL_MSG_PR_OUT;
 	t_nexus(&m.nexus, "iqn.other-node", 3, 2);
@@ -1806,11 +1826,7 @@ static void test_repl_missed(void **state)
 	missed_apply(&cl, &m);
 	m.type = LU_REPL_MSG_LUN_RESET;
 	missed_apply(&cl, &m);
-	assert_int_equal(lu_repl_save(&cl, &img, &len), 0);
-	lu_repl_fini(&cl);
-
-	scsi_lun_repl_reset(f->lu0);
-	assert_int_equal(scsi_lun_repl_load(f->lu0, img, len), 0);
+	missed_transfer(f, &cl, &img, &len);
 
 	pr_run(f, &tt, f->b, CDB_TUR, 6);
 	expect_sense(&tt.t, 0x06, 0x29, 0x03);
@@ -1841,10 +1857,7 @@ static void test_repl_missed(void **state)
 	 * as 2A/04 (as SPC-4 tells the other registrants), not 2A/03. */
 	pr_out(f, &tt, f->a, 0x04, PR_TYPE_WR_EX_AR, 0xA, 0xC); /* PREEMPT */
 	assert_int_equal(tt.t.status, SCSI_STATUS_GOOD);
-	assert_int_equal(lu_repl_init(&cl, &f->lu0->repl.pr.cfg), 0);
-	assert_int_equal(scsi_lun_repl_save(f->lu0, &img, &len), 0);
-	assert_int_equal(lu_repl_load(&cl, img, len), 0);
-	free(img);
+	missed_begin(f, &cl);
 	m.type = LU_REPL_MSG_PR_OUT;
 	t_nexus(&m.nexus, "iqn.other-node", 3, 2);
 	m.req.sa = PR_OUT_REGISTER;
@@ -1856,10 +1869,7 @@ static void test_repl_missed(void **state)
 	m.req.key = 0xD;
 	m.req.sa_key = 0;
 	missed_apply(&cl, &m);
-	assert_int_equal(lu_repl_save(&cl, &img, &len), 0);
-	lu_repl_fini(&cl);
-	scsi_lun_repl_reset(f->lu0);
-	assert_int_equal(scsi_lun_repl_load(f->lu0, img, len), 0);
+	missed_transfer(f, &cl, &img, &len);
 	free(img);
 	pr_run(f, &tt, f->a, CDB_TUR, 6);
 	expect_sense(&tt.t, 0x06, 0x2A, 0x04);
