@@ -31,6 +31,7 @@
  *   kind 1 (LU message): 4 16 NAA   20 .. the lu_repl message (lu_repl.h)
  *   kind 2 (OFFER): 4 4 LU count; per LU: 16 NAA, 4 length L, L bytes of
  *     the APTPL image (L = 0: no file)
+ *   kind 3 (BYE): nothing more (4 bytes in all)
  * Snapshot (state transfer), version 1:
  *   0 4 "CTDV"   4 2 version   6 1 formed   7 1 reserved   8 4 LU count
  *   12 4 awaited count W, W times 4 node id (ascending)
@@ -57,7 +58,10 @@
  * new view (a PREEMPT, a released SCSI-2 reservation or CAW lock, a
  * write under the new state) reaches an initiator before the departed
  * node has had that long to stop. The messages themselves are ordered
- * and applied meanwhile.
+ * and applied meanwhile. A node that stops cleanly says BYE once its
+ * sessions are closed, before it leaves: nothing is left to fence, so
+ * its departure holds nothing (a BYE counts for that incarnation only:
+ * the node's next join forgets it).
  *
  * Deliberately NOT here: what a message does (lu_repl.c, repl.c), the
  * port directory (ports.c), the ordering protocol (src/cluster).
@@ -81,6 +85,9 @@
 #define DEVICE_VERSION 1u
 #define DEVICE_KIND_LU 1u
 #define DEVICE_KIND_OFFER 2u
+#define DEVICE_KIND_BYE 3u
+/* How long a stopping node waits for its BYE to be ordered. */
+#define DEVICE_BYE_WAIT_MS 2000u
 #define DEVICE_HDR 20u
 #define DEVICE_SNAP_HDR 16u
 #define DEVICE_SNAP_LU 32u
@@ -125,6 +132,12 @@ struct device {
 	bool fencing;
 	struct base_timer fence;
 	struct list_head held;      /* struct device_held, in order */
+	uint32_t nbye;              /* members that said BYE */
+	uint32_t bye[CLUSTER_NODES_MAX];
+	/* This node's own BYE: who hears when it is over. */
+	void (*bye_done)(void *arg);
+	void *bye_arg;
+	struct base_timer bye_timer;
 };
 
 /* A completion or a grant held back while fencing. */
@@ -490,14 +503,36 @@ static void device_fence_timer(struct base_timer *t)
 	device_fence_end(container_of(t, struct device, fence));
 }
 
-/* Nodes left: hold for fence_ms from now (see the top). */
-static void device_fence_start(struct device *d, uint32_t nleft)
+static bool device_bye_drop(struct device *d, uint32_t node)
 {
+	for (uint32_t i = 0; i < d->nbye; i++) {
+		if (d->bye[i] == node) {
+			d->bye[i] = d->bye[--d->nbye];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Nodes left: hold for fence_ms from now, unless each of them said BYE
+ * (see the top). */
+static void device_fence_start(struct device *d, const uint32_t *left,
+			       uint32_t nleft)
+{
+	uint32_t unclean = 0;
+
+	for (uint32_t i = 0; i < nleft; i++)
+		unclean += !device_bye_drop(d, left[i]);
+	if (!unclean) {
+		LOG_INFO("device: %u node%s left after stopping cleanly: "
+			 "nothing to fence", nleft, nleft == 1 ? "" : "s");
+		return;
+	}
 	if (!d->fence_ms || d->detached)
 		return;
 	LOG_INFO("device: %u node%s left: the clustered LUs wait %u ms for "
-		 "%s to stop serving", nleft, nleft == 1 ? "" : "s",
-		 d->fence_ms, nleft == 1 ? "it" : "them");
+		 "%s to stop serving", unclean, unclean == 1 ? "" : "s",
+		 d->fence_ms, unclean == 1 ? "it" : "them");
 	d->fencing = true;
 	base_timer_start(d->loop, &d->fence, d->fence_ms);
 }
@@ -696,6 +731,15 @@ static int device_apply(void *arg, const struct cluster_msg_info *mi,
 		device_apply_offer(d, mi->from, b, len);
 		return CLUSTER_APPLY_DONE;
 	}
+	if (len == 4 && b[0] == DEVICE_VERSION && b[1] == DEVICE_KIND_BYE &&
+	    !b[2] && !b[3]) {
+		if (mi->from != cluster_local_id(d->cluster) &&
+		    d->nbye < CLUSTER_NODES_MAX) {
+			device_bye_drop(d, mi->from);
+			d->bye[d->nbye++] = mi->from;
+		}
+		return CLUSTER_APPLY_DONE;
+	}
 	if (len < DEVICE_HDR || b[0] != DEVICE_VERSION ||
 	    b[1] != DEVICE_KIND_LU || b[2] || b[3]) {
 		LOG_WARN("device: a message from node %u that does not decode "
@@ -728,8 +772,6 @@ static void device_view(void *arg, const struct cluster_view *v,
 	struct lu_repl_msg *m;
 	ssize_t n;
 
-	(void)joined;
-	(void)njoined;
 	if (!d->formed) {
 		/* The first quorate view of this history: its members'
 		 * APTPL files decide (see the top). */
@@ -745,8 +787,11 @@ static void device_view(void *arg, const struct cluster_view *v,
 	for (uint32_t i = 0; i < nleft; i++)
 		if (device_awaits(d, left[i]))
 			device_await_drop(d, left[i]);
+	/* A BYE counts for the incarnation that said it. */
+	for (uint32_t i = 0; i < njoined; i++)
+		device_bye_drop(d, joined[i]);
 	if (nleft)
-		device_fence_start(d, nleft);
+		device_fence_start(d, left, nleft);
 	/* This node offers once ready (device_ready): not from here, in
 	 * the middle of the sync round. */
 	device_hold_update(d);
@@ -949,6 +994,55 @@ static const struct cluster_channel_ops device_ops = {
 	.reset = device_reset,
 };
 
+/* ------------------------------------------------------- a clean stop */
+
+static void device_bye_end(struct device *d)
+{
+	void (*fn)(void *) = d->bye_done;
+
+	if (!fn)
+		return;
+	d->bye_done = NULL;
+	base_timer_stop(d->loop, &d->bye_timer);
+	fn(d->bye_arg);
+}
+
+static void device_bye_submitted(void *ctx, int status)
+{
+	struct device *d = ctx;
+
+	if (status && status != -ESHUTDOWN)
+		LOG_INFO("device: BYE not ordered (%s): the others will fence "
+			 "this node", strerror(-status));
+	device_bye_end(d);
+}
+
+static void device_bye_timeout(struct base_timer *t)
+{
+	struct device *d = container_of(t, struct device, bye_timer);
+
+	LOG_WARN("device: BYE not ordered within %u ms: the others will "
+		 "fence this node", DEVICE_BYE_WAIT_MS);
+	device_bye_end(d);
+}
+
+void device_bye(struct device *d, void (*done)(void *arg), void *arg)
+{
+	static const uint8_t bye[4] = { DEVICE_VERSION, DEVICE_KIND_BYE };
+	int err = -ESHUTDOWN;
+
+	if (d && !d->detached && !d->bye_done)
+		err = cluster_submit(d->ch, bye, sizeof(bye),
+				     device_bye_submitted, d);
+	if (err) {
+		done(arg);
+		return;
+	}
+	d->bye_done = done;
+	d->bye_arg = arg;
+	base_timer_start(d->loop, &d->bye_timer, DEVICE_BYE_WAIT_MS);
+}
+
 /* -------------------------------------------------------------- set-up */
 
 static int device_lu_cmp(const void *a, const void *b)
@@ -982,6 +1076,7 @@ int device_open(struct cluster *c, const struct config *cfg,
 	list_init(&d->held);
 	d->fence_ms = cfg->cluster.fence_delay_ms;
 	base_timer_init(&d->fence, device_fence_timer);
+	base_timer_init(&d->bye_timer, device_bye_timeout);
 	for (unsigned i = 0; i < cfg->n_targets; i++) {
 		const struct config_target *ct = &cfg->targets[i];
 
@@ -1047,6 +1142,7 @@ void device_detach(struct device *d)
 	/* Stopping: what is held back completes now (the cluster's close
 	 * then ends what is still outstanding). */
 	device_fence_end(d);
+	device_bye_end(d);
 	d->detached = true;
 	for (unsigned i = 0; i < d->n; i++)
 		scsi_lun_set_seq(d->lus[i].lu, NULL);

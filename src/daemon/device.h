@@ -33,6 +33,11 @@ struct ports;
  * 0, or -errno after logging why. With no clustered LU: 0, *out NULL. */
 int device_open(struct cluster *c, const struct config *cfg,
 		struct ports *ports, struct device **out);
+/* At a clean stop, once the sessions are closed (this node serves
+ * nothing any more): tells the others, so that its departure holds
+ * nothing (device.c, "Fencing"). done(arg) runs on the control thread
+ * once the BYE is ordered, or at once when it cannot be, or after 2 s. */
+void device_bye(struct device *d, void (*done)(void *arg), void *arg);
 /* Before cluster_close(): detaches the LUs (their messages are applied
  * here alone from now on) and fails what is still queued; after it
  * (which closed the channel and fired the pending submits): frees d. */

@@ -403,10 +403,25 @@ fail:
 	return err;
 }
 
+static void member_bye_done(void *arg)
+{
+	member_step_end(arg, 0);
+}
+
+static void member_bye_on_loop(void *arg)
+{
+	struct member *m = arg;
+
+	device_bye(m->device, member_bye_done, m);
+}
+
 void member_stop(struct member *m)
 {
 	if (!m)
 		return;
+	/* The sessions are closed: the others need not fence this node. */
+	if (member_step_wait(m, member_bye_on_loop, m))
+		LOG_ERR("control: cannot reach the control thread to say BYE");
 	if (member_step_wait(m, member_close_on_loop, m))
 		LOG_ERR("control: cannot reach the control thread to stop it");
 	member_destroy(m);
