@@ -475,23 +475,19 @@ static void device_hold_update(struct device *d)
 		scsi_lun_repl_hold(d->lus[i].lu, d->nawait > 0 || d->fencing);
 }
 
-/* The fencing is over: what it held back runs, in order. */
+/* The fencing is over: what it held back runs, in order (nothing new
+ * is held from here on: device_after_fence runs it at once). */
 static void device_fence_end(struct device *d)
 {
-	struct device_held *h, *tmp;
-	struct list_head run;
+	struct device_held *h;
 
 	if (!d->fencing)
 		return;
 	d->fencing = false;
 	base_timer_stop(d->loop, &d->fence);
 	device_hold_update(d);
-	list_init(&run);
-	list_for_each_entry_safe(h, tmp, &d->held, link) {
-		list_del(&h->link);
-		list_add_tail(&run, &h->link);
-	}
-	list_for_each_entry_safe(h, tmp, &run, link) {
+	while (!list_empty(&d->held)) {
+		h = list_first_entry(&d->held, struct device_held, link);
 		list_del(&h->link);
 		h->run(h->arg);
 		free(h);

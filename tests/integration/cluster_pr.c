@@ -109,6 +109,18 @@ static int node_cmd(const char *what, const char *cmdline, int node)
 enum node_down { NODE_UP = 0, NODE_KILLED, NODE_STOPPED, NODE_CUT };
 static enum node_down node_down[NODES + 1];
 
+/* Each way a scenario takes a node down, and the way back (the node
+ * commands above). */
+static const struct {
+	const char *down, *up;
+	const char *const *down_cmd, *const *up_cmd;
+} node_ways[] = {
+	[NODE_KILLED] = { "kill", "restart", &o_kill_cmd, &o_restart_cmd },
+	[NODE_STOPPED] = { "stop ctgtd", "start ctgtd", &o_stop_cmd,
+			   &o_start_cmd },
+	[NODE_CUT] = { "partition", "heal", &o_partition_cmd, &o_heal_cmd },
+};
+
 static void node_do(const char *what, const char *cmdline, int node)
 {
 	int rc = node_cmd(what, cmdline, node);
@@ -118,39 +130,22 @@ static void node_do(const char *what, const char *cmdline, int node)
 			cmdline, rc);
 }
 
-static void node_kill(int node)
+/* Takes node down that way. It counts as down before the command, so a
+ * scenario that fails half-way still brings it back (node_recover). */
+static void node_down_by(int node, enum node_down way)
 {
-	node_down[node] = NODE_KILLED;
-	node_do("kill", o_kill_cmd, node);
+	node_down[node] = way;
+	node_do(node_ways[way].down, *node_ways[way].down_cmd, node);
 }
 
-static void node_restart(int node)
+/* Brings node back the way it went down; up once that worked. */
+static void node_up(int node)
 {
-	node_do("restart", o_restart_cmd, node);
-	node_down[node] = NODE_UP;
-}
+	enum node_down way = node_down[node];
 
-static void node_stop(int node)
-{
-	node_down[node] = NODE_STOPPED;
-	node_do("stop ctgtd", o_stop_cmd, node);
-}
-
-static void node_start(int node)
-{
-	node_do("start ctgtd", o_start_cmd, node);
-	node_down[node] = NODE_UP;
-}
-
-static void node_partition(int node)
-{
-	node_down[node] = NODE_CUT;
-	node_do("partition", o_partition_cmd, node);
-}
-
-static void node_heal(int node)
-{
-	node_do("heal", o_heal_cmd, node);
+	if (way == NODE_UP)
+		return;
+	node_do(node_ways[way].up, *node_ways[way].up_cmd, node);
 	node_down[node] = NODE_UP;
 }
 
@@ -158,13 +153,12 @@ static void node_heal(int node)
 static void node_recover(void)
 {
 	for (int n = 1; n <= NODES; n++) {
-		int rc = 0;
-		if (node_down[n] == NODE_KILLED)
-			rc = node_cmd("recover: restart", o_restart_cmd, n);
-		else if (node_down[n] == NODE_STOPPED)
-			rc = node_cmd("recover: start ctgtd", o_start_cmd, n);
-		else if (node_down[n] == NODE_CUT)
-			rc = node_cmd("recover: heal", o_heal_cmd, n);
+		enum node_down way = node_down[n];
+		int rc;
+
+		if (way == NODE_UP)
+			continue;
+		rc = node_cmd("recover", *node_ways[way].up_cmd, n);
 		if (rc)
 			fprintf(stderr, "cluster_pr: node %d not recovered"
 				" (status %d)\n", n, rc);
@@ -1162,41 +1156,37 @@ static void uas_str(const struct uas_until_good *u, char *out, size_t len)
 					u->asc[i] & 0xff);
 }
 
-/* TEST UNIT READY through s, which may conflict (another nexus's
- * SCSI-2 reservation) or report UAs, until the node holds the LU for
- * the fencing of a departed node (NOT READY 02/04/0A: device.c,
- * "Fencing"), then until GOOD: the node noticed the departure, waited,
- * and serves again. limit: seconds for each of the two. Returns the
- * seconds the hold was seen. */
+/* TEST UNIT READY through s (UAs and GOOD on the way are fine) until
+ * the node holds the LU for the fencing of a departed node (NOT READY
+ * 02/04/0A: device.c, "Fencing"; limit seconds at most), then until
+ * GOOD (uas_until_good): the node noticed the departure, waited, and
+ * serves again. Returns the seconds from the first hold seen to GOOD. */
 static double fence_pass(struct sess *s, double limit)
 {
-	double t0 = now_s(), t_held = 0;
+	double t0 = now_s(), t_held;
+	struct uas_until_good u;
 	struct reply r;
-	bool held = false;
 
 	for (;;) {
 		tur(s, &r);
 		if (r.status == ST_CHECK && r.sense_key == SK_NOT_READY &&
-		    r.asc == 0x040A) {
-			if (!held)
-				t_held = now_s();
-			held = true;
-		} else if (held && r.status == ST_GOOD) {
-			return now_s() - t_held;
-		} else if (r.status != ST_GOOD && r.status != ST_CONFLICT &&
-			   !(r.status == ST_CHECK && r.sense_key == SK_UA)) {
+		    r.asc == 0x040A)
+			break;
+		if (r.status != ST_GOOD &&
+		    !(r.status == ST_CHECK && r.sense_key == SK_UA))
 			sc_fail("%s: TEST UNIT READY while waiting for the "
 				"fencing of a departed node: %s (sense %x/%04x)",
 				s->label, status_name(r.status), r.sense_key,
 				r.asc);
-		}
-		if (now_s() - (held ? t_held : t0) > limit)
-			sc_fail("%s: %s %.0f s after a node left", s->label,
-				held ? "still held (NOT READY)" :
-				"no hold (NOT READY 02/04/0A) for the fencing",
+		if (now_s() - t0 > limit)
+			sc_fail("%s: no hold (NOT READY 02/04/0A) for the "
+				"fencing %.0f s after a node left", s->label,
 				limit);
 		sleep_s(0.05);
 	}
+	t_held = now_s();
+	uas_until_good(s, &u);
+	return now_s() - t_held;
 }
 
 /* TEST UNIT READY through s for secs: never NOT READY 02/04/0A (the
@@ -1245,7 +1235,7 @@ static void sc_merge_ua(char *detail, size_t dlen)
 	pr_ok(&C, SA_RESERVE, TYPE_EX_AC, KEY(SC, 3), 0, 0);
 
 	step("node 3 is cut off the cluster");
-	node_partition(3);
+	node_down_by(3, NODE_CUT);
 	step("node 1 holds the LU while node 3 is fenced, then serves");
 	double fenced = fence_pass(&A, 15);
 	step("A PREEMPTs C's key as WR_EX through node 1, then LUN RESET");
@@ -1254,7 +1244,7 @@ static void sc_merge_ua(char *detail, size_t dlen)
 	ua_drain(&A);
 
 	step("node 3 heals");
-	node_heal(3);
+	node_up(3);
 	step("C's commands through node 3 until GOOD");
 	uas_until_good(&C, &uc);
 	uas_str(&uc, sc_, sizeof(sc_));
@@ -1332,7 +1322,7 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	write_expect(&A, ST_CONFLICT);
 
 	step("node 2 dies");
-	node_kill(2);
+	node_down_by(2, NODE_KILLED);
 	double t0 = now_s();
 	sess_drop(&B);
 	step("A writes through node 1 until node 2's reservation is released");
@@ -1373,7 +1363,7 @@ static void sc_scsi2_node_killed(char *detail, size_t dlen)
 	EQ("registrations", fs1.n, 1);
 
 	step("node 2 comes back");
-	node_restart(2);
+	node_up(2);
 	double back = node_wait_serving(2, 60);
 	sess_open(&B2, "B@2", 2, 2, ISID(SC, 3), o_lun);
 	ua_drain(&B2);
@@ -1438,11 +1428,11 @@ static void sc_aptpl_restart(char *detail, size_t dlen)
 
 	step("ctgtd stops on nodes 1, 2, 3");
 	for (int n = 1; n <= NODES; n++)
-		node_stop(n);
+		node_down_by(n, NODE_STOPPED);
 	step("ctgtd starts on nodes 3, 2, 1");
 	double t0 = now_s();
 	for (int n = NODES; n >= 1; n--)
-		node_start(n);
+		node_up(n);
 	for (int n = NODES; n >= 1; n--)
 		node_wait_serving(n, 60);
 	double up = now_s() - t0;
@@ -1514,7 +1504,7 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	read_full_status(&A, &fs1);
 
 	step("ctgtd stops on node 3");
-	node_stop(3);
+	node_down_by(3, NODE_STOPPED);
 	step("nodes 1 and 2 serve on: node 3 stopped cleanly (BYE), no hold");
 	no_hold(&A, 1.5);
 	uas_until_good(&A, &u);
@@ -1534,11 +1524,11 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 	sess_close_all();
 
 	step("ctgtd stops on nodes 1 and 2");
-	node_stop(1);
-	node_stop(2);
+	node_down_by(1, NODE_STOPPED);
+	node_down_by(2, NODE_STOPPED);
 	step("ctgtd starts on node 3 alone (old image): it must not serve");
 	double t0 = now_s();
-	node_start(3);
+	node_up(3);
 	char alone[512] = "";
 	while (now_s() - t0 < 2.0) {
 		bool answered = node_probe(3, &r, err, sizeof(err));
@@ -1559,8 +1549,8 @@ static void sc_aptpl_restart_stale(char *detail, size_t dlen)
 		sc_fail("node 3 alone, 2 s after its start: %s, want NOT READY",
 			alone);
 	step("ctgtd starts on nodes 2 and 1");
-	node_start(2);
-	node_start(1);
+	node_up(2);
+	node_up(1);
 	for (int n = NODES; n >= 1; n--)
 		node_wait_serving(n, 60);
 	double up = now_s() - t0;
