@@ -25,7 +25,13 @@
 #               see the same moments of a noisy machine:
 #               ack: cpgping ack, a CPG request until every other member's
 #               ack is back (the raw round an ordered PR OUT is compared
-#               with); pr: PR OUT through node 1 (below)
+#               with); pr: PR OUT through node 1 (below). Each pair runs
+#               twice: with every corosync under its own real-time policy
+#               (SCHED_RR, corosync's default: "rt") and with the three
+#               corosyncs time-shared (chrt SCHED_OTHER: "ts"), since on
+#               one machine nodes 2's and 3's real-time corosyncs preempt
+#               node 1's ctgtd, which on a real cluster they never meet
+#               (docs/benchmarks.md)
 #   commit      ctgt-cluster-bench's ordered commit of 256 B (members on
 #               nodes 2 and 3): the service alone, without the SCSI layer
 #   pr          PR OUT REGISTER AND IGNORE EXISTING KEY, alternating keys,
@@ -33,7 +39,7 @@
 #               BENCH_SAMPLES (2000), through the single ctgtd (what the
 #               cluster adds to it)
 #   caw         COMPARE AND WRITE, 1 block, one outstanding, uncontended:
-#               node 1 vs single
+#               node 1 vs single, in BENCH_PAIRS pairs like ack and pr
 #   caw2        contended: two initiators CAW on the same LBA for
 #               BENCH_CAW_SECONDS (10), on node 1 and node 2 (each in its
 #               node's namespace, to its node's portal), and the same with
@@ -46,8 +52,9 @@
 # RESULT line, then a table of the medians over the reps with the ratios
 # and the issue's targets (PR OUT within 1.3x of the raw round; CAW within
 # 1.2x of single; IOPS within 5% of single), each pair's PR OUT / raw ack
-# ratio and their median (the steadiest figure), and tears everything down
-# (also on failure or Ctrl-C). About 6 minutes with the defaults.
+# ratio and their median (the steadiest figure; the same for CAW), and
+# tears everything down (also on failure or Ctrl-C). About 7 minutes with
+# the defaults.
 #
 # It prints; it does not judge: a missed target is a figure, not a failure.
 # Exit status: 0 when every measurement produced its figures; 1 when the
@@ -258,17 +265,47 @@ caw2() {
 		tee "$WORK/$name.lost.out"
 }
 
+# corosync_sched rt|ts: every node's corosync, all its threads, back under
+# the policy it set itself (rt, read at the start) or time-shared like
+# everything else on the machine (ts)
+COROSYNC_RT=()
+for i in $(seq "$N"); do
+	pid=$(cl pid "$i") || die "node $i: no corosync"
+	COROSYNC_RT[i]=$(chrt -p "$pid" | awk -F': *' '
+		/policy/ { p = $2 } /priority/ { r = $2 }
+		END { sub(/^SCHED_/, "", p); print tolower(p), r }')
+done
+corosync_sched() {
+	local i pid pol prio
+	for i in $(seq "$N"); do
+		pid=$(cl pid "$i") || { log "node $i: no corosync"; return 1; }
+		if [ "$1" = ts ]; then
+			pol=other prio=0
+		else
+			read -r pol prio <<<"${COROSYNC_RT[i]}"
+		fi
+		chrt -a "--$pol" -p "$prio" "$pid" >/dev/null ||
+			{ log "node $i: chrt --$pol $prio of corosync $pid failed"; return 1; }
+	done
+}
+
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 T0=$(date +%s)
 echo "=== one device across the cluster: $N nodes (token ${CTGT_CLUSTER_TOKEN:-1000} ms, knet, no crypto), $(nproc) CPUs, $REPS reps ==="
 echo "cluster LU: $URL1 (node 2: $URL2); single: $URLS; stores: $LU_MB MiB files, $BLOCK-byte blocks, on $(df --output=source "$WORK" | tail -n 1), O_DIRECT"
+echo "corosync's own scheduling policy (rt): ${COROSYNC_RT[1]}; ts: other 0 (every run but the ts pairs is under rt)"
 for r in $(seq "$REPS"); do
 	# the raw round and PR OUT in PAIRS alternating short runs, so that
 	# both see the same moments of the machine: each pair's ratio is the
-	# steadiest figure this machine gives (see "paired" below)
+	# steadiest figure this machine gives (see "paired" below); each pair
+	# under both corosync policies
 	for k in $(seq "$PAIRS"); do
-		on 1 "ack.$r.$k" "$P" ack -m "$N" -n "$PAIR_SAMPLES" -s 256
-		on 1 "pr.c.$r.$k" "$LAT" pr -n "$PAIR_SAMPLES" -i "$INI" "$URL1"
+		for pol in rt ts; do
+			corosync_sched "$pol" || status=1
+			on 1 "ack.$pol.$r.$k" "$P" ack -m "$N" -n "$PAIR_SAMPLES" -s 256
+			on 1 "pr.c.$pol.$r.$k" "$LAT" pr -n "$PAIR_SAMPLES" -i "$INI" "$URL1"
+		done
+		corosync_sched rt || status=1
 	done
 	# the service's ordered commit alone (bench/cluster.sh's "commit"),
 	# to split PR OUT's cost between the service and the device layer
@@ -278,8 +315,10 @@ for r in $(seq "$REPS"); do
 	on 1 "commit.$r" "$CCB" run -m "$N" -n "$SAMPLES" -s 256 -t commit
 	for i in 2 3; do cl unspawn "$i" ccbm >/dev/null 2>&1; done
 	on 1 "pr.s.$r" "$LAT" pr -n "$SAMPLES" -i "$INI" "$URLS"
-	on 1 "caw.c.$r" "$LAT" caw -n "$SAMPLES" --lba 0 -i "$INI" "$URL1"
-	on 1 "caw.s.$r" "$LAT" caw -n "$SAMPLES" --lba 0 -i "$INI" "$URLS"
+	for k in $(seq "$PAIRS"); do
+		on 1 "caw.c.$r.$k" "$LAT" caw -n "$PAIR_SAMPLES" --lba 0 -i "$INI" "$URL1"
+		on 1 "caw.s.$r.$k" "$LAT" caw -n "$PAIR_SAMPLES" --lba 0 -i "$INI" "$URLS"
+	done
 	caw2 "caw2.c.$r" $((r * 10 + 1)) 1 "$URL1" 2 "$URL2"
 	caw2 "caw2.s.$r" $((r * 10 + 3)) 1 "$URLS" 1 "$URLS"
 	for rw in randread randwrite; do
@@ -311,7 +350,8 @@ m() { vals "$1" "$2" | med; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 sum() { vals "$1" "$2" | awk '{s += $1} END {print s + 0}'; }
 
-ACK=$(m 'ack.*' median)
+ACK=$(m 'ack.rt.*' median)
+ACKTS=$(m 'ack.ts.*' median)
 CAWC=$(m 'caw.c.*' median)
 CAWS=$(m 'caw.s.*' median)
 row() {   # LABEL GLOB [BASE TARGET]
@@ -329,17 +369,19 @@ echo "Medians over $REPS reps of each run's median / p99 (microseconds); ratio =
 echo
 printf '| %-52s | %9s | %9s | %8s | %-8s |\n' "latency, one outstanding" median p99 ratio target
 echo "|------------------------------------------------------|-----------|-----------|----------|----------|"
-row "raw CPG request + all acks (cpgping ack, node 1)" 'ack.*'
+row "raw CPG request + all acks (cpgping ack, node 1)" 'ack.rt.*'
 row "ordered commit, 256 B (ctgt-cluster-bench, node 1)" 'commit.*' "$ACK"
-row "PR OUT REGISTER AND IGNORE, cluster node 1" 'pr.c.*' "$ACK" "<= 1.3x"
+row "PR OUT REGISTER AND IGNORE, cluster node 1" 'pr.c.rt.*' "$ACK" "<= 1.3x"
 row "PR OUT REGISTER AND IGNORE, single node (context)" 'pr.s.*' "$ACK"
+row "raw CPG request + all acks, corosync time-shared" 'ack.ts.*'
+row "PR OUT, cluster node 1, corosync time-shared" 'pr.c.ts.*' "$ACKTS" "<= 1.3x"
 row "CAW 1 block, uncontended, single node" 'caw.s.*'
 row "CAW 1 block, uncontended, cluster node 1" 'caw.c.*' "$CAWS" "<= 1.2x"
 row "CAW contended, cluster: initiator on node 1" 'caw2.c.*.a' "$CAWC"
 row "CAW contended, cluster: initiator on node 2" 'caw2.c.*.b' "$CAWC"
 row "CAW contended, single node: 2 sessions (context)" 'caw2.s.*.[ab]' "$CAWS"
 echo
-echo "(PR OUT ratios are to the raw ack round; CAW uncontended to the single node's; contended CAW to the uncontended CAW of the same target)"
+echo "(PR OUT ratios are to the raw ack round under the same corosync policy; CAW uncontended to the single node's; contended CAW to the uncontended CAW of the same target)"
 echo
 printf '| %-52s | %9s | %9s |\n' "contended CAW, $CAW_SECS s x $REPS reps" "MISCOMP." "lost"
 echo "|------------------------------------------------------|-----------|-----------|"
@@ -372,22 +414,28 @@ perrep() {
 	printf 'per rep, %s: %s (median %s)\n' "$1" "${all[*]}" \
 		"$(printf '%s\n' "${all[@]}" | sed 's/x$//' | med | sed 's/^[0-9.]*$/&x/')"
 }
-# paired: PR OUT / raw ack of each pair run back to back, over every rep
+# paired LABEL A B: the ratio A / B of each pair of runs made back to
+# back (A and B: run names, @ standing for the rep and % for the pair),
+# over every rep, and their median
 paired() {
-	local r k all=()
+	local r k a b all=()
 	for r in $(seq "$REPS"); do
 		for k in $(seq "$PAIRS"); do
-			all+=("$(ratio "$(m "pr.c.$r.$k" median)" "$(m "ack.$r.$k" median)")")
+			a=${2//@/$r} b=${3//@/$r}
+			all+=("$(ratio "$(m "${a//%/$k}" median)" "$(m "${b//%/$k}" median)")")
 		done
 	done
-	printf 'paired, PR OUT cluster / raw ack, %s pairs of %s samples: %s (median %s)\n' \
-		"${#all[@]}" "$PAIR_SAMPLES" "${all[*]}" \
+	printf 'paired, %s, %s pairs of %s samples: %s (median %s)\n' \
+		"$1" "${#all[@]}" "$PAIR_SAMPLES" "${all[*]}" \
 		"$(printf '%s\n' "${all[@]}" | sed 's/x$//' | med | sed 's/^[0-9.]*$/&x/')"
 }
-paired
-perrep "PR OUT cluster / raw ack" 'pr.c.@.*' 'ack.@.*'
-perrep "ordered commit / raw ack" 'commit.@' 'ack.@.*'
-perrep "CAW cluster / single" 'caw.c.@' 'caw.s.@'
+paired "PR OUT cluster / raw ack, corosync real-time" 'pr.c.rt.@.%' 'ack.rt.@.%'
+paired "PR OUT cluster / raw ack, corosync time-shared" 'pr.c.ts.@.%' 'ack.ts.@.%'
+paired "CAW uncontended cluster / single" 'caw.c.@.%' 'caw.s.@.%'
+perrep "PR OUT cluster / raw ack, corosync real-time" 'pr.c.rt.@.*' 'ack.rt.@.*'
+perrep "PR OUT cluster / raw ack, corosync time-shared" 'pr.c.ts.@.*' 'ack.ts.@.*'
+perrep "ordered commit / raw ack" 'commit.@' 'ack.rt.@.*'
+perrep "CAW cluster / single" 'caw.c.@.*' 'caw.s.@.*'
 perrep "randread IOPS cluster / single" 'randread.c.@' 'randread.s.@' iops
 perrep "randwrite IOPS cluster / single" 'randwrite.c.@' 'randwrite.s.@' iops
 echo "load average (1 min) before the runs: $LOAD0 on $(nproc) CPUs; measuring took $(( $(date +%s) - T0 )) s"
