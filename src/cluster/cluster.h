@@ -261,7 +261,11 @@ void cluster_kv_watch_del(struct cluster *c, struct cluster_kv_watch *w);
  *
  * Caching: with CLUSTER_LOCK_CACHE, a released lock stays owned by this
  * node; the node takes it again with no traffic while no other node has
- * asked for a conflicting range, and gives it up when one does. */
+ * asked for a conflicting range, and gives it up when one does. A user
+ * that keeps such a lock held between its own uses (its own cache, e.g.
+ * on other threads) sets `contended`: it fires while the lock is held
+ * and a request waits behind it, so that the user releases it soon
+ * (the release then gives it up). */
 enum cluster_lock_mode {
 	CLUSTER_LOCK_SHARED = 0,
 	CLUSTER_LOCK_EXCLUSIVE,
@@ -285,6 +289,13 @@ struct cluster_lock {
 	unsigned flags;
 	cluster_lock_fn cb;
 	void *ctx;
+	/* Optional, CLUSTER_LOCK_CACHE only: on the service's loop, after
+	 * cb(lk, 0) and until the release, when an op (a request, a node
+	 * leaving) makes a request wait behind this lock; may fire more
+	 * than once. It may release lk (nothing else of the lock manager).
+	 * Not after a state transfer: users let their locks go whenever
+	 * cluster_events.ready reports false (see cluster_lock.c). */
+	void (*contended)(struct cluster_lock *lk);
 	/* private to the lock manager */
 	uint64_t priv_id;
 	uint32_t priv_state;

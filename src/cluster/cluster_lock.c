@@ -13,7 +13,8 @@
  * granted from it with no traffic, unless some request already waits
  * behind it (fairness). When an apply shows a waiter blocked by this
  * node's cached entry, the node gives it up with a cache-release op, once,
- * as soon as no local user holds it.
+ * as soon as no local user holds it; a local user that holds it is told
+ * (cluster_lock.contended), after the op's grant callbacks.
  *
  * Losing the quorate view: outstanding requests fail with -EAGAIN. The
  * channel sees no callback for a view that is not quorate, so cluster.c
@@ -137,6 +138,18 @@ cluster_locks_entry_of(struct cluster_locks *lm, const struct cluster_lock *lk)
 
 /* ------------------------------------------------------------- deferred */
 
+/* Tells the local user holding a cached entry that blocks a waiter
+ * (cluster.h: contended). Only ever after the table changed, never
+ * inside the table's apply: the user may release. */
+static void cluster_locks_contended(struct cluster_lock_entry *e)
+{
+	struct cluster_lock *lk = e->local_user;
+
+	if (lk && lk->contended && lk->priv_state == CLUSTER_LOCK_ST_HELD &&
+	    !e->local_release_sent && cluster_lock_entry_blocks(e))
+		lk->contended(lk);
+}
+
 static void cluster_locks_defer_run(struct base_defer *d)
 {
 	struct cluster_locks *lm = container_of(d, struct cluster_locks,
@@ -147,6 +160,7 @@ static void cluster_locks_defer_run(struct base_defer *d)
 	while (!list_empty(&lm->deferred)) {
 		struct cluster_lock *lk = list_first_entry(
 			&lm->deferred, struct cluster_lock, priv_link);
+		struct cluster_lock_entry *e = NULL;
 		int status = 0;
 
 		list_del(&lk->priv_link);
@@ -154,6 +168,7 @@ static void cluster_locks_defer_run(struct base_defer *d)
 		case CLUSTER_LOCK_ST_DEFER_GRANT:
 			lk->priv_state = CLUSTER_LOCK_ST_HELD;
 			list_add_tail(&lm->held, &lk->priv_link);
+			e = cluster_locks_entry_of(lm, lk);
 			break;
 		case CLUSTER_LOCK_ST_DEFER_CANCEL:
 			status = -ECANCELED;
@@ -165,6 +180,9 @@ static void cluster_locks_defer_run(struct base_defer *d)
 			break;
 		}
 		lk->cb(lk, status);
+		/* taken from the cache while a waiter came behind it */
+		if (e)
+			cluster_locks_contended(e);
 	}
 }
 
@@ -375,6 +393,10 @@ static void cluster_locks_result(struct cluster_locks *lm,
 		list_add_tail(&lm->held, &lk->priv_link);
 		lk->cb(lk, 0);
 	}
+	/* entries are freed only by an apply: the list holds */
+	list_for_each_entry(e, &res->blockers, block_link)
+		if (e->node == self)
+			cluster_locks_contended(e);
 }
 
 static void cluster_locks_relink(struct cluster_locks *lm);

@@ -23,6 +23,9 @@
  *     concerned (the others may grant them on once they see it go; its
  *     users are told through cluster_events: the view is not quorate):
  *     those users' locks are "revoked" and not counted;
+ *   - `contended` fires only for a held cached lock (half the users that
+ *     cache set it, and release in it, as a user with a cache of its own
+ *     does);
  *   - every callback fires once per acquire, never inside the call,
  *     with 0 / -ECANCELED (after a cancel) / -EAGAIN / -ESHUTDOWN (close).
  * At the end everyone is restarted or merged, the users release what
@@ -65,6 +68,7 @@ struct tuser {
 	int state;
 	bool revoked;      /* the oracle no longer counts this lock */
 	bool in_call;      /* inside acquire / cancel */
+	int contended;     /* times told someone waits behind it */
 };
 
 struct tnode {
@@ -79,6 +83,7 @@ struct world {
 	struct sim_world sw;
 	struct tnode nodes[SIM_MAXN + 1];
 	uint64_t grants, waits, cancels, agains, revokes, cached_hits;
+	uint64_t contended;
 };
 
 static struct world *world_of(struct sim_world *sw)
@@ -267,6 +272,23 @@ static void user_cb(struct cluster_lock *lk, int status)
 	}
 }
 
+/* A user that keeps its cached lock between uses hears someone waits
+ * behind it, and lets it go. */
+static void user_contended(struct cluster_lock *lk)
+{
+	struct tuser *u = container_of(lk, struct tuser, lk);
+
+	trace(u, "contended", 0);
+	SIM_CHECK(!u->in_call, "node %u: contended inside a call", u->t->id);
+	SIM_CHECK(u->state == U_HELD && (lk->flags & CLUSTER_LOCK_CACHE),
+		  "node %u: contended in state %d, flags %u", u->t->id,
+		  u->state, lk->flags);
+	u->contended++;
+	u->t->w->contended++;
+	cluster_lock_release(u->t->c, lk);
+	u->state = U_FREE;
+}
+
 /* Users stop relying on their locks when their node's view is not
  * quorate, and let them go. */
 static void node_view(void *arg, const struct cluster_view *v,
@@ -363,6 +385,8 @@ static void user_act(void *arg)
 			u->lk.mode = rnd(w, 3) ? CLUSTER_LOCK_EXCLUSIVE
 					       : CLUSTER_LOCK_SHARED;
 			u->lk.flags = rnd(w, 2) ? CLUSTER_LOCK_CACHE : 0;
+			u->lk.contended = u->lk.flags && rnd(w, 2)
+					  ? user_contended : NULL;
 		}
 		u->lk.cb = user_cb;
 		u->revoked = false;
@@ -604,9 +628,10 @@ static void run_schedule(uint64_t seed, uint32_t steps)
 			      " requests, %" PRIu64 " grants (%" PRIu64
 			      " from cache), %" PRIu64 " cancelled, %" PRIu64
 			      " -EAGAIN, %" PRIu64 " revoked, %" PRIu64
-			      " checks\n", seed, w->sw.n, w->waits, w->grants,
-			      w->cached_hits, w->cancels, w->agains,
-			      w->revokes, w->sw.checks);
+			      " contended, %" PRIu64 " checks\n", seed,
+			      w->sw.n, w->waits, w->grants, w->cached_hits,
+			      w->cancels, w->agains, w->revokes, w->contended,
+			      w->sw.checks);
 	world_free(w);
 }
 
@@ -664,6 +689,7 @@ static struct tuser *take(struct world *w, uint32_t id, int u,
 	x->lk.flags = flags;
 	x->lk.cb = user_cb;
 	x->revoked = false;
+	x->contended = 0;
 	x->in_call = true;
 	assert_int_equal(cluster_lock_acquire(w->nodes[id].c, &x->lk), 0);
 	x->in_call = false;
@@ -783,6 +809,56 @@ static void test_sim_lock_cache_across_nodes(void **state)
 	world_free(w);
 }
 
+/*   node 1: holds X r0 [0,4) cached, with `contended`
+ *   node 2: asks S [2,3)
+ * node 1 hears nothing while nobody waits, then contended once node 2's
+ * request is applied; it releases in the callback and node 2 gets the
+ * range. A holder without `contended` is not told, and gives the lock
+ * up at its release. */
+static void test_sim_lock_contended(void **state)
+{
+	struct world *w = world_up(3, 14);
+	struct tuser *a, *b, *c;
+	uint32_t g, k, q;
+
+	run(w, 0);
+	a = take(w, 1, 0, "r0", 0, 4, CLUSTER_LOCK_EXCLUSIVE,
+		 CLUSTER_LOCK_CACHE);
+	a->lk.contended = user_contended;
+	c = take(w, 3, 0, "r0", 10, 2, CLUSTER_LOCK_EXCLUSIVE, 0);
+	run(w, 0);
+	assert_int_equal(a->state, U_HELD);
+	assert_int_equal(c->state, U_HELD);
+	assert_int_equal(a->contended, 0);  /* [10,12) does not overlap */
+
+	b = take(w, 2, 0, "r0", 2, 1, CLUSTER_LOCK_SHARED, 0);
+	run(w, 0);
+	assert_int_equal(a->contended, 1);
+	assert_int_equal(a->state, U_FREE);  /* released in the callback */
+	assert_int_equal(b->state, U_HELD);
+	count_entries(w, 2, 1, &g, &k, &q);
+	assert_int_equal(g + k + q, 0);      /* given up, not kept cached */
+	drop(w, b);
+	drop(w, c);
+	run(w, 0);
+
+	/* the same without `contended`: held until its user lets go */
+	a = take(w, 1, 0, "r0", 0, 4, CLUSTER_LOCK_EXCLUSIVE,
+		 CLUSTER_LOCK_CACHE);
+	run(w, 0);
+	b = take(w, 2, 0, "r0", 2, 1, CLUSTER_LOCK_SHARED, 0);
+	run(w, 0);
+	assert_int_equal(a->state, U_HELD);
+	assert_int_equal(a->contended, 0);
+	assert_int_equal(b->state, U_WAITING);
+	drop(w, a);
+	run(w, 0);
+	assert_int_equal(b->state, U_HELD);
+	drop(w, b);
+	run(w, 0);
+	world_free(w);
+}
+
 /*   {node 1, node 2} | {node 3}
  * node 3 waits for a lock node 1 holds when the partition cuts it off:
  * its request fails with -EAGAIN (found by the quorum poll); the
@@ -829,6 +905,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_lock_holder_crash),
 		cmocka_unit_test(test_sim_lock_cache_across_nodes),
+		cmocka_unit_test(test_sim_lock_contended),
 		cmocka_unit_test(test_sim_lock_minority),
 		cmocka_unit_test(test_sim_lock_random),
 	};
