@@ -69,6 +69,7 @@
 #include "daemon/device.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +92,11 @@
 #define DEVICE_HDR 20u
 #define DEVICE_SNAP_HDR 16u
 #define DEVICE_SNAP_LU 32u
-/* Distinct CAW ranges a node keeps cached per LU (see device_range_cache) */
-#define DEVICE_CAW_CACHED_MAX 256u
+/* CAW ranges a node keeps leased per LU (see "COMPARE AND WRITE") */
+#define DEVICE_CAW_LEASES_MAX 256u
 
 struct device;
+struct device_range;
 
 struct device_lu {
 	struct scsi_lu_seq seq;     /* the LU's sequencer: this channel */
@@ -104,9 +106,10 @@ struct device_lu {
 	uint64_t nblocks;
 	uint32_t block_size;
 	char name[96];              /* "<target> LUN <n>", for logs */
-	/* The CAW ranges this node asked to keep cached (control thread). */
-	uint32_t ncached;
-	struct { uint64_t lba, nblocks; } cached[DEVICE_CAW_CACHED_MAX];
+	/* The CAW ranges this node keeps locked (see "COMPARE AND WRITE") */
+	pthread_mutex_t lease_mu;
+	uint32_t nleases;
+	struct device_range *leases[DEVICE_CAW_LEASES_MAX];
 };
 
 struct device {
@@ -330,15 +333,69 @@ static void device_naa_str(const uint8_t *naa, char *out)
 
 /* ------------------------------------------------- COMPARE AND WRITE */
 
-/* One cluster range lock of a LU: the resource "caw.<NAA>", the range,
- * exclusive, cached (an uncontended CAW costs no round trip after the
- * first: DESIGN.md, "COMPARE AND WRITE"; device_range_cache bounds it). */
+/*
+ * A CAW's cluster range lock: the resource "caw.<NAA>", the command's LBA
+ * range, exclusive (DESIGN.md, "COMPARE AND WRITE").
+ *
+ * Leases. An uncontended CAW should cost what it costs on a single node,
+ * so its common case must not even hop to the control thread (two
+ * wake-ups cost a 1-block CAW 40%: docs/benchmarks.md). After a CAW this
+ * node keeps the range locked on the cluster: a lease, taken with
+ * CLUSTER_LOCK_CACHE so that the lock manager says when a request waits
+ * behind it (contended). The next CAW of the same range on this node
+ * takes the idle lease on its own loop, under lease_mu: no message, no
+ * hop (range_lock returns 1); its unlock makes the lease idle again.
+ *
+ *   task loop                            control thread
+ *   range_lock: an idle lease? take it
+ *     else post ---------------------->  a new lease (or, past
+ *                                         DEVICE_CAW_LEASES_MAX, a lock
+ *                                         for this CAW alone): acquire
+ *   granted <--------------------------  granted (after the fencing)
+ *   range_unlock: the lease idle again   contended: idle lease: release;
+ *     yielding: post the release ----->    busy: yield after this CAW
+ *
+ * No fencing on the fast path: a lease's lock was granted in an earlier
+ * view and held since, so no node that left could hold it meanwhile
+ * (only grants of the current view wait for the fencing). When this node
+ * is not ready, every lease goes (device_leases_drop): the others drop
+ * its locks when they see it leave, so a lease kept would outlive its
+ * lock. Only one CAW at a time uses a range: the node's own range lock
+ * (sbc.c) serializes overlapping CAWs before they get here.
+ */
 struct device_range {
-	struct cluster_lock lk;
+	struct cluster_lock lk;     /* control thread */
 	struct device_lu *e;
-	struct scsi_lu_range *r;
-	int status;
+	struct scsi_lu_range *r;    /* the CAW that holds / awaits it */
+	int status;                 /* the grant's, until answered */
+	bool lease;                 /* kept between CAWs, in e->leases */
+	/* a lease's, under e->lease_mu */
+	bool granted;
+	bool yield;                 /* another node waits: let it go */
 };
+
+/* Under lease_mu: the lease of exactly [lba, lba + nblocks), or NULL. */
+static struct device_range *device_lease_find(struct device_lu *e,
+					      uint64_t lba, uint64_t nblocks)
+{
+	for (uint32_t i = 0; i < e->nleases; i++)
+		if (e->leases[i]->lk.start == lba &&
+		    e->leases[i]->lk.len == nblocks)
+			return e->leases[i];
+	return NULL;
+}
+
+/* Under lease_mu: false when dr was not (any more) a lease of e. */
+static bool device_lease_remove(struct device_lu *e, struct device_range *dr)
+{
+	for (uint32_t i = 0; i < e->nleases; i++) {
+		if (e->leases[i] == dr) {
+			e->leases[i] = e->leases[--e->nleases];
+			return true;
+		}
+	}
+	return false;
+}
 
 static void device_range_granted_run(void *arg)
 {
@@ -372,51 +429,123 @@ static void device_range_answer(struct device_range *dr, int status)
 static void device_range_cb(struct cluster_lock *lk, int status)
 {
 	struct device_range *dr = container_of(lk, struct device_range, lk);
+	struct device_lu *e = dr->e;
 
+	if (dr->lease) {
+		pthread_mutex_lock(&e->lease_mu);
+		if (status)
+			device_lease_remove(e, dr);
+		else
+			dr->granted = true;
+		pthread_mutex_unlock(&e->lease_mu);
+	}
 	device_range_answer(dr, status);
 }
 
-/* Whether to ask for r's range cached. A cached lock stays in the
- * replicated lock table until another node asks for it, and there is no
- * dropping it: the first DEVICE_CAW_CACHED_MAX distinct ranges of a LU
- * (ATS heartbeats use a few fixed ones) are cached, later new ones cost a
- * round each instead of growing the table without bound. */
-static bool device_range_cache(struct device_lu *e,
-			       const struct cluster_lock *lk)
+/* Control thread: a request waits behind a lease (maybe again: a lease
+ * that yielded is no longer in e->leases, its release on its way). */
+static void device_lease_contended(struct cluster_lock *lk)
 {
-	for (uint32_t i = 0; i < e->ncached; i++)
-		if (e->cached[i].lba == lk->start &&
-		    e->cached[i].nblocks == lk->len)
-			return true;
-	if (e->ncached == DEVICE_CAW_CACHED_MAX)
-		return false;
-	e->cached[e->ncached].lba = lk->start;
-	e->cached[e->ncached++].nblocks = lk->len;
-	return true;
+	struct device_range *dr = container_of(lk, struct device_range, lk);
+	struct device_lu *e = dr->e;
+	bool idle = false;
+
+	pthread_mutex_lock(&e->lease_mu);
+	if (dr->r)
+		dr->yield = true;   /* released by the CAW's unlock */
+	else
+		idle = device_lease_remove(e, dr);
+	pthread_mutex_unlock(&e->lease_mu);
+	if (idle) {
+		cluster_lock_release(e->dev->cluster, &dr->lk);
+		free(dr);
+	}
+}
+
+/* Control thread, the node not ready: every lease goes, idle ones now,
+ * busy ones after their CAW. */
+static void device_leases_drop(struct device *d)
+{
+	for (unsigned i = 0; i < d->n; i++) {
+		struct device_lu *e = &d->lus[i];
+		struct device_range *idle[DEVICE_CAW_LEASES_MAX];
+		uint32_t n = 0;
+
+		pthread_mutex_lock(&e->lease_mu);
+		for (uint32_t k = 0; k < e->nleases;) {
+			struct device_range *dr = e->leases[k];
+
+			if (!dr->granted || dr->r) {
+				/* waiting: its request fails by itself */
+				dr->yield = true;
+				k++;
+				continue;
+			}
+			idle[n++] = dr;
+			e->leases[k] = e->leases[--e->nleases];
+		}
+		pthread_mutex_unlock(&e->lease_mu);
+		for (uint32_t k = 0; k < n; k++) {
+			cluster_lock_release(d->cluster, &idle[k]->lk);
+			free(idle[k]);
+		}
+	}
 }
 
 static void device_range_lock_on_loop(void *arg)
 {
 	struct device_range *dr = arg;
-	struct device *d = dr->e->dev;
+	struct device_lu *e = dr->e;
+	struct device_range *lease;
 	int err = -ESHUTDOWN;
 
-	dr->lk.flags = device_range_cache(dr->e, &dr->lk) ? CLUSTER_LOCK_CACHE
-							 : 0;
-	if (!d->detached)
-		err = cluster_lock_acquire(d->cluster, &dr->lk);
+	pthread_mutex_lock(&e->lease_mu);
+	lease = device_lease_find(e, dr->lk.start, dr->lk.len);
+	if (lease && lease->granted && !lease->r && !lease->yield) {
+		/* made idle since the command looked */
+		lease->r = dr->r;
+		dr->r->seq_priv = lease;
+		pthread_mutex_unlock(&e->lease_mu);
+		free(dr);
+		device_range_answer(lease, 0);
+		return;
+	}
+	if (!lease && e->nleases < DEVICE_CAW_LEASES_MAX && !e->dev->detached &&
+	    e->dev->ready) {
+		dr->lease = true;
+		dr->lk.flags = CLUSTER_LOCK_CACHE;
+		dr->lk.contended = device_lease_contended;
+		e->leases[e->nleases++] = dr;
+	}
+	/* else a lock for this CAW alone: a lease of the range on its way
+	 * out queues it behind the other node's request, fairly */
+	pthread_mutex_unlock(&e->lease_mu);
+	if (!e->dev->detached)
+		err = cluster_lock_acquire(e->dev->cluster, &dr->lk);
 	if (err)
-		device_range_answer(dr, err);
+		device_range_cb(&dr->lk, err);
 }
 
+/* Any thread. 1: granted now, from an idle lease. */
 static int device_seq_range_lock(struct scsi_lu_seq *seq,
 				 struct scsi_lu_range *r)
 {
 	struct device_lu *e = container_of(seq, struct device_lu, seq);
-	struct device_range *dr = calloc(1, sizeof(*dr));
+	struct device_range *dr;
 	char naa[33];
 	int err;
 
+	pthread_mutex_lock(&e->lease_mu);
+	dr = device_lease_find(e, r->lba, r->nblocks);
+	if (dr && dr->granted && !dr->r && !dr->yield) {
+		dr->r = r;
+		r->seq_priv = dr;
+		pthread_mutex_unlock(&e->lease_mu);
+		return 1;
+	}
+	pthread_mutex_unlock(&e->lease_mu);
+
+	dr = calloc(1, sizeof(*dr));
 	if (!dr)
 		return -ENOMEM;
 	device_naa_str(e->naa, naa);
@@ -445,16 +574,28 @@ static void device_range_unlock_on_loop(void *arg)
 	free(dr);
 }
 
+/* Any thread: a lease stays (idle) unless it yields. */
 static void device_seq_range_unlock(struct scsi_lu_seq *seq,
 				    struct scsi_lu_range *r)
 {
 	struct device_range *dr = r->seq_priv;
+	struct device_lu *e = dr->e;
 
 	(void)seq;
 	r->seq_priv = NULL;
-	if (base_loop_post(dr->e->dev->loop, device_range_unlock_on_loop, dr))
+	if (dr->lease) {
+		pthread_mutex_lock(&e->lease_mu);
+		dr->r = NULL;
+		if (!dr->yield) {
+			pthread_mutex_unlock(&e->lease_mu);
+			return;
+		}
+		device_lease_remove(e, dr);
+		pthread_mutex_unlock(&e->lease_mu);
+	}
+	if (base_loop_post(e->dev->loop, device_range_unlock_on_loop, dr))
 		LOG_ERR("device: %s: a CAW lock release was lost: out of "
-			"memory", dr->e->name);
+			"memory", e->name);
 }
 
 /* ------------------------------------------------- restart: offers */
@@ -665,6 +806,8 @@ void device_ready(struct device *d, bool ready)
 	if (!d)
 		return;
 	d->ready = ready;
+	if (!ready)
+		device_leases_drop(d);
 	device_offer(d);
 	if (ready)
 		device_retry_all(d);
@@ -1120,6 +1263,7 @@ int device_open(struct cluster *c, const struct config *cfg,
 		e->seq.port_exists = ports ? device_seq_port_exists : NULL;
 		e->seq.range_lock = device_seq_range_lock;
 		e->seq.range_unlock = device_seq_range_unlock;
+		pthread_mutex_init(&e->lease_mu, NULL);
 		scsi_lun_set_seq(e->lu, &e->seq);
 		/* The state is the cluster's: the APTPL file restored at
 		 * creation is offered instead (see the top), so that every
@@ -1156,6 +1300,12 @@ void device_free(struct device *d)
 		list_del(&s->link);
 		scsi_lu_req_done(s->req, -ESHUTDOWN);
 		free(s);
+	}
+	/* Idle leases (no CAW runs any more): the cluster is closed. */
+	for (unsigned i = 0; i < d->n; i++) {
+		for (uint32_t k = 0; k < d->lus[i].nleases; k++)
+			free(d->lus[i].leases[k]);
+		pthread_mutex_destroy(&d->lus[i].lease_mu);
 	}
 	free(d->lus);
 	free(d);

@@ -358,11 +358,12 @@ static void sbc_cmd_cluster_granted(struct scsi_lu_range *r, int status)
 }
 
 /* The node's range is held: on a clustered LU, the cluster's next.
- * false: waiting (resumes in sbc_cmd_cluster_granted), or failed with
- * c->sr set and *failed. */
+ * true: held; false: waiting (resumes in sbc_cmd_cluster_granted), or
+ * failed with c->sr set and *failed. */
 static bool sbc_cmd_cluster_lock(struct sbc_cmd *c, bool *failed)
 {
 	struct scsi_lu_seq *seq = c->lu->seq;
+	int rc;
 
 	*failed = false;
 	if (!seq || !seq->range_lock)
@@ -371,7 +372,12 @@ static bool sbc_cmd_cluster_lock(struct sbc_cmd *c, bool *failed)
 	c->crange.nblocks = c->range.nblocks;
 	c->crange.loop = c->range.loop;
 	c->crange.granted = sbc_cmd_cluster_granted;
-	if (seq->range_lock(seq, &c->crange) == 0)
+	rc = seq->range_lock(seq, &c->crange);
+	if (rc > 0) {
+		c->clocked = true;  /* held already (the node's lease) */
+		return true;
+	}
+	if (rc == 0)
 		return false;
 	c->sr = SCSI_SR_BUSY;
 	*failed = true;

@@ -310,8 +310,9 @@ struct scsi_lu_seq {
 	/* COMPARE AND WRITE and ORWRITE (SBC-3 5.3, 5.9) are atomic
 	 * across nodes under an exclusive lock of their LBA range, taken
 	 * after the node's own range lock. range_lock: any thread; 0 and
-	 * r->granted later, or -errno (then no granted). range_unlock:
-	 * any thread, for a granted r. */
+	 * r->granted later, 1 when held already (no granted: the node
+	 * kept the range from an earlier command), or -errno (then no
+	 * granted). range_unlock: any thread, for a held r. */
 	int (*range_lock)(struct scsi_lu_seq *seq, struct scsi_lu_range *r);
 	void (*range_unlock)(struct scsi_lu_seq *seq,
 			     struct scsi_lu_range *r);

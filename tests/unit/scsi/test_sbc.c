@@ -19,10 +19,12 @@
  * thin LUN, WSNZ, ANCHOR, data-out size), UNMAP parameter list checks,
  * GET LBA STATUS after unmap (sparse file), READ CAPACITY (10) clamp and
  * (16) fields, COMPARE AND WRITE match/miscompare/limits, ORWRITE, the
- * range lock (same loop and across loops), EXTENDED COPY between LUNs with
+ * range lock (same loop and across loops), a sequencer's range lock (held
+ * already, granted later, not granted, refused), EXTENDED COPY between LUNs with
  * RECEIVE COPY RESULTS and the descriptor errors, ABORT TASK of a long
  * WRITE SAME.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -870,6 +872,97 @@ static void range_granted(struct sbc_range *r)
 	base_loop_stop(F->loop);
 }
 
+/* A sequencer's range lock (a clustered LU's, device.c) as sbc.c sees
+ * it: held already (1), granted later (0, then granted() with 0 or an
+ * error) or refused (-errno). */
+static struct {
+	int ret;            /* what range_lock returns */
+	int grant;          /* with ret 0: the status granted() gets */
+	int locks, unlocks;
+} seqr;
+
+static void seqr_grant(void *arg)
+{
+	struct scsi_lu_range *r = arg;
+
+	r->granted(r, seqr.grant);
+}
+
+static int seqr_lock(struct scsi_lu_seq *seq, struct scsi_lu_range *r)
+{
+	(void)seq;
+	seqr.locks++;
+	if (seqr.ret == 0)
+		assert_int_equal(base_loop_post(r->loop, seqr_grant, r), 0);
+	return seqr.ret;
+}
+
+static void seqr_unlock(struct scsi_lu_seq *seq, struct scsi_lu_range *r)
+{
+	(void)seq;
+	(void)r;
+	seqr.unlocks++;
+}
+
+/* Also when the test fails midway: the other tests run without it. */
+static int seqr_teardown(void **state)
+{
+	(void)state;
+	scsi_lun_set_seq(F->lu[0], NULL);
+	return 0;
+}
+
+/* COMPARE AND WRITE under each answer of the sequencer's range lock:
+ * held now and granted later run it (and unlock once); not granted
+ * (node not ready) is 02/04/0C and a refusal BUSY, neither writing nor
+ * unlocking. */
+static void test_caw_sequencer_range(void **state)
+{
+	static const struct {
+		int ret, grant;
+		bool written;
+	} rows[] = {
+		{ 1, 0, true },
+		{ 0, 0, true },
+		{ 0, -EAGAIN, false },
+		{ -ENOMEM, 0, false },
+	};
+	struct scsi_lu_seq seq = { .range_lock = seqr_lock,
+				   .range_unlock = seqr_unlock };
+	uint8_t cdb[16] = { 0x89 }, a[512], *b = buf_new(1024), *r;
+	struct tc c;
+
+	(void)state;
+	scsi_put_be64(cdb + 2, 9);
+	cdb[13] = 1;
+	scsi_lun_set_seq(F->lu[0], &seq);
+	for (unsigned i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		fill(a, 512, 'a');
+		do_write(0, 9, 1, a);
+		fill(b, 512, 'a');
+		fill(b + 512, 512, (char)('0' + i));
+		memset(&seqr, 0, sizeof(seqr));
+		seqr.ret = rows[i].ret;
+		seqr.grant = rows[i].grant;
+		tc_run(&c, 0, cdb, 16, SCSI_DIR_OUT, b, 1024);
+		assert_int_equal(seqr.locks, 1);
+		if (rows[i].written) {
+			expect_good(&c);
+			assert_int_equal(seqr.unlocks, 1);
+		} else if (rows[i].ret == 0) {
+			expect_sense(&c, 0x2 /* NOT READY */, 0x04, 0x0C);
+			assert_int_equal(seqr.unlocks, 0);
+		} else {
+			assert_int_equal(c.t.status, SCSI_STATUS_BUSY);
+			assert_int_equal(seqr.unlocks, 0);
+		}
+		r = do_read(0, 9, 1);
+		assert_int_equal(r[0], rows[i].written ? '0' + i : 'a');
+		free(r);
+	}
+	free(b);
+}
+
 static void test_range_lock(void **state)
 {
 	struct scsi_lun *lu = F->lu[0];
@@ -1362,6 +1455,8 @@ int main(void)
 		cmocka_unit_test(test_orwrite),
 		cmocka_unit_test(test_range_lock),
 		cmocka_unit_test(test_caw_two_loops),
+		cmocka_unit_test_teardown(test_caw_sequencer_range,
+					  seqr_teardown),
 		cmocka_unit_test(test_xcopy),
 		cmocka_unit_test(test_abort_write_same),
 	};
