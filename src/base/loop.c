@@ -7,6 +7,14 @@
  * work (base_loop_post) and base_loop_stop() wake the loop through an
  * eventfd that sits in the epoll set like any other fd.
  *
+ * Entering: the loop's thread holds `turn` while it runs callbacks and
+ * lets go of it only in epoll_wait. Another thread that takes it
+ * (base_loop_try_enter, never waiting) when nothing is posted or deferred
+ * may run the loop's code as if it were the loop's thread: nothing of the
+ * loop runs meanwhile, and nothing it was asked to do earlier is left
+ * behind. If that code armed a timer or queued a deferral (`changes`),
+ * leaving wakes the loop so that its next epoll_wait sees them.
+ *
  * Deletion during dispatch: epoll hands back the struct base_fd pointer
  * itself, so base_loop_del() clears any later entry of the current batch
  * that carries the same pointer; an owner may free its object right after
@@ -54,6 +62,11 @@ struct base_loop {
 
 	atomic_bool stop_requested;
 	bool running;
+
+	pthread_mutex_t turn;     /* held while the loop's code runs */
+	unsigned changes;         /* timers armed / deferrals queued */
+	unsigned enter_changes;   /* changes when entered */
+	struct base_loop *enter_prev; /* the enterer's own current loop */
 
 	/* The batch being dispatched; base_loop_del() clears entries in
 	 * [batch_next, batch_count) that point at the deleted fd. */
@@ -139,6 +152,12 @@ int base_loop_create(struct base_loop **out)
 		free(loop);
 		return -err;
 	}
+	err = pthread_mutex_init(&loop->turn, NULL);
+	if (err) {
+		pthread_mutex_destroy(&loop->post_lock);
+		free(loop);
+		return -err;
+	}
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
 		err = -errno;
@@ -162,6 +181,7 @@ fail_eventfd:
 fail_epoll:
 	close(loop->epfd);
 fail_mutex:
+	pthread_mutex_destroy(&loop->turn);
 	pthread_mutex_destroy(&loop->post_lock);
 	free(loop);
 	return err;
@@ -197,6 +217,7 @@ void base_loop_destroy(struct base_loop *loop)
 	base_loop_del(loop, &loop->wake);
 	close(loop->wake.fd);
 	close(loop->epfd);
+	pthread_mutex_destroy(&loop->turn);
 	pthread_mutex_destroy(&loop->post_lock);
 	free(loop);
 }
@@ -259,6 +280,7 @@ void base_timer_start(struct base_loop *loop, struct base_timer *t,
 		list_del(&t->link);
 	t->deadline_ms = base_now_ms() + delay_ms;
 	t->armed = true;
+	loop->changes++;
 
 	/* Insert after the last timer due no later than t: equal deadlines
 	 * fire in start order. */
@@ -292,6 +314,7 @@ void base_defer(struct base_loop *loop, struct base_defer *d)
 		return;
 	d->queued = true;
 	list_add_tail(&loop->defers, &d->link);
+	loop->changes++;
 }
 
 void base_defer_cancel(struct base_loop *loop, struct base_defer *d)
@@ -416,13 +439,17 @@ int base_loop_run(struct base_loop *loop)
 
 	if (loop->running)
 		return -EBUSY;
+	pthread_mutex_lock(&loop->turn);
 	loop->running = true;
 	base_loop_tls_current = loop;
 
 	while (!atomic_load(&loop->stop_requested)) {
-		int n = epoll_wait(loop->epfd, loop->batch, BASE_LOOP_BATCH,
-				   base_loop_timeout_ms(loop));
+		int timeout = base_loop_timeout_ms(loop), n;
 
+		pthread_mutex_unlock(&loop->turn);
+		n = epoll_wait(loop->epfd, loop->batch, BASE_LOOP_BATCH,
+			       timeout);
+		pthread_mutex_lock(&loop->turn);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -449,6 +476,7 @@ int base_loop_run(struct base_loop *loop)
 	atomic_store(&loop->stop_requested, false);
 	base_loop_tls_current = prev;
 	loop->running = false;
+	pthread_mutex_unlock(&loop->turn);
 	return ret;
 }
 
@@ -459,6 +487,7 @@ int base_loop_run_ready(struct base_loop *loop)
 
 	if (loop->running)
 		return -EBUSY;
+	pthread_mutex_lock(&loop->turn);
 	loop->running = true;
 	base_loop_tls_current = loop;
 
@@ -482,5 +511,39 @@ int base_loop_run_ready(struct base_loop *loop)
 
 	base_loop_tls_current = prev;
 	loop->running = false;
+	pthread_mutex_unlock(&loop->turn);
 	return ran;
+}
+
+bool base_loop_try_enter(struct base_loop *loop)
+{
+	bool idle;
+
+	if (pthread_mutex_trylock(&loop->turn))
+		return false;
+	/* Running (or nobody would run what the entered code queues), and
+	 * nothing posted or deferred waits: the caller's code must not
+	 * overtake its own earlier posts. */
+	pthread_mutex_lock(&loop->post_lock);
+	idle = loop->running && list_empty(&loop->posts) &&
+	       list_empty(&loop->defers);
+	pthread_mutex_unlock(&loop->post_lock);
+	if (!idle) {
+		pthread_mutex_unlock(&loop->turn);
+		return false;
+	}
+	loop->enter_changes = loop->changes;
+	loop->enter_prev = base_loop_tls_current;
+	base_loop_tls_current = loop;
+	return true;
+}
+
+void base_loop_leave(struct base_loop *loop)
+{
+	bool wake = loop->changes != loop->enter_changes;
+
+	base_loop_tls_current = loop->enter_prev;
+	pthread_mutex_unlock(&loop->turn);
+	if (wake)
+		base_loop_wake_signal(loop);
 }

@@ -71,6 +71,17 @@ void base_defer_cancel(struct base_loop *loop, struct base_defer *d);
 
 /* Runs fn(arg) on loop's thread. Thread-safe. 0 or -ENOMEM. */
 int base_loop_post(struct base_loop *loop, void (*fn)(void *arg), void *arg);
+/* From another thread, without waiting: true when loop is running and
+ * idle (in epoll_wait, nothing posted or deferred waiting: what the
+ * caller posted before runs before what it runs entered); until
+ * base_loop_leave() the caller may then use
+ * what belongs to loop as its thread would (base_loop_current() is loop)
+ * and nothing of loop runs. false: loop is busy (or its own thread
+ * calls), post instead. What the caller arms or queues on loop runs on
+ * loop's thread after the leave. Added for the device channel's
+ * submits; nothing that existed before changed. */
+bool base_loop_try_enter(struct base_loop *loop);
+void base_loop_leave(struct base_loop *loop);
 
 /* Monotonic milliseconds. */
 uint64_t base_now_ms(void);

@@ -2,14 +2,16 @@
  * Event loop: timers fire in deadline order and can be stopped or re-armed,
  * deferrals run (once per queueing, chained ones too), posts from another
  * thread run on the loop's thread, stop works from any thread and before
- * run, an fd deleted during a batch is not dispatched afterwards, and
- * destroy hooks run.
+ * run, an fd deleted during a batch is not dispatched afterwards,
+ * destroy hooks run, and another thread enters an idle loop (and not a
+ * busy or stopped one): what it queues there runs on the loop's thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -272,6 +274,180 @@ static void test_stop_from_other_thread(void **state)
 	base_loop_destroy(loop);
 }
 
+/* ---- entering from another thread ---- */
+
+struct enter_ctx {
+	struct base_loop *loop;
+	pthread_t loop_thread;
+	struct base_defer d;
+	struct base_timer t;
+	sem_t busy, release;
+	int defer_runs, timer_runs;
+	bool defer_on_loop, timer_on_loop;
+	uint64_t timer_started;
+	uint64_t timer_waited;
+};
+
+static struct enter_ctx *ectx;
+
+static void enter_defer_cb(struct base_defer *d)
+{
+	ectx->defer_runs++;
+	ectx->defer_on_loop = pthread_equal(pthread_self(), ectx->loop_thread);
+}
+
+static void enter_timer_cb(struct base_timer *t)
+{
+	ectx->timer_runs++;
+	ectx->timer_on_loop = pthread_equal(pthread_self(), ectx->loop_thread);
+	ectx->timer_waited = base_now_ms() - ectx->timer_started;
+}
+
+/* Holds the loop's thread inside a callback until released. */
+static void enter_block(void *arg)
+{
+	sem_post(&ectx->busy);
+	while (sem_wait(&ectx->release) != 0)
+		;
+}
+
+/* Until the loop is idle again: a try that fails only while it runs. */
+static void enter_wait_idle(struct base_loop *loop)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (base_loop_try_enter(loop))
+			return;
+		usleep(200);
+	}
+	fail_msg("the idle loop could not be entered in 1 s");
+}
+
+static void test_enter_from_other_thread(void **state)
+{
+	struct enter_ctx ctx = { 0 };
+	pthread_t th;
+	void *ret;
+
+	ectx = &ctx;
+	ctx.loop = loop_new();
+	assert_int_equal(sem_init(&ctx.busy, 0, 0), 0);
+	assert_int_equal(sem_init(&ctx.release, 0, 0), 0);
+	base_defer_init(&ctx.d, enter_defer_cb);
+	base_timer_init(&ctx.t, enter_timer_cb);
+
+	/* not running: nobody would run what an enterer queues */
+	assert_false(base_loop_try_enter(ctx.loop));
+
+	assert_int_equal(pthread_create(&th, NULL, loop_thread_main,
+					ctx.loop), 0);
+	ctx.loop_thread = th;
+
+	/* idle (asleep in epoll_wait, no timer): entered; a deferral and a
+	 * 30 ms timer queued from here run on the loop's thread, on time
+	 * (the leave wakes it: it would otherwise sleep forever) */
+	enter_wait_idle(ctx.loop);
+	assert_ptr_equal(base_loop_current(), ctx.loop);
+	base_defer(ctx.loop, &ctx.d);
+	ctx.timer_started = base_now_ms();
+	base_timer_start(ctx.loop, &ctx.t, 30);
+	base_loop_leave(ctx.loop);
+	assert_null(base_loop_current());
+	for (int i = 0; i < 1000 && ctx.timer_runs == 0; i++)
+		usleep(1000);
+	/* read once the loop is idle again (entered: nothing runs) */
+	enter_wait_idle(ctx.loop);
+	assert_int_equal(ctx.defer_runs, 1);
+	assert_true(ctx.defer_on_loop);
+	assert_int_equal(ctx.timer_runs, 1);
+	assert_true(ctx.timer_on_loop);
+	assert_true(ctx.timer_waited >= 30 && ctx.timer_waited < 500);
+	base_loop_leave(ctx.loop);
+
+	/* busy (inside a callback): not entered, never waits */
+	assert_int_equal(base_loop_post(ctx.loop, enter_block, NULL), 0);
+	while (sem_wait(&ctx.busy) != 0)
+		;
+	for (int i = 0; i < 10; i++)
+		assert_false(base_loop_try_enter(ctx.loop));
+	sem_post(&ctx.release);
+
+	base_loop_stop(ctx.loop);
+	pthread_join(th, &ret);
+	assert_int_equal((intptr_t)ret, 0);
+	sem_destroy(&ctx.busy);
+	sem_destroy(&ctx.release);
+	base_loop_destroy(ctx.loop);
+}
+
+/* Posts and entries from one thread keep their order: an entry never
+ * overtakes a post still queued. */
+enum { ORDER_N = 20000 };
+
+struct order_ctx {
+	struct base_loop *loop;
+	int seen[ORDER_N];  /* written under the loop's turn */
+	int nseen;
+	int entered;
+};
+
+static void order_rec(struct order_ctx *o, int i)
+{
+	o->seen[o->nseen++] = i;
+}
+
+struct order_item {
+	struct order_ctx *o;
+	int i;
+};
+
+static struct order_item order_items[ORDER_N];
+
+static void order_item_fn(void *arg)
+{
+	struct order_item *it = arg;
+
+	order_rec(it->o, it->i);
+	if (it->i == ORDER_N - 1)
+		base_loop_stop(it->o->loop);
+}
+
+static void *order_main(void *arg)
+{
+	struct order_ctx *o = arg;
+
+	for (int i = 0; i < ORDER_N; i++) {
+		order_items[i].o = o;
+		order_items[i].i = i;
+		if (i % 3 && base_loop_try_enter(o->loop)) {
+			o->entered++;
+			order_item_fn(&order_items[i]);
+			base_loop_leave(o->loop);
+			continue;
+		}
+		while (base_loop_post(o->loop, order_item_fn, &order_items[i]))
+			usleep(100);
+	}
+	return NULL;
+}
+
+static void test_enter_keeps_post_order(void **state)
+{
+	static struct order_ctx o;
+	pthread_t th;
+
+	memset(&o, 0, sizeof(o));
+	o.loop = loop_new();
+	assert_int_equal(pthread_create(&th, NULL, order_main, &o), 0);
+	assert_int_equal(base_loop_run(o.loop), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(o.nseen, ORDER_N);
+	for (int i = 0; i < ORDER_N; i++)
+		if (o.seen[i] != i)
+			fail_msg("item %d ran at position %d", o.seen[i], i);
+	assert_true(o.entered > 0);
+	base_loop_destroy(o.loop);
+}
+
 /* ---- deleting an fd during a batch ---- */
 
 struct evfd {
@@ -350,6 +526,8 @@ int main(void)
 		cmocka_unit_test(test_post_from_other_thread),
 		cmocka_unit_test(test_post_many_threads),
 		cmocka_unit_test(test_stop_from_other_thread),
+		cmocka_unit_test(test_enter_from_other_thread),
+		cmocka_unit_test(test_enter_keeps_post_order),
 		cmocka_unit_test(test_del_during_batch),
 		cmocka_unit_test(test_destroy_hooks),
 	};
