@@ -299,8 +299,8 @@ static void device_retry_all(struct device *d)
 /* Any thread: on the control thread's loop, where the cluster lives.
  * When that loop is idle the submit goes out from here, the loop entered
  * (base_loop_try_enter): waking the control thread for it cost a PR OUT
- * 0.05-0.1x of the raw corosync round, the paired median 1.29x -> 1.24x (docs/benchmarks.md). When it
- * is busy the submit is posted; the caller never waits. */
+ * about 0.05x of the raw corosync round (docs/benchmarks.md). When it is
+ * busy the submit is posted; the caller never waits. */
 static int device_seq_submit(struct scsi_lu_seq *seq, struct scsi_lu_req *req)
 {
 	struct device_lu *e = container_of(seq, struct device_lu, seq);
