@@ -507,29 +507,21 @@ static void device_range_lock_on_loop(void *arg)
 {
 	struct device_range *dr = arg;
 	struct device_lu *e = dr->e;
-	struct device_range *lease;
 	int err = -ESHUTDOWN;
 
 	pthread_mutex_lock(&e->lease_mu);
-	lease = device_lease_find(e, dr->lk.start, dr->lk.len);
-	if (lease && lease->granted && !lease->r && !lease->yield) {
-		/* made idle since the command looked */
-		lease->r = dr->r;
-		dr->r->seq_priv = lease;
-		pthread_mutex_unlock(&e->lease_mu);
-		free(dr);
-		device_range_answer(lease, 0);
-		return;
-	}
-	if (!lease && e->nleases < DEVICE_CAW_LEASES_MAX && !e->dev->detached &&
+	if (!device_lease_find(e, dr->lk.start, dr->lk.len) &&
+	    e->nleases < DEVICE_CAW_LEASES_MAX && !e->dev->detached &&
 	    e->dev->ready) {
 		dr->lease = true;
 		dr->lk.flags = CLUSTER_LOCK_CACHE;
 		dr->lk.contended = device_lease_contended;
 		e->leases[e->nleases++] = dr;
 	}
-	/* else a lock for this CAW alone: a lease of the range on its way
-	 * out queues it behind the other node's request, fairly */
+	/* else a lock for this CAW alone (all leases taken, or not ready).
+	 * No lease of the range is in use here: the node's own range lock
+	 * lets one CAW of it run at a time, and an idle one the command
+	 * took already. */
 	pthread_mutex_unlock(&e->lease_mu);
 	if (!e->dev->detached)
 		err = cluster_lock_acquire(e->dev->cluster, &dr->lk);
