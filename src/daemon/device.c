@@ -377,12 +377,13 @@ static void device_naa_str(const uint8_t *naa, char *out)
 struct device_range {
 	struct cluster_lock lk;     /* control thread */
 	struct device_lu *e;
-	struct scsi_lu_range *r;    /* the CAW that holds / awaits it */
+	/* The CAW that holds / awaits it; for a lease (under e->lease_mu)
+	 * NULL means idle: granted, and no CAW uses it. */
+	struct scsi_lu_range *r;
 	int status;                 /* the grant's, until answered */
 	bool lease;                 /* kept between CAWs, in e->leases */
-	/* a lease's, under e->lease_mu */
-	bool granted;
-	bool yield;                 /* another node waits: let it go */
+	bool yield;                 /* a lease's (under lease_mu): another
+	                               node waits, let it go after this CAW */
 };
 
 /* Under lease_mu: the lease of exactly [lba, lba + nblocks), or NULL. */
@@ -442,12 +443,9 @@ static void device_range_cb(struct cluster_lock *lk, int status)
 	struct device_range *dr = container_of(lk, struct device_range, lk);
 	struct device_lu *e = dr->e;
 
-	if (dr->lease) {
+	if (dr->lease && status) {
 		pthread_mutex_lock(&e->lease_mu);
-		if (status)
-			device_lease_remove(e, dr);
-		else
-			dr->granted = true;
+		device_lease_remove(e, dr);
 		pthread_mutex_unlock(&e->lease_mu);
 	}
 	device_range_answer(dr, status);
@@ -486,8 +484,9 @@ static void device_leases_drop(struct device *d)
 		for (uint32_t k = 0; k < e->nleases;) {
 			struct device_range *dr = e->leases[k];
 
-			if (!dr->granted || dr->r) {
-				/* waiting: its request fails by itself */
+			if (dr->r) {
+				/* in use: let go after its CAW (a request
+				 * still waiting fails by itself) */
 				dr->yield = true;
 				k++;
 				continue;
@@ -540,7 +539,7 @@ static int device_seq_range_lock(struct scsi_lu_seq *seq,
 
 	pthread_mutex_lock(&e->lease_mu);
 	dr = device_lease_find(e, r->lba, r->nblocks);
-	if (dr && dr->granted && !dr->r && !dr->yield) {
+	if (dr && !dr->r) {
 		dr->r = r;
 		r->seq_priv = dr;
 		pthread_mutex_unlock(&e->lease_mu);
